@@ -1,0 +1,33 @@
+# Flywheel's front door. The work lives in hack/*.sh; `make help` lists the
+# targets.
+
+.DEFAULT_GOAL := help
+BIN ?= bin
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Bring Flywheel up locally and run the sample (needs root; ARGS=--exit to stop after it).
+	hack/run.sh $(ARGS)
+
+.PHONY: test
+test: ## Run every test layer: unit, integration (needs root).
+	hack/test.sh
+
+.PHONY: build
+build: ## Build every binary into $(BIN)/.
+	go build -o $(BIN)/ ./cmd/...
+
+.PHONY: generate
+generate: ## Regenerate clients, injection, reconcilers, deep copies and CRDs.
+	hack/update-codegen.sh
+
+.PHONY: verify
+verify: ## gofmt, go vet, generated code up to date, lint.
+	hack/verify.sh
+
+.PHONY: controlplane
+controlplane: ## Build (or find cached) etcd, kube-apiserver, kube-controller-manager.
+	hack/build-controlplane.sh

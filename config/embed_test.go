@@ -1,0 +1,35 @@
+package config
+
+import (
+	"testing"
+)
+
+// TestManifestsAreWellFormed checks what every installer relies on: each
+// object names its kind and itself, namespaced objects of Flywheel live in
+// its namespace, and no object is declared twice.
+func TestManifestsAreWellFormed(t *testing.T) {
+	objs, err := Manifests(Core)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) == 0 {
+		t.Fatal("config/core holds no objects")
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		key := o.GetAPIVersion() + "/" + o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
+		if o.GetAPIVersion() == "" || o.GetKind() == "" || o.GetName() == "" {
+			t.Errorf("object without apiVersion, kind or name: %v", o.Object)
+		}
+		if seen[key] {
+			t.Errorf("%s is declared twice", key)
+		}
+		seen[key] = true
+		if ns := o.GetNamespace(); ns != "" && ns != "flywheel-system" {
+			t.Errorf("%s is in namespace %q; Flywheel installs into flywheel-system", key, ns)
+		}
+		if o.GetLabels()["app.kubernetes.io/part-of"] != "flywheel" {
+			t.Errorf("%s lacks the label app.kubernetes.io/part-of: flywheel", key)
+		}
+	}
+}

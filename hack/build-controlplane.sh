@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds etcd, kube-apiserver and kube-controller-manager from the pinned Go
+# modules in third_party/controlplane, once per version, into a cache under
+# the user's cache directory, and prints that directory. Nothing is downloaded
+# but Go modules.
+#
+# The cache key covers everything that decides the binaries (the tools
+# module's files and the Go version), so a fresh clone on the same machine
+# reuses an earlier build and a version bump builds anew.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+module="$root/third_party/controlplane"
+kube_version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' "$module/go.mod")
+etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$module/go.mod")
+
+key=$( (cd "$module" && cat go.mod go.sum */main.go; go version) | sha256sum | cut -c1-16)
+cache="${FLYWHEEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}/controlplane/${kube_version}-${etcd_version}-${key}"
+
+cached() { [[ -x "$cache/kube-apiserver" && -x "$cache/kube-controller-manager" && -x "$cache/etcd" ]]; }
+if cached; then
+	echo "$cache"
+	exit 0
+fi
+
+mkdir -p "$cache"
+# Several test binaries (or a test run and `fw local up`) may ask at once:
+# one builds while the others wait for it and then reuse its result.
+if command -v flock >/dev/null; then
+	exec 9>"$cache.lock"
+	flock 9
+	if cached; then
+		echo "$cache"
+		exit 0
+	fi
+fi
+work=$(mktemp -d "$cache.partial.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+minor=${kube_version#v1.}
+minor=${minor%%.*}
+kube_ldflags="-s -w
+ -X k8s.io/component-base/version.gitVersion=${kube_version}
+ -X k8s.io/component-base/version.gitMajor=1
+ -X k8s.io/component-base/version.gitMinor=${minor}
+ -X k8s.io/component-base/version.gitTreeState=clean
+ -X k8s.io/client-go/pkg/version.gitVersion=${kube_version}
+ -X k8s.io/client-go/pkg/version.gitMajor=1
+ -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
+
+echo >&2 "building etcd ${etcd_version}, kube-apiserver and kube-controller-manager ${kube_version} (first time only, ~10 min on 2 cores)"
+cd "$module"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/etcd" ./etcd
+CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-apiserver" ./kube-apiserver
+CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-controller-manager" ./kube-controller-manager
+mv "$work"/* "$cache"/
+echo "$cache"

@@ -1,0 +1,288 @@
+package controlplane
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+const (
+	// AdminUser is the common name of the admin client certificate. Its
+	// organization system:masters is what makes it cluster-admin, with no
+	// RBAC binding needed.
+	AdminUser = "flywheel-admin"
+	// FrontProxyClientName is the common name the API server accepts on
+	// requests proxied to aggregated API servers (--requestheader-allowed-names).
+	FrontProxyClientName = "front-proxy-client"
+
+	controllerManagerUser = "system:kube-controller-manager"
+	kubeletClientUser     = "kube-apiserver-kubelet-client"
+
+	// Local clusters live for days, not years; a CA that outlives the
+	// leaves lets long-running `fw local` sessions re-issue leaves later.
+	caValidity   = 10 * 365 * 24 * time.Hour
+	leafValidity = 365 * 24 * time.Hour
+	// Back-dating hides small clock differences between the moment the
+	// certificates are made and the moment a process first checks them.
+	backdate = time.Hour
+)
+
+// keyPair is a certificate and its private key, parsed and as PEM.
+type keyPair struct {
+	cert    *x509.Certificate
+	key     crypto.Signer
+	certPEM []byte
+	keyPEM  []byte
+}
+
+// certSpec is what differs between the leaf certificates.
+type certSpec struct {
+	commonName   string
+	organization []string
+	dnsNames     []string
+	ips          []net.IP
+	extKeyUsage  []x509.ExtKeyUsage
+}
+
+// newCA makes a self-signed certificate authority.
+func newCA(commonName string, now time.Time) (*keyPair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating the key of CA %s: %w", commonName, err)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	ski, err := subjectKeyID(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: commonName},
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              now.Add(caValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		SubjectKeyId:          ski,
+	}
+	return sign(tmpl, tmpl, key.Public(), key, key)
+}
+
+// issue makes a leaf certificate signed by ca.
+func (ca *keyPair) issue(spec certSpec, now time.Time) (*keyPair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating the key of %s: %w", spec.commonName, err)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: spec.commonName, Organization: spec.organization},
+		NotBefore:    now.Add(-backdate),
+		NotAfter:     now.Add(leafValidity),
+		// ECDSA keys only sign; key encipherment is an RSA-only usage.
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           spec.extKeyUsage,
+		BasicConstraintsValid: true,
+		DNSNames:              spec.dnsNames,
+		IPAddresses:           spec.ips,
+		AuthorityKeyId:        ca.cert.SubjectKeyId,
+	}
+	return sign(tmpl, ca.cert, key.Public(), ca.key, key)
+}
+
+func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer, key *ecdsa.PrivateKey) (*keyPair, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		return nil, fmt.Errorf("signing the certificate of %s: %w", tmpl.Subject.CommonName, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &keyPair{
+		cert:    cert,
+		key:     key,
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	}, nil
+}
+
+func randomSerial() (*big.Int, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, fmt.Errorf("choosing a certificate serial number: %w", err)
+	}
+	return serial, nil
+}
+
+// subjectKeyID follows RFC 5280 4.2.1.2 method 1, so that the leaves'
+// authority key ids point at their CA.
+func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha1.Sum(der)
+	return sum[:], nil
+}
+
+// pki is the set of files Start writes under DataDir/pki, and the admin
+// credentials it keeps in memory for RESTConfig.
+type pki struct {
+	caCert, caKey                                             string
+	adminCert, adminKey                                       string
+	frontProxyCACert, frontProxyCAKey                         string
+	frontProxyClientCert, frontProxyClientKey                 string
+	apiserverCert, apiserverKey                               string
+	kubeletClientCert, kubeletClientKey                       string
+	controllerManagerCert, controllerManagerKey               string
+	controllerManagerServingCert, controllerManagerServingKey string
+	serviceAccountKey, serviceAccountPub                      string
+
+	ca, admin, controllerManager *keyPair
+}
+
+// apiserverSANs are the names under which clients reach the API server:
+// loopback from the host, the in-cluster DNS names and the kubernetes
+// Service's cluster IP from pods.
+func apiserverSANs(serviceIP netip.Addr) ([]string, []net.IP) {
+	return []string{
+			"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+			"kubernetes.default.svc.cluster.local",
+		}, []net.IP{
+			net.IPv4(127, 0, 0, 1), net.IP(serviceIP.AsSlice()),
+		}
+}
+
+// writePKI generates every certificate and key the control plane needs and
+// writes them to dir. serviceIP is the first address of the service range,
+// which the kubernetes Service gets.
+func writePKI(dir string, serviceIP netip.Addr, now time.Time) (*pki, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	p := &pki{}
+	var err error
+	if p.ca, err = newCA("flywheel-ca", now); err != nil {
+		return nil, err
+	}
+	frontProxyCA, err := newCA("flywheel-front-proxy-ca", now)
+	if err != nil {
+		return nil, err
+	}
+	dnsNames, ips := apiserverSANs(serviceIP)
+	apiserver, err := p.ca.issue(certSpec{
+		commonName: "kube-apiserver", dnsNames: dnsNames, ips: ips,
+		extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, now)
+	if err != nil {
+		return nil, err
+	}
+	client := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	if p.admin, err = p.ca.issue(certSpec{commonName: AdminUser, organization: []string{"system:masters"}, extKeyUsage: client}, now); err != nil {
+		return nil, err
+	}
+	if p.controllerManager, err = p.ca.issue(certSpec{commonName: controllerManagerUser, extKeyUsage: client}, now); err != nil {
+		return nil, err
+	}
+	cmServing, err := p.ca.issue(certSpec{
+		commonName: "kube-controller-manager", dnsNames: []string{"localhost"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)},
+		extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, now)
+	if err != nil {
+		return nil, err
+	}
+	// The process node serves the kubelet API (logs, exec); the API server
+	// authenticates to it with this certificate, as kubeadm sets it up.
+	kubeletClient, err := p.ca.issue(certSpec{commonName: kubeletClientUser, organization: []string{"system:masters"}, extKeyUsage: client}, now)
+	if err != nil {
+		return nil, err
+	}
+	frontProxyClient, err := frontProxyCA.issue(certSpec{commonName: FrontProxyClientName, extKeyUsage: client}, now)
+	if err != nil {
+		return nil, err
+	}
+
+	pairs := []struct {
+		name              string
+		kp                *keyPair
+		certPath, keyPath *string
+	}{
+		{"ca", p.ca, &p.caCert, &p.caKey},
+		{"admin", p.admin, &p.adminCert, &p.adminKey},
+		{"front-proxy-ca", frontProxyCA, &p.frontProxyCACert, &p.frontProxyCAKey},
+		{"front-proxy-client", frontProxyClient, &p.frontProxyClientCert, &p.frontProxyClientKey},
+		{"apiserver", apiserver, &p.apiserverCert, &p.apiserverKey},
+		{"apiserver-kubelet-client", kubeletClient, &p.kubeletClientCert, &p.kubeletClientKey},
+		{"controller-manager", p.controllerManager, &p.controllerManagerCert, &p.controllerManagerKey},
+		{"controller-manager-serving", cmServing, &p.controllerManagerServingCert, &p.controllerManagerServingKey},
+	}
+	for _, kp := range pairs {
+		*kp.certPath = filepath.Join(dir, kp.name+".crt")
+		*kp.keyPath = filepath.Join(dir, kp.name+".key")
+		if err := writeFile(*kp.certPath, kp.kp.certPEM); err != nil {
+			return nil, err
+		}
+		if err := writeFile(*kp.keyPath, kp.kp.keyPEM); err != nil {
+			return nil, err
+		}
+	}
+
+	p.serviceAccountKey = filepath.Join(dir, "sa.key")
+	p.serviceAccountPub = filepath.Join(dir, "sa.pub")
+	if err := writeServiceAccountKey(p.serviceAccountKey, p.serviceAccountPub); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// writeServiceAccountKey makes the key pair that signs service-account
+// tokens. It is RSA because RS256 is the one JWT algorithm every token
+// consumer supports.
+func writeServiceAccountKey(keyPath, pubPath string) error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return fmt.Errorf("generating the service-account key: %w", err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})); err != nil {
+		return err
+	}
+	return writeFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+}
+
+// writeFile writes with owner-only permissions: the directory holds
+// private keys that grant cluster-admin.
+func writeFile(path string, b []byte) error {
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

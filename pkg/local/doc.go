@@ -1,0 +1,5 @@
+// Package local brings Flywheel up on one machine: the real Kubernetes
+// control plane from pkg/controlplane, Flywheel's manifests, and Flywheel's
+// components each in a network sandbox of its own with a pod-like address.
+// `fw local up` and the integration tests both start Flywheel through it.
+package local
