@@ -99,6 +99,11 @@ func TestConfigMapExamplesMatchDefaults(t *testing.T) {
 		keys:  apisconfig.AutoscalerKeys(),
 		parse: func(data map[string]string) (any, error) { return apisconfig.NewAutoscalerFromMap(data) },
 		want:  apisconfig.DefaultAutoscaler(),
+	}, {
+		name:  apisconfig.DeploymentConfigName,
+		keys:  apisconfig.DeploymentKeys(),
+		parse: func(data map[string]string) (any, error) { return apisconfig.NewDeploymentFromMap(data) },
+		want:  apisconfig.DefaultDeployment(),
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,10 +9,10 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 1
 fi
 
-# Debian packages, by the command each provides. Empty today: the network
-# setup goes through netlink from Go. The queue-proxy's transparent mode
-# will add iptables here.
-declare -A packages=()
+# Debian packages, by the command each provides. The network setup goes
+# through netlink from Go; the queue-proxy's transparent mode runs the
+# iptables binary, as its init container does in a pod.
+declare -A packages=([iptables]=iptables)
 
 missing=()
 for cmd in "${!packages[@]}"; do

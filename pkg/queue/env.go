@@ -107,6 +107,27 @@ const (
 // to itself.
 const SidecarUID = 1337
 
+// The `queue iptables` subcommand of the sidecar's binary, which the
+// transparent-mode init container runs with NET_ADMIN, and its flags. The
+// Revision reconciler writes them in the init container's args and package
+// pkg/queue/intercept parses them.
+const (
+	// IPTablesCommand is the subcommand: `queue iptables --app-port 8080`.
+	IPTablesCommand = "iptables"
+	// IPTablesFlagAppPort is the app's port, whose inbound TCP is
+	// redirected to the intercept port. Required unless removing.
+	IPTablesFlagAppPort = "app-port"
+	// IPTablesFlagInterceptPort is the sidecar's intercept port; it
+	// defaults to InterceptPort.
+	IPTablesFlagInterceptPort = "intercept-port"
+	// IPTablesFlagExcludeUID is the uid whose connections are never
+	// redirected; it defaults to SidecarUID, and a negative value turns
+	// the exclusion off.
+	IPTablesFlagExcludeUID = "exclude-uid"
+	// IPTablesFlagRemove removes the rules instead of installing them.
+	IPTablesFlagRemove = "remove"
+)
+
 // Headers the sidecar gives a meaning to.
 const (
 	// NetworkProbeHeader with the value NetworkProbeValue marks a request

@@ -1,0 +1,314 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/queue"
+	"flywheel.dev/pkg/queue/limiter"
+	"flywheel.dev/pkg/queue/proxy"
+	"flywheel.dev/pkg/queue/readiness"
+	"flywheel.dev/pkg/queue/timeout"
+)
+
+// Options are the sidecar's collaborators. The zero value works: real
+// clock, logs discarded, no stats.
+type Options struct {
+	Clock  clock.WithTickerAndDelayedExecution
+	Logger *slog.Logger
+	// Measure wraps the request chain to count requests and concurrency
+	// (stats.Handler); nil measures nothing.
+	Measure func(http.Handler) http.Handler
+	// Metrics serves the metrics port (Prometheus text and the
+	// autoscaler's stats); nil leaves the port closed.
+	Metrics http.Handler
+	// Intercept wraps the intercept port's listener in transparent mode,
+	// to read each connection's original destination and refuse loops;
+	// ConnContext goes with it. nil serves the port as it is.
+	Intercept   func(net.Listener) net.Listener
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
+}
+
+// Sidecar is one queue-proxy.
+type Sidecar struct {
+	cfg    queue.Config
+	opts   Options
+	log    *slog.Logger
+	prober *readiness.Prober
+	proxy  *proxy.Proxy
+	// draining is set on termination: readiness and network probes fail
+	// so that traffic moves elsewhere, while requests are still served.
+	draining atomic.Bool
+	chain    http.Handler
+}
+
+// New returns a sidecar for cfg, which must be valid (queue.Config's
+// Validate).
+func New(cfg queue.Config, opts Options) *Sidecar {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Sidecar{cfg: cfg, opts: opts, log: opts.Logger}
+	s.prober = readiness.NewProber(cfg.ReadinessProbe, readiness.NewCheck(cfg.ReadinessProbe, cfg.UserPort), opts.Clock)
+	s.proxy = proxy.New(proxy.LoopbackTarget(cfg.UserPort), proxy.Options{
+		H2C:          cfg.AppProtocol == queue.AppProtocolH2C,
+		MaxIdleConns: max(cfg.ContainerConcurrency, 100),
+		Logger:       opts.Logger,
+	})
+	s.chain = s.buildChain()
+	return s
+}
+
+// buildChain assembles the request path, outermost first:
+//
+//  1. measure: every request that reaches the pod is counted, probes
+//     apart, so the autoscaler sees the load as it arrives, queue
+//     included;
+//  2. network probes (K-Network-Probe: queue) are answered here: they ask
+//     about the sidecar, not the app;
+//  3. kubelet probes of the app (transparent mode) go straight to the
+//     app: an overloaded pod must not fail its own health checks;
+//  4. timeouts: outside the limiter, so that time spent queued counts
+//     against the revision timeout and a request that times out in the
+//     queue gets its 504;
+//  5. the concurrency limit, FIFO with a bounded queue;
+//  6. the proxy to the app.
+func (s *Sidecar) buildChain() http.Handler {
+	var l *limiter.Limiter
+	if s.cfg.ContainerConcurrency > 0 {
+		l = limiter.New(s.cfg.ContainerConcurrency, s.cfg.QueueDepth)
+	}
+	var h http.Handler = s.proxy
+	h = limiter.Handler(h, l)
+	h = timeout.Handler(h, timeout.Timeouts{
+		Revision:      s.cfg.RevisionTimeout,
+		ResponseStart: s.cfg.ResponseStartTimeout,
+		Idle:          s.cfg.IdleTimeout,
+	}, s.opts.Clock)
+	h = s.kubeletProbes(h)
+	h = s.networkProbes(h)
+	if s.opts.Measure != nil {
+		h = s.opts.Measure(h)
+	}
+	return h
+}
+
+// Handler returns the request chain, for the serving and intercept
+// ports.
+func (s *Sidecar) Handler() http.Handler { return s.chain }
+
+func (s *Sidecar) networkProbes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(queue.NetworkProbeHeader) != queue.NetworkProbeValue {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !s.ready() {
+			http.Error(w, "queue-proxy: "+s.notReadyReason(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(queue.NetworkProbeValue))
+	})
+}
+
+func (s *Sidecar) kubeletProbes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("User-Agent"), queue.KubeletProbeUserAgentPrefix) {
+			s.proxy.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Sidecar) ready() bool { return !s.draining.Load() && s.prober.Ready() }
+
+func (s *Sidecar) notReadyReason() string {
+	if s.draining.Load() {
+		return "draining: the pod is shutting down"
+	}
+	return "the app has not passed its readiness probe yet"
+}
+
+// readyWait bounds how long a readiness request waits for the app. It
+// stays under the kubelet's default probe timeout (1s), so the kubelet
+// gets an answer rather than a timeout.
+const readyWait = 900 * time.Millisecond
+
+// AdminHandler serves the pod's readiness and liveness endpoints.
+func (s *Sidecar) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+queue.ReadyPath, func(w http.ResponseWriter, r *http.Request) {
+		if !s.draining.Load() {
+			ctx, cancel := context.WithTimeout(r.Context(), readyWait)
+			s.prober.WaitReady(ctx)
+			cancel()
+		}
+		if !s.ready() {
+			http.Error(w, "queue-proxy: "+s.notReadyReason(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET "+queue.HealthPath, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// Listeners are the sockets the sidecar serves. Serving and Admin are
+// required; a nil Intercept, Metrics or Profiling leaves that port closed.
+type Listeners struct {
+	Serving, Intercept, Admin, Metrics, Profiling net.Listener
+}
+
+// Listen opens the ports of the configuration on every address of the
+// pod.
+func (s *Sidecar) Listen() (Listeners, error) {
+	var ls Listeners
+	var errs []error
+	open := func(port int) net.Listener {
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listening on port %d: %w", port, err))
+		}
+		return l
+	}
+	ls.Serving = open(s.cfg.ServingPort)
+	ls.Admin = open(s.cfg.AdminPort)
+	if s.cfg.Mode == queue.ModeTransparent {
+		ls.Intercept = open(s.cfg.InterceptPort)
+	}
+	if s.opts.Metrics != nil {
+		ls.Metrics = open(s.cfg.MetricsPort)
+	}
+	if s.cfg.ProfilingPort != 0 {
+		ls.Profiling = open(s.cfg.ProfilingPort)
+	}
+	if err := errors.Join(errs...); err != nil {
+		ls.close()
+		return Listeners{}, err
+	}
+	return ls, nil
+}
+
+func (ls Listeners) close() {
+	for _, l := range []net.Listener{ls.Serving, ls.Intercept, ls.Admin, ls.Metrics, ls.Profiling} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+// Serve runs the sidecar on ls until ctx ends, then drains: readiness
+// fails at once so that endpoints stop sending new work, requests keep
+// being served for the drain window (endpoint removals take time to reach
+// every sender), then the servers shut down, waiting up to the revision
+// timeout for requests still in flight. It returns when all that is done.
+func (s *Sidecar) Serve(ctx context.Context, ls Listeners) error {
+	proberCtx, stopProber := context.WithCancel(context.Background())
+	defer stopProber()
+	go s.prober.Run(proberCtx)
+
+	requests := &http.Server{
+		Handler:           s.chain,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		Protocols:         new(http.Protocols),
+	}
+	// HTTP/1.1 and cleartext HTTP/2 on the same port: gRPC clients and the
+	// gateway's h2c connections need no port of their own.
+	requests.Protocols.SetHTTP1(true)
+	requests.Protocols.SetUnencryptedHTTP2(true)
+
+	// Each server with its listener; the request servers first, so that
+	// shutdown stops taking requests before it closes the rest.
+	type served struct {
+		srv *http.Server
+		l   net.Listener
+	}
+	all := []served{{requests, ls.Serving}}
+	if ls.Intercept != nil {
+		l := ls.Intercept
+		if s.opts.Intercept != nil {
+			l = s.opts.Intercept(l)
+		}
+		all = append(all, served{&http.Server{
+			Handler:           s.chain,
+			ReadHeaderTimeout: requests.ReadHeaderTimeout,
+			ErrorLog:          requests.ErrorLog,
+			Protocols:         requests.Protocols,
+			ConnContext:       s.opts.ConnContext,
+		}, l})
+	}
+	all = append(all, served{&http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}, ls.Admin})
+	if ls.Metrics != nil && s.opts.Metrics != nil {
+		all = append(all, served{&http.Server{Handler: s.opts.Metrics, ReadHeaderTimeout: 10 * time.Second}, ls.Metrics})
+	}
+	if ls.Profiling != nil {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		all = append(all, served{&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ls.Profiling})
+	}
+
+	serveErr := make(chan error, len(all))
+	var wg sync.WaitGroup
+	for _, sv := range all {
+		wg.Go(func() {
+			if err := sv.srv.Serve(sv.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("serving %s: %w", sv.l.Addr(), err)
+			}
+		})
+	}
+
+	var err error
+	select {
+	case <-ctx.Done():
+		s.log.Info("draining", "window", s.cfg.DrainWindow)
+	case err = <-serveErr:
+		s.log.Error("a server failed; shutting down", "error", err)
+	}
+	s.draining.Store(true)
+	if err == nil {
+		<-s.opts.Clock.After(s.cfg.DrainWindow)
+	}
+
+	// In-flight requests may run up to the revision timeout.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.RevisionTimeout+time.Second)
+	defer cancel()
+	for _, sv := range all {
+		if serr := sv.srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+			err = fmt.Errorf("shutting down: %w", serr)
+		}
+	}
+	s.proxy.CloseIdleConnections()
+	wg.Wait()
+	return err
+}
+
+// Run opens the configured ports and serves until ctx ends.
+func (s *Sidecar) Run(ctx context.Context) error {
+	ls, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ls)
+}
