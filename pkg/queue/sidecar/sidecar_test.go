@@ -83,7 +83,10 @@ func start(t *testing.T, cfg queue.Config) *running {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-r.done:
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Serve = %v, want a clean stop", err)
+			}
 		case <-time.After(10 * time.Second):
 			t.Error("the sidecar did not stop")
 		}
