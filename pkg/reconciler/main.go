@@ -1,0 +1,31 @@
+package reconciler
+
+import (
+	"knative.dev/pkg/injection"
+	"knative.dev/pkg/injection/sharedmain"
+	"knative.dev/pkg/signals"
+
+	"flywheel.dev/pkg/reconciler/configuration"
+	"flywheel.dev/pkg/reconciler/service"
+)
+
+// Component names the controller process in its logs, metrics and leader
+// election leases.
+const Component = "controller"
+
+// Controllers returns the constructors of every controller the controller
+// process runs, each with its informers, config store and event handlers.
+// A new reconciler is added here and nowhere else.
+func Controllers() []injection.ControllerConstructor {
+	return []injection.ControllerConstructor{
+		service.NewController,
+		configuration.NewController,
+	}
+}
+
+// Main runs the controllers until the process is signalled. It takes the
+// standard knative.dev/pkg flags (--kubeconfig, --server, --disable-ha).
+func Main() {
+	cfg := injection.ParseAndGetRESTConfigOrDie()
+	sharedmain.MainWithConfig(signals.NewContext(), Component, cfg, Controllers()...)
+}

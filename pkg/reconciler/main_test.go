@@ -1,0 +1,29 @@
+package reconciler
+
+import (
+	"testing"
+
+	rtesting "knative.dev/pkg/reconciler/testing"
+
+	// The fake clients and informers the controllers take from the context.
+	_ "flywheel.dev/pkg/client/injection/client/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/configuration/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/revision/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/route/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/service/fake"
+
+	fwtesting "flywheel.dev/pkg/reconciler/testing"
+)
+
+// TestControllers builds every controller the process runs, the way
+// sharedmain does, so that a constructor whose informer is not registered
+// or whose wiring panics fails here rather than at start-up.
+func TestControllers(t *testing.T) {
+	ctx, _ := rtesting.SetupFakeContext(t)
+	cmw := fwtesting.NewConfigMapWatcher()
+	for i, ctor := range Controllers() {
+		if c := ctor(ctx, cmw); c == nil {
+			t.Errorf("Controllers()[%d] returned nil", i)
+		}
+	}
+}
