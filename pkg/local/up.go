@@ -37,6 +37,10 @@ type Options struct {
 	// ControlPlane configures etcd, kube-apiserver and, on request,
 	// kube-controller-manager.
 	ControlPlane controlplane.Options
+	// Controller runs the reconcilers. Tests of the API alone leave it
+	// off, so that no reconciler writes the objects they inspect; they
+	// can start it later with StartController.
+	Controller bool
 	// WorkDir holds built binaries, kubeconfigs and component logs. When
 	// empty, a temporary directory is used and removed by Stop.
 	WorkDir string
@@ -51,7 +55,9 @@ type Flywheel struct {
 
 	workDir     string
 	tempWorkDir bool
-	sandbox     *Sandbox
+	// sandboxes of the components, by name, in start order.
+	sandboxes []*Sandbox
+	webhook   *Sandbox
 }
 
 // Up starts the control plane, installs config/core, and runs the
@@ -88,16 +94,22 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
 		return fmt.Errorf("installing config/core: %w", err)
 	}
-	return c.startWebhook(ctx)
+	if err := c.startWebhook(ctx); err != nil {
+		return err
+	}
+	if opts.Controller {
+		return c.StartController(ctx)
+	}
+	return nil
 }
 
-// Stop ends the webhook, removes its sandbox and stops the control plane.
-// It is safe to call more than once.
+// Stop ends the components, removes their sandboxes and stops the
+// control plane. It is safe to call more than once.
 func (c *Flywheel) Stop() {
-	if c.sandbox != nil {
-		c.sandbox.Close()
-		c.sandbox = nil
+	for i := len(c.sandboxes) - 1; i >= 0; i-- {
+		c.sandboxes[i].Close()
 	}
+	c.sandboxes, c.webhook = nil, nil
 	if c.ControlPlane != nil {
 		_ = c.ControlPlane.Stop()
 	}
@@ -106,55 +118,98 @@ func (c *Flywheel) Stop() {
 	}
 }
 
+// WorkDir is where binaries, kubeconfigs and component logs are kept.
+func (c *Flywheel) WorkDir() string { return c.workDir }
+
 // WebhookLog returns what the webhook printed, for failure messages.
-func (c *Flywheel) WebhookLog() string {
-	b, _ := os.ReadFile(filepath.Join(c.workDir, "webhook.log"))
+func (c *Flywheel) WebhookLog() string { return c.Log("webhook") }
+
+// Log returns what a component (webhook, controller) printed.
+func (c *Flywheel) Log(component string) string {
+	b, _ := os.ReadFile(filepath.Join(c.workDir, component+".log"))
 	return string(b)
 }
 
-// startWebhook runs cmd/webhook the way its Deployment would: in its own
-// network namespace with a pod-like IP that the webhook Service's
-// EndpointSlice points at, authenticated as its own ServiceAccount so that
-// config/core's RBAC is what is tested.
-func (c *Flywheel) startWebhook(ctx context.Context) error {
-	bin := filepath.Join(c.workDir, "webhook")
-	if err := goBuild(ctx, bin, "./cmd/webhook"); err != nil {
-		return err
+// startComponent runs a binary of this repository the way its Deployment
+// would: in a network namespace of its own with a pod-like IP,
+// authenticated as its own ServiceAccount so that config/core's RBAC is
+// what is exercised. Inside the sandbox the API server is at its usual
+// loopback address.
+func (c *Flywheel) startComponent(ctx context.Context, name, pkg, serviceAccount string, args ...string) (*Sandbox, error) {
+	bin := filepath.Join(c.workDir, name)
+	if err := goBuild(ctx, bin, pkg); err != nil {
+		return nil, err
 	}
-
-	var err error
-	if c.sandbox, err = NewSandbox(); err != nil {
-		return err
+	sb, err := NewSandbox()
+	if err != nil {
+		return nil, err
 	}
-	// Inside the sandbox, the API server is at its usual loopback address.
+	c.sandboxes = append(c.sandboxes, sb)
 	apiserver, err := url.Parse(c.ControlPlane.APIServerURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	const insideAPIServer = "127.0.0.1:6443"
-	if err := c.sandbox.ForwardFromInside(insideAPIServer, apiserver.Host); err != nil {
-		return err
+	if err := sb.ForwardFromInside(insideAPIServer, apiserver.Host); err != nil {
+		return nil, err
 	}
-	kubeconfig, err := c.serviceAccountKubeconfig(ctx, "flywheel-webhook", "https://"+insideAPIServer)
+	kubeconfig, err := c.serviceAccountKubeconfig(ctx, serviceAccount, "https://"+insideAPIServer)
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(c.workDir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "SYSTEM_NAMESPACE="+SystemNamespace)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := sb.Start(cmd); err != nil {
+		return nil, fmt.Errorf("starting the %s: %w", name, err)
+	}
+	return sb, nil
+}
+
+// startWebhook runs cmd/webhook and points the webhook Service's
+// EndpointSlice at it.
+func (c *Flywheel) startWebhook(ctx context.Context) error {
+	sb, err := c.startComponent(ctx, "webhook", "./cmd/webhook", "flywheel-webhook", fmt.Sprintf("--port=%d", webhook.DefaultPort))
 	if err != nil {
 		return err
 	}
+	c.webhook = sb
 	if err := c.pointServiceAt(ctx, webhook.ServiceName, "https-webhook", webhook.DefaultPort); err != nil {
 		return err
 	}
-
-	logFile, err := os.Create(filepath.Join(c.workDir, "webhook.log"))
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig, fmt.Sprintf("--port=%d", webhook.DefaultPort))
-	cmd.Env = append(os.Environ(), "SYSTEM_NAMESPACE="+SystemNamespace)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := c.sandbox.Start(cmd); err != nil {
-		return fmt.Errorf("starting the webhook: %w", err)
-	}
 	if err := c.waitWebhookServing(ctx); err != nil {
 		return fmt.Errorf("%w\nwebhook log:\n%s", err, tail(c.WebhookLog(), 30))
+	}
+	return nil
+}
+
+// StartController runs cmd/controller and waits until its reconcilers
+// hold their leases, which is when they act.
+func (c *Flywheel) StartController(ctx context.Context) error {
+	if _, err := c.startComponent(ctx, "controller", "./cmd/controller", "flywheel-controller"); err != nil {
+		return err
+	}
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		leases, err := c.Kube.CoordinationV1().Leases(SystemNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = err
+			return false, nil
+		}
+		for _, l := range leases.Items {
+			if strings.HasPrefix(l.Name, "controller.") && l.Spec.HolderIdentity != nil {
+				return true, nil
+			}
+		}
+		last = errors.New("no reconciler of the controller holds a lease yet")
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the controller (last: %w): %w\ncontroller log:\n%s", last, err, tail(c.Log("controller"), 30))
 	}
 	return nil
 }
@@ -195,7 +250,7 @@ func (c *Flywheel) pointServiceAt(ctx context.Context, service, portName string,
 		},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{c.sandbox.IP.String()},
+			Addresses:  []string{c.webhook.IP.String()},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
 		}},
 		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(portName), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}},
@@ -224,7 +279,7 @@ func (c *Flywheel) waitWebhookServing(ctx context.Context) error {
 			last = errors.New("the webhook has not yet filled in the CA bundle and rules of its configurations")
 			return false, nil
 		}
-		if err := probeWebhook(ctx, c.sandbox.IP, webhook.DefaultPort); err != nil {
+		if err := probeWebhook(ctx, c.webhook.IP, webhook.DefaultPort); err != nil {
 			last = err
 			return false, nil
 		}

@@ -6,6 +6,7 @@ import (
 	"knative.dev/pkg/signals"
 
 	"flywheel.dev/pkg/reconciler/configuration"
+	"flywheel.dev/pkg/reconciler/revision"
 	"flywheel.dev/pkg/reconciler/service"
 )
 
@@ -20,6 +21,7 @@ func Controllers() []injection.ControllerConstructor {
 	return []injection.ControllerConstructor{
 		service.NewController,
 		configuration.NewController,
+		revision.NewController,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
@@ -92,6 +93,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	fmt.Fprintln(out, "Starting etcd, kube-apiserver and kube-controller-manager, installing Flywheel...")
 	fw, err := local.Up(ctx, local.Options{
 		ControlPlane: controlplane.Options{BinDir: bin, ControllerManager: true},
+		Controller:   true,
 		WorkDir:      o.dataDir,
 	})
 	if err != nil {
@@ -103,7 +105,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	if err := copyFile(fw.ControlPlane.KubeconfigPath, kubeconfig); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Flywheel is up in %v: Knative Serving API (serving.knative.dev/v1) with its admission webhook.\n",
+	fmt.Fprintf(out, "Flywheel is up in %v: Knative Serving API (serving.knative.dev/v1), its admission webhook and its controller.\n",
 		time.Since(start).Round(100*time.Millisecond))
 
 	if o.sample != "" {
@@ -115,9 +117,9 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	fmt.Fprintf(out, `
 The API server is at %s.
   export KUBECONFIG=%s
-Any Kubernetes client works with it; Services, Configurations, Revisions and
-Routes are stored, defaulted and validated. Reconcilers (Revisions, URLs,
-traffic) are not built yet.
+Any Kubernetes client works with it. A Service gets its Configuration,
+Revision, Deployment (app + queue-proxy), PodAutoscaler and Services; the
+process node that runs the pods, the gateway and the URLs come next.
 Logs: %s
 `, fw.ControlPlane.APIServerURL, kubeconfig, o.dataDir)
 
@@ -167,6 +169,29 @@ func applySample(ctx context.Context, out io.Writer, fw *local.Flywheel, path st
 		return errors.New("the webhook accepted a Service without an image")
 	}
 	fmt.Fprintf(out, "And refused a copy without an image:\n  %v\n", err)
+	return showRevision(ctx, out, fw, client, created)
+}
+
+// showRevision waits for the controller to make the sample's first
+// Revision and its Deployment, and says so.
+func showRevision(ctx context.Context, out io.Writer, fw *local.Flywheel, client versioned.Interface, svc *servingv1.Service) error {
+	var rev *servingv1.Revision
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		cfg, err := client.ServingV1().Configurations(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+		if err != nil || cfg.Status.LatestCreatedRevisionName == "" {
+			return false, nil
+		}
+		rev, err = client.ServingV1().Revisions(svc.Namespace).Get(ctx, cfg.Status.LatestCreatedRevisionName, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		_, err = fw.Kube.AppsV1().Deployments(svc.Namespace).Get(ctx, rev.Name+"-deployment", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the controller to make the sample's Revision: %w\ncontroller log: %s", err, filepath.Join(fw.WorkDir(), "controller.log"))
+	}
+	fmt.Fprintf(out, "\nThe controller made Revision %s and its Deployment %s-deployment\n(containers: the app and the queue-proxy sidecar).\n", rev.Name, rev.Name)
 	return nil
 }
 

@@ -1,0 +1,234 @@
+package revision
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	appsv1listers "k8s.io/client-go/listers/apps/v1"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/kmeta"
+	"knative.dev/pkg/reconciler"
+
+	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
+	v1 "flywheel.dev/pkg/apis/serving/v1"
+	clientset "flywheel.dev/pkg/client/clientset/versioned"
+	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
+	palisters "flywheel.dev/pkg/client/listers/autoscaling/v1alpha1"
+	"flywheel.dev/pkg/reconciler/revision/resources"
+	"flywheel.dev/pkg/reconciler/revision/resources/names"
+)
+
+// Reasons of the Revision's conditions and events.
+const (
+	// ReasonNotOwned says an object the Revision needs exists under its
+	// name but belongs to someone else.
+	ReasonNotOwned = "NotOwned"
+	// ReasonCreated and ReasonUpdated are events on the Revision for its
+	// child objects.
+	ReasonCreated = "Created"
+	ReasonUpdated = "Updated"
+	// ReasonHealthy is ContainerHealthy's reason once a pod was ready.
+	ReasonHealthy = "Healthy"
+)
+
+// Reconciler keeps a Revision's Deployment, PodAutoscaler and Services in
+// line with it, and reports on them.
+type Reconciler struct {
+	kube             kubernetes.Interface
+	client           clientset.Interface
+	deploymentLister appsv1listers.DeploymentLister
+	serviceLister    corev1listers.ServiceLister
+	podLister        corev1listers.PodLister
+	paLister         palisters.PodAutoscalerLister
+}
+
+var _ revisionreconciler.Interface = (*Reconciler)(nil)
+
+// ReconcileKind implements revisionreconciler.Interface.
+func (r *Reconciler) ReconcileKind(ctx context.Context, rev *v1.Revision) reconciler.Event {
+	cfg := configFromContext(ctx)
+	rev.Status.InitializeConditions()
+
+	deployment, err := r.reconcileDeployment(ctx, rev, cfg)
+	if err != nil {
+		return err
+	}
+	if err := r.reconcileService(ctx, rev, resources.MakePrivateService(rev)); err != nil {
+		return err
+	}
+	if err := r.reconcileService(ctx, rev, resources.MakePublicService(rev)); err != nil {
+		return err
+	}
+	pa, err := r.reconcilePodAutoscaler(ctx, rev)
+	if err != nil {
+		return err
+	}
+
+	pods, err := r.podLister.Pods(rev.Namespace).List(labels.SelectorFromSet(resources.Selector(rev)))
+	if err != nil {
+		return fmt.Errorf("listing the pods of revision %s: %w", rev.Name, err)
+	}
+	r.updateStatus(rev, deployment, pa, pods)
+	return nil
+}
+
+// updateStatus turns what the Deployment, PodAutoscaler and pods say into
+// the Revision's conditions.
+func (r *Reconciler) updateStatus(rev *v1.Revision, d *appsv1.Deployment, pa *autoscalingv1alpha1.PodAutoscaler, pods []*corev1.Pod) {
+	rs := &rev.Status
+	rs.PropagateDeploymentStatus(&d.Status)
+	rs.PropagateAutoscalerStatus(&pa.Status)
+	if rs.ActualReplicas == nil {
+		// Until an autoscaler reports, the Deployment's count is the
+		// truth.
+		rs.ActualReplicas = &d.Status.ReadyReplicas
+	}
+
+	if digests, ok := digestsFromPods(rev, pods); ok {
+		rs.ContainerStatuses = digests
+	}
+
+	switch failure := diagnose(pods); {
+	case failure != nil && failure.resources:
+		rs.MarkResourcesAvailableFalse(failure.reason, failure.message)
+		rs.MarkContainerHealthyUnknown(failure.reason, "waiting for the pods to start")
+	case failure != nil:
+		rs.MarkContainerHealthyFalse(failure.reason, failure.message)
+	case d.Status.ReadyReplicas > 0:
+		rs.MarkContainerHealthyTrue()
+		rs.MarkResourcesAvailableTrue()
+	case rs.GetCondition(v1.RevisionConditionContainerHealthy).IsTrue():
+		// Healthy once: scaling to zero does not make it less so.
+	default:
+		rs.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
+	}
+}
+
+// reconcileDeployment creates or updates the Deployment. Its replicas are
+// the autoscaler's once it exists, so an update never changes them.
+func (r *Reconciler) reconcileDeployment(ctx context.Context, rev *v1.Revision, cfg *Config) (*appsv1.Deployment, error) {
+	want, err := resources.MakeDeployment(rev, cfg.Deployment, cfg.Autoscaler)
+	if err != nil {
+		rev.Status.MarkResourcesAvailableFalse("InvalidSpec", err.Error())
+		return nil, controller.NewPermanentError(err)
+	}
+	have, err := r.deploymentLister.Deployments(rev.Namespace).Get(want.Name)
+	switch {
+	case apierrs.IsNotFound(err):
+		created, err := r.kube.AppsV1().Deployments(rev.Namespace).Create(ctx, want, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("creating Deployment %s: %w", want.Name, err)
+		}
+		controller.GetEventRecorder(ctx).Eventf(rev, corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", want.Name)
+		return created, nil
+	case err != nil:
+		return nil, fmt.Errorf("getting Deployment %s: %w", want.Name, err)
+	case !metav1.IsControlledBy(have, rev):
+		return nil, r.notOwned(rev, "Deployment", want.Name)
+	}
+	want.Spec.Replicas = have.Spec.Replicas
+	if equality.Semantic.DeepDerivative(want.Spec, have.Spec) && sameMeta(want.ObjectMeta, have.ObjectMeta) {
+		return have, nil
+	}
+	update := have.DeepCopy()
+	update.Spec = want.Spec
+	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	updated, err := r.kube.AppsV1().Deployments(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("updating Deployment %s: %w", want.Name, err)
+	}
+	return updated, nil
+}
+
+// reconcileService creates or updates one of the Revision's Services,
+// keeping what the API server assigned (cluster IPs).
+func (r *Reconciler) reconcileService(ctx context.Context, rev *v1.Revision, want *corev1.Service) error {
+	have, err := r.serviceLister.Services(rev.Namespace).Get(want.Name)
+	switch {
+	case apierrs.IsNotFound(err):
+		if _, err := r.kube.CoreV1().Services(rev.Namespace).Create(ctx, want, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating Service %s: %w", want.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("getting Service %s: %w", want.Name, err)
+	case !metav1.IsControlledBy(have, rev):
+		return r.notOwned(rev, "Service", want.Name)
+	}
+	if equality.Semantic.DeepEqual(want.Spec.Ports, have.Spec.Ports) &&
+		equality.Semantic.DeepEqual(want.Spec.Selector, have.Spec.Selector) && sameMeta(want.ObjectMeta, have.ObjectMeta) {
+		return nil
+	}
+	update := have.DeepCopy()
+	update.Spec.Ports, update.Spec.Selector = want.Spec.Ports, want.Spec.Selector
+	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	if _, err := r.kube.CoreV1().Services(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("updating Service %s: %w", want.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) reconcilePodAutoscaler(ctx context.Context, rev *v1.Revision) (*autoscalingv1alpha1.PodAutoscaler, error) {
+	want := resources.MakePodAutoscaler(rev)
+	have, err := r.paLister.PodAutoscalers(rev.Namespace).Get(names.PodAutoscaler(rev.Name))
+	switch {
+	case apierrs.IsNotFound(err):
+		created, err := r.client.AutoscalingV1alpha1().PodAutoscalers(rev.Namespace).Create(ctx, want, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("creating PodAutoscaler %s: %w", want.Name, err)
+		}
+		return created, nil
+	case err != nil:
+		return nil, fmt.Errorf("getting PodAutoscaler %s: %w", want.Name, err)
+	case !metav1.IsControlledBy(have, rev):
+		return nil, r.notOwned(rev, "PodAutoscaler", want.Name)
+	}
+	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && sameMeta(want.ObjectMeta, have.ObjectMeta) {
+		return have, nil
+	}
+	update := have.DeepCopy()
+	update.Spec = want.Spec
+	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	updated, err := r.client.AutoscalingV1alpha1().PodAutoscalers(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("updating PodAutoscaler %s: %w", want.Name, err)
+	}
+	return updated, nil
+}
+
+func (r *Reconciler) notOwned(rev *v1.Revision, kind, name string) error {
+	msg := fmt.Sprintf("There is an existing %s %q that we do not own.", kind, name)
+	rev.Status.MarkResourcesAvailableFalse(ReasonNotOwned, msg)
+	return controller.NewPermanentError(fmt.Errorf("revision %s: %s", rev.Name, msg))
+}
+
+// sameMeta reports whether have carries the labels and annotations want
+// sets; others may add their own.
+func sameMeta(want, have metav1.ObjectMeta) bool {
+	for k, v := range want.Labels {
+		if have.Labels[k] != v {
+			return false
+		}
+	}
+	for k, v := range want.Annotations {
+		if have.Annotations[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeMeta sets want's labels and annotations on obj, keeping the ones
+// others added.
+func mergeMeta(obj *metav1.ObjectMeta, want metav1.ObjectMeta) {
+	obj.Labels = kmeta.UnionMaps(obj.Labels, want.Labels)
+	obj.Annotations = kmeta.UnionMaps(obj.Annotations, want.Annotations)
+}

@@ -1,0 +1,259 @@
+package revision
+
+import (
+	"context"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgotesting "k8s.io/client-go/testing"
+	kubeclient "knative.dev/pkg/client/injection/kube/client"
+	"knative.dev/pkg/configmap"
+	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
+	rtesting "knative.dev/pkg/reconciler/testing"
+
+	"flywheel.dev/pkg/apis/config"
+	"flywheel.dev/pkg/apis/serving"
+	v1 "flywheel.dev/pkg/apis/serving/v1"
+	servingclient "flywheel.dev/pkg/client/injection/client"
+	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
+	"flywheel.dev/pkg/reconciler/revision/resources"
+	fwtesting "flywheel.dev/pkg/reconciler/testing"
+)
+
+const (
+	ns      = "default"
+	revName = "hello-00001"
+	testKey = ns + "/" + revName
+	image   = "ko://example.com/hello"
+)
+
+// rev is the Revision of every row, with opts applied.
+func rev(opts ...fwtesting.RevisionOption) *v1.Revision {
+	base := []fwtesting.RevisionOption{
+		fwtesting.WithRevisionImage(image),
+		fwtesting.WithRevisionLabels(map[string]string{
+			serving.ConfigurationLabel.String(): "hello",
+			serving.ServiceLabel.String():       "hello",
+		}),
+		func(r *v1.Revision) {
+			r.Spec.Containers[0].Name = "user-container"
+			r.Generation = 1
+		},
+	}
+	r := fwtesting.Revision(revName, ns, append(base, opts...)...)
+	// As the webhook stored it; the generated reconciler defaults again.
+	r.SetDefaults(context.Background())
+	return r
+}
+
+// status is the Revision after reconciliation: rev with the conditions
+// mark sets on top of the initial ones.
+func status(mark func(*v1.RevisionStatus)) *v1.Revision {
+	r := rev()
+	r.Status.InitializeConditions()
+	r.Status.ObservedGeneration = 1
+	r.Status.MarkActiveUnknown(v1.ReasonDeploying, "")
+	mark(&r.Status)
+	return r
+}
+
+func deployment(opts ...func(*appsv1.Deployment)) *appsv1.Deployment {
+	d, err := resources.MakeDeployment(rev(), config.DefaultDeployment(), config.DefaultAutoscaler())
+	if err != nil {
+		panic(err)
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+func progressing(status corev1.ConditionStatus, ready int32) func(*appsv1.Deployment) {
+	return func(d *appsv1.Deployment) {
+		d.Status.ReadyReplicas = ready
+		d.Status.Conditions = []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentProgressing, Status: status, Message: "ReplicaSet has timed out progressing.",
+		}}
+	}
+}
+
+func pod(mutate func(*corev1.Pod)) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: revName + "-deployment-abc", Namespace: ns, Labels: resources.Labels(rev())},
+	}
+	mutate(p)
+	return p
+}
+
+func waiting(reason, message string) func(*corev1.Pod) {
+	return func(p *corev1.Pod) {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: "user-container", Image: image,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}},
+		}}
+	}
+}
+
+// children are the objects a reconciled Revision owns.
+func children() []runtime.Object {
+	r := rev()
+	return []runtime.Object{resources.MakePrivateService(r), resources.MakePublicService(r), resources.MakePodAutoscaler(r)}
+}
+
+func objects(objs ...runtime.Object) []runtime.Object { return objs }
+
+func TestReconcile(t *testing.T) {
+	table := rtesting.TableTest{{
+		Name: "a missing Revision is nothing to do",
+		Key:  testKey,
+	}, {
+		Name:    "first reconcile creates the Deployment, Services and PodAutoscaler",
+		Key:     testKey,
+		Objects: objects(rev()),
+		// Flywheel's clientset's actions are listed before Kubernetes'.
+		WantCreates: []runtime.Object{
+			resources.MakePodAutoscaler(rev()),
+			deployment(),
+			resources.MakePrivateService(rev()),
+			resources.MakePublicService(rev()),
+		},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableUnknown(v1.ReasonDeploying, "")
+			s.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
+			s.ActualReplicas = ptrTo[int32](0)
+		})}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", revName+"-deployment")},
+	}, {
+		Name: "a ready pod makes the Revision ready, with its image digest",
+		Key:  testKey,
+		Objects: append(objects(rev(), deployment(progressing(corev1.ConditionTrue, 1)),
+			pod(func(p *corev1.Pod) {
+				p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "user-container", Image: image, ImageID: "sha256:abc", Ready: true}}
+			})), children()...),
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableTrue()
+			s.MarkContainerHealthyTrue()
+			s.ActualReplicas = ptrTo[int32](1)
+			s.ContainerStatuses = []v1.ContainerStatus{{Name: "user-container", ImageDigest: image + "@sha256:abc"}}
+		})}},
+	}, {
+		Name:    "an image that cannot be pulled fails the resources with the image named",
+		Key:     testKey,
+		Objects: append(objects(rev(), deployment(), pod(waiting("ErrImagePull", "not found"))), children()...),
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableFalse("ErrImagePull", `Unable to fetch image "`+image+`": not found`)
+			s.MarkContainerHealthyUnknown("ErrImagePull", "waiting for the pods to start")
+			s.ActualReplicas = ptrTo[int32](0)
+		})}},
+	}, {
+		Name: "a crashing app fails its health with the exit code and last log line",
+		Key:  testKey,
+		Objects: append(objects(rev(), deployment(), pod(func(p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+				Name: "user-container", Image: image, RestartCount: 3,
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 2, Message: "starting\npanic: no DATABASE_URL\n",
+				}},
+			}}
+		})), children()...),
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableUnknown(v1.ReasonDeploying, "")
+			s.MarkContainerHealthyFalse(v1.ReasonExitCode, "Container user-container failed with exit code 2: panic: no DATABASE_URL")
+			s.ActualReplicas = ptrTo[int32](0)
+		})}},
+	}, {
+		Name: "an unschedulable pod fails the resources",
+		Key:  testKey,
+		Objects: append(objects(rev(), deployment(), pod(func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{
+				Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+				Message: "0/1 nodes are available: 1 Insufficient cpu.",
+			}}
+		})), children()...),
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableFalse(v1.ReasonUnschedulable, "0/1 nodes are available: 1 Insufficient cpu.")
+			s.MarkContainerHealthyUnknown(v1.ReasonUnschedulable, "waiting for the pods to start")
+			s.ActualReplicas = ptrTo[int32](0)
+		})}},
+	}, {
+		Name:    "a Deployment past its progress deadline fails the resources",
+		Key:     testKey,
+		Objects: append(objects(rev(), deployment(progressing(corev1.ConditionFalse, 0))), children()...),
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableFalse(v1.ReasonProgressDeadlineExceeded, "ReplicaSet has timed out progressing.")
+			s.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
+			s.ActualReplicas = ptrTo[int32](0)
+		})}},
+	}, {
+		Name: "a Deployment of the same name owned by another is not taken over",
+		Key:  testKey,
+		Objects: append(objects(rev(), deployment(func(d *appsv1.Deployment) {
+			d.OwnerReferences = nil
+		})), children()...),
+		WantErr: true,
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *v1.Revision {
+			r := rev()
+			r.Status.InitializeConditions()
+			r.Status.ObservedGeneration = 1
+			r.Status.MarkResourcesAvailableFalse(ReasonNotOwned, `There is an existing Deployment "hello-00001-deployment" that we do not own.`)
+			return r
+		}()}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeWarning, "InternalError",
+			`revision hello-00001: There is an existing Deployment "hello-00001-deployment" that we do not own.`)},
+	}, {
+		Name: "a Deployment changed by hand is put back, keeping its replicas",
+		Key:  testKey,
+		Objects: append(objects(rev(), deployment(progressing(corev1.ConditionTrue, 1), func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = "someone/else"
+			d.Spec.Replicas = ptrTo[int32](5)
+		})), children()...),
+		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: deployment(progressing(corev1.ConditionTrue, 1), func(d *appsv1.Deployment) {
+			d.Spec.Replicas = ptrTo[int32](5)
+		})}},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableTrue()
+			s.MarkContainerHealthyTrue()
+			s.ActualReplicas = ptrTo[int32](1)
+		})}},
+	}, {
+		Name: "a new queue-proxy image in config-deployment rolls the Deployment",
+		Key:  testKey,
+		Objects: append(objects(rev(), deployment(progressing(corev1.ConditionTrue, 1)),
+			fwtesting.ConfigMap(config.DeploymentConfigName, map[string]string{"queue-sidecar-image": "registry.example/queue:v2"})),
+			children()...),
+		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *appsv1.Deployment {
+			cfg := config.DefaultDeployment()
+			cfg.QueueSidecarImage = "registry.example/queue:v2"
+			d, _ := resources.MakeDeployment(rev(), cfg, config.DefaultAutoscaler())
+			progressing(corev1.ConditionTrue, 1)(d)
+			return d
+		}()}},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: status(func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableTrue()
+			s.MarkContainerHealthyTrue()
+			s.ActualReplicas = ptrTo[int32](1)
+		})}},
+	}}
+
+	table.Test(t, fwtesting.MakeFactory(func(ctx context.Context, listers *fwtesting.Listers, cmw configmap.Watcher) controller.Reconciler {
+		r := &Reconciler{
+			kube:             kubeclient.Get(ctx),
+			client:           servingclient.Get(ctx),
+			deploymentLister: listers.GetDeploymentLister(),
+			serviceLister:    listers.GetK8sServiceLister(),
+			podLister:        listers.GetPodLister(),
+			paLister:         listers.GetPodAutoscalerLister(),
+		}
+		store := newConfigStore(logging.FromContext(ctx))
+		store.WatchConfigs(cmw)
+		return revisionreconciler.NewReconciler(ctx, logging.FromContext(ctx), servingclient.Get(ctx),
+			listers.GetRevisionLister(), controller.GetEventRecorder(ctx), r, controller.Options{ConfigStore: store})
+	}))
+}
+
+func ptrTo[T any](v T) *T { return &v }

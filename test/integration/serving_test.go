@@ -1,0 +1,287 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"flywheel.dev/pkg/apis/serving"
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/queue"
+)
+
+// The serving tests run the controller against the real API server and
+// kube-controller-manager (Deployments → ReplicaSets → Pods, garbage
+// collection). No kubelet runs, so the test plays it: it marks the pods a
+// ReplicaSet made as running and ready, or as crashing, through the API.
+
+// controllerOnce starts the controller for the first test that needs it.
+// The API tests before it run without reconcilers writing their objects.
+var (
+	controllerOnce sync.Once
+	controllerErr  error
+)
+
+func needController(t *testing.T) {
+	t.Helper()
+	controllerOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		controllerErr = cluster.StartController(ctx)
+	})
+	if controllerErr != nil {
+		t.Fatalf("starting the controller: %v", controllerErr)
+	}
+}
+
+const testImageDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// TestServiceYieldsARevisionThatBecomesReady follows a Service through
+// the reconcilers: its Configuration, its first Revision, the Revision's
+// Deployment with the sidecar, its PodAutoscaler and Services, each owned
+// by its parent; readiness once the pods are; a second revision on a
+// template change; and everything gone once the Service is deleted.
+func TestServiceYieldsARevisionThatBecomesReady(t *testing.T) {
+	needController(t)
+	ctx := t.Context()
+	ns := newNamespace(t, "serving")
+	client := versioned.NewForConfigOrDie(cluster.RESTConfig())
+
+	svc := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: ns},
+		Spec:       servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: template("ko://flywheel.dev/examples/hello")}},
+	}
+	svc, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the Service: %v", err)
+	}
+
+	cfg := waitFor(t, "the Configuration", func(ctx context.Context) (*servingv1.Configuration, error) {
+		return client.ServingV1().Configurations(ns).Get(ctx, "hello", metav1.GetOptions{})
+	})
+	checkControlledBy(t, cfg, "Service", svc.Name)
+
+	rev := waitFor(t, "the first Revision", func(ctx context.Context) (*servingv1.Revision, error) {
+		return client.ServingV1().Revisions(ns).Get(ctx, "hello-00001", metav1.GetOptions{})
+	})
+	checkControlledBy(t, rev, "Configuration", cfg.Name)
+	if got := rev.Labels[serving.ServiceLabel.String()]; got != "hello" {
+		t.Errorf("revision's service label = %q, want hello", got)
+	}
+
+	deploy := waitFor(t, "the Deployment", func(ctx context.Context) (*appsv1.Deployment, error) {
+		return cluster.Kube.AppsV1().Deployments(ns).Get(ctx, "hello-00001-deployment", metav1.GetOptions{})
+	})
+	checkControlledBy(t, deploy, "Revision", rev.Name)
+	var containers []string
+	for _, c := range deploy.Spec.Template.Spec.Containers {
+		containers = append(containers, c.Name)
+	}
+	if !slices.Equal(containers, []string{"user-container", queue.ContainerName}) {
+		t.Errorf("pod containers = %v, want the app and the queue-proxy", containers)
+	}
+	for _, name := range []string{"hello-00001", "hello-00001-private"} {
+		s := waitFor(t, "Service "+name, func(ctx context.Context) (*corev1.Service, error) {
+			return cluster.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		})
+		checkControlledBy(t, s, "Revision", rev.Name)
+	}
+	pa := waitFor(t, "the PodAutoscaler", func(ctx context.Context) (metav1.Object, error) {
+		return client.AutoscalingV1alpha1().PodAutoscalers(ns).Get(ctx, "hello-00001", metav1.GetOptions{})
+	})
+	checkControlledBy(t, pa, "Revision", rev.Name)
+
+	// Play the kubelet: the ReplicaSet's pod runs and is ready.
+	actAsKubelet(t, ns, "hello-00001", runningAndReady)
+	rev = waitForCondition(t, "the Revision to be Ready", func(ctx context.Context) (*servingv1.Revision, error) {
+		return client.ServingV1().Revisions(ns).Get(ctx, "hello-00001", metav1.GetOptions{})
+	}, func(r *servingv1.Revision) bool { return r.IsReady() })
+	if len(rev.Status.ContainerStatuses) != 1 || !strings.HasSuffix(rev.Status.ContainerStatuses[0].ImageDigest, "@"+testImageDigest) {
+		t.Errorf("container statuses = %+v, want the digest the node reported", rev.Status.ContainerStatuses)
+	}
+	waitForCondition(t, "the Service's configuration to be ready", func(ctx context.Context) (*servingv1.Service, error) {
+		return client.ServingV1().Services(ns).Get(ctx, "hello", metav1.GetOptions{})
+	}, func(s *servingv1.Service) bool {
+		return s.Status.LatestReadyRevisionName == "hello-00001" &&
+			s.Status.GetCondition(servingv1.ServiceConditionConfigurationsReady).IsTrue()
+	})
+
+	// A template change makes a second Revision.
+	svc, err = client.ServingV1().Services(ns).Get(ctx, "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}}
+	if _, err := client.ServingV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("updating the template: %v", err)
+	}
+	waitFor(t, "the second Revision", func(ctx context.Context) (*servingv1.Revision, error) {
+		return client.ServingV1().Revisions(ns).Get(ctx, "hello-00002", metav1.GetOptions{})
+	})
+	actAsKubelet(t, ns, "hello-00002", runningAndReady)
+	waitForCondition(t, "the Service to take the second revision as latest ready", func(ctx context.Context) (*servingv1.Service, error) {
+		return client.ServingV1().Services(ns).Get(ctx, "hello", metav1.GetOptions{})
+	}, func(s *servingv1.Service) bool { return s.Status.LatestReadyRevisionName == "hello-00002" })
+
+	// Deleting the Service removes what it made, down to the Deployments.
+	if err := client.ServingV1().Services(ns).Delete(ctx, "hello", metav1.DeleteOptions{PropagationPolicy: ptrTo(metav1.DeletePropagationForeground)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "the Service's objects to be garbage collected", func(ctx context.Context) (bool, error) {
+		revs, err := client.ServingV1().Revisions(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		deps, err := cluster.Kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		_, err = client.ServingV1().Configurations(ns).Get(ctx, "hello", metav1.GetOptions{})
+		return len(revs.Items) == 0 && len(deps.Items) == 0 && apierrs.IsNotFound(err), nil
+	})
+}
+
+// TestCrashingRevisionSurfacesOnTheService shows a user why their Service
+// is not ready when its app crashes: the exit code and the app's last
+// words reach the Service's status.
+func TestCrashingRevisionSurfacesOnTheService(t *testing.T) {
+	needController(t)
+	ns := newNamespace(t, "crash")
+	client := versioned.NewForConfigOrDie(cluster.RESTConfig())
+	svc := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "crasher", Namespace: ns},
+		Spec:       servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: template("ko://flywheel.dev/examples/hello")}},
+	}
+	if _, err := client.ServingV1().Services(ns).Create(t.Context(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	actAsKubelet(t, ns, "crasher-00001", crashLooping(3, "listening on :8080\npanic: no DATABASE_URL"))
+	got := waitForCondition(t, "the Service to report the crash", func(ctx context.Context) (*servingv1.Service, error) {
+		return client.ServingV1().Services(ns).Get(ctx, "crasher", metav1.GetOptions{})
+	}, func(s *servingv1.Service) bool {
+		return s.Status.GetCondition(servingv1.ServiceConditionConfigurationsReady).IsFalse()
+	})
+	msg := got.Status.GetCondition(servingv1.ServiceConditionConfigurationsReady).Message
+	for _, want := range []string{"exit code 3", "panic: no DATABASE_URL"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("ConfigurationsReady message %q does not say %q", msg, want)
+		}
+	}
+}
+
+// podState is what the test, as kubelet, reports for a pod.
+type podState func(*corev1.Pod)
+
+func runningAndReady(p *corev1.Pod) {
+	now := metav1.Now()
+	p.Status.Phase = corev1.PodRunning
+	p.Status.PodIP = "10.244.0.10"
+	p.Status.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+	}
+	p.Status.ContainerStatuses = nil
+	for _, c := range p.Spec.Containers {
+		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, ImageID: testImageDigest, Ready: true, Started: ptrTo(true),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		})
+	}
+}
+
+func crashLooping(exitCode int32, lastWords string) podState {
+	return func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image, RestartCount: 4,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: exitCode, Reason: "Error", Message: lastWords,
+			}},
+		}}
+	}
+}
+
+// actAsKubelet waits for the pods of revision and reports state for each.
+func actAsKubelet(t *testing.T, ns, revision string, state podState) {
+	t.Helper()
+	selector := labels.SelectorFromSet(labels.Set{serving.RevisionLabel.String(): revision}).String()
+	waitUntil(t, time.Minute, "the pods of "+revision+" to run", func(ctx context.Context) (bool, error) {
+		pods, err := cluster.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil || len(pods.Items) == 0 {
+			return false, nil
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			state(p)
+			if _, err := cluster.Kube.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+				return false, nil // a conflict: read again
+			}
+		}
+		return true, nil
+	})
+}
+
+func checkControlledBy(t *testing.T, obj metav1.Object, kind, name string) {
+	t.Helper()
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil || ref.Kind != kind || ref.Name != name {
+		t.Errorf("%s is controlled by %+v, want %s %s", obj.GetName(), ref, kind, name)
+	}
+}
+
+// waitFor polls get until it finds the object.
+func waitFor[T any](t *testing.T, what string, get func(context.Context) (T, error)) T {
+	t.Helper()
+	return waitForCondition(t, what, get, func(T) bool { return true })
+}
+
+// waitForCondition polls get until ok holds for the object, and returns
+// it. On timeout it fails with the last object seen.
+func waitForCondition[T any](t *testing.T, what string, get func(context.Context) (T, error), ok func(T) bool) T {
+	t.Helper()
+	var last T
+	var lastErr error
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		obj, err := get(t.Context())
+		if err == nil {
+			last, lastErr = obj, nil
+			if ok(obj) {
+				return obj
+			}
+		} else {
+			lastErr = err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last error %v; last seen:\n%s\ncontroller log:\n%s", what, lastErr, describe(last), tail(cluster.Log("controller"), 20))
+	return last
+}
+
+func describe(obj any) string {
+	return fmt.Sprintf("%+v", obj)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
