@@ -26,6 +26,7 @@ import (
 	"flywheel.dev/config"
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/manifest"
+	"flywheel.dev/pkg/repo"
 	"flywheel.dev/pkg/webhook"
 )
 
@@ -317,23 +318,7 @@ func goBuild(ctx context.Context, out, pkg string) error {
 }
 
 // RepoRoot finds the root of this repository from the working directory.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module flywheel.dev\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the flywheel.dev repository")
-		}
-		dir = parent
-	}
-}
+func RepoRoot() (string, error) { return repo.Root() }
 
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

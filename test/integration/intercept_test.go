@@ -44,43 +44,18 @@ import (
 // the app's port must go through the sidecar, which sees where they were
 // going; the sidecar's own connections must not.
 func TestTransparentMode(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("TestTransparentMode needs root: it creates a network namespace and installs iptables rules in it")
-	}
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Fatalf("TestTransparentMode needs the iptables binary (hack/ensure-host.sh installs it): %v", err)
-	}
+	requireRootAndIPTables(t)
 	pod := newPodNetns(t)
 	helper := helperBinary(t)
 	appDst := netip.AddrPortFrom(pod.ip, interceptAppPort)
-
-	appLn, err := pod.listen(":" + strconv.Itoa(interceptAppPort))
-	if err != nil {
-		t.Fatalf("listening for the app in the pod: %v", err)
-	}
-	app := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set(appPeerHeader, r.RemoteAddr)
-			_, _ = io.WriteString(w, appBody)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	go func() { _ = app.Serve(appLn) }()
-	t.Cleanup(func() { _ = app.Close() })
+	pod.serveApp(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(appPeerHeader, r.RemoteAddr)
+		_, _ = io.WriteString(w, appBody)
+	})
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	opts := intercept.Options{AppPort: interceptAppPort, InterceptPort: queue.InterceptPort, ExcludeUID: queue.SidecarUID}
-	if err := intercept.Install(ctx, opts, pod.iptables); err != nil {
-		t.Fatalf("installing the rules: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := intercept.Remove(ctx, pod.iptables); err != nil {
-			t.Errorf("removing the rules: %v", err)
-		}
-	})
+	opts := pod.installRules(t)
 	installed := pod.natRules(t)
 	if err := intercept.Install(ctx, opts, pod.iptables); err != nil {
 		t.Fatalf("installing the rules a second time: %v", err)
@@ -589,6 +564,53 @@ func (p *podNetns) natRules(t *testing.T) string {
 		t.Fatalf("listing the pod's nat table: %v", err)
 	}
 	return string(out)
+}
+
+// requireRootAndIPTables fails the test, naming what is missing, unless
+// it can create network namespaces and run iptables: CI has both, so a
+// test that needs them must not silently skip.
+func requireRootAndIPTables(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatalf("%s needs root: it creates a network namespace and installs iptables rules in it", t.Name())
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Fatalf("%s needs the iptables binary (hack/ensure-host.sh installs it): %v", t.Name(), err)
+	}
+}
+
+// serveApp serves handler on the app's port in the pod until the test
+// ends.
+func (p *podNetns) serveApp(t *testing.T, handler http.HandlerFunc) {
+	t.Helper()
+	ln, err := p.listen(":" + strconv.Itoa(interceptAppPort))
+	if err != nil {
+		t.Fatalf("listening for the app in the pod: %v", err)
+	}
+	app := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = app.Serve(ln) }()
+	t.Cleanup(func() { _ = app.Close() })
+}
+
+// installRules installs the transparent mode's rules for the app's port
+// in the pod, as the init container does, and removes them when the test
+// ends.
+func (p *podNetns) installRules(t *testing.T) intercept.Options {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	opts := intercept.Options{AppPort: interceptAppPort, InterceptPort: queue.InterceptPort, ExcludeUID: queue.SidecarUID}
+	if err := intercept.Install(ctx, opts, p.iptables); err != nil {
+		t.Fatalf("installing the rules: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := intercept.Remove(ctx, p.iptables); err != nil {
+			t.Errorf("removing the rules: %v", err)
+		}
+	})
+	return opts
 }
 
 // asSidecar makes cmd run as the sidecar's uid and die with this process.

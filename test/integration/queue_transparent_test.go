@@ -10,14 +10,10 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
 	"flywheel.dev/pkg/queue"
-	"flywheel.dev/pkg/queue/intercept"
 	"flywheel.dev/pkg/queue/stats"
 )
 
@@ -27,41 +23,13 @@ import (
 // is answered by the app and counted by the sidecar, and a network probe
 // sent to the app's port is answered by the sidecar itself.
 func TestQueueProxyInTransparentMode(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("TestQueueProxyInTransparentMode needs root: it creates a network namespace and installs iptables rules in it")
-	}
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Fatalf("TestQueueProxyInTransparentMode needs the iptables binary (hack/ensure-host.sh installs it): %v", err)
-	}
+	requireRootAndIPTables(t)
 	pod := newPodNetns(t)
 	helper := helperBinary(t)
-
-	appLn, err := pod.listen(":" + strconv.Itoa(interceptAppPort))
-	if err != nil {
-		t.Fatalf("listening for the app in the pod: %v", err)
-	}
-	app := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = io.WriteString(w, appBody)
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	go func() { _ = app.Serve(appLn) }()
-	t.Cleanup(func() { _ = app.Close() })
-
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	opts := intercept.Options{AppPort: interceptAppPort, InterceptPort: queue.InterceptPort, ExcludeUID: queue.SidecarUID}
-	if err := intercept.Install(ctx, opts, pod.iptables); err != nil {
-		t.Fatalf("installing the rules: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := intercept.Remove(ctx, pod.iptables); err != nil {
-			t.Errorf("removing the rules: %v", err)
-		}
+	pod.serveApp(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, appBody)
 	})
+	pod.installRules(t)
 
 	cfg := queue.DefaultConfig(interceptAppPort)
 	cfg.Mode = queue.ModeTransparent

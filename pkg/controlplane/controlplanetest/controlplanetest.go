@@ -1,7 +1,6 @@
 package controlplanetest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"flywheel.dev/pkg/controlplane"
+	"flywheel.dev/pkg/repo"
 )
 
 // BinDirEnv names the environment variable that points at a directory of
@@ -27,7 +27,7 @@ func FindBinDir() (string, error) {
 	if dir := os.Getenv(BinDirEnv); dir != "" {
 		return dir, nil
 	}
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return "", fmt.Errorf("%w; set %s to a directory of control-plane binaries", err, BinDirEnv)
 	}
@@ -89,31 +89,3 @@ func (l testLog) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// repoRoot walks up from the working directory (a test's package
-// directory) to the flywheel.dev module root.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && isFlywheelModule(b) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the flywheel.dev repository")
-		}
-		dir = parent
-	}
-}
-
-func isFlywheelModule(gomod []byte) bool {
-	for line := range bytes.Lines(gomod) {
-		if f := strings.Fields(string(line)); len(f) == 2 && f[0] == "module" && f[1] == "flywheel.dev" {
-			return true
-		}
-	}
-	return false
-}
