@@ -104,6 +104,21 @@ func TestConfigMapExamplesMatchDefaults(t *testing.T) {
 		keys:  apisconfig.DeploymentKeys(),
 		parse: func(data map[string]string) (any, error) { return apisconfig.NewDeploymentFromMap(data) },
 		want:  apisconfig.DefaultDeployment(),
+	}, {
+		name:  apisconfig.NetworkConfigName,
+		keys:  apisconfig.NetworkKeys(),
+		parse: func(data map[string]string) (any, error) { return apisconfig.NewNetworkFromMap(data) },
+		want:  apisconfig.DefaultNetwork(),
+	}, {
+		name:  apisconfig.DomainConfigName,
+		keys:  apisconfig.DomainKeys(),
+		parse: func(data map[string]string) (any, error) { return apisconfig.NewDomainFromMap(data) },
+		want:  apisconfig.DefaultDomainConfig(),
+	}, {
+		name:  apisconfig.GCConfigName,
+		keys:  apisconfig.GCKeys(),
+		parse: func(data map[string]string) (any, error) { return apisconfig.NewGCFromMap(data) },
+		want:  apisconfig.DefaultGC(),
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

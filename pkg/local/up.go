@@ -28,6 +28,7 @@ import (
 	"flywheel.dev/pkg/manifest"
 	"flywheel.dev/pkg/repo"
 	"flywheel.dev/pkg/webhook"
+	gatewayapi "flywheel.dev/third_party/gateway-api"
 )
 
 // SystemNamespace is where config/core installs Flywheel.
@@ -88,12 +89,18 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if c.Kube, err = kubernetes.NewForConfig(c.ControlPlane.RESTConfig()); err != nil {
 		return err
 	}
-	objs, err := config.Manifests(config.Core)
+	// The Gateway API's CRDs first: routes are written as HTTPRoutes,
+	// and the controller waits for their informer.
+	gateway, err := config.Manifests(gatewayapi.CRDs)
 	if err != nil {
 		return err
 	}
-	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
-		return fmt.Errorf("installing config/core: %w", err)
+	core, err := config.Manifests(config.Core)
+	if err != nil {
+		return err
+	}
+	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), append(gateway, core...), manifest.Options{}); err != nil {
+		return fmt.Errorf("installing the Gateway API CRDs and config/core: %w", err)
 	}
 	if err := c.startWebhook(ctx); err != nil {
 		return err

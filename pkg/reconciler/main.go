@@ -6,7 +6,9 @@ import (
 	"knative.dev/pkg/signals"
 
 	"flywheel.dev/pkg/reconciler/configuration"
+	"flywheel.dev/pkg/reconciler/gc"
 	"flywheel.dev/pkg/reconciler/revision"
+	"flywheel.dev/pkg/reconciler/route"
 	"flywheel.dev/pkg/reconciler/service"
 )
 
@@ -22,6 +24,8 @@ func Controllers() []injection.ControllerConstructor {
 		service.NewController,
 		configuration.NewController,
 		revision.NewController,
+		route.NewController,
+		gc.NewController,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/revision/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/route/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/service/fake"
+	_ "flywheel.dev/pkg/reconciler/route/gatewayapi/fake"
 
 	fwtesting "flywheel.dev/pkg/reconciler/testing"
 )

@@ -20,6 +20,7 @@ import (
 	"knative.dev/pkg/system"
 
 	fakeservingclient "flywheel.dev/pkg/client/injection/client/fake"
+	fakegatewayclient "flywheel.dev/pkg/reconciler/route/gatewayapi/fake"
 )
 
 // maxEvents bounds the events one reconciliation may record; the fake
@@ -27,7 +28,8 @@ import (
 const maxEvents = 100
 
 // Ctor builds the reconciler under test. ctx carries a logger, the fake
-// clients (fakeservingclient.Get, fakekubeclient.Get) and the event
+// clients (fakeservingclient.Get, fakekubeclient.Get, and the Gateway API
+// one of pkg/reconciler/route/gatewayapi/fake.Get) and the event
 // recorder (controller.GetEventRecorder); listers serve the row's objects;
 // cmw serves the row's ConfigMaps, and an empty one for any name the row
 // leaves out, so a config store built on it holds the defaults unless the
@@ -50,6 +52,8 @@ func MakeFactory(ctor Ctor) rtesting.Factory {
 		ctx := logtesting.TestContextWithLogger(t)
 		ctx, kubeClient := fakekubeclient.With(ctx, ls.GetKubeObjects()...)
 		ctx, servingClient := fakeservingclient.With(ctx, ls.GetServingObjects()...)
+		ctx, gatewayClient := fakegatewayclient.With(ctx, ls.GetGatewayObjects()...)
+		trackGenerations(gatewayClient)
 		recorder := record.NewFakeRecorder(maxEvents)
 		ctx = controller.WithEventRecorder(ctx, recorder)
 
@@ -62,6 +66,7 @@ func MakeFactory(ctor Ctor) rtesting.Factory {
 		for _, reactor := range row.WithReactors {
 			kubeClient.PrependReactor("*", "*", reactor)
 			servingClient.PrependReactor("*", "*", reactor)
+			gatewayClient.PrependReactor("*", "*", reactor)
 		}
 
 		cmw, err := configMapWatcher(&ls)
@@ -76,7 +81,7 @@ func MakeFactory(ctor Ctor) rtesting.Factory {
 				t.Fatal("Promoting the reconciler to leader:", err)
 			}
 		}
-		return r, rtesting.ActionRecorderList{servingClient, kubeClient}, rtesting.EventList{Recorder: recorder}
+		return r, rtesting.ActionRecorderList{servingClient, kubeClient, gatewayClient}, rtesting.EventList{Recorder: recorder}
 	}
 }
 

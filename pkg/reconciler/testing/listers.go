@@ -6,6 +6,7 @@ import (
 	fakekubeclientset "k8s.io/client-go/kubernetes/fake"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	rtesting "knative.dev/pkg/reconciler/testing"
+	fakegatewayclientset "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	fakeservingclientset "flywheel.dev/pkg/client/clientset/versioned/fake"
@@ -17,6 +18,7 @@ import (
 var clientSetSchemes = []func(*runtime.Scheme) error{
 	fakekubeclientset.AddToScheme,
 	fakeservingclientset.AddToScheme,
+	fakegatewayclientset.AddToScheme,
 }
 
 // Listers serves a row's objects through the same lister interfaces the
