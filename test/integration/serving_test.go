@@ -16,10 +16,14 @@ import (
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/local"
 	"flywheel.dev/pkg/queue"
 )
 
@@ -284,4 +288,234 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestRouteSplitsTrafficThroughGatewayAPI shows the Route side: a
+// Service's traffic block becomes HTTPRoutes with the right weights,
+// hostnames and tag header match, and the Service is Ready, with its URL,
+// once the Gateway (played by the test) accepts them.
+func TestRouteSplitsTrafficThroughGatewayAPI(t *testing.T) {
+	needController(t)
+	ctx := t.Context()
+	ns := newNamespace(t, "split")
+	client := versioned.NewForConfigOrDie(cluster.RESTConfig())
+	gateways := gatewayclient.NewForConfigOrDie(cluster.RESTConfig()).GatewayV1().HTTPRoutes(ns)
+
+	svc := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "split", Namespace: ns},
+		Spec:       servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: template("ko://flywheel.dev/examples/hello")}},
+	}
+	if _, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	actAsKubelet(t, ns, "split-00001", runningAndReady)
+	acceptHTTPRoutes(t, ns)
+	ready := waitForCondition(t, "the Service to be Ready", func(ctx context.Context) (*servingv1.Service, error) {
+		return client.ServingV1().Services(ns).Get(ctx, "split", metav1.GetOptions{})
+	}, func(s *servingv1.Service) bool { return s.IsReady() })
+	if want := "http://split." + ns + ".example.com"; ready.Status.URL.String() != want {
+		t.Errorf("URL = %s, want %s", ready.Status.URL, want)
+	}
+
+	// A second revision, and 90/10 between the two with a tag on the new
+	// one.
+	ready.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}}
+	ready.Spec.Traffic = []servingv1.TrafficTarget{
+		{RevisionName: "split-00001", Percent: ptrTo[int64](90)},
+		{LatestRevision: ptrTo(true), Percent: ptrTo[int64](10), Tag: "candidate"},
+	}
+	if _, err := client.ServingV1().Services(ns).Update(ctx, ready, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("splitting traffic: %v", err)
+	}
+	actAsKubelet(t, ns, "split-00002", runningAndReady)
+	host := "split." + ns + ".example.com"
+	main := waitForCondition(t, "the 90/10 split in the HTTPRoute", func(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
+		return gateways.Get(ctx, host, metav1.GetOptions{})
+	}, func(r *gatewayv1.HTTPRoute) bool { return reflectWeights(r) == "split-00001=90,split-00002=10" })
+	checkControlledBy(t, main, "Route", "split")
+	if !slices.Contains(main.Spec.Hostnames, gatewayv1.Hostname(host)) {
+		t.Errorf("hostnames = %v, want %s", main.Spec.Hostnames, host)
+	}
+	if !hasTagHeaderRule(main, "candidate", "split-00002") {
+		t.Errorf("no rule sends Knative-Serving-Tag: candidate to split-00002:\n%+v", main.Spec.Rules)
+	}
+	tagHost := "candidate-split." + ns + ".example.com"
+	tagged := waitFor(t, "the tag's HTTPRoute", func(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
+		return gateways.Get(ctx, tagHost, metav1.GetOptions{})
+	})
+	if got := reflectWeights(tagged); got != "split-00002=100" {
+		t.Errorf("tag route backends = %s, want split-00002=100", got)
+	}
+	acceptHTTPRoutes(t, ns)
+	waitForCondition(t, "the Service to report the split with the tag URL", func(ctx context.Context) (*servingv1.Service, error) {
+		return client.ServingV1().Services(ns).Get(ctx, "split", metav1.GetOptions{})
+	}, func(s *servingv1.Service) bool {
+		for _, tt := range s.Status.Traffic {
+			if tt.Tag == "candidate" && tt.URL != nil && tt.URL.Host == tagHost && *tt.Percent == 10 {
+				return s.IsReady()
+			}
+		}
+		return false
+	})
+}
+
+// reflectWeights renders the default rule's backends as name=weight,
+// sorted, for comparison.
+func reflectWeights(r *gatewayv1.HTTPRoute) string {
+	for _, rule := range r.Spec.Rules {
+		if len(rule.Matches) > 0 && len(rule.Matches[0].Headers) > 0 {
+			continue // a tag's header rule
+		}
+		var out []string
+		for _, b := range rule.BackendRefs {
+			w := int32(1)
+			if b.Weight != nil {
+				w = *b.Weight
+			}
+			out = append(out, fmt.Sprintf("%s=%d", b.Name, w))
+		}
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	return ""
+}
+
+func hasTagHeaderRule(r *gatewayv1.HTTPRoute, tag, revision string) bool {
+	for _, rule := range r.Spec.Rules {
+		for _, m := range rule.Matches {
+			for _, h := range m.Headers {
+				if strings.EqualFold(string(h.Name), "Knative-Serving-Tag") && h.Value == tag &&
+					len(rule.BackendRefs) == 1 && string(rule.BackendRefs[0].Name) == revision {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// acceptHTTPRoutes plays the Gateway: it marks every HTTPRoute in ns
+// Accepted with its references resolved, at its current generation, for
+// each Gateway it names.
+func acceptHTTPRoutes(t *testing.T, ns string) {
+	t.Helper()
+	routes := gatewayclient.NewForConfigOrDie(cluster.RESTConfig()).GatewayV1().HTTPRoutes(ns)
+	waitUntil(t, time.Minute, "HTTPRoutes to accept", func(ctx context.Context) (bool, error) {
+		list, err := routes.List(ctx, metav1.ListOptions{})
+		if err != nil || len(list.Items) == 0 {
+			return false, nil
+		}
+		for i := range list.Items {
+			r := &list.Items[i]
+			r.Status.Parents = nil
+			for _, parent := range r.Spec.ParentRefs {
+				r.Status.Parents = append(r.Status.Parents, gatewayv1.RouteParentStatus{
+					ParentRef:      parent,
+					ControllerName: "flywheel.dev/integration-test",
+					Conditions: []metav1.Condition{
+						{Type: string(gatewayv1.RouteConditionAccepted), Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()},
+						{Type: string(gatewayv1.RouteConditionResolvedRefs), Status: metav1.ConditionTrue, Reason: "ResolvedRefs", ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()},
+					},
+				})
+			}
+			if _, err := routes.UpdateStatus(ctx, r, metav1.UpdateOptions{}); err != nil {
+				return false, nil // a conflict: read again
+			}
+		}
+		return true, nil
+	})
+}
+
+// TestGCKeepsTheConfiguredNumberOfRevisions lowers config-gc's bounds and
+// makes five revisions: the GC deletes the old ones no route uses beyond
+// the one non-active revision it may keep.
+func TestGCKeepsTheConfiguredNumberOfRevisions(t *testing.T) {
+	needController(t)
+	ctx := t.Context()
+	cms := cluster.Kube.CoreV1().ConfigMaps(local.SystemNamespace)
+	gc, err := cms.Get(ctx, config.GCConfigName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := gc.Data
+	gc.Data = map[string]string{
+		"min-non-active-revisions":      "0",
+		"max-non-active-revisions":      "1",
+		"retain-since-create-time":      "disabled",
+		"retain-since-last-active-time": "disabled",
+	}
+	if _, err := cms.Update(ctx, gc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gc, err := cms.Get(context.Background(), config.GCConfigName, metav1.GetOptions{})
+		if err == nil {
+			gc.Data = saved
+			_, err = cms.Update(context.Background(), gc, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			t.Errorf("restoring %s: %v", config.GCConfigName, err)
+		}
+	})
+
+	ns := newNamespace(t, "gc")
+	client := versioned.NewForConfigOrDie(cluster.RESTConfig())
+	svc := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "gc", Namespace: ns},
+		Spec:       servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: template("ko://flywheel.dev/examples/hello")}},
+	}
+	if _, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const generations = 5
+	for gen := 1; gen <= generations; gen++ {
+		name := fmt.Sprintf("gc-%05d", gen)
+		actAsKubelet(t, ns, name, runningAndReady)
+		waitForCondition(t, name+" to be the latest ready", func(ctx context.Context) (*servingv1.Service, error) {
+			return client.ServingV1().Services(ns).Get(ctx, "gc", metav1.GetOptions{})
+		}, func(s *servingv1.Service) bool { return s.Status.LatestReadyRevisionName == name })
+		if gen == generations {
+			break
+		}
+		err := retryOnConflict(ctx, func() error {
+			s, err := client.ServingV1().Services(ns).Get(ctx, "gc", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			s.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "GEN", Value: fmt.Sprint(gen + 1)}}
+			_, err = client.ServingV1().Services(ns).Update(ctx, s, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	waitUntil(t, time.Minute, "the GC to keep the latest and one more", func(ctx context.Context) (bool, error) {
+		revs, err := client.ServingV1().Revisions(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		names = names[:0]
+		for _, r := range revs.Items {
+			names = append(names, r.Name)
+		}
+		slices.Sort(names)
+		return len(names) == 2, nil
+	})
+	if !slices.Equal(names, []string{"gc-00004", "gc-00005"}) {
+		t.Errorf("revisions kept = %v, want the newest two", names)
+	}
+}
+
+func retryOnConflict(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if !apierrs.IsConflict(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }
