@@ -40,6 +40,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 		serviceLister:    serviceInformer.Lister(),
 		podLister:        podInformer.Lister(),
 		paLister:         paInformer.Lister(),
+		resolver:         RegistryResolver{},
 	}
 	impl := revisionreconciler.NewImpl(ctx, r, func(impl *controller.Impl) controller.Options {
 		store := newConfigStore(logger.Named("config-store"), func(string, any) {

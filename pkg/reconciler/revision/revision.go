@@ -48,6 +48,7 @@ type Reconciler struct {
 	serviceLister    corev1listers.ServiceLister
 	podLister        corev1listers.PodLister
 	paLister         palisters.PodAutoscalerLister
+	resolver         DigestResolver
 }
 
 var _ revisionreconciler.Interface = (*Reconciler)(nil)
@@ -57,6 +58,9 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, rev *v1.Revision) reconc
 	cfg := configFromContext(ctx)
 	rev.Status.InitializeConditions()
 
+	if err := r.resolveDigests(ctx, rev, cfg); err != nil {
+		return err
+	}
 	deployment, err := r.reconcileDeployment(ctx, rev, cfg)
 	if err != nil {
 		return err
@@ -92,8 +96,10 @@ func (r *Reconciler) updateStatus(rev *v1.Revision, d *appsv1.Deployment, pa *au
 		rs.ActualReplicas = &d.Status.ReadyReplicas
 	}
 
-	if digests, ok := digestsFromPods(rev, pods); ok {
-		rs.ContainerStatuses = digests
+	if !digestsComplete(rev) {
+		if digests, ok := digestsFromPods(rev, pods); ok {
+			rs.ContainerStatuses = digests
+		}
 	}
 
 	switch failure := diagnose(pods); {
@@ -110,6 +116,46 @@ func (r *Reconciler) updateStatus(rev *v1.Revision, d *appsv1.Deployment, pa *au
 	default:
 		rs.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
 	}
+}
+
+// resolveDigests pins each container's image to the digest its tag names
+// now, once: the pods then run those bytes however the tag moves. Images a
+// registry cannot resolve (local mode's ko:// executables) are left to the
+// node's report.
+func (r *Reconciler) resolveDigests(ctx context.Context, rev *v1.Revision, cfg *Config) error {
+	if r.resolver == nil || digestsComplete(rev) {
+		return nil
+	}
+	statuses := make([]v1.ContainerStatus, len(rev.Spec.Containers))
+	for i, c := range rev.Spec.Containers {
+		statuses[i].Name = c.Name
+		digest, err := r.resolver.Resolve(ctx, c.Image, cfg.Deployment)
+		if err != nil {
+			msg := fmt.Sprintf("Unable to fetch image %q: %v", c.Image, err)
+			rev.Status.MarkContainerHealthyFalse(v1.ReasonContainerMissing, msg)
+			rev.Status.MarkResourcesAvailableFalse(v1.ReasonContainerMissing, msg)
+			return fmt.Errorf("revision %s: %s", rev.Name, msg)
+		}
+		if digest == "" {
+			return nil // the node reports this one
+		}
+		statuses[i].ImageDigest = digest
+	}
+	rev.Status.ContainerStatuses = statuses
+	return nil
+}
+
+// digestsComplete reports whether every container's digest is known.
+func digestsComplete(rev *v1.Revision) bool {
+	if len(rev.Status.ContainerStatuses) != len(rev.Spec.Containers) {
+		return false
+	}
+	for _, cs := range rev.Status.ContainerStatuses {
+		if cs.ImageDigest == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // reconcileDeployment creates or updates the Deployment. Its replicas are

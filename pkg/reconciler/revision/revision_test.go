@@ -2,6 +2,7 @@ package revision
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -238,6 +239,51 @@ func TestReconcile(t *testing.T) {
 			s.MarkContainerHealthyTrue()
 			s.ActualReplicas = ptrTo[int32](1)
 		})}},
+	}, {
+		Name:    "an image resolved to a digest is what the pods run",
+		Key:     testKey,
+		Objects: objects(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"))),
+		WantCreates: []runtime.Object{
+			resources.MakePodAutoscaler(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"))),
+			func() *appsv1.Deployment {
+				r := rev(fwtesting.WithRevisionImage("registry.example/hello:v1"))
+				r.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "user-container", ImageDigest: "registry.example/hello@sha256:abc"}}
+				d, _ := resources.MakeDeployment(r, config.DefaultDeployment(), config.DefaultAutoscaler())
+				if d.Spec.Template.Spec.Containers[0].Image != "registry.example/hello@sha256:abc" {
+					panic("the pod does not run the digest")
+				}
+				return d
+			}(),
+			resources.MakePrivateService(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"))),
+			resources.MakePublicService(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"))),
+		},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *v1.Revision {
+			r := status(func(s *v1.RevisionStatus) {
+				s.MarkResourcesAvailableUnknown(v1.ReasonDeploying, "")
+				s.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
+				s.ActualReplicas = ptrTo[int32](0)
+				s.ContainerStatuses = []v1.ContainerStatus{{Name: "user-container", ImageDigest: "registry.example/hello@sha256:abc"}}
+			})
+			r.Spec.Containers[0].Image = "registry.example/hello:v1"
+			return r
+		}()}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", revName+"-deployment")},
+	}, {
+		Name:    "an image the registry does not know fails the Revision with the image named",
+		Key:     testKey,
+		Objects: objects(rev(fwtesting.WithRevisionImage("registry.example/missing:v1"))),
+		WantErr: true,
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *v1.Revision {
+			r := rev(fwtesting.WithRevisionImage("registry.example/missing:v1"))
+			r.Status.InitializeConditions()
+			r.Status.ObservedGeneration = 1
+			msg := `Unable to fetch image "registry.example/missing:v1": MANIFEST_UNKNOWN`
+			r.Status.MarkContainerHealthyFalse(v1.ReasonContainerMissing, msg)
+			r.Status.MarkResourcesAvailableFalse(v1.ReasonContainerMissing, msg)
+			return r
+		}()}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeWarning, "InternalError",
+			`revision hello-00001: Unable to fetch image "registry.example/missing:v1": MANIFEST_UNKNOWN`)},
 	}}
 
 	table.Test(t, fwtesting.MakeFactory(func(ctx context.Context, listers *fwtesting.Listers, cmw configmap.Watcher) controller.Reconciler {
@@ -248,6 +294,10 @@ func TestReconcile(t *testing.T) {
 			serviceLister:    listers.GetK8sServiceLister(),
 			podLister:        listers.GetPodLister(),
 			paLister:         listers.GetPodAutoscalerLister(),
+			resolver: fakeResolver{
+				"registry.example/hello:v1":   "registry.example/hello@sha256:abc",
+				"registry.example/missing:v1": "",
+			},
 		}
 		store := newConfigStore(logging.FromContext(ctx))
 		store.WatchConfigs(cmw)
@@ -257,3 +307,18 @@ func TestReconcile(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// fakeResolver resolves the images it maps; an image mapped to "" is
+// unknown to the registry; others are not registry images.
+type fakeResolver map[string]string
+
+func (f fakeResolver) Resolve(_ context.Context, image string, _ *config.Deployment) (string, error) {
+	digest, ok := f[image]
+	switch {
+	case !ok:
+		return "", nil
+	case digest == "":
+		return "", errors.New("MANIFEST_UNKNOWN")
+	}
+	return digest, nil
+}
