@@ -124,12 +124,16 @@ func TestServiceYieldsARevisionThatBecomesReady(t *testing.T) {
 	})
 
 	// A template change makes a second Revision.
-	svc, err = client.ServingV1().Services(ns).Get(ctx, "hello", metav1.GetOptions{})
+	err = retryOnConflict(ctx, func() error {
+		svc, err := client.ServingV1().Services(ns).Get(ctx, "hello", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		svc.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}}
+		_, err = client.ServingV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}}
-	if _, err := client.ServingV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("updating the template: %v", err)
 	}
 	waitFor(t, "the second Revision", func(ctx context.Context) (*servingv1.Revision, error) {
@@ -319,12 +323,20 @@ func TestRouteSplitsTrafficThroughGatewayAPI(t *testing.T) {
 
 	// A second revision, and 90/10 between the two with a tag on the new
 	// one.
-	ready.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}}
-	ready.Spec.Traffic = []servingv1.TrafficTarget{
-		{RevisionName: "split-00001", Percent: ptrTo[int64](90)},
-		{LatestRevision: ptrTo(true), Percent: ptrTo[int64](10), Tag: "candidate"},
-	}
-	if _, err := client.ServingV1().Services(ns).Update(ctx, ready, metav1.UpdateOptions{}); err != nil {
+	err := retryOnConflict(ctx, func() error {
+		s, err := client.ServingV1().Services(ns).Get(ctx, "split", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		s.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}}
+		s.Spec.Traffic = []servingv1.TrafficTarget{
+			{RevisionName: "split-00001", Percent: ptrTo[int64](90)},
+			{LatestRevision: ptrTo(true), Percent: ptrTo[int64](10), Tag: "candidate"},
+		}
+		_, err = client.ServingV1().Services(ns).Update(ctx, s, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatalf("splitting traffic: %v", err)
 	}
 	actAsKubelet(t, ns, "split-00002", runningAndReady)
@@ -340,12 +352,10 @@ func TestRouteSplitsTrafficThroughGatewayAPI(t *testing.T) {
 		t.Errorf("no rule sends Knative-Serving-Tag: candidate to split-00002:\n%+v", main.Spec.Rules)
 	}
 	tagHost := "candidate-split." + ns + ".example.com"
-	tagged := waitFor(t, "the tag's HTTPRoute", func(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
+	// The tag follows the latest ready revision: the new one, once ready.
+	waitForCondition(t, "the tag's HTTPRoute to send everything to split-00002", func(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
 		return gateways.Get(ctx, tagHost, metav1.GetOptions{})
-	})
-	if got := reflectWeights(tagged); got != "split-00002=100" {
-		t.Errorf("tag route backends = %s, want split-00002=100", got)
-	}
+	}, func(r *gatewayv1.HTTPRoute) bool { return reflectWeights(r) == "split-00002=100" })
 	acceptHTTPRoutes(t, ns)
 	waitForCondition(t, "the Service to report the split with the tag URL", func(ctx context.Context) (*servingv1.Service, error) {
 		return client.ServingV1().Services(ns).Get(ctx, "split", metav1.GetOptions{})

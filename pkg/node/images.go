@@ -1,0 +1,388 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// KoPrefix marks an image that is a Go import path, built with go build
+// as ko would build it into a container image.
+const KoPrefix = "ko://"
+
+// koAppDir is where ko puts the binary in an image (/ko-app/<name>); a
+// command naming that path means the image's own executable.
+const koAppDir = "/ko-app/"
+
+// image is an image resolved to an executable.
+type image struct {
+	// path is the executable.
+	path string
+	// digest is the sha256 of the executable, hex-encoded.
+	digest string
+}
+
+// id is the image ID reported in container statuses.
+func (i image) id() string { return "sha256:" + i.digest }
+
+// errImage is an image that cannot be resolved: the container waits with
+// ErrImagePull, then ImagePullBackOff, and the message says how to fix it.
+type errImage struct{ msg string }
+
+func (e *errImage) Error() string { return e.msg }
+
+// imageResolver turns images into executables:
+//
+//   - ko://<import path> is built with go build in the module root and
+//     kept in the cache under its digest;
+//   - an absolute path is the executable;
+//   - anything else is looked up in the images ConfigMap (image → path,
+//     keyed by ImagesConfigMapKey).
+//
+// An image may end in @sha256:<hex>, as a Revision's resolved image does;
+// the executable must then have that digest.
+type imageResolver struct {
+	kube          kubernetes.Interface
+	cmNamespace   string
+	cmName        string
+	cacheDir      string
+	moduleRoot    string // empty: found on first use
+	goCommand     string
+	buildTimeout  time.Duration
+	resolveRoot   func() (string, error)
+	resolveRootMu sync.Mutex
+
+	mu sync.Mutex
+	// resolved remembers what each image resolved to, for pull policies
+	// that do not ask to resolve again.
+	resolved map[string]image
+	// builds deduplicates concurrent builds of the same import path.
+	builds map[string]*build
+	// hashes caches file digests by path, size and modification time.
+	hashes map[string]hashEntry
+}
+
+type build struct {
+	done chan struct{}
+	img  image
+	err  error
+}
+
+type hashEntry struct {
+	size    int64
+	modTime time.Time
+	digest  string
+}
+
+func newImageResolver(kube kubernetes.Interface, s *settings) *imageResolver {
+	return &imageResolver{
+		kube:         kube,
+		cmNamespace:  s.imagesNamespace,
+		cmName:       s.imagesConfigName,
+		cacheDir:     s.ImageCacheDir,
+		moduleRoot:   s.ModuleRoot,
+		goCommand:    "go",
+		buildTimeout: 10 * time.Minute,
+		resolveRoot:  findModuleRoot,
+		resolved:     map[string]image{},
+		builds:       map[string]*build{},
+		hashes:       map[string]hashEntry{},
+	}
+}
+
+// resolve returns the executable for img. With pull policy Always (the
+// API's default for untagged images, which ko:// ones are) a ko:// image
+// is rebuilt, so that edited code runs; otherwise an earlier result is
+// reused.
+func (r *imageResolver) resolve(ctx context.Context, img string, policy corev1.PullPolicy) (image, error) {
+	if policy != corev1.PullAlways {
+		r.mu.Lock()
+		got, ok := r.resolved[img]
+		r.mu.Unlock()
+		if ok {
+			if _, err := os.Stat(got.path); err == nil {
+				return got, nil
+			}
+		}
+		if policy == corev1.PullNever && !ok {
+			return image{}, &errImage{msg: fmt.Sprintf("image %q has not been resolved on this node and its imagePullPolicy is Never", img)}
+		}
+	}
+	name, want := splitDigest(img)
+	var got image
+	var err error
+	switch {
+	case strings.HasPrefix(name, KoPrefix):
+		got, err = r.build(ctx, strings.TrimPrefix(name, KoPrefix), want)
+	case filepath.IsAbs(name):
+		got, err = r.file(name)
+	default:
+		got, err = r.fromConfigMap(ctx, name)
+	}
+	if err != nil {
+		return image{}, err
+	}
+	if want != "" && got.digest != want {
+		return image{}, &errImage{msg: fmt.Sprintf("image %q resolved to %s whose digest is sha256:%s, not the sha256:%s the image names", img, got.path, got.digest, want)}
+	}
+	r.mu.Lock()
+	r.resolved[img] = got
+	r.mu.Unlock()
+	return got, nil
+}
+
+// ImagesConfigMapKey is the key of an image in the images ConfigMap: the
+// image with every character a ConfigMap key may not hold ('/', ':', '@')
+// replaced by '_', so that "registry.example/app:v1" is
+// "registry.example_app_v1". A plain name is its own key.
+func ImagesConfigMapKey(img string) string {
+	b := []byte(img)
+	for i, c := range b {
+		ok := c == '-' || c == '.' || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// splitDigest splits "name@sha256:<hex>" into name and hex.
+func splitDigest(img string) (name, digest string) {
+	if i := strings.LastIndex(img, "@sha256:"); i >= 0 {
+		return img[:i], img[i+len("@sha256:"):]
+	}
+	return img, ""
+}
+
+// file resolves an absolute path.
+func (r *imageResolver) file(p string) (image, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return image{}, &errImage{msg: fmt.Sprintf("executable %s: %v", p, err)}
+	}
+	if !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		return image{}, &errImage{msg: fmt.Sprintf("%s is not an executable file", p)}
+	}
+	r.mu.Lock()
+	h, ok := r.hashes[p]
+	r.mu.Unlock()
+	if ok && h.size == st.Size() && h.modTime.Equal(st.ModTime()) {
+		return image{path: p, digest: h.digest}, nil
+	}
+	digest, err := fileDigest(p)
+	if err != nil {
+		return image{}, err
+	}
+	r.mu.Lock()
+	r.hashes[p] = hashEntry{size: st.Size(), modTime: st.ModTime(), digest: digest}
+	r.mu.Unlock()
+	return image{path: p, digest: digest}, nil
+}
+
+// fromConfigMap looks the image up in the images ConfigMap, read anew each
+// time so that a fix applies to the next retry.
+func (r *imageResolver) fromConfigMap(ctx context.Context, img string) (image, error) {
+	key := ImagesConfigMapKey(img)
+	how := fmt.Sprintf("use ko://<Go import path>, an absolute path to an executable, or map the image to one in ConfigMap %s/%s (data: %q: /absolute/path)", r.cmNamespace, r.cmName, key)
+	cm, err := r.kube.CoreV1().ConfigMaps(r.cmNamespace).Get(ctx, r.cmName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return image{}, &errImage{msg: fmt.Sprintf("image %q is not an executable on this node: %s", img, how)}
+	}
+	if err != nil {
+		return image{}, fmt.Errorf("reading ConfigMap %s/%s: %w", r.cmNamespace, r.cmName, err)
+	}
+	p, ok := cm.Data[key]
+	if !ok {
+		return image{}, &errImage{msg: fmt.Sprintf("image %q is not an executable on this node: %s", img, how)}
+	}
+	if !filepath.IsAbs(p) {
+		return image{}, &errImage{msg: fmt.Sprintf("ConfigMap %s/%s maps image %q to %q, which is not an absolute path", r.cmNamespace, r.cmName, img, p)}
+	}
+	return r.file(p)
+}
+
+// build builds importPath, once at a time per import path: pods started
+// together share one build.
+func (r *imageResolver) build(ctx context.Context, importPath, want string) (image, error) {
+	if want != "" {
+		// A digest the cache already holds needs no build.
+		p := filepath.Join(r.cacheDir, "sha256-"+want)
+		if _, err := os.Stat(p); err == nil {
+			return image{path: p, digest: want}, nil
+		}
+	}
+	r.mu.Lock()
+	b, running := r.builds[importPath]
+	if !running {
+		b = &build{done: make(chan struct{})}
+		r.builds[importPath] = b
+	}
+	r.mu.Unlock()
+	if !running {
+		b.img, b.err = r.goBuild(importPath)
+		r.mu.Lock()
+		delete(r.builds, importPath)
+		r.mu.Unlock()
+		close(b.done)
+	}
+	select {
+	case <-b.done:
+		return b.img, b.err
+	case <-ctx.Done():
+		return image{}, ctx.Err()
+	}
+}
+
+// goBuild runs go build the way ko does (static, trimmed paths, no VCS
+// stamp, so that the same source gives the same digest) and moves the
+// result into the cache under its digest.
+func (r *imageResolver) goBuild(importPath string) (image, error) {
+	root, err := r.root()
+	if err != nil {
+		return image{}, err
+	}
+	if err := os.MkdirAll(r.cacheDir, 0o755); err != nil {
+		return image{}, err
+	}
+	tmp, err := os.CreateTemp(r.cacheDir, "build-"+path.Base(importPath)+"-")
+	if err != nil {
+		return image{}, err
+	}
+	tmpPath := tmp.Name()
+	_ = tmp.Close()
+	defer os.Remove(tmpPath)
+
+	ctx, cancel := context.WithTimeout(context.Background(), r.buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.goCommand, "build", "-trimpath", "-buildvcs=false", "-o", tmpPath, importPath)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return image{}, &errImage{msg: fmt.Sprintf("building %s%s in %s: %v\n%s", KoPrefix, importPath, root, err, tailBytes(out.Bytes(), 2048))}
+	}
+	digest, err := fileDigest(tmpPath)
+	if err != nil {
+		return image{}, err
+	}
+	final := filepath.Join(r.cacheDir, "sha256-"+digest)
+	if _, err := os.Stat(final); err != nil {
+		if err := os.Chmod(tmpPath, 0o755); err != nil {
+			return image{}, err
+		}
+		if err := os.Rename(tmpPath, final); err != nil {
+			return image{}, err
+		}
+	}
+	return image{path: final, digest: digest}, nil
+}
+
+// root is the module ko:// images are built in.
+func (r *imageResolver) root() (string, error) {
+	r.resolveRootMu.Lock()
+	defer r.resolveRootMu.Unlock()
+	if r.moduleRoot != "" {
+		return r.moduleRoot, nil
+	}
+	root, err := r.resolveRoot()
+	if err != nil {
+		return "", &errImage{msg: fmt.Sprintf("ko:// images are built in the flywheel.dev module, and %v; set the node's ModuleRoot", err)}
+	}
+	r.moduleRoot = root
+	return root, nil
+}
+
+// findModuleRoot walks up from the working directory to the go.mod of
+// module flywheel.dev.
+func findModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && modulePath(b) == "flywheel.dev" {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("the working directory is not inside it")
+		}
+		dir = parent
+	}
+}
+
+// modulePath is the module path a go.mod declares.
+func modulePath(gomod []byte) string {
+	for line := range strings.SplitSeq(string(gomod), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
+}
+
+// entrypoint is the executable and argv of a container: the image's
+// executable with args when command is empty, else command[0] (the image's
+// executable when it names ko's /ko-app/ path, else an absolute path or a
+// program on PATH) with the rest of command and args.
+func entrypoint(img image, command, args []string, envPath string) (string, []string, error) {
+	if len(command) == 0 {
+		return img.path, append([]string{img.path}, args...), nil
+	}
+	argv := append(append([]string{}, command...), args...)
+	prog := command[0]
+	switch {
+	case strings.HasPrefix(prog, koAppDir):
+		return img.path, argv, nil
+	case filepath.IsAbs(prog):
+		return prog, argv, nil
+	}
+	for dir := range strings.SplitSeq(envPath, ":") {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, prog)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, argv, nil
+		}
+	}
+	return "", nil, fmt.Errorf("command %q: not found in PATH %s", prog, envPath)
+}
+
+func fileDigest(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func tailBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

@@ -1,0 +1,164 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// processSpec is what one process of a container (its main process, or an
+// exec probe or hook) is started with.
+type processSpec struct {
+	// path is the executable; args are its argv, args[0] included.
+	path string
+	args []string
+	env  []string
+	dir  string
+	// uid and gid are the credentials; nil keeps the node's.
+	uid, gid *int64
+	groups   []int64
+	// stdout and stderr receive the output; stdin is always at EOF.
+	stdout, stderr io.Writer
+	// netns is the network namespace to run in, empty for the host's.
+	netns string
+}
+
+// process is a started process, the leader of its own process group.
+type process interface {
+	pid() int
+	// done is closed when the process has exited and its group has been
+	// cleaned up; exitCode is valid after that.
+	done() <-chan struct{}
+	exitCode() int
+	// signal sends sig to the whole process group.
+	signal(sig syscall.Signal) error
+}
+
+// runner starts processes. The node uses execRunner; unit tests replace it
+// with fakes that need neither root nor real executables.
+type runner interface {
+	start(spec processSpec) (process, error)
+}
+
+// execRunner runs real processes with os/exec.
+type execRunner struct{}
+
+func (execRunner) start(spec processSpec) (process, error) {
+	if len(spec.args) == 0 {
+		spec.args = []string{spec.path}
+	}
+	cmd := &exec.Cmd{
+		Path:   spec.path,
+		Args:   spec.args,
+		Env:    spec.env,
+		Dir:    spec.dir,
+		Stdout: spec.stdout,
+		Stderr: spec.stderr,
+		// Output that is not a file is copied through a pipe, which a
+		// child left behind may hold open: do not wait on it for long
+		// once the process itself has exited.
+		WaitDelay: 2 * time.Second,
+		SysProcAttr: &syscall.SysProcAttr{
+			// A group of its own, so that stopping a container reaches
+			// the children it started too.
+			Setpgid: true,
+			// A crashed node takes its pods' processes along; Sweep
+			// removes the rest.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if spec.uid != nil || spec.gid != nil {
+		cred := &syscall.Credential{}
+		if spec.uid != nil {
+			cred.Uid = uint32(*spec.uid)
+		}
+		// Without runAsGroup a container runtime uses the image's group
+		// for the user, which is root's for an image with no /etc/passwd.
+		if spec.gid != nil {
+			cred.Gid = uint32(*spec.gid)
+		}
+		for _, g := range spec.groups {
+			cred.Groups = append(cred.Groups, uint32(g))
+		}
+		cmd.SysProcAttr.Credential = cred
+	}
+	// The child inherits the network namespace of the thread that forks it.
+	if err := inNetns(spec.netns, cmd.Start); err != nil {
+		return nil, err
+	}
+	p := &execProcess{cmd: cmd, exited: make(chan struct{})}
+	go p.wait()
+	return p, nil
+}
+
+// execProcess is a process started by execRunner.
+type execProcess struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+
+	mu   sync.Mutex
+	code int
+	// reaped is set once the leader has been waited for: its pid (and so
+	// the group id) may then belong to someone else.
+	reaped bool
+}
+
+func (p *execProcess) wait() {
+	err := p.cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = exitCodeOf(ee.ProcessState)
+	case err != nil:
+		// An I/O error copying output; the process itself is gone.
+		code = exitCodeOf(p.cmd.ProcessState)
+	}
+	// A container ends with its main process: whatever it left running in
+	// its group goes too. The group id stays reserved while members live.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.mu.Lock()
+	p.code, p.reaped = code, true
+	p.mu.Unlock()
+	close(p.exited)
+}
+
+// exitCodeOf reports a signal the way container runtimes do: 128 + signal.
+func exitCodeOf(ps interface{ Sys() any }) int {
+	if ps == nil {
+		return -1
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return -1
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func (p *execProcess) pid() int              { return p.cmd.Process.Pid }
+func (p *execProcess) done() <-chan struct{} { return p.exited }
+
+func (p *execProcess) exitCode() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.code
+}
+
+func (p *execProcess) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return nil
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signalling process group %d: %w", p.cmd.Process.Pid, err)
+	}
+	return nil
+}
