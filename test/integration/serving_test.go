@@ -14,10 +14,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gatewayv1client "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/typed/apis/v1"
 
 	"flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/apis/serving"
@@ -356,7 +359,6 @@ func TestRouteSplitsTrafficThroughGatewayAPI(t *testing.T) {
 	waitForCondition(t, "the tag's HTTPRoute to send everything to split-00002", func(ctx context.Context) (*gatewayv1.HTTPRoute, error) {
 		return gateways.Get(ctx, tagHost, metav1.GetOptions{})
 	}, func(r *gatewayv1.HTTPRoute) bool { return reflectWeights(r) == "split-00002=100" })
-	acceptHTTPRoutes(t, ns)
 	waitForCondition(t, "the Service to report the split with the tag URL", func(ctx context.Context) (*servingv1.Service, error) {
 		return client.ServingV1().Services(ns).Get(ctx, "split", metav1.GetOptions{})
 	}, func(s *servingv1.Service) bool {
@@ -404,36 +406,84 @@ func hasTagHeaderRule(r *gatewayv1.HTTPRoute, tag, revision string) bool {
 	return false
 }
 
-// acceptHTTPRoutes plays the Gateway: it marks every HTTPRoute in ns
-// Accepted with its references resolved, at its current generation, for
-// each Gateway it names.
+// acceptHTTPRoutes plays the Gateway controller for ns until the test
+// ends: every HTTPRoute there is kept Accepted with its references
+// resolved at its current generation, for each Gateway it names. It keeps
+// running because the Route reconciler rewrites HTTPRoutes as revisions
+// become ready, and a one-time acceptance would leave a later generation
+// unaccepted, as no real gateway would.
 func acceptHTTPRoutes(t *testing.T, ns string) {
 	t.Helper()
 	routes := gatewayclient.NewForConfigOrDie(cluster.RESTConfig()).GatewayV1().HTTPRoutes(ns)
-	waitUntil(t, time.Minute, "HTTPRoutes to accept", func(ctx context.Context) (bool, error) {
-		list, err := routes.List(ctx, metav1.ListOptions{})
-		if err != nil || len(list.Items) == 0 {
-			return false, nil
-		}
-		for i := range list.Items {
-			r := &list.Items[i]
-			r.Status.Parents = nil
-			for _, parent := range r.Spec.ParentRefs {
-				r.Status.Parents = append(r.Status.Parents, gatewayv1.RouteParentStatus{
-					ParentRef:      parent,
-					ControllerName: "flywheel.dev/integration-test",
-					Conditions: []metav1.Condition{
-						{Type: string(gatewayv1.RouteConditionAccepted), Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()},
-						{Type: string(gatewayv1.RouteConditionResolvedRefs), Status: metav1.ConditionTrue, Reason: "ResolvedRefs", ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()},
-					},
-				})
-			}
-			if _, err := routes.UpdateStatus(ctx, r, metav1.UpdateOptions{}); err != nil {
-				return false, nil // a conflict: read again
-			}
-		}
-		return true, nil
+	accepted := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		cancel()
+		<-done
 	})
+	go func() {
+		defer close(done)
+		once := sync.OnceFunc(func() { close(accepted) })
+		_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			if acceptAllHTTPRoutes(ctx, routes) {
+				once()
+			}
+			return false, nil
+		})
+	}()
+	select {
+	case <-accepted:
+	case <-time.After(time.Minute):
+		t.Fatal("timed out waiting for HTTPRoutes to accept")
+	}
+}
+
+// acceptAllHTTPRoutes writes the status of every HTTPRoute whose parents
+// do not yet report its current generation. It reports whether there was
+// at least one route and every route is now accepted.
+func acceptAllHTTPRoutes(ctx context.Context, routes gatewayv1client.HTTPRouteInterface) bool {
+	list, err := routes.List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) == 0 {
+		return false
+	}
+	all := true
+	for i := range list.Items {
+		r := &list.Items[i]
+		if parentsObserved(r) {
+			continue
+		}
+		r.Status.Parents = nil
+		for _, parent := range r.Spec.ParentRefs {
+			r.Status.Parents = append(r.Status.Parents, gatewayv1.RouteParentStatus{
+				ParentRef:      parent,
+				ControllerName: "flywheel.dev/integration-test",
+				Conditions: []metav1.Condition{
+					{Type: string(gatewayv1.RouteConditionAccepted), Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()},
+					{Type: string(gatewayv1.RouteConditionResolvedRefs), Status: metav1.ConditionTrue, Reason: "ResolvedRefs", ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()},
+				},
+			})
+		}
+		if _, err := routes.UpdateStatus(ctx, r, metav1.UpdateOptions{}); err != nil {
+			all = false // a conflict: the next poll reads it again
+		}
+	}
+	return all
+}
+
+// parentsObserved reports whether r's status has every parent accepted at
+// r's current generation.
+func parentsObserved(r *gatewayv1.HTTPRoute) bool {
+	if len(r.Status.Parents) != len(r.Spec.ParentRefs) {
+		return false
+	}
+	for _, p := range r.Status.Parents {
+		c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted))
+		if c == nil || c.ObservedGeneration != r.Generation {
+			return false
+		}
+	}
+	return true
 }
 
 // TestGCKeepsTheConfiguredNumberOfRevisions lowers config-gc's bounds and
