@@ -5,6 +5,9 @@ import (
 
 	"flywheel.dev/pkg/commands/local"
 	"flywheel.dev/pkg/commands/params"
+	"flywheel.dev/pkg/commands/revision"
+	"flywheel.dev/pkg/commands/route"
+	"flywheel.dev/pkg/commands/service"
 )
 
 // NewParams returns the shared parameters with their defaults.
@@ -18,6 +21,11 @@ func NewRootCommand(p *params.Params) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(local.NewLocalCommand(p))
+	root.AddCommand(
+		service.NewServiceCommand(p),
+		revision.NewRevisionCommand(p),
+		route.NewRouteCommand(p),
+		local.NewLocalCommand(p),
+	)
 	return root
 }

@@ -60,14 +60,6 @@ interrupted, then removes everything it started. Needs root.`,
 	return cmd
 }
 
-func defaultDataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "flywheel", "local")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".local", "share", "flywheel", "local")
-}
-
 func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -76,7 +68,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	defer stop()
 
 	if o.dataDir == "" {
-		o.dataDir = defaultDataDir()
+		o.dataDir = params.LocalDataDir()
 	}
 	bin := o.controlPlaneBin
 	if bin == "" {
@@ -101,7 +93,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	}
 	defer fw.Stop()
 
-	kubeconfig := filepath.Join(o.dataDir, "kubeconfig")
+	kubeconfig := filepath.Join(o.dataDir, params.LocalKubeconfigName)
 	if err := copyFile(fw.ControlPlane.KubeconfigPath, kubeconfig); err != nil {
 		return err
 	}

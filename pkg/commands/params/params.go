@@ -1,10 +1,168 @@
 // Package params holds what every `fw` subcommand shares, so that the noun
-// packages need not import each other or the root.
+// packages need not import each other or the root: the kubeconfig and
+// namespace flags, the Serving API client built from them, and the clock.
 package params
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/clock"
+
+	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+)
 
 // Params are the settings shared by every subcommand.
 type Params struct {
 	// Kubeconfig is the kubeconfig file to use; empty means the usual
-	// lookup (KUBECONFIG, then the one `fw local up` wrote).
+	// lookup (KUBECONFIG, ~/.kube/config, then the one `fw local up`
+	// wrote).
 	Kubeconfig string
+
+	// Namespace is the namespace to work in; empty means the one of the
+	// kubeconfig's current context, else "default".
+	Namespace string
+
+	// NewServingClient, when set, replaces the client built from the
+	// kubeconfig. Tests set it to a fake clientset's.
+	NewServingClient func() (servingv1client.ServingV1Interface, error)
+
+	// Clock tells the age of objects; nil means the real clock. Tests
+	// set a fake one so that tables do not depend on when they run.
+	Clock clock.PassiveClock
+}
+
+// KubeconfigEnv is the environment variable kubectl and every other
+// Kubernetes client read a list of kubeconfig files from.
+const KubeconfigEnv = clientcmd.RecommendedConfigPathEnvVar
+
+// LocalKubeconfigName is the file, in the data directory of `fw local up`,
+// that holds the kubeconfig of the local cluster.
+const LocalKubeconfigName = "kubeconfig"
+
+// LocalDataDir is where `fw local up` keeps its logs and kubeconfig when
+// not told otherwise: $XDG_DATA_HOME/flywheel/local, else
+// ~/.local/share/flywheel/local.
+func LocalDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "flywheel", "local")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "flywheel", "local")
+}
+
+// AddClusterFlags adds --kubeconfig and -n/--namespace to fs. Values set
+// on p before stay the defaults.
+func (p *Params) AddClusterFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&p.Kubeconfig, "kubeconfig", p.Kubeconfig,
+		"kubeconfig file (default $KUBECONFIG, else ~/.kube/config, else the one fw local up wrote)")
+	fs.StringVarP(&p.Namespace, "namespace", "n", p.Namespace,
+		"namespace to work in (default the namespace of the kubeconfig's context, else default)")
+}
+
+// Now returns the time of the clock, the real one unless a test set it.
+func (p *Params) Now() time.Time {
+	if p.Clock == nil {
+		return time.Now()
+	}
+	return p.Clock.Now()
+}
+
+// ServingClient returns a client for the serving.knative.dev/v1 API.
+func (p *Params) ServingClient() (servingv1client.ServingV1Interface, error) {
+	if p.NewServingClient != nil {
+		return p.NewServingClient()
+	}
+	cfg, err := p.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return servingv1client.NewForConfig(cfg)
+}
+
+// RESTConfig returns the connection settings of the kubeconfig's current
+// context (or, inside a pod, of the pod's service account).
+func (p *Params) RESTConfig() (*rest.Config, error) {
+	cfg, err := p.clientConfig().ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, errors.New("no cluster configured: pass --kubeconfig, set " + KubeconfigEnv +
+			", or start a local cluster with fw local up")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+// CurrentNamespace returns the namespace to work in: --namespace, else the
+// kubeconfig context's, else "default".
+func (p *Params) CurrentNamespace() (string, error) {
+	if p.Namespace != "" {
+		return p.Namespace, nil
+	}
+	ns, _, err := p.clientConfig().Namespace()
+	if clientcmd.IsEmptyConfig(err) || ns == "" {
+		return "default", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
+	}
+	return ns, nil
+}
+
+// KubeconfigFiles returns the kubeconfig files that are read, in order of
+// precedence: --kubeconfig; else the list in $KUBECONFIG; else
+// ~/.kube/config if it exists; else the kubeconfig `fw local up` wrote if
+// it exists; else none, and only an in-cluster configuration can work.
+func (p *Params) KubeconfigFiles() []string {
+	if p.Kubeconfig != "" {
+		return []string{p.Kubeconfig}
+	}
+	if env := os.Getenv(KubeconfigEnv); env != "" {
+		return filepath.SplitList(env)
+	}
+	// Looked up now, not when the process started, so that $HOME decides.
+	if home, err := os.UserHomeDir(); err == nil {
+		if f := filepath.Join(home, clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName); exists(f) {
+			return []string{f}
+		}
+	}
+	if f := filepath.Join(LocalDataDir(), LocalKubeconfigName); exists(f) {
+		return []string{f}
+	}
+	return nil
+}
+
+func (p *Params) clientConfig() clientcmd.ClientConfig {
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: p.KubeconfigFiles()}
+	if p.Kubeconfig != "" {
+		// An explicit file that does not exist is an error, not an empty
+		// configuration.
+		rules.ExplicitPath = p.Kubeconfig
+	}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// Connect returns the Serving API client and the namespace to work in.
+func (p *Params) Connect() (servingv1client.ServingV1Interface, string, error) {
+	ns, err := p.CurrentNamespace()
+	if err != nil {
+		return nil, "", err
+	}
+	client, err := p.ServingClient()
+	if err != nil {
+		return nil, "", err
+	}
+	return client, ns, nil
 }

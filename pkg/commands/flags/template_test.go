@@ -1,0 +1,245 @@
+package flags
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+)
+
+// service is a Service as the API returns it after the webhook
+// defaulted it: one container, all traffic to the latest revision.
+func service(opts ...func(*servingv1.Service)) *servingv1.Service {
+	s := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "demo"},
+		Spec: servingv1.ServiceSpec{
+			ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
+				Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "user-container", Image: "ko://example.com/hello",
+					Env: []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}},
+				}}}},
+			}},
+			RouteSpec: servingv1.RouteSpec{Traffic: []servingv1.TrafficTarget{latest(100)}},
+		},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func withTemplateAnnotations(kv ...string) func(*servingv1.Service) {
+	return func(s *servingv1.Service) {
+		s.Spec.Template.Annotations = map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			s.Spec.Template.Annotations[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func withServiceAnnotations(kv ...string) func(*servingv1.Service) {
+	return func(s *servingv1.Service) {
+		s.Annotations = map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			s.Annotations[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func withEnv(env ...corev1.EnvVar) func(*servingv1.Service) {
+	return func(s *servingv1.Service) { s.Spec.Template.Spec.Containers[0].Env = env }
+}
+
+func withImage(image string) func(*servingv1.Service) {
+	return func(s *servingv1.Service) { s.Spec.Template.Spec.Containers[0].Image = image }
+}
+
+func withPorts(ports ...corev1.ContainerPort) func(*servingv1.Service) {
+	return func(s *servingv1.Service) { s.Spec.Template.Spec.Containers[0].Ports = ports }
+}
+
+func withConcurrency(n int64) func(*servingv1.Service) {
+	return func(s *servingv1.Service) { s.Spec.Template.Spec.ContainerConcurrency = ptr.To(n) }
+}
+
+func latest(percent int64) servingv1.TrafficTarget {
+	return servingv1.TrafficTarget{LatestRevision: ptr.To(true), Percent: ptr.To(percent)}
+}
+
+func revision(name string, percent int64) servingv1.TrafficTarget {
+	return servingv1.TrafficTarget{RevisionName: name, LatestRevision: ptr.To(false), Percent: ptr.To(percent)}
+}
+
+func tagged(tag string, tt servingv1.TrafficTarget) servingv1.TrafficTarget {
+	tt.Tag = tag
+	return tt
+}
+
+// apply parses args as the flags of `fw service update` and applies them.
+func apply(t *testing.T, svc *servingv1.Service, args ...string) error {
+	t.Helper()
+	fs := pflag.NewFlagSet("update", pflag.ContinueOnError)
+	var f ServiceFlags
+	f.Add(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("parsing %v: %v", args, err)
+	}
+	return f.Apply(svc)
+}
+
+func TestApplyChangesOnlyWhatIsGiven(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   *servingv1.Service
+		args []string
+		want *servingv1.Service
+	}{{
+		name: "no flags change nothing",
+		in:   service(),
+		want: service(),
+	}, {
+		name: "image",
+		in:   service(),
+		args: []string{"--image", "ko://example.com/hello/v2"},
+		want: service(withImage("ko://example.com/hello/v2")),
+	}, {
+		name: "env set in place, added at the end, removed",
+		in:   service(),
+		args: []string{"--env", "B=20", "-e", "C=3,with,commas", "--env", "A-"},
+		want: service(withEnv(corev1.EnvVar{Name: "B", Value: "20"}, corev1.EnvVar{Name: "C", Value: "3,with,commas"})),
+	}, {
+		name: "removing a variable that is not there is no error",
+		in:   service(),
+		args: []string{"--env", "NOPE-"},
+		want: service(),
+	}, {
+		name: "a value may contain = and end in -",
+		in:   service(),
+		args: []string{"--env", "A=x=y-"},
+		want: service(withEnv(corev1.EnvVar{Name: "A", Value: "x=y-"}, corev1.EnvVar{Name: "B", Value: "2"})),
+	}, {
+		name: "port with protocol",
+		in:   service(),
+		args: []string{"--port", "h2c:9000"},
+		want: service(withPorts(corev1.ContainerPort{Name: "h2c", ContainerPort: 9000})),
+	}, {
+		name: "the same port keeps what the API filled in",
+		in:   service(withPorts(corev1.ContainerPort{ContainerPort: 8080, Protocol: corev1.ProtocolTCP})),
+		args: []string{"--port", "8080"},
+		want: service(withPorts(corev1.ContainerPort{ContainerPort: 8080, Protocol: corev1.ProtocolTCP})),
+	}, {
+		name: "concurrency limit",
+		in:   service(),
+		args: []string{"--concurrency-limit", "10"},
+		want: service(withConcurrency(10)),
+	}, {
+		name: "concurrency limit 0 is no limit, and is set",
+		in:   service(withConcurrency(10)),
+		args: []string{"--concurrency-limit", "0"},
+		want: service(withConcurrency(0)),
+	}, {
+		name: "scale flags become the template's autoscaling annotations",
+		in:   service(),
+		args: []string{"--scale-min", "1", "--scale-max", "5", "--scale-target", "50"},
+		want: service(withTemplateAnnotations(
+			"autoscaling.knative.dev/min-scale", "1",
+			"autoscaling.knative.dev/max-scale", "5",
+			"autoscaling.knative.dev/target", "50")),
+	}, {
+		name: "one scale flag leaves the others",
+		in:   service(withTemplateAnnotations("autoscaling.knative.dev/min-scale", "1", "autoscaling.knative.dev/max-scale", "5")),
+		args: []string{"--scale-max", "3"},
+		want: service(withTemplateAnnotations("autoscaling.knative.dev/min-scale", "1", "autoscaling.knative.dev/max-scale", "3")),
+	}, {
+		name: "annotations go on the Service and its template; autoscaling ones on the template only",
+		in:   service(),
+		args: []string{"--annotation", "team=web", "-a", "autoscaling.knative.dev/window=30s"},
+		want: service(
+			withServiceAnnotations("team", "web"),
+			withTemplateAnnotations("team", "web", "autoscaling.knative.dev/window", "30s")),
+	}, {
+		name: "annotation removal from both",
+		in:   service(withServiceAnnotations("team", "web", "keep", "me"), withTemplateAnnotations("team", "web")),
+		args: []string{"--annotation", "team-"},
+		want: service(withServiceAnnotations("keep", "me"), withTemplateAnnotations()),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.in.DeepCopy()
+			if err := apply(t, got, tc.args...); err != nil {
+				t.Fatalf("Apply(%v) = %v", tc.args, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Apply(%v) (-want, +got):\n%s", tc.args, diff)
+			}
+		})
+	}
+}
+
+func TestApplyToAnEmptyServiceMakesTheContainer(t *testing.T) {
+	got := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello"}}
+	if err := apply(t, got, "--image", "ko://example.com/hello", "--env", "A=1", "--port", "8080"); err != nil {
+		t.Fatal(err)
+	}
+	want := []corev1.Container{{
+		Image: "ko://example.com/hello",
+		Env:   []corev1.EnvVar{{Name: "A", Value: "1"}},
+		Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+	}}
+	if diff := cmp.Diff(want, got.Spec.Template.Spec.Containers); diff != "" {
+		t.Errorf("containers (-want, +got):\n%s", diff)
+	}
+	if got.Spec.Traffic != nil {
+		t.Errorf("traffic = %+v, want it left to the API's default", got.Spec.Traffic)
+	}
+}
+
+// TestApplyRefusesBadInput checks that each error names the flag and
+// the fix, and that the Service is left as it was.
+func TestApplyRefusesBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   *servingv1.Service
+		args []string
+		want []string // each must appear in the error
+	}{
+		{"env without =", service(), []string{"--env", "A"}, []string{"--env", `"A"`, "NAME=VALUE", "NAME-"}},
+		{"env without a name", service(), []string{"--env", "=x"}, []string{"--env", "NAME=VALUE"}},
+		{"reserved env", service(), []string{"--env", "PORT=9000"}, []string{"--env", "PORT is set by the platform", "--port"}},
+		{"port not a number", service(), []string{"--port", "http"}, []string{"--port", `"http"`, "from 1 to 65535"}},
+		{"port out of range", service(), []string{"--port", "70000"}, []string{"--port", "from 1 to 65535"}},
+		{"port with an unknown protocol", service(), []string{"--port", "grpc:9000"}, []string{"--port", "http1 or h2c"}},
+		{"negative concurrency", service(), []string{"--concurrency-limit", "-1"}, []string{"--concurrency-limit -1", "0 (no limit) or more"}},
+		{"annotation without =", service(), []string{"--annotation", "team"}, []string{"--annotation", "KEY=VALUE"}},
+		{"negative min scale", service(), []string{"--scale-min", "-1"}, []string{"--scale-min -1", "0 or more"}},
+		{"zero target", service(), []string{"--scale-target", "0"}, []string{"--scale-target 0", "1 or more"}},
+		{"min above max", service(), []string{"--scale-min", "5", "--scale-max", "2"}, []string{"--scale-min 5 is above --scale-max 2", "raise --scale-max"}},
+		{
+			"min above the max already set", service(withTemplateAnnotations("autoscaling.knative.dev/max-scale", "2")),
+			[]string{"--scale-min", "3"}, []string{"--scale-min 3 is above --scale-max 2"},
+		},
+		{"empty image", service(), []string{"--image", ""}, []string{"--image is empty"}},
+		{"traffic not adding up", service(), []string{"--traffic", "@latest=90"}, []string{"--traffic @latest=90", "add up to 90, not 100", "--traffic @latest=100"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.in.DeepCopy()
+			err := apply(t, got, tc.args...)
+			if err == nil {
+				t.Fatalf("Apply(%v) = nil, want an error", tc.args)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Apply(%v) = %q, want it to say %q", tc.args, err, w)
+				}
+			}
+			if diff := cmp.Diff(tc.in, got); diff != "" {
+				t.Errorf("Apply changed the Service although it failed (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}

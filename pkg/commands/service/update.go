@@ -1,0 +1,100 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+	"flywheel.dev/pkg/commands/params"
+)
+
+// NewServiceUpdateCommand returns `fw service update`.
+func NewServiceUpdateCommand(p *params.Params) *cobra.Command {
+	var o writeOptions
+	cmd := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Change a Service: only what the flags say",
+		Long: `Change the given settings of a Service and leave the rest as it is. A
+change to the template (image, env, port, concurrency, annotations,
+scale) makes a new Revision; tags and traffic change only the split.
+
+--untag, then --tag, then --traffic are applied, so one command can tag
+a revision and send traffic to it by that tag. --traffic sets the whole
+split: targets it does not name get 0% and, unless tagged, are dropped.`,
+		Example: `  # A new image, one more variable and one less:
+  fw service update hello --image ko://flywheel.dev/examples/hello --env TARGET=v2 --env DEBUG-
+
+  # Keep 90% on the current revision, under the tag "stable", and send 10%
+  # to the newest revision, reachable on its own as "candidate":
+  fw service update hello --tag hello-00001=stable,@latest=candidate --traffic stable=90,candidate=10
+
+  # Everything to the latest revision again, and drop the tags:
+  fw service update hello --untag stable,candidate --traffic @latest=100`,
+		Args: exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runUpdate(cmd.Context(), cmd.OutOrStdout(), p, &o, args[0])
+		},
+	}
+	o.add(cmd)
+	return cmd
+}
+
+func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOptions, name string) error {
+	if _, err := o.wait.Wait(); err != nil {
+		return err
+	}
+	if err := o.service.Check(); err != nil {
+		return err
+	}
+	client, ns, err := p.Connect()
+	if err != nil {
+		return err
+	}
+	svc, changed, err := update(ctx, client, ns, name, o)
+	if apierrs.IsNotFound(err) {
+		return fmt.Errorf("no Service %s in namespace %s: create it with fw service create %s --image IMAGE", name, ns, name)
+	}
+	if err != nil {
+		return err
+	}
+	done := "Updated"
+	if !changed {
+		done = "Nothing to change in"
+	}
+	return report(ctx, out, client, svc, done, o)
+}
+
+// update applies the flags to the Service as it is now, retrying when
+// someone else changed it in between. It writes nothing when the flags
+// change nothing, and says whether it wrote.
+func update(ctx context.Context, client servingv1client.ServingV1Interface, ns, name string, o *writeOptions) (*servingv1.Service, bool, error) {
+	var result *servingv1.Service
+	var changed bool
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		svc, err := client.Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		edited := svc.DeepCopy()
+		if err := o.service.Apply(edited); err != nil {
+			return err
+		}
+		if unchanged(svc, edited) {
+			result, changed = svc, false
+			return nil
+		}
+		if result, err = client.Services(ns).Update(ctx, edited, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("updating Service %s: %w", name, err)
+		}
+		changed = true
+		return nil
+	})
+	return result, changed, err
+}

@@ -1,0 +1,224 @@
+package wait
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
+	"knative.dev/pkg/apis"
+
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+)
+
+// rewatchDelay keeps a watch that the server keeps closing from turning
+// into a busy loop of gets.
+const rewatchDelay = time.Second
+
+// Client is the part of a typed client that waiting needs.
+type Client[T metav1.Object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// Check looks at the object as it now is (found is false once it is
+// gone) and says whether the wait is over, or failed.
+type Check[T metav1.Object] func(obj T, found bool) (done bool, err error)
+
+// Until reads the object called name and then watches it until check says
+// done or fails, or ctx ends. It returns the object last seen.
+func Until[T metav1.Object](ctx context.Context, c Client[T], name string, check Check[T]) (T, error) {
+	var last T
+	for {
+		obj, err := c.Get(ctx, name, metav1.GetOptions{})
+		found := err == nil
+		if err != nil && !apierrs.IsNotFound(err) {
+			return last, err
+		}
+		var resourceVersion string
+		if found {
+			last, resourceVersion = obj, obj.GetResourceVersion()
+		}
+		if done, err := check(obj, found); done || err != nil {
+			return last, err
+		}
+		w, err := c.Watch(ctx, metav1.ListOptions{
+			FieldSelector:   fields.OneTermEqualSelector("metadata.name", name).String(),
+			ResourceVersion: resourceVersion,
+		})
+		if err != nil {
+			return last, err
+		}
+		seen, done, err := follow(ctx, w, name, check)
+		w.Stop()
+		if seen != nil {
+			last = *seen
+		}
+		if done || err != nil {
+			return last, err
+		}
+		// The watch ended (a server timeout, or history too old to resume
+		// from): read the object again and watch anew.
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(rewatchDelay):
+		}
+	}
+}
+
+// follow applies check to each event of w until it says done, fails, or
+// the watch ends.
+func follow[T metav1.Object](ctx context.Context, w watch.Interface, name string, check Check[T]) (*T, bool, error) {
+	var last *T
+	for {
+		select {
+		case <-ctx.Done():
+			return last, false, ctx.Err()
+		case ev, ok := <-w.ResultChan():
+			if !ok || ev.Type == watch.Error {
+				return last, false, nil
+			}
+			obj, isT := ev.Object.(T)
+			if !isT || obj.GetName() != name {
+				continue
+			}
+			var done bool
+			var err error
+			if ev.Type == watch.Deleted {
+				var zero T
+				done, err = check(zero, false)
+			} else {
+				last = &obj
+				done, err = check(obj, true)
+			}
+			if done || err != nil {
+				return last, done, err
+			}
+		}
+	}
+}
+
+// NotReadyError says why a Service did not become Ready: the condition
+// that failed and, when its latest Revision failed, that Revision's.
+type NotReadyError struct {
+	Service   string
+	Condition apis.Condition
+	// Revision and RevisionCondition name the latest created Revision's
+	// failed condition, when there is one.
+	Revision          string
+	RevisionCondition *apis.Condition
+	// TimedOut is set when the wait gave up rather than the Service
+	// failing.
+	TimedOut time.Duration
+}
+
+func (e *NotReadyError) Error() string {
+	var msg string
+	if e.TimedOut > 0 {
+		msg = fmt.Sprintf("Service %s did not become ready within %v; it says %s", e.Service, e.TimedOut, describe(e.Condition))
+	} else {
+		msg = fmt.Sprintf("Service %s failed: %s", e.Service, describe(e.Condition))
+	}
+	if e.RevisionCondition != nil {
+		msg += fmt.Sprintf("\nRevision %s: %s", e.Revision, describe(*e.RevisionCondition))
+	}
+	if e.TimedOut > 0 {
+		msg += "\nWait longer with --wait-timeout, or see fw service describe " + e.Service
+	}
+	return msg
+}
+
+func describe(c apis.Condition) string {
+	s := fmt.Sprintf("%s is %s", c.Type, c.Status)
+	if c.Reason != "" {
+		s += " (" + c.Reason + ")"
+	}
+	if c.Message != "" {
+		s += ": " + c.Message
+	}
+	return s
+}
+
+// ForServiceReady waits until the Service is Ready at generation (or a
+// later one), for at most timeout. When it fails or times out, the error
+// is a *NotReadyError with the reason and message of what failed.
+func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interface, namespace, name string, generation int64, timeout time.Duration) (*servingv1.Service, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	svc, err := Until(waitCtx, client.Services(namespace), name, func(s *servingv1.Service, found bool) (bool, error) {
+		if !found {
+			return false, fmt.Errorf("the Service %s was deleted while waiting for it to become ready", name)
+		}
+		if s.Status.ObservedGeneration < generation {
+			return false, nil // the controller has not seen this change yet
+		}
+		ready := s.Status.GetCondition(servingv1.ServiceConditionReady)
+		switch {
+		case ready.IsTrue():
+			return true, nil
+		case ready.IsFalse():
+			return false, notReady(ctx, client, s, 0)
+		}
+		return false, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if svc == nil {
+			return nil, fmt.Errorf("the Service %s did not appear within %v", name, timeout)
+		}
+		return svc, notReady(ctx, client, svc, timeout)
+	}
+	return svc, err
+}
+
+// notReady explains why s is not Ready: the most specific condition that
+// is not True, and the failed condition of its latest Revision.
+func notReady(ctx context.Context, client servingv1client.ServingV1Interface, s *servingv1.Service, timedOut time.Duration) *NotReadyError {
+	e := &NotReadyError{Service: s.Name, TimedOut: timedOut}
+	e.Condition = worstCondition(s.Status.Conditions, servingv1.ServiceConditionReady)
+	if e.Condition.Status != corev1.ConditionTrue && s.Generation > s.Status.ObservedGeneration {
+		e.Condition.Message = "the controller has not yet seen the latest change"
+	}
+	name := s.Status.LatestCreatedRevisionName
+	if name == "" {
+		return e
+	}
+	rev, err := client.Revisions(s.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return e
+	}
+	if c := worstCondition(rev.Status.Conditions, servingv1.RevisionConditionReady); c.Status == corev1.ConditionFalse {
+		e.Revision, e.RevisionCondition = name, &c
+	}
+	return e
+}
+
+// worstCondition returns a False condition other than the summary one
+// (it says more), else the summary if False, else the first Unknown.
+// A missing summary condition is Unknown.
+func worstCondition(conds []apis.Condition, summary apis.ConditionType) apis.Condition {
+	for _, status := range []corev1.ConditionStatus{corev1.ConditionFalse, corev1.ConditionUnknown} {
+		for _, c := range conds {
+			if c.Type != summary && c.Status == status && c.Severity == apis.ConditionSeverityError {
+				return c
+			}
+		}
+		for _, c := range conds {
+			if c.Type == summary && c.Status == status {
+				return c
+			}
+		}
+	}
+	for _, c := range conds {
+		if c.Type == summary {
+			return c
+		}
+	}
+	return apis.Condition{Type: summary, Status: corev1.ConditionUnknown, Message: "no status reported yet"}
+}
