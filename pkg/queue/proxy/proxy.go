@@ -56,10 +56,13 @@ func New(target string, opts Options) *Proxy {
 	p.rp = httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
 		Transport: rt,
-		// Flush every write at once: server-sent events, gRPC streams and
-		// chunked progress output must reach the client as the app
-		// produces them, and a sidecar has no business batching.
-		FlushInterval: -1,
+		// Zero is not "never": ReverseProxy flushes every write at once
+		// when the response has no Content-Length (chunked progress
+		// output, gRPC streams) or is text/event-stream, so streams reach
+		// the client as the app produces them. A response of known length
+		// is written when it is complete, header and body in one system
+		// call; flushing each write (-1) cost a second write per request.
+		FlushInterval: 0,
 		BufferPool:    bufferPool{},
 		ErrorHandler:  p.fail,
 		ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),

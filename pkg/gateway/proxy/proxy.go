@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"time"
+
+	"flywheel.dev/pkg/gateway/routing"
+)
+
+// Options configure a Proxy.
+type Options struct {
+	// Table returns the routing table in force; it is called once per
+	// request, so a swap applies to the next request and never to one in
+	// flight.
+	Table func() *routing.Table
+	// Dial opens connections to endpoints; nil uses a net.Dialer with a
+	// DialTimeout. Tests replace it.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// DialTimeout bounds each connection attempt; zero means 5s.
+	DialTimeout time.Duration
+	// MaxAttempts bounds the endpoints tried for one request when
+	// connecting fails; zero means 3.
+	MaxAttempts int
+	// Logger receives errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Proxy is the gateway's http.Handler.
+type Proxy struct {
+	table   func() *routing.Table
+	reverse *httputil.ReverseProxy
+	log     *slog.Logger
+}
+
+// New returns a Proxy.
+func New(opts Options) *Proxy {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{table: opts.Table, log: log}
+	p.reverse = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      newTransport(opts),
+		FlushInterval:  -1, // streams and server-sent events: every write goes out at once
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.proxyError,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return p
+}
+
+// ServeHTTP routes r: the rule of the current table, then a backend of
+// that rule by weight, then the rule's timeout around forwarding to an
+// endpoint of that backend.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	table := p.table()
+	rule := table.Lookup(r)
+	if rule == nil {
+		gateway := "this gateway"
+		if table != nil {
+			gateway = "Gateway " + table.Gateway.String()
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no HTTPRoute of %s matches host %q, path %q", gateway, routing.NormalizeHost(r.Host), r.URL.Path))
+		return
+	}
+	backend := rule.Pick()
+	switch {
+	case backend == nil:
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf(
+			"rule %d of HTTPRoute %s has no backendRef with a weight above zero", rule.Index, rule.Route))
+		return
+	case backend.Invalid != "":
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("HTTPRoute %s: %s", rule.Route, backend.Invalid))
+		return
+	case len(backend.Endpoints) == 0:
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("Service %s has no ready endpoints", backend.Name))
+		return
+	}
+
+	st := &state{rule: rule, backend: backend, upgrade: isUpgrade(r)}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	if rule.Timeout > 0 {
+		// The timeout covers the whole exchange, body included, as
+		// timeouts.request says; an upgraded connection is exempt once
+		// the upgrade is answered (see transport).
+		st.timer = time.AfterFunc(rule.Timeout, func() { cancel(&timeoutError{rule: rule}) })
+		defer st.timer.Stop()
+	}
+	p.reverse.ServeHTTP(w, r.WithContext(withState(ctx, st)))
+}
+
+// rewrite makes the outbound request: the inbound Host kept (backends see
+// the hostname the client asked for), X-Forwarded-For/Host/Proto set from
+// the inbound connection, and the rule's request header filter applied.
+// The endpoint is chosen in the transport, per attempt.
+func rewrite(pr *httputil.ProxyRequest) {
+	// Appended to, not replaced: the chain of proxies before this one
+	// stays readable, and its last entry, ours, is the one to trust.
+	if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+		pr.Out.Header["X-Forwarded-For"] = prior
+	}
+	pr.SetXForwarded()
+	st := stateOf(pr.Out.Context())
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = st.backend.Name
+	pr.Out.Host = pr.In.Host
+	st.rule.RequestHeaders.Apply(pr.Out.Header)
+}
+
+func modifyResponse(resp *http.Response) error {
+	stateOf(resp.Request.Context()).rule.ResponseHeaders.Apply(resp.Header)
+	return nil
+}
+
+// proxyError answers a request that could not be forwarded.
+func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r.Context())
+	var timeout *timeoutError
+	var noEndpoint *noEndpointError
+	switch {
+	case errors.As(context.Cause(r.Context()), &timeout):
+		writeError(w, http.StatusGatewayTimeout, timeout.Error())
+	case st.backendTimedOut.Load():
+		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf(
+			"Service %s did not answer within the backend request timeout of %v (spec.rules[%d].timeouts.backendRequest of HTTPRoute %s)",
+			st.backend.Name, st.rule.BackendTimeout, st.rule.Index, st.rule.Route))
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads an answer.
+		p.log.Debug("client gone", "route", st.rule.Route.String(), "error", err)
+	case errors.As(err, &noEndpoint):
+		writeError(w, http.StatusBadGateway, noEndpoint.Error())
+	default:
+		p.log.Info("forwarding failed", "route", st.rule.Route.String(), "service", st.backend.Name, "error", err)
+		writeError(w, http.StatusBadGateway, fmt.Sprintf("forwarding to Service %s failed: %v", st.backend.Name, err))
+	}
+}
+
+// writeError answers with a plain-text body that says what went wrong,
+// so that a user reading curl's output can act on it.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = fmt.Fprintf(w, "%d %s: %s\n", code, http.StatusText(code), msg)
+}
+
+func isUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Connection") {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
+				return r.Header.Get("Upgrade") != ""
+			}
+		}
+	}
+	return false
+}
+
+// timeoutError is the cause of a request cancelled by its rule's
+// timeouts.request.
+type timeoutError struct{ rule *routing.Rule }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("no complete answer within the request timeout of %v (spec.rules[%d].timeouts.request of HTTPRoute %s)",
+		e.rule.Timeout, e.rule.Index, e.rule.Route)
+}

@@ -1,0 +1,221 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"flywheel.dev/pkg/gateway/routing"
+)
+
+// state is what ServeHTTP decided for a request, carried to the
+// transport and the error handler in the request's context.
+type state struct {
+	rule    *routing.Rule
+	backend *routing.Backend
+	upgrade bool
+	// timer enforces timeouts.request; nil when the rule has none.
+	timer           *time.Timer
+	backendTimedOut atomic.Bool
+}
+
+type stateKey struct{}
+
+func withState(ctx context.Context, st *state) context.Context {
+	return context.WithValue(ctx, stateKey{}, st)
+}
+
+func stateOf(ctx context.Context) *state { return ctx.Value(stateKey{}).(*state) }
+
+// transport sends a request to an endpoint of the backend ServeHTTP
+// chose. When connecting to an endpoint fails, nothing of the request has
+// been sent, so it is tried on another endpoint; any later failure is
+// returned as it is, since the backend may have acted on the request.
+type transport struct {
+	http1, h2c  *http.Transport
+	maxAttempts int
+}
+
+func newTransport(opts Options) *transport {
+	dial := opts.Dial
+	if dial == nil {
+		timeout := opts.DialTimeout
+		if timeout == 0 {
+			timeout = 5 * time.Second
+		}
+		dial = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	}
+	marked := func(ctx context.Context, network, address string) (net.Conn, error) {
+		c, err := dial(ctx, network, address)
+		if err != nil {
+			return nil, &dialError{address: address, err: err}
+		}
+		return c, nil
+	}
+	base := func() *http.Transport {
+		return &http.Transport{
+			DialContext:         marked,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			// A proxy passes encodings through untouched.
+			DisableCompression:    true,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	h2c := base()
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	h2c.Protocols = &protocols
+	attempts := opts.MaxAttempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	return &transport{http1: base(), h2c: h2c, maxAttempts: attempts}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	st := stateOf(ctx)
+	rt := t.http1
+	// An upgrade (WebSocket) is an HTTP/1.1 mechanism, whatever the
+	// backend speaks otherwise.
+	if st.backend.H2C && !st.upgrade {
+		rt = t.h2c
+	}
+	var body *guardedBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &guardedBody{r: req.Body}
+		req.Body = body
+	}
+
+	var tried []*routing.Endpoint
+	var lastErr error
+	for range t.maxAttempts {
+		ep := st.backend.Pick(tried)
+		if ep == nil {
+			break
+		}
+		tried = append(tried, ep)
+		resp, err := t.attempt(rt, req, st, ep)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		var de *dialError
+		if !errors.As(err, &de) || (body != nil && body.read.Load()) || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, &noEndpointError{backend: st.backend.Name, tried: tried, last: lastErr}
+}
+
+// attempt sends req to ep and counts it in flight there until the
+// response body is closed.
+func (t *transport) attempt(rt http.RoundTripper, req *http.Request, st *state, ep *routing.Endpoint) (*http.Response, error) {
+	ctx, cancel := req.Context(), func() {}
+	if d := st.rule.BackendTimeout; d > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		timer := time.AfterFunc(d, func() { st.backendTimedOut.Store(true); stop() })
+		cancel = func() { timer.Stop(); stop() }
+	}
+	out := req.WithContext(ctx)
+	u := *req.URL
+	u.Host = ep.Address
+	out.URL = &u
+
+	done := ep.Start()
+	resp, err := rt.RoundTrip(out)
+	if err != nil {
+		done()
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols && st.timer != nil {
+		// The upgraded connection may rightly live longer than any
+		// request; the timeout covered the handshake.
+		st.timer.Stop()
+	}
+	finish := func() { done(); cancel() }
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+		resp.Body = &countedConn{ReadWriteCloser: rwc, finish: finish}
+	} else {
+		resp.Body = &countedBody{ReadCloser: resp.Body, finish: finish}
+	}
+	return resp, nil
+}
+
+// guardedBody passes the inbound body to the transport without letting
+// it be closed, so that a failed attempt leaves the body for the next,
+// and records whether any of it was read, after which no retry is safe.
+type guardedBody struct {
+	r    io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.r.Read(p)
+}
+
+// Close does nothing: the server closes the inbound body.
+func (b *guardedBody) Close() error { return nil }
+
+// countedBody ends an endpoint's count of a request when the response
+// body is closed.
+type countedBody struct {
+	io.ReadCloser
+	finish func()
+}
+
+func (b *countedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.finish()
+	return err
+}
+
+// countedConn is countedBody for an upgraded connection, which the
+// reverse proxy must be able to write to.
+type countedConn struct {
+	io.ReadWriteCloser
+	finish func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.ReadWriteCloser.Close()
+	c.finish()
+	return err
+}
+
+// dialError marks a failure to connect: nothing of the request was sent.
+type dialError struct {
+	address string
+	err     error
+}
+
+func (e *dialError) Error() string { return fmt.Sprintf("connecting to %s: %v", e.address, e.err) }
+func (e *dialError) Unwrap() error { return e.err }
+
+// noEndpointError says that no endpoint of a backend took a connection.
+type noEndpointError struct {
+	backend string
+	tried   []*routing.Endpoint
+	last    error
+}
+
+func (e *noEndpointError) Error() string {
+	addrs := make([]string, len(e.tried))
+	for i, ep := range e.tried {
+		addrs[i] = ep.Address
+	}
+	return fmt.Sprintf("no endpoint of Service %s accepted a connection (tried %s): %v", e.backend, strings.Join(addrs, ", "), e.last)
+}
+
+func (e *noEndpointError) Unwrap() error { return e.last }
