@@ -4,22 +4,17 @@ package integration
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -47,7 +42,7 @@ func TestGateway(t *testing.T) {
 	ctx := t.Context()
 	gws := gatewayclient.NewForConfigOrDie(cluster.RESTConfig())
 
-	pod := newGatewayNetns(t)
+	pod := newPodNetns(t, gatewayNetns)
 	pod.serve(t, 8080, "v1")
 	pod.serve(t, 8081, "v2")
 	for name, port := range map[string]int32{"v1": 8080, "v2": 8081} {
@@ -263,128 +258,11 @@ func gatewayGet(t *testing.T, url, host string) string {
 	return string(body)
 }
 
-// gatewayNetnsPrefix starts the names of this test's network namespace
-// ("fwgw-<pid>") and links ("fwgw<pid>h", "fwgw<pid>p"), so that a later
-// run removes what a killed one left.
-const gatewayNetnsPrefix = "fwgw"
-
-// gatewayNetns is a network namespace standing for the backends' pod:
-// loopback up and a veth to the host with a /30 of 10.252.0.0/24.
-type gatewayNetns struct {
-	name     string
-	handle   netns.NsHandle
-	hostLink string
-	ip       netip.Addr
-}
-
-func newGatewayNetns(t *testing.T) *gatewayNetns {
-	t.Helper()
-	sweepGatewayNetns()
-	pid := os.Getpid()
-	// 64 /30 subnets, picked by pid; a collision with another live run
-	// is caught below rather than shared.
-	base := byte(pid%64) * 4
-	hostIP := netip.AddrFrom4([4]byte{10, 252, 0, base + 1})
-	p := &gatewayNetns{
-		name:     fmt.Sprintf("%s-%d", gatewayNetnsPrefix, pid),
-		hostLink: fmt.Sprintf("%s%dh", gatewayNetnsPrefix, pid),
-		ip:       netip.AddrFrom4([4]byte{10, 252, 0, base + 2}),
-	}
-	if addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4); err == nil {
-		for _, a := range addrs {
-			if a.IP.Equal(hostIP.AsSlice()) {
-				t.Fatalf("%s is already in use on this host (another test run?)", hostIP)
-			}
-		}
-	}
-	t.Cleanup(p.close)
-	if err := p.create(hostIP); err != nil {
-		t.Fatalf("creating the network namespace %s: %v", p.name, err)
-	}
-	return p
-}
-
-func (p *gatewayNetns) create(hostIP netip.Addr) error {
-	err := gatewayLockedThread(func() error {
-		host, err := netns.Get()
-		if err != nil {
-			return err
-		}
-		defer host.Close()
-		p.handle, err = netns.NewNamed(p.name) // also enters it
-		if serr := netns.Set(host); serr != nil {
-			return errors.Join(err, serr, errGatewayThreadStuck)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	peer := fmt.Sprintf("%s%dp", gatewayNetnsPrefix, os.Getpid())
-	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p.hostLink}, PeerName: peer}); err != nil {
-		return fmt.Errorf("creating veth %s: %w", p.hostLink, err)
-	}
-	hostEnd, err := netlink.LinkByName(p.hostLink)
-	if err != nil {
-		return err
-	}
-	mask := net.CIDRMask(30, 32)
-	if err := netlink.AddrAdd(hostEnd, &netlink.Addr{IPNet: &net.IPNet{IP: hostIP.AsSlice(), Mask: mask}}); err != nil {
-		return fmt.Errorf("addressing %s: %w", p.hostLink, err)
-	}
-	if err := netlink.LinkSetUp(hostEnd); err != nil {
-		return err
-	}
-	podEnd, err := netlink.LinkByName(peer)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetNsFd(podEnd, int(p.handle)); err != nil {
-		return fmt.Errorf("moving %s into %s: %w", peer, p.name, err)
-	}
-	inside, err := netlink.NewHandleAt(p.handle)
-	if err != nil {
-		return err
-	}
-	defer inside.Close()
-	for _, name := range []string{"lo", peer} {
-		l, err := inside.LinkByName(name)
-		if err != nil {
-			return err
-		}
-		if name == peer {
-			if err := inside.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: p.ip.AsSlice(), Mask: mask}}); err != nil {
-				return fmt.Errorf("addressing %s: %w", peer, err)
-			}
-		}
-		if err := inside.LinkSetUp(l); err != nil {
-			return fmt.Errorf("setting %s up: %w", name, err)
-		}
-	}
-	return nil
-}
-
 // serve answers every request with body on port, from inside the
 // namespace, until the test ends.
-func (p *gatewayNetns) serve(t *testing.T, port int, body string) {
+func (p *podNetns) serve(t *testing.T, port int, body string) {
 	t.Helper()
-	var ln net.Listener
-	err := gatewayLockedThread(func() error {
-		host, err := netns.Get()
-		if err != nil {
-			return err
-		}
-		defer host.Close()
-		if err := netns.Set(p.handle); err != nil {
-			return err
-		}
-		// The socket stays in the namespace it was made in.
-		ln, err = net.Listen("tcp", net.JoinHostPort(p.ip.String(), strconv.Itoa(port)))
-		if serr := netns.Set(host); serr != nil {
-			return errors.Join(err, serr, errGatewayThreadStuck)
-		}
-		return err
-	})
+	ln, err := p.listen(net.JoinHostPort(p.ip.String(), strconv.Itoa(port)))
 	if err != nil {
 		t.Fatalf("listening on %s:%d in %s: %v", p.ip, port, p.name, err)
 	}
@@ -394,55 +272,4 @@ func (p *gatewayNetns) serve(t *testing.T, port int, body string) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-}
-
-// close deletes the veth (both ends go together) and the namespace.
-func (p *gatewayNetns) close() {
-	if l, err := netlink.LinkByName(p.hostLink); err == nil {
-		_ = netlink.LinkDel(l)
-	}
-	if p.handle.IsOpen() {
-		_ = p.handle.Close()
-	}
-	_ = netns.DeleteNamed(p.name)
-}
-
-// sweepGatewayNetns removes the namespaces and links of earlier runs
-// whose process is gone.
-func sweepGatewayNetns() {
-	gone := func(rest string) bool {
-		pid, err := strconv.Atoi(rest)
-		return err == nil && (pid == os.Getpid() || !processRunning(pid))
-	}
-	entries, _ := os.ReadDir("/var/run/netns")
-	for _, e := range entries {
-		if rest, ok := strings.CutPrefix(e.Name(), gatewayNetnsPrefix+"-"); ok && gone(rest) {
-			_ = netns.DeleteNamed(e.Name())
-		}
-	}
-	links, _ := netlink.LinkList()
-	for _, l := range links {
-		rest, ok := strings.CutPrefix(l.Attrs().Name, gatewayNetnsPrefix)
-		if ok && (strings.HasSuffix(rest, "h") || strings.HasSuffix(rest, "p")) && gone(rest[:len(rest)-1]) {
-			_ = netlink.LinkDel(l)
-		}
-	}
-}
-
-var errGatewayThreadStuck = errors.New("the thread could not return to the host's network namespace")
-
-// gatewayLockedThread runs f on a goroutine locked to its thread; when f
-// could not return the thread to the host's namespace, the thread stays
-// locked and dies with the goroutine.
-func gatewayLockedThread(f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := f()
-		if !errors.Is(err, errGatewayThreadStuck) {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }

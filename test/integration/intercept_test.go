@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,8 +27,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/intercept"
@@ -45,7 +42,7 @@ import (
 // going; the sidecar's own connections must not.
 func TestTransparentMode(t *testing.T) {
 	requireRootAndIPTables(t)
-	pod := newPodNetns(t)
+	pod := newPodNetns(t, interceptNetns)
 	helper := helperBinary(t)
 	appDst := netip.AddrPortFrom(pod.ip, interceptAppPort)
 	pod.serveApp(t, func(w http.ResponseWriter, r *http.Request) {
@@ -334,200 +331,6 @@ func helperBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// interceptNetnsPrefix starts the names of this test's network namespaces
-// ("fwic-<pid>") and host links ("fwic<pid>h"), so that a later run can
-// remove what a killed one left.
-const interceptNetnsPrefix = "fwic"
-
-// podNetns is a network namespace standing for a pod: loopback up and one
-// veth to the host, with a /30 from 10.251.0.0/16.
-type podNetns struct {
-	name     string
-	handle   netns.NsHandle
-	hostLink string
-	hostIP   netip.Addr
-	ip       netip.Addr
-
-	mu     sync.Mutex
-	output bytes.Buffer // the sidecar's stderr
-}
-
-func newPodNetns(t *testing.T) *podNetns {
-	t.Helper()
-	sweepInterceptNetns()
-	pid := os.Getpid()
-	// 16384 /30 subnets in the /16, picked by pid: parallel test
-	// processes rarely collide, and the check below catches it if they do.
-	slot := pid % 16384
-	subnet := [4]byte{10, 251, byte(slot >> 6), byte(slot&63) << 2}
-	p := &podNetns{
-		name:     fmt.Sprintf("%s-%d", interceptNetnsPrefix, pid),
-		hostLink: fmt.Sprintf("%s%dh", interceptNetnsPrefix, pid),
-		hostIP:   netip.AddrFrom4([4]byte{subnet[0], subnet[1], subnet[2], subnet[3] + 1}),
-		ip:       netip.AddrFrom4([4]byte{subnet[0], subnet[1], subnet[2], subnet[3] + 2}),
-	}
-	if addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4); err == nil {
-		for _, a := range addrs {
-			if a.IP.Equal(p.hostIP.AsSlice()) {
-				t.Fatalf("%s is already used on this host", p.hostIP)
-			}
-		}
-	}
-	t.Cleanup(p.close)
-	if err := p.create(); err != nil {
-		t.Fatalf("creating the pod's network namespace %s: %v", p.name, err)
-	}
-	return p
-}
-
-func (p *podNetns) create() error {
-	err := lockedThread(func() error {
-		host, err := netns.Get()
-		if err != nil {
-			return err
-		}
-		defer host.Close()
-		// NewNamed also moves this thread into the new namespace.
-		p.handle, err = netns.NewNamed(p.name)
-		if serr := netns.Set(host); serr != nil {
-			return errors.Join(err, serr, errThreadStuck)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-
-	peer := fmt.Sprintf("%s%dp", interceptNetnsPrefix, os.Getpid())
-	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: p.hostLink}, PeerName: peer}); err != nil {
-		return fmt.Errorf("creating veth %s: %w", p.hostLink, err)
-	}
-	hostEnd, err := netlink.LinkByName(p.hostLink)
-	if err != nil {
-		return err
-	}
-	if err := netlink.AddrAdd(hostEnd, addr30(p.hostIP)); err != nil {
-		return fmt.Errorf("addressing %s: %w", p.hostLink, err)
-	}
-	if err := netlink.LinkSetUp(hostEnd); err != nil {
-		return err
-	}
-	podEnd, err := netlink.LinkByName(peer)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetNsFd(podEnd, int(p.handle)); err != nil {
-		return fmt.Errorf("moving %s into %s: %w", peer, p.name, err)
-	}
-
-	inside, err := netlink.NewHandleAt(p.handle)
-	if err != nil {
-		return err
-	}
-	defer inside.Close()
-	for _, name := range []string{"lo", peer} {
-		l, err := inside.LinkByName(name)
-		if err != nil {
-			return err
-		}
-		if name == peer {
-			if err := inside.AddrAdd(l, addr30(p.ip)); err != nil {
-				return fmt.Errorf("addressing %s: %w", peer, err)
-			}
-		}
-		if err := inside.LinkSetUp(l); err != nil {
-			return fmt.Errorf("setting %s up: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func addr30(a netip.Addr) *netlink.Addr {
-	return &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(30, 32)}}
-}
-
-// close deletes the veth (both ends) and the namespace. The processes in
-// it have been stopped by then: their cleanups ran first.
-func (p *podNetns) close() {
-	if l, err := netlink.LinkByName(p.hostLink); err == nil {
-		_ = netlink.LinkDel(l)
-	}
-	if p.handle.IsOpen() {
-		_ = p.handle.Close()
-	}
-	_ = netns.DeleteNamed(p.name)
-}
-
-// sweepInterceptNetns removes the namespaces and links of test processes
-// that no longer run.
-func sweepInterceptNetns() {
-	deadOwner := func(rest string) bool {
-		pid, err := strconv.Atoi(rest)
-		return err == nil && (pid == os.Getpid() || !processRunning(pid))
-	}
-	entries, _ := os.ReadDir("/var/run/netns")
-	for _, e := range entries {
-		if rest, ok := strings.CutPrefix(e.Name(), interceptNetnsPrefix+"-"); ok && deadOwner(rest) {
-			_ = netns.DeleteNamed(e.Name())
-		}
-	}
-	links, _ := netlink.LinkList()
-	for _, l := range links {
-		rest, ok := strings.CutPrefix(l.Attrs().Name, interceptNetnsPrefix)
-		if ok && (strings.HasSuffix(rest, "h") || strings.HasSuffix(rest, "p")) && deadOwner(rest[:len(rest)-1]) {
-			_ = netlink.LinkDel(l)
-		}
-	}
-}
-
-var errThreadStuck = errors.New("the thread could not return to the host's network namespace")
-
-// lockedThread runs f on a goroutine locked to its thread. When f returns
-// errThreadStuck the thread stays locked and dies with the goroutine, so
-// that no other goroutine runs in the wrong namespace.
-func lockedThread(f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := f()
-		if !errors.Is(err, errThreadStuck) {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
-
-// do runs f on a thread inside the namespace. Sockets f opens stay in the
-// namespace, and processes it starts run there.
-func (p *podNetns) do(f func() error) error {
-	return lockedThread(func() error {
-		host, err := netns.Get()
-		if err != nil {
-			return err
-		}
-		defer host.Close()
-		if err := netns.Set(p.handle); err != nil {
-			return err
-		}
-		ferr := f()
-		if err := netns.Set(host); err != nil {
-			return errors.Join(ferr, err, errThreadStuck)
-		}
-		return ferr
-	})
-}
-
-func (p *podNetns) listen(addr string) (net.Listener, error) {
-	var l net.Listener
-	err := p.do(func() error {
-		var err error
-		l, err = net.Listen("tcp", addr)
-		return err
-	})
-	return l, err
 }
 
 // client returns an HTTP client whose connections start inside the pod.

@@ -24,7 +24,7 @@ import (
 // sent to the app's port is answered by the sidecar itself.
 func TestQueueProxyInTransparentMode(t *testing.T) {
 	requireRootAndIPTables(t)
-	pod := newPodNetns(t)
+	pod := newPodNetns(t, interceptNetns)
 	helper := helperBinary(t)
 	pod.serveApp(t, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, appBody)
