@@ -40,6 +40,11 @@ const (
 	DefaultLeaseDurationSeconds = 40
 	// DefaultMaxPods is the pods capacity, the kubelet's default.
 	DefaultMaxPods = 110
+	// DefaultVolumeSyncPeriod is how often ConfigMap, Secret, downward API
+	// and projected volumes are projected again (and service-account
+	// tokens checked for renewal). The kubelet takes about a minute;
+	// local mode wants edits to show sooner.
+	DefaultVolumeSyncPeriod = 10 * time.Second
 )
 
 // Config says how the node registers and runs pods. Only RESTConfig is
@@ -92,6 +97,16 @@ type Config struct {
 	// ShutdownGracePeriod caps each pod's grace period when the node
 	// stops; DefaultShutdownGracePeriod when zero.
 	ShutdownGracePeriod time.Duration
+	// APIServerAddress is the API server as pods reach it: the
+	// KUBERNETES_SERVICE_HOST/PORT (and KUBERNETES_PORT_*) every container
+	// gets, which in-cluster clients use. The API server must listen
+	// there, on an address routed to pods: the node's IP (the pod range's
+	// first address, on the host's lo) is. Unset: pods get no such
+	// variables.
+	APIServerAddress netip.AddrPort
+	// VolumeSyncPeriod is how often API data volumes are projected again;
+	// DefaultVolumeSyncPeriod when zero.
+	VolumeSyncPeriod time.Duration
 	// LeaseDurationSeconds is the node lease's duration;
 	// DefaultLeaseDurationSeconds when zero.
 	LeaseDurationSeconds int32
@@ -163,6 +178,9 @@ func (c Config) withDefaults() (*settings, error) {
 	}
 	if c.ShutdownGracePeriod == 0 {
 		c.ShutdownGracePeriod = DefaultShutdownGracePeriod
+	}
+	if c.VolumeSyncPeriod == 0 {
+		c.VolumeSyncPeriod = DefaultVolumeSyncPeriod
 	}
 	if c.LeaseDurationSeconds == 0 {
 		c.LeaseDurationSeconds = DefaultLeaseDurationSeconds

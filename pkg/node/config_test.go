@@ -15,7 +15,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if s.NodeName != DefaultNodeName || s.podCIDR.String() != DefaultPodCIDR || s.serviceCIDR.String() != "10.96.0.0/16" ||
 		s.nodeIP != netip.MustParseAddr("10.244.0.1") || s.KubeletPort != DefaultKubeletPort ||
-		s.imagesNamespace != "flywheel-system" || s.imagesConfigName != "node-images" || !strings.HasPrefix(s.DataDir, "/") {
+		s.imagesNamespace != "flywheel-system" || s.imagesConfigName != "node-images" || !strings.HasPrefix(s.DataDir, "/") ||
+		s.VolumeSyncPeriod != DefaultVolumeSyncPeriod || s.APIServerAddress.IsValid() {
 		t.Errorf("defaults: %+v", s)
 	}
 }

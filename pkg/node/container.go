@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,14 +90,17 @@ func (c *container) loop(ctx context.Context, policy corev1.RestartPolicy) (code
 			delay := pull.failed()
 			reason := se.reason
 			msg := se.err.Error()
-			if reason == reasonErrImagePull {
+			switch reason {
+			case reasonErrImagePull:
 				pullFailures++
 				c.p.event(corev1.EventTypeWarning, eventFailed, "Failed to resolve image %q: %s", c.specImage(), msg)
 				if pullFailures > 1 {
 					reason = reasonImagePullBackOff
 					msg = fmt.Sprintf("Back-off pulling image %q: %s", c.specImage(), msg)
 				}
-			} else {
+			case reasonContainerCreating:
+				c.p.event(corev1.EventTypeWarning, eventFailedMount, "%s", msg)
+			default:
 				c.p.event(corev1.EventTypeWarning, eventFailed, "Error: %s", msg)
 			}
 			c.setWaiting(reason, msg)
@@ -142,6 +146,37 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
 	}
+	// The image's executable is run through a descriptor opened before
+	// the container's mounts, and shows at /ko-app/<name> inside, where
+	// ko puts it, so that argv[0] and exec probes naming it work.
+	var exe string
+	exeName := koAppName(spec.Image, img.path)
+	if path == img.path && (len(spec.Command) == 0 || strings.HasPrefix(spec.Command[0], koAppDir)) {
+		exe = img.path
+		if len(spec.Command) == 0 && c.p.fs != nil {
+			argv[0] = koAppDir + exeName
+		}
+	}
+	var cgroup string
+	if c.p.cgroup != nil {
+		if cgroup, err = c.p.cgroup.container(c.name, spec.Resources); err != nil {
+			return 0, 0, &startError{reason: reasonCreateContainer, err: err}
+		}
+	}
+	oomBefore := oomKills(cgroup)
+	var root *rootPlan
+	if c.p.fs != nil && c.p.fs.volumesReady != nil {
+		// A volume whose ConfigMap or Secret is missing keeps the
+		// container from starting until it appears, as on a kubelet.
+		if err := c.p.fs.volumesReady(ctx); err != nil {
+			return 0, 0, &startError{reason: reasonContainerCreating, err: err}
+		}
+	}
+	if c.p.fs != nil {
+		if root, err = rootPlanFor(c.p.fs, spec, img.path, exeName); err != nil {
+			return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
+		}
+	}
 	logPath := c.logPath(index)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
@@ -165,6 +200,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		uid: uid, gid: gid, groups: groups,
 		stdout: logFile, stderr: logFile,
 		netns: c.p.netns,
+		exe:   exe, root: root, hostname: c.p.hostname, cgroup: cgroup,
 	})
 	if err != nil {
 		// The kubelet's StartError: a failed run, restarted by policy.
@@ -179,7 +215,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		deps.trackProcess(ref, true)
 	}
 	target := probeTarget{
-		podIP: c.p.addrs.podIP, netns: c.p.netns, ports: spec.Ports,
+		podIP: c.p.addrs.podIP, netns: c.p.netns, ports: spec.Ports, pid: proc.pid(), cgroup: cgroup,
 		env: env, dir: dir, uid: uid, gid: gid, groups: groups,
 	}
 	c.setRunning(index, proc, spec.Image, img, started, target)
@@ -194,8 +230,15 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		deps.trackProcess(ref, false)
 	}
 	code = proc.exitCode()
+	oomKilled := false
+	if cgroup != "" {
+		oomKilled = code == 128+int(syscall.SIGKILL) && oomKills(cgroup) > oomBefore
+		// A container ends with its main process: whatever it started
+		// goes too, even what left its process group.
+		endContainerCgroup(cgroup)
+	}
 	finished := deps.clock.Now()
-	c.setTerminated(code, started, finished)
+	c.setTerminated(code, oomKilled, started, finished)
 	return code, finished.Sub(started), nil
 }
 
@@ -390,11 +433,14 @@ func (c *container) setStartFailed(index int32, img image, at time.Time, err err
 	})
 }
 
-func (c *container) setTerminated(code int, started, finished time.Time) {
+func (c *container) setTerminated(code int, oomKilled bool, started, finished time.Time) {
 	c.p.update(func() {
 		reason := reasonError
-		if code == 0 {
+		switch {
+		case code == 0:
 			reason = reasonCompleted
+		case oomKilled:
+			reason = reasonOOMKilled
 		}
 		t := &corev1.ContainerStateTerminated{
 			ExitCode: int32(code), Reason: reason,

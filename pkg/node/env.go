@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +30,9 @@ type envResolver struct {
 	// capacity stands in for resource limits a container does not set, as
 	// the node's allocatable does on a kubelet.
 	capacity corev1.ResourceList
+	// apiServer is the API server as pods reach it; the zero value sets no
+	// KUBERNETES_* variables.
+	apiServer netip.AddrPort
 }
 
 // podAddresses are the downward API's status fields, known only once the
@@ -51,6 +57,11 @@ func (r *envResolver) resolve(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	env := newEnvList()
 	env.set("PATH", defaultPath)
 	env.set("HOSTNAME", hostname)
+	// The kubernetes Service's variables come first, so that the
+	// container's own env can override them, as on a kubelet.
+	for _, kv := range apiServerEnv(r.apiServer) {
+		env.set(kv[0], kv[1])
+	}
 
 	for _, from := range c.EnvFrom {
 		data, err := r.envFromSource(ctx, pod.Namespace, from)
@@ -75,6 +86,28 @@ func (r *envResolver) resolve(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 		}
 	}
 	return env.list(), nil
+}
+
+// apiServerEnv is what in-cluster clients read to find the API server:
+// KUBERNETES_SERVICE_HOST/PORT and the service-link variables of the
+// kubernetes Service, with the port pods reach it on.
+func apiServerEnv(ap netip.AddrPort) [][2]string {
+	if !ap.IsValid() {
+		return nil
+	}
+	host, port := ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+	url := "tcp://" + net.JoinHostPort(host, port)
+	prefix := "KUBERNETES_PORT_" + port + "_TCP"
+	return [][2]string{
+		{"KUBERNETES_SERVICE_HOST", host},
+		{"KUBERNETES_SERVICE_PORT", port},
+		{"KUBERNETES_SERVICE_PORT_HTTPS", port},
+		{"KUBERNETES_PORT", url},
+		{prefix, url},
+		{prefix + "_PROTO", "tcp"},
+		{prefix + "_PORT", port},
+		{prefix + "_ADDR", host},
+	}
 }
 
 func (r *envResolver) envFromSource(ctx context.Context, ns string, from corev1.EnvFromSource) (map[string]string, error) {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -94,3 +95,38 @@ func TestExpandAll(t *testing.T) {
 }
 
 func ptrBool(b bool) *bool { return &b }
+
+func TestEnvAPIServer(t *testing.T) {
+	r := &envResolver{kube: fake.NewClientset(), apiServer: netip.MustParseAddrPort("10.244.0.1:6443")}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"}}
+	c := &corev1.Container{Env: []corev1.EnvVar{{Name: "KUBERNETES_SERVICE_PORT", Value: "8443"}}}
+	env, err := r.resolve(t.Context(), pod, c, podAddresses{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"PATH=" + defaultPath,
+		"HOSTNAME=p",
+		"KUBERNETES_SERVICE_HOST=10.244.0.1",
+		// The container's own value wins, in the first position.
+		"KUBERNETES_SERVICE_PORT=8443",
+		"KUBERNETES_SERVICE_PORT_HTTPS=6443",
+		"KUBERNETES_PORT=tcp://10.244.0.1:6443",
+		"KUBERNETES_PORT_6443_TCP=tcp://10.244.0.1:6443",
+		"KUBERNETES_PORT_6443_TCP_PROTO=tcp",
+		"KUBERNETES_PORT_6443_TCP_PORT=6443",
+		"KUBERNETES_PORT_6443_TCP_ADDR=10.244.0.1",
+	}
+	if diff := cmp.Diff(want, env); diff != "" {
+		t.Errorf("env (-want, +got):\n%s", diff)
+	}
+
+	r.apiServer = netip.AddrPort{}
+	env, err = r.resolve(t.Context(), pod, &corev1.Container{}, podAddresses{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"PATH=" + defaultPath, "HOSTNAME=p"}, env); diff != "" {
+		t.Errorf("env without an API server address (-want, +got):\n%s", diff)
+	}
+}

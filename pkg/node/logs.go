@@ -39,6 +39,13 @@ func podLogDir(dataDir, namespace, name, uid string) string {
 	return filepath.Join(dataDir, "pods", namespace+"_"+name+"_"+uid)
 }
 
+// podDir is a pod's own directory while it runs: its /tmp, /etc files and
+// volumes, by UID (names may be reused by the next pod of the same name
+// while the last one is being removed).
+func podDir(dataDir, uid string) string {
+	return filepath.Join(dataDir, "sandboxes", uid)
+}
+
 // containerLogs opens the log of the named container of p.
 func containerLogs(ctx context.Context, p *podRuntime, name string, opts LogOptions) (io.ReadCloser, error) {
 	p.mu.Lock()

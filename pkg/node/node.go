@@ -72,7 +72,7 @@ func New(cfg Config) (*Node, error) {
 		s:      s,
 		kube:   kube,
 		images: newImageResolver(kube, s),
-		env:    &envResolver{kube: kube, capacity: machineCapacity()},
+		env:    &envResolver{kube: kube, capacity: machineCapacity(), apiServer: s.APIServerAddress},
 		ready:  make(chan struct{}),
 	}, nil
 }
@@ -130,6 +130,15 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	if err := setUpHostNetwork(s, store); err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
+	cgroup, err := newNodeCgroup(s.NodeName, func(dir string) error {
+		return store.update(func(st *nodeState) { st.Cgroup = dir })
+	})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if cgroup == "" {
+		s.Logger.Info("cgroup v2 is not mounted or not writable: pods run without cgroups (no limits, no OOMKilled)")
+	}
 
 	podFactory := informers.NewSharedInformerFactoryWithOptions(n.kube, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -158,6 +167,9 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		return apierrors.IsNotFound(err) || (err == nil && pod.UID != uid)
 	}
 	prov := newProvider(s, deps, store, podGone)
+	prov.cgroupParent = cgroup
+	capacity := machineCapacity()
+	prov.newProjector = func() *projector { return newProjector(n.kube, s.Clock, capacity) }
 	n.mu.Lock()
 	n.provider = prov
 	n.mu.Unlock()

@@ -44,6 +44,13 @@ type podRuntime struct {
 	// its addresses; both are fixed once the sandbox exists.
 	netns string
 	addrs podAddresses
+	// fs is what each container's filesystem is built from, and hostname
+	// the hostname of its UTS namespace; nil and empty: the node's (unit
+	// tests, whose processes are fakes).
+	fs       *podFS
+	hostname string
+	// cgroup holds the containers' cgroups; nil: none (no cgroup v2).
+	cgroup *podCgroup
 	// changed is called (outside the lock) after every status change.
 	changed func()
 

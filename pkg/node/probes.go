@@ -124,6 +124,12 @@ type probeTarget struct {
 	podIP string
 	netns string
 	ports []corev1.ContainerPort
+	// pid is the container's process, whose mount and UTS namespaces exec
+	// handlers run in; zero runs them in the node's (unit tests).
+	pid int
+	// cgroup is the container's cgroup, which exec handlers run in;
+	// empty: none.
+	cgroup string
 	// env, dir, uid, gid and groups are the container's, for exec probes.
 	env      []string
 	dir      string
@@ -259,16 +265,21 @@ func (pr *prober) exec(ctx context.Context, command []string, target probeTarget
 	if len(command) == 0 {
 		return false, "exec probe has no command"
 	}
-	path, _, err := entrypoint(image{}, command, nil, lookupEnv(target.env, "PATH"))
-	if err != nil {
-		return false, err.Error()
+	// Inside the container, the command is found in the container's
+	// filesystem (/ko-app/<name> included) by the container init.
+	path := command[0]
+	if target.pid == 0 {
+		var err error
+		if path, _, err = entrypoint(image{}, command, nil, lookupEnv(target.env, "PATH")); err != nil {
+			return false, err.Error()
+		}
 	}
 	var out bytes.Buffer
 	w := &limitedWriter{w: &out, n: 10 << 10}
 	p, err := pr.runner.start(processSpec{
 		path: path, args: command, env: target.env, dir: target.dir,
 		uid: target.uid, gid: target.gid, groups: target.groups,
-		stdout: w, stderr: w, netns: target.netns,
+		stdout: w, stderr: w, netns: target.netns, enterPID: target.pid, cgroup: target.cgroup,
 	})
 	if err != nil {
 		return false, err.Error()

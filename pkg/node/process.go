@@ -1,13 +1,17 @@
 package node
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // processSpec is what one process of a container (its main process, or an
@@ -25,6 +29,22 @@ type processSpec struct {
 	stdout, stderr io.Writer
 	// netns is the network namespace to run in, empty for the host's.
 	netns string
+
+	// exe, when set, is run instead of path (which is then only argv[0]'s
+	// meaning): an image's executable on the host, which the container's
+	// mounts may hide.
+	exe string
+	// root is the container's filesystem, built in a mount namespace of
+	// its own; nil keeps the node's.
+	root *rootPlan
+	// hostname, when set, is the hostname in a UTS namespace of the
+	// process's own (the pod's hostname; empty for hostNetwork pods).
+	hostname string
+	// enterPID, when set, runs the process in the mount and UTS
+	// namespaces of that process (an exec probe in its container).
+	enterPID int
+	// cgroup, when set, is the cgroup v2 directory the process starts in.
+	cgroup string
 }
 
 // process is a started process, the leader of its own process group.
@@ -51,13 +71,28 @@ func (execRunner) start(spec processSpec) (process, error) {
 	if len(spec.args) == 0 {
 		spec.args = []string{spec.path}
 	}
+	// The container init (this executable, re-executed) reads its spec
+	// from one pipe and reports a failure before exec on another.
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer specR.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return nil, err
+	}
+	defer statusR.Close()
+	defer statusW.Close()
 	cmd := &exec.Cmd{
-		Path:   spec.path,
-		Args:   spec.args,
-		Env:    spec.env,
-		Dir:    spec.dir,
-		Stdout: spec.stdout,
-		Stderr: spec.stderr,
+		// The running executable itself, even if its file was replaced
+		// since (a rebuilt test binary).
+		Path:       "/proc/self/exe",
+		Args:       []string{containerInitArg0},
+		Stdout:     spec.stdout,
+		Stderr:     spec.stderr,
+		ExtraFiles: []*os.File{specR, statusW},
 		// Output that is not a file is copied through a pipe, which a
 		// child left behind may hold open: do not wait on it for long
 		// once the process itself has exited.
@@ -71,27 +106,62 @@ func (execRunner) start(spec processSpec) (process, error) {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
-	if spec.uid != nil || spec.gid != nil {
-		cred := &syscall.Credential{}
-		if spec.uid != nil {
-			cred.Uid = uint32(*spec.uid)
+	if spec.cgroup != "" {
+		// Started inside the cgroup (clone3), so not even its first
+		// instructions run outside the container's limits.
+		fd, err := unix.Open(spec.cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			specW.Close()
+			return nil, fmt.Errorf("opening cgroup %s: %w", spec.cgroup, err)
 		}
-		// Without runAsGroup a container runtime uses the image's group
-		// for the user, which is root's for an image with no /etc/passwd.
-		if spec.gid != nil {
-			cred.Gid = uint32(*spec.gid)
+		defer unix.Close(fd)
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = fd
+	}
+	if spec.enterPID == 0 {
+		if spec.root != nil {
+			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
+			if spec.cgroup != "" {
+				// Cloned into its cgroup first, so that the namespace's
+				// root is the container's cgroup.
+				cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWCGROUP
+			}
 		}
-		for _, g := range spec.groups {
-			cred.Groups = append(cred.Groups, uint32(g))
+		if spec.hostname != "" {
+			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUTS
 		}
-		cmd.SysProcAttr.Credential = cred
+	}
+	init := initSpec{
+		Args: spec.args, Env: spec.env, Dir: spec.dir,
+		Exe: spec.exe, Path: spec.path,
+		UID: spec.uid, GID: spec.gid, Groups: spec.groups,
+		Hostname: spec.hostname, Root: spec.root, EnterPID: spec.enterPID,
+	}
+	b, err := json.Marshal(&init)
+	if err != nil {
+		specW.Close()
+		return nil, err
 	}
 	// The child inherits the network namespace of the thread that forks it.
 	if err := inNetns(spec.netns, cmd.Start); err != nil {
+		specW.Close()
 		return nil, err
 	}
+	specR.Close()
+	statusW.Close()
 	p := &execProcess{cmd: cmd, exited: make(chan struct{})}
 	go p.wait()
+	// A large spec fills the pipe before the child reads it: write while
+	// the child runs.
+	go func() {
+		_, _ = specW.Write(b)
+		specW.Close()
+	}()
+	msg, _ := io.ReadAll(statusR)
+	if len(msg) > 0 {
+		<-p.exited
+		return nil, errors.New(string(msg))
+	}
 	return p, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +21,16 @@ import (
 // podRuntime and sandbox per pod and reports status changes through
 // NotifyPods.
 type provider struct {
-	s      *settings
-	deps   podDeps
-	store  *stateStore
-	ipam   *ipam
-	logger *slog.Logger
+	s    *settings
+	deps podDeps
+	// newProjector makes a pod's projector of API data volumes; nil runs
+	// pods without a filesystem of their own (unit tests).
+	newProjector func() *projector
+	// cgroupParent is the node's cgroup; empty: pods get none.
+	cgroupParent string
+	store        *stateStore
+	ipam         *ipam
+	logger       *slog.Logger
 	// podGone reports whether the API no longer has the pod (by name and
 	// UID): the pod controller's last DeletePod, after which the node
 	// forgets it.
@@ -47,6 +53,10 @@ type podEntry struct {
 	rt          *podRuntime
 	sb          *sandbox
 	logDir      string
+	// files is the pod's filesystem part and cgroup its cgroup; nil
+	// without.
+	files  *podFilesystem
+	cgroup *podCgroup
 
 	// changes wakes the notifier (capacity one: changes coalesce, and the
 	// notifier always sends the latest status); quit ends it.
@@ -55,6 +65,7 @@ type podEntry struct {
 
 	teardownOnce sync.Once
 	sandboxDown  chan struct{}
+	forgetOnce   sync.Once
 
 	// Guarded by provider.mu.
 	stopping bool
@@ -117,9 +128,40 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 				return p.store.pod(uid, func(r *podRecord) { r.Netns, r.HostLink = netns, hostLink })
 			},
 		})
-		if ports := hostPorts(pod); len(ports) > 0 {
-			e.sb.parts = append(e.sb.parts, &hostPortForwarder{ports: ports, logger: p.logger})
+	}
+	if p.cgroupParent != "" {
+		e.cgroup = &podCgroup{
+			dir: filepath.Join(p.cgroupParent, "pod-"+uid),
+			record: func(dir string) error {
+				return p.store.pod(uid, func(r *podRecord) { r.Cgroup = dir })
+			},
 		}
+		e.sb.parts = append(e.sb.parts, e.cgroup)
+	}
+	if p.newProjector != nil {
+		e.files = &podFilesystem{
+			dir:         podDir(p.s.DataDir, uid),
+			hideDir:     p.s.DataDir,
+			nodeIP:      p.s.nodeIP,
+			hostNetwork: e.hostNetwork,
+			projector:   p.newProjector(),
+			clock:       p.s.Clock,
+			syncPeriod:  p.s.VolumeSyncPeriod,
+			logger:      p.logger,
+			pod:         pod.DeepCopy(),
+			record: func(dir, mount string) error {
+				return p.store.pod(uid, func(r *podRecord) {
+					r.Dir = dir
+					if mount != "" {
+						r.Mounts = append(r.Mounts, mount)
+					}
+				})
+			},
+		}
+		e.sb.parts = append(e.sb.parts, e.files)
+	}
+	if ports := hostPorts(pod); len(ports) > 0 && !e.hostNetwork {
+		e.sb.parts = append(e.sb.parts, &hostPortForwarder{ports: ports, logger: p.logger})
 	}
 	if err := p.store.pod(uid, func(r *podRecord) {
 		r.Namespace, r.Name, r.IP, r.LogDir = pod.Namespace, pod.Name, e.sb.ip.String(), e.logDir
@@ -142,12 +184,20 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		default:
 		}
 	})
+	e.rt.cgroup = e.cgroup
+	if e.files != nil {
+		e.rt.fs = e.files.podFS()
+		e.rt.fs.cgroupNS = e.cgroup != nil
+		if !e.hostNetwork {
+			e.rt.hostname = podHostname(pod)
+		}
+	}
 	p.mu.Lock()
 	p.pods[key] = e
 	p.mu.Unlock()
 	go p.notifier(e)
-	if mounts := unsupportedMounts(pod); len(mounts) > 0 {
-		e.rt.event(corev1.EventTypeWarning, "VolumesNotSupported", "The process node does not mount volumes yet; ignoring %s", strings.Join(mounts, ", "))
+	if e.files != nil && len(e.files.unsupported) > 0 {
+		e.rt.event(corev1.EventTypeWarning, eventVolumesNotSupported, "The process node provides emptyDir, configMap, secret, downwardAPI, projected and hostPath volumes; not mounting %s", strings.Join(e.files.unsupported, ", "))
 	}
 	e.rt.start()
 	go func() {
@@ -168,6 +218,9 @@ func (p *provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
 	e := p.entry(pod.Namespace, pod.Name)
 	if e == nil || e.uid != pod.UID {
 		return errdefs.NotFoundf("pod %s/%s is not on this node", pod.Namespace, pod.Name)
+	}
+	if e.files != nil {
+		e.files.updatePod(pod)
 	}
 	e.rt.updateSpec(pod)
 	return nil
@@ -285,8 +338,13 @@ func (p *provider) maybeForget(e *podEntry) {
 	}
 }
 
-// forgetEntry removes the pod from the node: its entry, logs and record.
+// forgetEntry removes the pod from the node: its entry, logs and record,
+// once; a second call returns when the first is done.
 func (p *provider) forgetEntry(e *podEntry) {
+	e.forgetOnce.Do(func() { p.forget(e) })
+}
+
+func (p *provider) forget(e *podEntry) {
 	p.mu.Lock()
 	for k, v := range p.pods {
 		if v == e {
@@ -312,7 +370,7 @@ func (p *provider) tearDown(e *podEntry) {
 	e.teardownOnce.Do(func() {
 		if err := e.sb.tearDown(); err != nil {
 			p.logger.Error("removing a pod sandbox", "uid", e.uid, "error", err)
-		} else if err := p.store.pod(string(e.uid), func(r *podRecord) { r.Netns, r.HostLink = "", "" }); err != nil {
+		} else if err := p.store.pod(string(e.uid), func(r *podRecord) { r.Netns, r.HostLink, r.Dir, r.Mounts, r.Cgroup = "", "", "", nil, "" }); err != nil {
 			p.logger.Error("recording a removed sandbox", "uid", e.uid, "error", err)
 		}
 		p.release(e)
@@ -360,6 +418,10 @@ func (p *provider) stopAll(maxGrace time.Duration) {
 	}
 	for _, e := range entries {
 		<-e.stopped
+		// The stopping goroutine forgets the pod after closing stopped:
+		// make sure it is done, so that nothing writes the node state
+		// after the final Sweep removed it.
+		p.forgetEntry(e)
 	}
 }
 
@@ -370,25 +432,6 @@ func (p *provider) containerPID(namespace, name, container string) (int, error) 
 		return 0, fmt.Errorf("pod %s/%s is not on this node", namespace, name)
 	}
 	return e.rt.containerPID(container)
-}
-
-// serviceAccountMountPath is where admission mounts the service-account
-// token; pods get it without asking, so its absence is not worth a
-// warning.
-const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-// unsupportedMounts lists the pod's volume mounts ("container:path"), which
-// this slice of the node does not provide.
-func unsupportedMounts(pod *corev1.Pod) []string {
-	var out []string
-	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
-		for _, m := range c.VolumeMounts {
-			if m.MountPath != serviceAccountMountPath {
-				out = append(out, c.Name+":"+m.MountPath)
-			}
-		}
-	}
-	return out
 }
 
 // gracePeriod is the grace period of a pod being deleted: the one the

@@ -43,9 +43,10 @@ func NetnsName(uid types.UID) string { return "fwpod-" + shortID(uid) }
 func HostLinkName(uid types.UID) string { return "fwp" + shortID(uid) }
 
 // sandboxPart is one layer of a pod's isolation. A sandbox sets its parts
-// up in order and tears them down in reverse. Today's parts are the
-// network and the hostPort forwarders; volumes and a private mount
-// namespace are further parts in a later slice, set up between the two.
+// up in order and tears them down in reverse: the network, the cgroup,
+// the pod's files (its /tmp, /etc files and volumes, from which each
+// container's mount namespace is built when it starts) and the hostPort
+// forwarders.
 type sandboxPart interface {
 	setUp(ctx context.Context, sb *sandbox) error
 	tearDown(sb *sandbox) error

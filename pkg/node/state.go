@@ -22,9 +22,11 @@ const stateFileName = "state.json"
 // nodeState is what stateFileName holds.
 type nodeState struct {
 	// Owner is the node process; Sweep leaves a live owner's state alone.
-	Owner   processRef            `json:"owner"`
-	Network *hostNetworkState     `json:"network,omitempty"`
-	Pods    map[string]*podRecord `json:"pods,omitempty"` // by pod UID
+	Owner   processRef        `json:"owner"`
+	Network *hostNetworkState `json:"network,omitempty"`
+	// Cgroup is the node's cgroup, the parent of its pods'.
+	Cgroup string                `json:"cgroup,omitempty"`
+	Pods   map[string]*podRecord `json:"pods,omitempty"` // by pod UID
 }
 
 // processRef names a process by pid and start time, so that a pid reused
@@ -68,6 +70,12 @@ type podRecord struct {
 	Netns     string `json:"netns,omitempty"`
 	HostLink  string `json:"hostLink,omitempty"`
 	LogDir    string `json:"logDir,omitempty"`
+	// Dir is the pod's directory (its /tmp, /etc files and volumes) and
+	// Mounts the tmpfs mounts in it on the host (emptyDir medium Memory).
+	Dir    string   `json:"dir,omitempty"`
+	Mounts []string `json:"mounts,omitempty"`
+	// Cgroup is the pod's cgroup, with one child per container.
+	Cgroup string `json:"cgroup,omitempty"`
 	// Processes are the leaders of the process groups the node started
 	// for the pod and that have not yet been reaped.
 	Processes []processRef `json:"processes,omitempty"`
@@ -151,6 +159,9 @@ func Sweep(dataDir string) error {
 	if st.Network != nil {
 		errs = append(errs, removeHostNetwork(st.Network))
 	}
+	if st.Cgroup != "" {
+		errs = append(errs, removeCgroup(st.Cgroup))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sweeping %s: %w", dataDir, err)
 	}
@@ -159,12 +170,19 @@ func Sweep(dataDir string) error {
 
 // sweepPod ends a pod's processes and removes its sandbox and logs.
 func sweepPod(r *podRecord) error {
+	var errs []error
+	if r.Cgroup != "" {
+		// Every process of the pod, wherever it went.
+		errs = append(errs, removeCgroup(r.Cgroup))
+	}
 	for _, p := range r.Processes {
 		p.killGroup()
 	}
-	var errs []error
 	if r.Netns != "" || r.HostLink != "" {
 		errs = append(errs, removePodNetwork(r.Netns, r.HostLink))
+	}
+	if r.Dir != "" {
+		errs = append(errs, removePodDir(r.Dir, r.Mounts))
 	}
 	if r.LogDir != "" {
 		errs = append(errs, os.RemoveAll(r.LogDir))

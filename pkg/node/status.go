@@ -18,7 +18,10 @@ const (
 	reasonRunContainer          = "RunContainerError"
 	reasonCompleted             = "Completed"
 	reasonError                 = "Error"
-	reasonStatusUnknown         = "ContainerStatusUnknown"
+	// reasonOOMKilled ends a container the kernel killed for exceeding
+	// its memory limit.
+	reasonOOMKilled     = "OOMKilled"
+	reasonStatusUnknown = "ContainerStatusUnknown"
 )
 
 // Event reasons, as the kubelet records them.
@@ -29,6 +32,11 @@ const (
 	eventStarted   = "Started"
 	eventKilling   = "Killing"
 	eventUnhealthy = "Unhealthy"
+	// eventVolumesNotSupported names volumes of kinds the node does not
+	// provide (persistentVolumeClaim, csi, ...); they are not mounted.
+	eventVolumesNotSupported = "VolumesNotSupported"
+	// eventFailedMount says why a volume keeps a container from starting.
+	eventFailedMount = "FailedMount"
 )
 
 // backOff is the kubelet's restart back-off: the first restart at once,

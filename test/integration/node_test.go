@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -55,6 +58,9 @@ func TestNode(t *testing.T) {
 	})
 	t.Run("hostNetwork pods and hostPorts are reached from the host", func(t *testing.T) {
 		testHostNetwork(t, tn, ns, server)
+	})
+	t.Run("a pod sees its volumes, its own /tmp, /dev and /etc files, and reaches the API server with its token", func(t *testing.T) {
+		testPodFilesystem(t, tn, ns)
 	})
 	t.Run("a ko:// image is built from the module and runs", func(t *testing.T) {
 		testKoImage(t, tn, ns)
@@ -184,6 +190,11 @@ func TestNodeSweep(t *testing.T) {
 	if nodetest.ProcessRunning(podPID) {
 		left = append(left, fmt.Sprintf("the pod's process %d", podPID))
 	}
+	for _, p := range []string{filepath.Join(hc.DataDir, "sandboxes", string(created.UID)), nodetest.NodeCgroup(hc.Name)} {
+		if _, err := os.Stat(p); p != "" && err == nil {
+			left = append(left, p)
+		}
+	}
 	if len(left) > 0 {
 		t.Errorf("left on the host after Sweep:\n%s", strings.Join(left, "\n"))
 	}
@@ -217,6 +228,10 @@ func startNode(t *testing.T) *testNode {
 	tn := &testNode{imageCache: t.TempDir(), logs: logs}
 	name := fmt.Sprintf("fw-node-test-%d", pid)
 	dataDir := nodeDataDir(t, "node")
+	// Pods reach the API server on the node's address, where the test
+	// forwards to the API server's loopback address once the node has
+	// put that address on lo.
+	apiServer := netip.AddrPortFrom(netip.MustParsePrefix(podCIDR).Addr().Next(), 443)
 	n, err := node.New(node.Config{
 		RESTConfig:        cluster.ControlPlane.RESTConfig(),
 		NodeName:          name,
@@ -225,6 +240,8 @@ func startNode(t *testing.T) *testNode {
 		ServiceCIDR:       cluster.ControlPlane.ServiceClusterIPRange,
 		ClientCAFile:      cluster.ControlPlane.CACertPath,
 		ImageCacheDir:     tn.imageCache,
+		APIServerAddress:  apiServer,
+		VolumeSyncPeriod:  time.Second,
 		RestartBackOff:    200 * time.Millisecond,
 		MaxRestartBackOff: 2 * time.Second,
 		Logger:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -261,6 +278,8 @@ func startNode(t *testing.T) *testNode {
 	case <-time.After(time.Minute):
 		t.Fatalf("the node was not ready within a minute\n%s", logs.String())
 	}
+
+	forwardAPIServer(t, apiServer)
 
 	nodeObj, err := cluster.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -420,15 +439,301 @@ func testPodLifecycle(t *testing.T, tn *testNode, ns, server string) {
 	})
 }
 
+// forwardAPIServer forwards connections to from, where pods reach the API
+// server, to the API server's own (loopback) address, until the test ends.
+func forwardAPIServer(t *testing.T, from netip.AddrPort) {
+	t.Helper()
+	u, err := url.Parse(cluster.ControlPlane.RESTConfig().Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", from.String())
+	if err != nil {
+		t.Fatalf("listening where pods reach the API server: %v", err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer in.Close()
+				out, err := net.Dial("tcp", u.Host)
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go func() { _, _ = io.Copy(out, in); _ = out.(*net.TCPConn).CloseWrite() }()
+				_, _ = io.Copy(in, out)
+			})
+		}
+	})
+}
+
+// testPodFilesystem runs the test server from a ko:// image with a volume
+// of each kind the node provides and checks what the process sees: the
+// files at their mount paths (read-only where they must be, updated when
+// the ConfigMap changes), a working service-account token, and the
+// runtime contract's /tmp, /dev, /etc files, hostname and stdin.
+func testPodFilesystem(t *testing.T, tn *testNode, ns string) {
+	ctx := t.Context()
+	kube := cluster.Kube
+	cms := kube.CoreV1().ConfigMaps(ns)
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "settings"},
+		Data:       map[string]string{"a": "1", "b": "2"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		Data:       map[string][]byte{"password": []byte("s3cret")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The pod's ServiceAccount may read the namespace: its token is then
+	// shown to work by listing ConfigMaps.
+	if _, err := kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-view"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	const app = "/ko-app/server"
+	pod := nodetest.Pod(ns, "files", tn.Name(), node.KoPrefix+nodetest.ServerImportPath)
+	pod.Labels = map[string]string{"app": "files"}
+	pod.Spec.AutomountServiceAccountToken = ptrTo(true)
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "settings", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
+		{Name: "bee", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "settings"},
+			Items:                []corev1.KeyToPath{{Key: "b", Path: "nested/bee", Mode: ptrTo[int32](0o600)}}}}},
+		{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "creds"}}},
+		{Name: "missing", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "absent", Optional: ptrTo(true)}}},
+		{Name: "later", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "later"}}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "memory", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+		{Name: "podinfo", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+			{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}},
+		}}}},
+	}
+	c := &pod.Spec.Containers[0]
+	c.VolumeMounts = []corev1.VolumeMount{
+		{Name: "settings", MountPath: "/etc/settings"},
+		{Name: "settings", MountPath: "/opt/a", SubPath: "a"},
+		{Name: "bee", MountPath: "/etc/bee"},
+		{Name: "creds", MountPath: "/var/creds"},
+		{Name: "missing", MountPath: "/var/missing"},
+		{Name: "later", MountPath: "/etc/later"},
+		{Name: "scratch", MountPath: "/scratch"},
+		{Name: "scratch", MountPath: "/ro-scratch", ReadOnly: true},
+		{Name: "memory", MountPath: "/scratch/memory"},
+		{Name: "podinfo", MountPath: "/etc/podinfo"},
+	}
+	// An exec probe runs inside the container: /ko-app is there.
+	c.StartupProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{app, "exit", "0"}}},
+		PeriodSeconds: 1,
+	}
+	created, err := kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.created(created)
+	// The ConfigMap of volume "later" does not exist yet: the container
+	// waits for it, as on a kubelet, and starts once it is there.
+	waiting := waitPodFor(t, 3*time.Minute, ns, pod.Name, "waiting for the ConfigMap later", func(p *corev1.Pod) bool {
+		if len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		w := p.Status.ContainerStatuses[0].State.Waiting
+		return w != nil && w.Reason == "ContainerCreating" && strings.Contains(w.Message, `volume "later"`)
+	})
+	if waiting.Status.Phase != corev1.PodPending {
+		t.Errorf("phase %s while a volume waits for its ConfigMap, want Pending", waiting.Status.Phase)
+	}
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "later"},
+		Data:       map[string]string{"c": "3"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	running := waitPodFor(t, time.Minute, ns, pod.Name, "Running and Ready", nodetest.PodReady)
+	base := "http://" + net.JoinHostPort(running.Status.PodIP, "8080")
+	read := func(path string) string { return fetchOK(t, base+"/read?path="+url.QueryEscape(path)) }
+	write := func(path string) string {
+		return strings.TrimSpace(fetchOK(t, base+"/write?path="+url.QueryEscape(path)))
+	}
+	stat := func(path string) (fi struct {
+		Exists bool   `json:"exists"`
+		Mode   string `json:"mode"`
+		Link   string `json:"link"`
+	}) {
+		getJSON(t, base+"/stat?path="+url.QueryEscape(path), &fi)
+		return fi
+	}
+
+	// Volumes at their mount paths.
+	for path, want := range map[string]string{
+		"/etc/settings/a":     "1",
+		"/etc/settings/b":     "2",
+		"/opt/a":              "1",
+		"/etc/bee/nested/bee": "2",
+		"/var/creds/password": "s3cret",
+		"/etc/podinfo/labels": `app="files"`,
+		"/etc/podinfo/name":   "files",
+		"/etc/later/c":        "3",
+	} {
+		if got := read(path); got != want {
+			t.Errorf("%s holds %q, want %q", path, got, want)
+		}
+	}
+	if fi := stat("/etc/bee/..data/nested/bee"); fi.Mode != "-rw-------" {
+		t.Errorf("an item with mode 0600 has mode %s", fi.Mode)
+	}
+	if fi := stat("/var/missing"); !fi.Exists {
+		t.Errorf("the optional Secret's volume is not mounted")
+	}
+	for _, path := range []string{"/etc/settings/c", "/var/creds/c", "/ro-scratch/c", "/proc/sys/kernel/hostname"} {
+		if got := write(path); !strings.Contains(got, "read-only file system") {
+			t.Errorf("writing %s: %q, want a read-only file system", path, got)
+		}
+	}
+	if got := write("/scratch/f"); got != "written" {
+		t.Errorf("writing to the emptyDir: %q", got)
+	}
+	if got := read("/ro-scratch/f"); got != "written\n" {
+		t.Errorf("the emptyDir mounted twice shows %q, want the file written through the other mount", got)
+	}
+	if got := write("/scratch/memory/f"); got != "written" {
+		t.Errorf("writing to the memory emptyDir: %q", got)
+	}
+
+	// The service-account token, CA and namespace at the standard path,
+	// and a call to the API server with them as an in-cluster client
+	// makes it (the certificate names kubernetes.default.svc, not the
+	// node's address).
+	const sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
+	if got := read(sa + "namespace"); got != ns {
+		t.Errorf("%snamespace holds %q, want %q", sa, got, ns)
+	}
+	if got := read(sa + "ca.crt"); !strings.HasPrefix(got, "-----BEGIN CERTIFICATE-----") {
+		t.Errorf("%sca.crt holds %q, want the cluster CA", sa, got)
+	}
+	list := fetchOK(t, base+"/kube?serverName=kubernetes.default.svc&path="+url.QueryEscape("/api/v1/namespaces/"+ns+"/configmaps"))
+	if !strings.Contains(list, `"name":"settings"`) {
+		t.Errorf("listing ConfigMaps with the pod's token: %s", list)
+	}
+
+	// The runtime contract's shape.
+	var env struct {
+		Env map[string]string `json:"env"`
+	}
+	getJSON(t, base+"/env", &env)
+	apiServer := netip.AddrPortFrom(tn.IP(), 443)
+	for k, v := range map[string]string{
+		"KUBERNETES_SERVICE_HOST": tn.IP().String(), "KUBERNETES_SERVICE_PORT": "443",
+		"KUBERNETES_PORT": "tcp://" + apiServer.String(), "KUBERNETES_PORT_443_TCP_ADDR": tn.IP().String(),
+	} {
+		if env.Env[k] != v {
+			t.Errorf("env %s=%q, want %q", k, env.Env[k], v)
+		}
+	}
+	if fi := stat("/tmp"); fi.Mode != "dtrwxrwxrwx" {
+		t.Errorf("/tmp has mode %s, want 1777", fi.Mode)
+	}
+	if got := write("/tmp/f"); got != "written" {
+		t.Errorf("writing to /tmp: %q", got)
+	}
+	var dev []string
+	getJSON(t, base+"/ls?path=/dev", &dev)
+	if want := []string{"fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"}; !slices.Equal(dev, want) {
+		t.Errorf("/dev holds %v, want %v", dev, want)
+	}
+	if fi := stat("/dev/fd"); fi.Link != "/proc/self/fd" {
+		t.Errorf("/dev/fd links to %q, want /proc/self/fd", fi.Link)
+	}
+	if got := read("/etc/hostname"); got != "files\n" {
+		t.Errorf("/etc/hostname holds %q", got)
+	}
+	if got := read("/etc/hosts"); !strings.Contains(got, running.Status.PodIP+"\tfiles\n") {
+		t.Errorf("/etc/hosts does not name the pod on its address:\n%s", got)
+	}
+	var proc struct {
+		Hostname string   `json:"hostname"`
+		Stdin    string   `json:"stdin"`
+		Args     []string `json:"args"`
+	}
+	getJSON(t, base+"/process", &proc)
+	if proc.Hostname != "files" || proc.Stdin != "0 EOF" || len(proc.Args) == 0 || proc.Args[0] != app {
+		t.Errorf("the process sees hostname %q, stdin %q, argv %q; want files, at EOF, %s first", proc.Hostname, proc.Stdin, proc.Args, app)
+	}
+
+	// The process runs in its container's cgroup, which it sees, read-only,
+	// as the root of its own cgroup namespace.
+	if cg := nodetest.NodeCgroup(tn.Name()); cg != "" {
+		var self struct {
+			PID int `json:"pid"`
+		}
+		getJSON(t, base+"/env", &self)
+		procs, err := os.ReadFile(filepath.Join(cg, "pod-"+string(created.UID), pod.Spec.Containers[0].Name, "cgroup.procs"))
+		if err != nil || !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(self.PID)) {
+			t.Errorf("the container's cgroup holds %q (%v), want the server's pid %d", procs, err, self.PID)
+		}
+		if got := read("/proc/self/cgroup"); !strings.HasSuffix(got, "0::/\n") {
+			t.Errorf("the container's cgroups:\n%s\nwant its own namespace's root", got)
+		}
+		if got := read("/sys/fs/cgroup/cgroup.procs"); !slices.Contains(strings.Fields(got), strconv.Itoa(self.PID)) {
+			t.Errorf("/sys/fs/cgroup/cgroup.procs in the pod holds %q, want the server's pid %d", got, self.PID)
+		}
+		if got := write("/sys/fs/cgroup/cgroup.procs"); !strings.Contains(got, "read-only file system") {
+			t.Errorf("writing /sys/fs/cgroup: %q, want a read-only file system", got)
+		}
+	}
+
+	// A changed ConfigMap shows up in the running pod.
+	cm, err := cms.Get(ctx, "settings", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["a"] = "10"
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the ConfigMap's change in the pod", func(context.Context) (bool, error) {
+		return read("/etc/settings/a") == "10", nil
+	})
+
+	// Deletion leaves no mount, namespace, link or route; the pod's
+	// directory under the node's data directory goes too.
+	if err := kube.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ip, _ := netip.ParseAddr(running.Status.PodIP)
+	waitUntil(t, 30*time.Second, "the pod's sandbox, mounts and directory to be removed", func(context.Context) (bool, error) {
+		_, err := os.Stat(filepath.Join(tn.DataDir(), "sandboxes", string(created.UID)))
+		return sandboxGone(created.UID, ip) && os.IsNotExist(err), nil
+	})
+}
+
 func testRouting(t *testing.T, tn *testNode, ns, server string) {
 	ctx := t.Context()
 	kube := cluster.Kube
 	// Pod a also runs an init container first, passes an exec startup
-	// probe (run inside its network namespace) and runs as nobody.
+	// probe (run inside its container, where the image's executable is
+	// /ko-app/<name>) and runs as nobody.
 	a := nodetest.Pod(ns, "a", tn.Name(), server)
 	a.Spec.InitContainers = []corev1.Container{{Name: "init", Image: server, Args: []string{"exit", "0"}}}
 	a.Spec.Containers[0].StartupProbe = &corev1.Probe{
-		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{server, "exit", "0"}}},
+		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/ko-app/" + filepath.Base(server), "exit", "0"}}},
 		PeriodSeconds: 1,
 	}
 	a.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptrTo[int64](65534), RunAsGroup: ptrTo[int64](65534)}
@@ -733,6 +1038,11 @@ func assertHostClean(t *testing.T, tn *testNode) {
 	tn.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(tn.DataDir(), "state.json")); err == nil {
 		left = append(left, "the node's state file")
+	}
+	if cg := nodetest.NodeCgroup(tn.Name()); cg != "" {
+		if _, err := os.Stat(cg); err == nil {
+			left = append(left, "the node's cgroup "+cg)
+		}
 	}
 	if len(left) > 0 {
 		t.Errorf("left on the host after the node stopped:\n%s", strings.Join(left, "\n"))

@@ -31,9 +31,14 @@ import (
 )
 
 // ServerPackage is the node's test workload, relative to the repository
-// root: an HTTP server on $PORT with switchable health, an /env report and
-// a /dial endpoint; "server exit <code>" prints a line and exits.
+// root: an HTTP server on $PORT with switchable health, an /env report, a
+// /dial endpoint, /read, /write, /stat and /ls of paths as the pod sees
+// them, /process (hostname, stdin, argv) and /kube (an API call as an
+// in-cluster client); "server exit <code>" prints a line and exits.
 const ServerPackage = "./pkg/node/testdata/server"
+
+// ServerImportPath is ServerPackage as a Go import path, for ko:// images.
+const ServerImportPath = "flywheel.dev/pkg/node/testdata/server"
 
 // BuildServer builds ServerPackage from the repository at root into dir
 // and returns the executable's path. dir must be readable by the users the
@@ -50,12 +55,22 @@ func BuildServer(root, dir string) (string, error) {
 
 // Leftovers lists, the way `ip netns list`, `ip link`, `ip addr`,
 // `ip route` and `ip rule` would show them, what a node with this pod
-// range and node IP left on the host: the namespaces and veths of the
-// pods with these UIDs, the node's address, any route into the pod range
-// and the rules for it. Empty means clean.
+// range and node IP left on the host: the namespaces, veths, mounts and
+// cgroups of the pods with these UIDs, the node's address, any route into the pod
+// range and the rules for it. Empty means clean.
 func Leftovers(podCIDR netip.Prefix, nodeIP netip.Addr, uids []types.UID) []string {
 	var left []string
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, uid := range uids {
+		for line := range strings.SplitSeq(string(mountinfo), "\n") {
+			if strings.Contains(line, string(uid)) {
+				left = append(left, "mount "+line)
+			}
+		}
+		cgroups, _ := filepath.Glob(filepath.Join(cgroup2Mount(), "flywheel-*", "pod-"+string(uid)))
+		for _, cg := range cgroups {
+			left = append(left, "cgroup "+cg)
+		}
 		if _, err := os.Stat(filepath.Join("/var/run/netns", node.NetnsName(uid))); err == nil {
 			left = append(left, "netns "+node.NetnsName(uid))
 		}
@@ -86,6 +101,28 @@ func Leftovers(podCIDR netip.Prefix, nodeIP netip.Addr, uids []types.UID) []stri
 		}
 	}
 	return left
+}
+
+// NodeCgroup is where the node with this name keeps its pods' cgroups,
+// empty when the host has no cgroup v2 hierarchy.
+func NodeCgroup(nodeName string) string {
+	mount := cgroup2Mount()
+	if mount == "" {
+		return ""
+	}
+	return filepath.Join(mount, "flywheel-"+nodeName)
+}
+
+// cgroup2Mount is where the cgroup v2 hierarchy is mounted, if anywhere.
+func cgroup2Mount() string {
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	for line := range strings.SplitSeq(string(mountinfo), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(pre); ok && strings.HasPrefix(post, "cgroup2 ") && len(f) >= 5 {
+			return f[4]
+		}
+	}
+	return ""
 }
 
 // ProcessRunning reports whether pid runs. A zombie (killed, not yet

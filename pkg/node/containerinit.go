@@ -1,0 +1,218 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// containerInitArg0 is the argv[0] under which the node's own executable,
+// re-executed, becomes the container init: the step between the node and
+// a container's process that sets up what a Go program with many threads
+// cannot do for its child (a mount namespace of its own with the pod's
+// mounts, the hostname), drops privileges and execs the container's
+// command.
+const containerInitArg0 = "flywheel-container-init"
+
+// The container init reads its initSpec from specFD and reports a failure
+// before exec on statusFD, which closes on a successful exec.
+const (
+	specFD   = 3
+	statusFD = 4
+)
+
+// initSpec is what the container init does, sent as JSON by the node.
+type initSpec struct {
+	// Args is argv; Args[0] is what the process sees as its name.
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+	// Exe is an executable on the host, opened before the mounts hide it,
+	// and run: the container's image. Empty: Path is run, as found inside
+	// the container.
+	Exe  string `json:"exe,omitempty"`
+	Path string `json:"path,omitempty"`
+
+	UID    *int64  `json:"uid,omitempty"`
+	GID    *int64  `json:"gid,omitempty"`
+	Groups []int64 `json:"groups,omitempty"`
+
+	// Hostname is set in the UTS namespace the node cloned for the
+	// process; empty: the host's namespace is kept.
+	Hostname string `json:"hostname,omitempty"`
+	// Root is the container's filesystem, built in the mount namespace
+	// the node cloned for the process; nil keeps the host's.
+	Root *rootPlan `json:"root,omitempty"`
+	// EnterPID joins the mount and UTS namespaces of that (container)
+	// process instead: exec probes and hooks see what the container sees.
+	EnterPID int `json:"enterPID,omitempty"`
+}
+
+func init() {
+	// Every binary that runs a node (cmd binaries, test binaries) imports
+	// this package; hooking here means none of them can forget to.
+	MaybeRunContainerInit()
+}
+
+// MaybeRunContainerInit runs the container init and never returns when the
+// process was started as one; otherwise it returns at once. The package
+// calls it when it is initialized, so a binary need not; it is exported so
+// that a main can call it first thing, before other init-time work.
+func MaybeRunContainerInit() {
+	if len(os.Args) == 0 || os.Args[0] != containerInitArg0 {
+		return
+	}
+	status := os.NewFile(statusFD, "status")
+	err := runContainerInit()
+	// Only reached when exec failed or was never tried.
+	fmt.Fprint(status, err)
+	os.Exit(127)
+}
+
+func runContainerInit() error {
+	// The status pipe must close when exec succeeds.
+	unix.CloseOnExec(statusFD)
+	f := os.NewFile(specFD, "spec")
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("reading the container spec: %w", err)
+	}
+	var spec initSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return fmt.Errorf("reading the container spec: %w", err)
+	}
+	// From here on the thread's namespaces and credentials are what the
+	// exec'd program gets: stay on it.
+	runtime.LockOSThread()
+
+	exe := -1
+	if spec.Exe != "" {
+		if exe, err = unix.Open(spec.Exe, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("opening the image's executable %s: %w", spec.Exe, err)
+		}
+	}
+	switch {
+	case spec.EnterPID > 0:
+		if err := enterNamespaces(spec.EnterPID); err != nil {
+			return err
+		}
+	case spec.Root != nil:
+		if err := buildRoot(spec.Root); err != nil {
+			return fmt.Errorf("building the container's filesystem: %w", err)
+		}
+	}
+	if spec.Hostname != "" && spec.EnterPID == 0 {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("setting the hostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if err := dropPrivileges(spec); err != nil {
+		return err
+	}
+	dir := spec.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("workingDir %s: %w", dir, err)
+	}
+	path := spec.Path
+	if exe >= 0 {
+		// The image may sit where the container's mounts hide it (a
+		// private /tmp): run it through the descriptor opened before.
+		path = fmt.Sprintf("/proc/self/fd/%d", exe)
+	} else if !strings.Contains(path, "/") {
+		if path, err = lookPath(path, lookupEnv(spec.Env, "PATH")); err != nil {
+			return err
+		}
+	}
+	err = syscall.Exec(path, spec.Args, spec.Env)
+	return fmt.Errorf("exec %s: %w", spec.Args[0], err)
+}
+
+// enterNamespaces moves this thread into the mount, UTS and cgroup
+// namespaces of pid. Joining a mount namespace needs a thread whose filesystem
+// attributes no other thread shares, so they are unshared first; exec
+// then makes this thread the process.
+func enterNamespaces(pid int) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unsharing filesystem attributes: %w", err)
+	}
+	for _, ns := range []struct {
+		name string
+		kind int
+	}{{"cgroup", unix.CLONE_NEWCGROUP}, {"mnt", unix.CLONE_NEWNS}, {"uts", unix.CLONE_NEWUTS}} {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns.name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("the container's process %d is gone: %w", pid, err)
+		}
+		err = unix.Setns(fd, ns.kind)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("entering the %s namespace of process %d: %w", ns.name, pid, err)
+		}
+	}
+	return nil
+}
+
+// dropPrivileges switches to runAsUser/runAsGroup/supplementalGroups.
+// Changing credentials clears the parent-death signal, so it is set again:
+// a crashed node still takes its containers along.
+func dropPrivileges(spec initSpec) error {
+	if spec.UID == nil && spec.GID == nil {
+		return nil
+	}
+	groups := make([]int, 0, len(spec.Groups))
+	for _, g := range spec.Groups {
+		groups = append(groups, int(g))
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("supplementalGroups: %w", err)
+	}
+	// Without runAsGroup a container runtime uses the image's group for
+	// the user, which is root's for an image with no /etc/passwd.
+	gid := 0
+	if spec.GID != nil {
+		gid = int(*spec.GID)
+	}
+	if err := syscall.Setresgid(gid, gid, gid); err != nil {
+		return fmt.Errorf("runAsGroup %d: %w", gid, err)
+	}
+	if spec.UID != nil {
+		uid := int(*spec.UID)
+		if err := syscall.Setresuid(uid, uid, uid); err != nil {
+			return fmt.Errorf("runAsUser %d: %w", uid, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return err
+	}
+	if os.Getppid() == 1 {
+		return errors.New("the node exited while the container started")
+	}
+	return nil
+}
+
+// lookPath finds name in the container's PATH, as a runtime does inside
+// the container's filesystem.
+func lookPath(name, envPath string) (string, error) {
+	for dir := range strings.SplitSeq(envPath, ":") {
+		if dir == "" {
+			continue
+		}
+		p := dir + "/" + name
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}

@@ -1,0 +1,164 @@
+package node
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netns"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// testPodFS makes a pod's directory as podFilesystem would, with one
+// emptyDir volume "scratch", for tests of the container init.
+func testPodFS(t *testing.T) *podFS {
+	t.Helper()
+	dir := t.TempDir()
+	fsys := &podFS{
+		rootDir: filepath.Join(dir, "root"), tmpDir: filepath.Join(dir, "tmp"), etcDir: filepath.Join(dir, "etc"),
+		volumes: map[string]volumeDir{"scratch": {path: filepath.Join(dir, "scratch"), writable: true}},
+	}
+	for _, d := range []string{fsys.rootDir, fsys.tmpDir, fsys.etcDir, fsys.volumes["scratch"].path} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(fsys.tmpDir, fs.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	// World-writable, as the node makes an emptyDir.
+	if err := os.Chmod(fsys.volumes["scratch"].path, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range etcFiles {
+		if err := os.WriteFile(filepath.Join(fsys.etcDir, f), []byte("pod's "+f+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fsys
+}
+
+// run starts spec through the container init and returns its output once
+// it exited.
+func run(t *testing.T, spec processSpec) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	spec.stdout, spec.stderr = &out, &out
+	p, err := execRunner{}.start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done():
+	case <-time.After(20 * time.Second):
+		_ = p.signal(syscall.SIGKILL)
+		t.Fatal("the process did not exit")
+	}
+	return out.String(), p.exitCode()
+}
+
+// TestContainerInit starts real processes through the container init: it
+// needs root (mount and UTS namespaces) and skips without.
+func TestContainerInit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container init needs root for mount and UTS namespaces")
+	}
+	fsys := testPodFS(t)
+	c := &corev1.Container{VolumeMounts: []corev1.VolumeMount{{Name: "scratch", MountPath: "/var/run/secrets/example"}}}
+	plan, err := rootPlanFor(fsys, c, "/bin/sh", "sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := int64(65534)
+	script := strings.Join([]string{
+		"id -u", "hostname", "ls /dev | tr '\\n' ' '; echo", "stat -c %a /tmp", "cat /etc/hostname /etc/hosts",
+		"ls /ko-app", "touch /var/run/secrets/example/f && echo volume writable",
+		"echo x 2>/dev/null > /proc/sys/kernel/hostname || echo /proc/sys read-only",
+		"read line || echo stdin at EOF", "pwd",
+	}, "; ")
+	t.Run("a container's filesystem, hostname, user and stdin", func(t *testing.T) {
+		out, code := run(t, processSpec{
+			path: "/ko-app/sh", exe: "/bin/sh", args: []string{"/ko-app/sh", "-c", script},
+			env: []string{"PATH=/usr/bin:/bin"}, dir: "/var", uid: &nobody, gid: &nobody,
+			root: plan, hostname: "pod-a",
+		})
+		want := "65534\npod-a\nfd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n1777\n" +
+			"pod's hostname\npod's hosts\nsh\nvolume writable\n/proc/sys read-only\nstdin at EOF\n/var\n"
+		if diff := cmp.Diff(want, out); diff != "" || code != 0 {
+			t.Errorf("exit code %d, output (-want, +got):\n%s", code, diff)
+		}
+		if _, err := os.Stat(filepath.Join(fsys.volumes["scratch"].path, "f")); err != nil {
+			t.Errorf("the file written through the volume mount is not in the volume: %v", err)
+		}
+	})
+
+	t.Run("an exec in a running container sees its filesystem and hostname", func(t *testing.T) {
+		var out bytes.Buffer
+		main, err := execRunner{}.start(processSpec{
+			path: "/ko-app/sh", exe: "/bin/sh", args: []string{"/ko-app/sh", "-c", "sleep 30"},
+			env: []string{"PATH=/usr/bin:/bin"}, root: plan, hostname: "pod-b", stdout: &out, stderr: &out,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = main.signal(syscall.SIGKILL); <-main.done() }()
+		got, code := run(t, processSpec{
+			path: "sh", args: []string{"sh", "-c", "hostname; ls /ko-app; cat /etc/hostname"},
+			env: []string{"PATH=/usr/bin:/bin"}, enterPID: main.pid(),
+		})
+		if want := "pod-b\nsh\npod's hostname\n"; got != want || code != 0 {
+			t.Errorf("exec: exit code %d, output %q, want %q", code, got, want)
+		}
+	})
+
+	t.Run("a command not in PATH fails to start", func(t *testing.T) {
+		_, err := execRunner{}.start(processSpec{
+			path: "no-such-command", args: []string{"no-such-command"},
+			env: []string{"PATH=/usr/bin:/bin"}, root: plan, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{},
+		})
+		if err == nil || !strings.Contains(err.Error(), "executable file not found") {
+			t.Errorf("start() error = %v, want executable file not found", err)
+		}
+	})
+
+	// Every mount lived in the processes' own namespaces.
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mountinfo), fsys.rootDir) {
+		t.Errorf("a mount of the container is on the host:\n%s", mountinfo)
+	}
+}
+
+// TestContainerInitDropsNamespaceFiles checks that a container holds no
+// copy of the host's named network namespaces: it would keep them alive
+// after the node deletes them.
+func TestContainerInitDropsNamespaceFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container init needs root for mount namespaces")
+	}
+	fsys := testPodFS(t)
+	plan, err := rootPlanFor(fsys, &corev1.Container{}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("fwunit-%d", os.Getpid())
+	ns, err := newNamedNetns(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+	defer func() { _ = netns.DeleteNamed(name) }()
+	out, code := run(t, processSpec{
+		path: "/bin/sh", args: []string{"sh", "-c", "grep -c ' - nsfs ' /proc/self/mountinfo || true"},
+		env: []string{"PATH=/usr/bin:/bin"}, root: plan,
+	})
+	if out != "0\n" || code != 0 {
+		t.Errorf("namespace files mounted in the container: %q (exit code %d), want 0", out, code)
+	}
+}

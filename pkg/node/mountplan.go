@@ -1,0 +1,174 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// devices are the device nodes a container's /dev holds, bound from the
+// host's: the set the OCI runtime spec requires of a Linux container.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// podFS is where a pod's own files live on the host, under its sandbox
+// directory, and what its containers' filesystems are built from.
+type podFS struct {
+	// rootDir is the (empty) directory each container's root is mounted
+	// on, inside the container's own mount namespace.
+	rootDir string
+	// tmpDir is the pod's /tmp, shared by its containers.
+	tmpDir string
+	// etcDir holds the pod's hosts, resolv.conf and hostname.
+	etcDir string
+	// hideDir is the node's data directory, hidden from containers: it
+	// holds every pod's volumes.
+	hideDir string
+	// volumes are the pod's volumes by name.
+	volumes map[string]volumeDir
+	// volumesReady projects again the API data volumes that could not be
+	// projected yet and says why any still cannot; nil: all are ready.
+	volumesReady func(ctx context.Context) error
+	// cgroupNS is set when containers run in cgroup namespaces of their
+	// own (the node has cgroup v2): /sys/fs/cgroup then shows the
+	// container's cgroup.
+	cgroupNS bool
+}
+
+// volumeDir is a volume's directory on the host.
+type volumeDir struct {
+	path string
+	// writable volumes (emptyDir) may be mounted read-write; the API data
+	// volumes (configMap, secret, downwardAPI, projected) are always
+	// read-only, as the kubelet mounts them.
+	writable bool
+}
+
+// etcFiles are the files of etcDir, mounted over the host's.
+var etcFiles = []string{"hosts", "resolv.conf", "hostname"}
+
+// rootPlanFor is the filesystem of container c: the host's, with the
+// pod's /tmp, a minimal /dev, the pod's /etc files, /proc/sys and /sys
+// read-only, the image's executable at /ko-app/<name> and the container's
+// volume mounts.
+func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*rootPlan, error) {
+	ops := []mountOp{
+		{Kind: opMirror, Target: "/", Skip: []string{"dev", "tmp"}},
+		{Kind: opTmpfs, Target: "/dev", Data: "mode=755,size=64k"},
+	}
+	for _, d := range devices {
+		ops = append(ops, mountOp{Kind: opBind, Source: "/dev/" + d, Target: "/dev/" + d, File: true})
+	}
+	ops = append(ops,
+		mountOp{Kind: opDevpts, Target: "/dev/pts", Data: "newinstance,ptmxmode=0666,mode=0620", BestEffort: true},
+		mountOp{Kind: opSymlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
+		mountOp{Kind: opTmpfs, Target: "/dev/shm", Data: "mode=1777,size=64m"},
+		mountOp{Kind: opSymlink, Source: "/proc/self/fd", Target: "/dev/fd"},
+		mountOp{Kind: opSymlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
+		mountOp{Kind: opSymlink, Source: "/proc/self/fd/1", Target: "/dev/stdout"},
+		mountOp{Kind: opSymlink, Source: "/proc/self/fd/2", Target: "/dev/stderr"},
+		mountOp{Kind: opBind, Source: fsys.tmpDir, Target: "/tmp", Writable: true},
+		mountOp{Kind: opMirror, Target: "/etc", Skip: etcFiles},
+	)
+	for _, f := range etcFiles {
+		ops = append(ops, mountOp{Kind: opBind, Source: filepath.Join(fsys.etcDir, f), Target: "/etc/" + f, File: true})
+	}
+	ops = append(ops,
+		mountOp{Kind: opReadOnly, Target: "/proc/sys"},
+		mountOp{Kind: opReadOnly, Target: "/sys"},
+	)
+	if fsys.cgroupNS {
+		// Mounted inside the container's cgroup namespace, cgroup2 shows
+		// the container's own cgroup as its root.
+		ops = append(ops, mountOp{Kind: opCgroup2, Target: "/sys/fs/cgroup", ReadOnly: true})
+	}
+	if exe != "" {
+		ops = append(ops, mountOp{Kind: opBind, Source: exe, Target: koAppDir + exeName, File: true, ReadOnly: true})
+	}
+	if h := fsys.hideDir; h != "" && !under(h, "/tmp") && !under(h, "/dev") && h != "/" {
+		ops = append(ops, mountOp{Kind: opTmpfs, Target: h, Data: "mode=700,size=4k", ReadOnly: true})
+	}
+
+	mounts := slices.Clone(c.VolumeMounts)
+	// Parents before children, so that a nested mount lands in the volume
+	// mounted above it.
+	slices.SortStableFunc(mounts, func(a, b corev1.VolumeMount) int {
+		return len(splitPath(a.MountPath)) - len(splitPath(b.MountPath))
+	})
+	for _, m := range mounts {
+		v, ok := fsys.volumes[m.Name]
+		if !ok {
+			// Volumes of kinds the node does not provide were reported
+			// when the pod started.
+			continue
+		}
+		if !path.IsAbs(m.MountPath) {
+			return nil, fmt.Errorf("volumeMount %s: mountPath %q is not absolute", m.Name, m.MountPath)
+		}
+		src, isDir, err := subPathSource(v, m.SubPath)
+		if err != nil {
+			return nil, fmt.Errorf("volumeMount %s at %s: %w", m.Name, m.MountPath, err)
+		}
+		ro := m.ReadOnly || !v.writable
+		ops = append(ops, mountOp{
+			Kind: opBind, Source: src, Target: path.Clean(m.MountPath),
+			File: !isDir, ReadOnly: ro, Writable: !ro,
+		})
+	}
+	return &rootPlan{Dir: fsys.rootDir, Ops: ops}, nil
+}
+
+// subPathSource is what a volume mount binds: the volume's directory or
+// its subPath, whose symbolic links (an API data volume's files are links
+// into its current data directory) are resolved now, within the volume.
+// A missing subPath of a writable volume is made, as the kubelet does.
+func subPathSource(v volumeDir, subPath string) (src string, isDir bool, err error) {
+	if subPath == "" {
+		return v.path, true, nil
+	}
+	if path.IsAbs(subPath) || slices.Contains(strings.Split(subPath, "/"), "..") {
+		return "", false, fmt.Errorf("subPath %q must be a relative path without \"..\" elements", subPath)
+	}
+	p := filepath.Join(v.path, subPath)
+	if _, err := os.Lstat(p); os.IsNotExist(err) && v.writable {
+		if err := os.MkdirAll(p, 0o777); err != nil {
+			return "", false, err
+		}
+	}
+	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", false, fmt.Errorf("subPath %q: %w", subPath, err)
+	}
+	base, err := filepath.EvalSymlinks(v.path)
+	if err != nil {
+		return "", false, err
+	}
+	if !under(resolved, base) {
+		return "", false, fmt.Errorf("subPath %q leads out of the volume", subPath)
+	}
+	st, err := os.Stat(resolved)
+	if err != nil {
+		return "", false, err
+	}
+	return resolved, st.IsDir(), nil
+}
+
+// under reports whether p is dir or inside it.
+func under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// koAppName is the name of an image's executable under /ko-app: the last
+// element of a ko:// import path, as ko names it, else of the file.
+func koAppName(img string, exe string) string {
+	if ip, ok := strings.CutPrefix(img, KoPrefix); ok {
+		ip, _, _ = strings.Cut(ip, "@")
+		return path.Base(ip)
+	}
+	return filepath.Base(exe)
+}

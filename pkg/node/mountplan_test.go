@@ -1,0 +1,157 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestRootPlanFor(t *testing.T) {
+	dir := t.TempDir()
+	emptyDir := filepath.Join(dir, "volumes", "scratch")
+	cmDir := filepath.Join(dir, "volumes", "cm")
+	if err := os.MkdirAll(emptyDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeAtomic(cmDir, map[string]projectedFile{"a": {data: []byte("1"), mode: 0o644}}); err != nil {
+		t.Fatal(err)
+	}
+	fsys := &podFS{
+		rootDir: filepath.Join(dir, "root"), tmpDir: filepath.Join(dir, "tmp"), etcDir: filepath.Join(dir, "etc"),
+		hideDir: "/var/lib/flywheel",
+		volumes: map[string]volumeDir{"scratch": {path: emptyDir, writable: true}, "cm": {path: cmDir}},
+	}
+	c := &corev1.Container{VolumeMounts: []corev1.VolumeMount{
+		{Name: "cm", MountPath: "/data/cm/"},
+		{Name: "scratch", MountPath: "/data"},
+		{Name: "scratch", MountPath: "/ro", ReadOnly: true},
+		{Name: "cm", MountPath: "/opt/a", SubPath: "a"},
+		{Name: "scratch", MountPath: "/cache", SubPath: "made/here"},
+		{Name: "pvc", MountPath: "/claim"},
+	}}
+	plan, err := rootPlanFor(fsys, c, "/images/sha256-abc", "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Dir != fsys.rootDir {
+		t.Errorf("root at %s, want %s", plan.Dir, fsys.rootDir)
+	}
+	var got []string
+	for _, op := range plan.Ops {
+		s := string(op.Kind) + " " + op.Target
+		if op.Source != "" {
+			s += " <- " + strings.TrimPrefix(op.Source, dir)
+		}
+		for _, flag := range []struct {
+			set  bool
+			name string
+		}{{op.File, "file"}, {op.ReadOnly, "ro"}, {op.Writable, "rw"}, {op.BestEffort, "best-effort"}} {
+			if flag.set {
+				s += " " + flag.name
+			}
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"mirror /",
+		"tmpfs /dev",
+		"bind /dev/null <- /dev/null file",
+		"bind /dev/zero <- /dev/zero file",
+		"bind /dev/full <- /dev/full file",
+		"bind /dev/random <- /dev/random file",
+		"bind /dev/urandom <- /dev/urandom file",
+		"bind /dev/tty <- /dev/tty file",
+		"devpts /dev/pts best-effort",
+		"symlink /dev/ptmx <- pts/ptmx",
+		"tmpfs /dev/shm",
+		"symlink /dev/fd <- /proc/self/fd",
+		"symlink /dev/stdin <- /proc/self/fd/0",
+		"symlink /dev/stdout <- /proc/self/fd/1",
+		"symlink /dev/stderr <- /proc/self/fd/2",
+		"bind /tmp <- /tmp rw",
+		"mirror /etc",
+		"bind /etc/hosts <- /etc/hosts file",
+		"bind /etc/resolv.conf <- /etc/resolv.conf file",
+		"bind /etc/hostname <- /etc/hostname file",
+		"readOnly /proc/sys",
+		"readOnly /sys",
+		"bind /ko-app/server <- /images/sha256-abc file ro",
+		"tmpfs /var/lib/flywheel ro",
+		// Parents first; API data volumes read-only; a subPath through
+		// the volume's links is its file; a missing subPath of an
+		// emptyDir is made.
+		"bind /data <- /volumes/scratch rw",
+		"bind /ro <- /volumes/scratch ro",
+		"bind /cache <- /volumes/scratch/made/here rw",
+		"bind /data/cm <- /volumes/cm ro",
+		"bind /opt/a <- /volumes/cm/" + mustReadlink(t, filepath.Join(cmDir, dataLink)) + "/a file ro",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan (-want, +got):\n%s", diff)
+	}
+	fsys.cgroupNS = true
+	withCgroup, err := rootPlanFor(fsys, &corev1.Container{}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := withCgroup.Ops[len(withCgroup.Ops)-2]; op.Kind != opCgroup2 || op.Target != "/sys/fs/cgroup" || !op.ReadOnly {
+		t.Errorf("with a cgroup namespace, the op after /sys is %+v, want cgroup2 at /sys/fs/cgroup read-only", op)
+	}
+	if st, err := os.Stat(filepath.Join(emptyDir, "made", "here")); err != nil || !st.IsDir() {
+		t.Errorf("the emptyDir's subPath was not made: %v", err)
+	}
+}
+
+func mustReadlink(t *testing.T, p string) string {
+	t.Helper()
+	l, err := os.Readlink(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestRootPlanForRefuses(t *testing.T) {
+	dir := t.TempDir()
+	vol := filepath.Join(dir, "vol")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(vol, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	fsys := &podFS{volumes: map[string]volumeDir{"v": {path: vol}}}
+	for _, tc := range []struct {
+		name  string
+		mount corev1.VolumeMount
+		want  string
+	}{
+		{"a relative mountPath", corev1.VolumeMount{Name: "v", MountPath: "data"}, `mountPath "data" is not absolute`},
+		{"a subPath with ..", corev1.VolumeMount{Name: "v", MountPath: "/d", SubPath: "../x"}, "without \"..\""},
+		{"a subPath leading out through a link", corev1.VolumeMount{Name: "v", MountPath: "/d", SubPath: "escape"}, "leads out of the volume"},
+		{"a missing subPath of a read-only volume", corev1.VolumeMount{Name: "v", MountPath: "/d", SubPath: "nothing"}, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := rootPlanFor(fsys, &corev1.Container{VolumeMounts: []corev1.VolumeMount{tc.mount}}, "", "")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("rootPlanFor() error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKoAppName(t *testing.T) {
+	for img, want := range map[string]string{
+		"ko://flywheel.dev/cmd/queue":            "queue",
+		"ko://flywheel.dev/cmd/queue@sha256:abc": "queue",
+		"/usr/local/bin/server":                  "server",
+	} {
+		if got := koAppName(img, img); got != want {
+			t.Errorf("koAppName(%q) = %q, want %q", img, got, want)
+		}
+	}
+}
