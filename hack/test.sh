@@ -2,15 +2,17 @@
 # The README's test command: every layer of tests, in order of cost.
 #   1. unit tests (fake clients, fake clocks), with the race detector;
 #   2. integration tests against a real etcd + kube-apiserver, built from
-#      the pinned modules in third_party/controlplane on first use.
-# Needs root (the integration tests give components pod-like network
-# namespaces). Set FLYWHEEL_TEST_LAYERS to a subset ("unit integration") to
-# run fewer; extra arguments go to every `go test`.
+#      the pinned modules in third_party/controlplane on first use;
+#   3. end-to-end tests against a whole local cluster: the control plane,
+#      Flywheel's components, the process node and the gateway.
+# Needs root (network namespaces for components and pods). Set
+# FLYWHEEL_TEST_LAYERS to a subset ("unit integration e2e") to run fewer;
+# extra arguments go to every `go test`.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-layers=${FLYWHEEL_TEST_LAYERS:-unit integration}
+layers=${FLYWHEEL_TEST_LAYERS:-unit integration e2e}
 
 start=$SECONDS
 step() { printf '\n=== %s (%ds elapsed)\n' "$*" $((SECONDS - start)); }
@@ -22,15 +24,23 @@ if [[ " $layers " == *" unit "* ]]; then
 	go test -race -timeout 5m ./... "$@"
 fi
 
-if [[ " $layers " == *" integration "* ]]; then
+if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	step "control-plane binaries"
 	FLYWHEEL_CONTROLPLANE_BIN=$("$root/hack/build-controlplane.sh")
 	export FLYWHEEL_CONTROLPLANE_BIN
-	step "integration tests (real etcd + kube-apiserver)"
 	# A test binary that dies (panic, timeout) cannot remove its network
-	# sandboxes itself; sweep whatever a dead test process left.
-	trap 'go run ./hack/sweep' EXIT
+	# sandboxes, pods and processes itself; sweep whatever it left.
+	trap 'go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node"' EXIT
+fi
+
+if [[ " $layers " == *" integration "* ]]; then
+	step "integration tests (real etcd + kube-apiserver)"
 	go test -tags integration -count=1 -timeout 20m ./test/integration/... "$@"
+fi
+
+if [[ " $layers " == *" e2e "* ]]; then
+	step "end-to-end tests (a local cluster with the process node and the gateway)"
+	go test -tags e2e -count=1 -timeout 20m ./test/e2e/... "$@"
 fi
 
 step "all tests passed"

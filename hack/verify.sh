@@ -3,7 +3,7 @@
 # check, even after one fails, so one run lists everything to fix, and
 # exits non-zero if any failed.
 #   gofmt     every hand-written Go file is formatted;
-#   vet       go vet, with the integration tests' build tag;
+#   vet       go vet, with the integration and end-to-end tests' build tags;
 #   codegen   generated files match the types (hack/verify-codegen.sh);
 #   tools     hack/tools/go.mod is tidy;
 #   lint      golangci-lint with .golangci.yaml, at the pinned version.
@@ -47,7 +47,7 @@ lint() {
 }
 
 check gofmt gofmt_clean
-check vet go vet -tags integration ./...
+check vet go vet -tags integration,e2e ./...
 check codegen hack/verify-codegen.sh
 check tools tools_tidy
 check lint lint

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -24,8 +27,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	"flywheel.dev/config"
+	apisconfig "flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/manifest"
+	"flywheel.dev/pkg/node"
 	"flywheel.dev/pkg/repo"
 	"flywheel.dev/pkg/webhook"
 	gatewayapi "flywheel.dev/third_party/gateway-api"
@@ -46,7 +51,19 @@ type Options struct {
 	// WorkDir holds built binaries, kubeconfigs and component logs. When
 	// empty, a temporary directory is used and removed by Stop.
 	WorkDir string
+	// Node runs the process node (pods as processes; needs root), binds
+	// every pod to it, and serves Routes under LocalDomain through the
+	// built-in gateway on GatewayAddress: the whole request path on one
+	// machine.
+	Node bool
+	// GatewayAddress is where the external Gateway listens with Node
+	// (the cluster-local one takes the next port); default
+	// DefaultGatewayAddress.
+	GatewayAddress string
 }
+
+// DefaultGatewayAddress is where local mode serves Routes.
+const DefaultGatewayAddress = "127.0.0.1:8080"
 
 // Flywheel is a real control plane with Flywheel's manifests installed and
 // Flywheel's webhook binary running in a network sandbox, admitting
@@ -57,9 +74,18 @@ type Flywheel struct {
 
 	workDir     string
 	tempWorkDir bool
+	// GatewayAddr and ClusterLocalGatewayAddr are where the external and
+	// the cluster-local Gateways listen, with Options.Node.
+	GatewayAddr, ClusterLocalGatewayAddr string
+
 	// sandboxes of the components, by name, in start order.
 	sandboxes []*Sandbox
 	webhook   *Sandbox
+	node      *node.Node
+	// stopNode and stopGateway end what startNode and startGateway
+	// started; closers close their log files after that.
+	stopNode, stopGateway func()
+	closers               []func() error
 }
 
 // Up starts the control plane, installs config/core, and runs the
@@ -99,21 +125,63 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// This process runs the components itself, in sandboxes or in
+	// process; their Deployments would run them a second time on the
+	// node.
+	core = slices.DeleteFunc(core, func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "Deployment" && o.GetNamespace() == SystemNamespace
+	})
 	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), append(gateway, core...), manifest.Options{}); err != nil {
 		return fmt.Errorf("installing the Gateway API CRDs and config/core: %w", err)
 	}
 	if err := c.startWebhook(ctx); err != nil {
 		return err
 	}
-	if opts.Controller {
-		return c.StartController(ctx)
+	if opts.Node {
+		if err := c.useLocalDomain(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
+	if opts.Controller {
+		if err := c.StartController(ctx); err != nil {
+			return err
+		}
+	}
+	if !opts.Node {
+		return nil
+	}
+	if err := c.startNode(ctx); err != nil {
+		return err
+	}
+	return c.startGateway(ctx, cmp.Or(opts.GatewayAddress, DefaultGatewayAddress))
+}
+
+// useLocalDomain gives Routes hosts under LocalDomain, which resolve to
+// the gateway on loopback.
+func (c *Flywheel) useLocalDomain(ctx context.Context) error {
+	cms := c.Kube.CoreV1().ConfigMaps(SystemNamespace)
+	cm, err := cms.Get(ctx, apisconfig.DomainConfigName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	cm.Data = map[string]string{LocalDomain: ""}
+	_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+	return err
 }
 
 // Stop ends the components, removes their sandboxes and stops the
 // control plane. It is safe to call more than once.
 func (c *Flywheel) Stop() {
+	for _, stop := range []*func(){&c.stopGateway, &c.stopNode} {
+		if *stop != nil {
+			(*stop)()
+			*stop = nil
+		}
+	}
+	for _, closeLog := range c.closers {
+		_ = closeLog()
+	}
+	c.closers = nil
 	for i := len(c.sandboxes) - 1; i >= 0; i-- {
 		c.sandboxes[i].Close()
 	}

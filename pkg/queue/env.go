@@ -153,6 +153,10 @@ const (
 	// HealthPath on the admin port answers 200 while the process runs
 	// (liveness).
 	HealthPath = "/healthz"
+	// DrainPath, on the admin port, answers once the sidecar has drained:
+	// the app container's preStop hook waits on it, so the app is told to
+	// stop only after the last request it will get.
+	DrainPath = "/wait-for-drain"
 	// MetricsPath on the metrics port serves Prometheus text.
 	MetricsPath = "/metrics"
 	// StatsPath on the metrics port serves the autoscaler's compact stats

@@ -9,6 +9,7 @@ import (
 	"flywheel.dev/pkg/reconciler/gc"
 	"flywheel.dev/pkg/reconciler/revision"
 	"flywheel.dev/pkg/reconciler/route"
+	"flywheel.dev/pkg/reconciler/serverlessservice"
 	"flywheel.dev/pkg/reconciler/service"
 )
 
@@ -26,6 +27,7 @@ func Controllers() []injection.ControllerConstructor {
 		revision.NewController,
 		route.NewController,
 		gc.NewController,
+		serverlessservice.NewController,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	_ "knative.dev/pkg/client/injection/kube/informers/apps/v1/deployment/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/pod/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/service/fake"
+	_ "knative.dev/pkg/client/injection/kube/informers/discovery/v1/endpointslice/fake"
 
 	_ "flywheel.dev/pkg/client/injection/client/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler/fake"

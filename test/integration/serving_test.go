@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,21 +37,36 @@ import (
 // ReplicaSet made as running and ready, or as crashing, through the API.
 
 // controllerOnce starts the controller for the first test that needs it.
-// The API tests before it run without reconcilers writing their objects.
+// The API tests before it run without reconcilers writing their objects:
+// Go runs a package's tests file by file in name order, so the files of
+// tests that need the controller are named serving*_test.go (or sort
+// after them), and the API tests call noControllerYet.
 var (
-	controllerOnce sync.Once
-	controllerErr  error
+	controllerOnce    sync.Once
+	controllerErr     error
+	controllerStarted atomic.Bool
 )
 
 func needController(t *testing.T) {
 	t.Helper()
 	controllerOnce.Do(func() {
+		controllerStarted.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		controllerErr = cluster.StartController(ctx)
 	})
 	if controllerErr != nil {
 		t.Fatalf("starting the controller: %v", controllerErr)
+	}
+}
+
+// noControllerYet fails a test that must see its objects untouched by
+// reconcilers when a test before it started the controller.
+func noControllerYet(t *testing.T) {
+	t.Helper()
+	if controllerStarted.Load() {
+		t.Fatal("the controller already runs: this test must run before every test that calls needController " +
+			"(put those in files named serving*_test.go, which sort after this one)")
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
@@ -29,6 +28,7 @@ type upOptions struct {
 	controlPlaneBin string
 	dataDir         string
 	sample          string
+	gatewayAddress  string
 	exit            bool
 }
 
@@ -37,11 +37,14 @@ func NewLocalUpCommand(_ *params.Params) *cobra.Command {
 	var o upOptions
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start the control plane with Flywheel installed, and run the sample",
+		Short: "Start Flywheel on this machine and run the sample",
 		Long: `Start etcd, kube-apiserver and kube-controller-manager built from their
-pinned Go modules, install Flywheel's CRDs, configuration and admission
-webhook, and apply the sample Service. Runs in the foreground until
-interrupted, then removes everything it started. Needs root.`,
+pinned Go modules, install Flywheel (CRDs, configuration, admission
+webhook, controller), run the process node that runs pods as processes
+and the gateway that serves Routes on --gateway-address, then deploy the
+sample Service, call it, and split its traffic between two revisions.
+Runs in the foreground until interrupted, then removes everything it
+started. Needs root.`,
 		Example: `  # From a clone of the repository:
   fw local up
   # Bring Flywheel up, run the sample, and stop again:
@@ -56,7 +59,9 @@ interrupted, then removes everything it started. Needs root.`,
 		"directory holding etcd, kube-apiserver and kube-controller-manager (default $FLYWHEEL_CONTROLPLANE_BIN, else built with hack/build-controlplane.sh)")
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "where logs and the kubeconfig go (default $XDG_DATA_HOME/flywheel/local or ~/.local/share/flywheel/local)")
 	cmd.Flags().StringVar(&o.sample, "sample", "examples/hello/service.yaml", "Knative Service manifest to apply once up; empty for none")
-	cmd.Flags().BoolVar(&o.exit, "exit", false, "stop again once the sample has been applied")
+	cmd.Flags().StringVar(&o.gatewayAddress, "gateway-address", local.DefaultGatewayAddress,
+		"where the gateway serves Routes (host:port); cluster-local Routes are served on the next port")
+	cmd.Flags().BoolVar(&o.exit, "exit", false, "stop again once the sample has run")
 	return cmd
 }
 
@@ -84,9 +89,11 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	start := time.Now()
 	fmt.Fprintln(out, "Starting etcd, kube-apiserver and kube-controller-manager, installing Flywheel...")
 	fw, err := local.Up(ctx, local.Options{
-		ControlPlane: controlplane.Options{BinDir: bin, ControllerManager: true},
-		Controller:   true,
-		WorkDir:      o.dataDir,
+		ControlPlane:   controlplane.Options{BinDir: bin, ControllerManager: true},
+		Controller:     true,
+		WorkDir:        o.dataDir,
+		Node:           true,
+		GatewayAddress: o.gatewayAddress,
 	})
 	if err != nil {
 		return err
@@ -97,8 +104,9 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	if err := copyFile(fw.ControlPlane.KubeconfigPath, kubeconfig); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Flywheel is up in %v: Knative Serving API (serving.knative.dev/v1), its admission webhook and its controller.\n",
-		time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "Flywheel is up in %v: the Knative Serving API (serving.knative.dev/v1), its admission webhook,\n"+
+		"its controller, the process node running pods, and the gateway on http://%s.\n",
+		time.Since(start).Round(100*time.Millisecond), fw.GatewayAddr)
 
 	if o.sample != "" {
 		if err := applySample(ctx, out, fw, o.sample); err != nil {
@@ -109,11 +117,12 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	fmt.Fprintf(out, `
 The API server is at %s.
   export KUBECONFIG=%s
-Any Kubernetes client works with it. A Service gets its Configuration,
-Revision, Deployment (app + queue-proxy), PodAutoscaler and Services; the
-process node that runs the pods, the gateway and the URLs come next.
-Logs: %s
-`, fw.ControlPlane.APIServerURL, kubeconfig, o.dataDir)
+Any Kubernetes client works with it, and so does fw (make run built bin/fw):
+  bin/fw service list
+  bin/fw service create greeter --image ko://flywheel.dev/examples/hello --env TARGET=you
+  curl -H 'Host: greeter.default.%s' http://%s/
+Logs (components, node, pods): %s
+`, fw.ControlPlane.APIServerURL, kubeconfig, local.LocalDomain, fw.GatewayAddr, o.dataDir)
 
 	if o.exit {
 		return nil
@@ -161,30 +170,7 @@ func applySample(ctx context.Context, out io.Writer, fw *local.Flywheel, path st
 		return errors.New("the webhook accepted a Service without an image")
 	}
 	fmt.Fprintf(out, "And refused a copy without an image:\n  %v\n", err)
-	return showRevision(ctx, out, fw, client, created)
-}
-
-// showRevision waits for the controller to make the sample's first
-// Revision and its Deployment, and says so.
-func showRevision(ctx context.Context, out io.Writer, fw *local.Flywheel, client versioned.Interface, svc *servingv1.Service) error {
-	var rev *servingv1.Revision
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		cfg, err := client.ServingV1().Configurations(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
-		if err != nil || cfg.Status.LatestCreatedRevisionName == "" {
-			return false, nil
-		}
-		rev, err = client.ServingV1().Revisions(svc.Namespace).Get(ctx, cfg.Status.LatestCreatedRevisionName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		_, err = fw.Kube.AppsV1().Deployments(svc.Namespace).Get(ctx, rev.Name+"-deployment", metav1.GetOptions{})
-		return err == nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for the controller to make the sample's Revision: %w\ncontroller log: %s", err, filepath.Join(fw.WorkDir(), "controller.log"))
-	}
-	fmt.Fprintf(out, "\nThe controller made Revision %s and its Deployment %s-deployment\n(containers: the app and the queue-proxy sidecar).\n", rev.Name, rev.Name)
-	return nil
+	return runSample(ctx, out, fw, client, created)
 }
 
 func indent(s, prefix string) string {

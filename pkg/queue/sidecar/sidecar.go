@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,7 +52,10 @@ type Sidecar struct {
 	// draining is set on termination: readiness and network probes fail
 	// so that traffic moves elsewhere, while requests are still served.
 	draining atomic.Bool
-	chain    http.Handler
+	// drained is closed once the request servers have shut down: no
+	// request is in flight and none will come.
+	drained chan struct{}
+	chain   http.Handler
 }
 
 // New returns a sidecar for cfg, which must be valid (queue.Config's
@@ -63,7 +67,7 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sidecar{cfg: cfg, opts: opts, log: opts.Logger}
+	s := &Sidecar{cfg: cfg, opts: opts, log: opts.Logger, drained: make(chan struct{})}
 	s.prober = readiness.NewProber(cfg.ReadinessProbe, readiness.NewCheck(cfg.ReadinessProbe, cfg.UserPort), opts.Clock)
 	s.proxy = proxy.New(proxy.LoopbackTarget(cfg.UserPort), proxy.Options{
 		H2C:          cfg.AppProtocol == queue.AppProtocolH2C,
@@ -168,6 +172,16 @@ func (s *Sidecar) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET "+queue.HealthPath, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
+	})
+	// The app container's preStop hook: the kubelet sends the app SIGTERM
+	// only once this answers, so the app keeps serving the requests the
+	// sidecar still forwards while it drains.
+	mux.HandleFunc("GET "+queue.DrainPath, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-s.drained:
+			_, _ = w.Write([]byte("drained\n"))
+		case <-r.Context().Done():
+		}
 	})
 	return mux
 }
@@ -291,13 +305,23 @@ func (s *Sidecar) Serve(ctx context.Context, ls Listeners) error {
 		<-s.opts.Clock.After(s.cfg.DrainWindow)
 	}
 
-	// In-flight requests may run up to the revision timeout.
+	// In-flight requests may run up to the revision timeout. The request
+	// servers stop first; then the app's preStop hook (DrainPath) is
+	// released; the admin server, which answers it, stops last.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.RevisionTimeout+time.Second)
 	defer cancel()
-	for _, sv := range all {
+	admin := slices.IndexFunc(all, func(sv served) bool { return sv.l == ls.Admin })
+	for i, sv := range all {
+		if i == admin {
+			continue
+		}
 		if serr := sv.srv.Shutdown(shutdownCtx); serr != nil && err == nil {
 			err = fmt.Errorf("shutting down: %w", serr)
 		}
+	}
+	close(s.drained)
+	if serr := all[admin].srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = fmt.Errorf("shutting down: %w", serr)
 	}
 	s.proxy.CloseIdleConnections()
 	wg.Wait()

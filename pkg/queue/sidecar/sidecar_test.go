@@ -245,6 +245,13 @@ func TestDrainServesEveryRequest(t *testing.T) {
 		inFlight <- code
 	}()
 	<-a.started
+	// The kubelet runs the app's preStop hook and sends the sidecar
+	// SIGTERM at the same time; the app's SIGTERM waits for the hook.
+	preStop := make(chan int, 1)
+	go func() {
+		code, _ := get(t, r.admin+queue.DrainPath, nil)
+		preStop <- code
+	}()
 	r.cancel() // SIGTERM
 
 	deadline := time.Now().Add(5 * time.Second)
@@ -264,11 +271,21 @@ func TestDrainServesEveryRequest(t *testing.T) {
 	select {
 	case err := <-r.done:
 		t.Fatalf("the sidecar stopped (%v) with a request in flight", err)
+	case code := <-preStop:
+		t.Fatalf("the app's preStop hook returned (%d) with a request in flight: the app would stop under it", code)
 	case <-time.After(500 * time.Millisecond):
 	}
 	close(a.release)
 	if code := <-inFlight; code != http.StatusOK {
 		t.Errorf("request in flight at termination = %d, want 200", code)
+	}
+	select {
+	case code := <-preStop:
+		if code != http.StatusOK {
+			t.Errorf("the preStop hook = %d after the drain, want 200", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the app's preStop hook did not return after the drain")
 	}
 	select {
 	case err := <-r.done:

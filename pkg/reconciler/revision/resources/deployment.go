@@ -48,6 +48,15 @@ func MakePodSpec(rev *v1.Revision, cfg *config.Deployment) (*corev1.PodSpec, err
 			defaultProbePort(c.LivenessProbe, UserPort(rev))
 			defaultProbePort(c.StartupProbe, UserPort(rev))
 		}
+		// Stopped only once the sidecar has drained: the kubelet sends
+		// SIGTERM to a container after its preStop hook returns, and the
+		// sidecar forwards requests until its drain ends. Validation
+		// refuses lifecycle hooks of the user's own.
+		c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path:   queue.DrainPath,
+			Port:   intstr.FromInt32(queue.AdminPort),
+			Scheme: corev1.URISchemeHTTP,
+		}}}
 		if c.TerminationMessagePolicy == "" {
 			// The reason a crashed container gives becomes the Revision's
 			// message: its log's last lines are the best there is.

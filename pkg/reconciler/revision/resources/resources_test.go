@@ -296,6 +296,55 @@ func TestMakeDeployment(t *testing.T) {
 	}
 }
 
+// TestAppStopsAfterTheSidecarDrains checks that every app container's
+// preStop hook waits on the sidecar's drain, so that the app is told to
+// stop only after the last request the sidecar forwards.
+func TestAppStopsAfterTheSidecarDrains(t *testing.T) {
+	ps, err := MakePodSpec(revision(), config.DefaultDeployment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ps.Containers {
+		if c.Name == queue.ContainerName {
+			if c.Lifecycle != nil {
+				t.Errorf("the sidecar has a lifecycle hook %+v; it drains on SIGTERM by itself", c.Lifecycle)
+			}
+			continue
+		}
+		want := &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: queue.DrainPath, Port: intstr.FromInt32(queue.AdminPort), Scheme: corev1.URISchemeHTTP,
+		}}}
+		if diff := cmp.Diff(want, c.Lifecycle); diff != "" {
+			t.Errorf("container %s lifecycle (-want, +got):\n%s", c.Name, diff)
+		}
+	}
+}
+
+// TestDeploymentIgnoresRouting checks that a Route starting to send
+// traffic to a Revision leaves its Deployment as it was: a changed pod
+// template would roll the Revision's pods over for nothing.
+func TestDeploymentIgnoresRouting(t *testing.T) {
+	pending := revision(withAnnotation(serving.RoutingStateModifiedAnnotation.String(), "2026-11-29T21:52:07Z"))
+	pending.Labels[serving.RoutingStateLabel.String()] = string(serving.RoutingStatePending)
+	active := revision(
+		withAnnotation(serving.RoutingStateModifiedAnnotation.String(), "2026-11-29T21:52:12Z"),
+		withAnnotation(serving.RoutesAnnotation.String(), "hello"))
+	active.Labels[serving.RoutingStateLabel.String()] = string(serving.RoutingStateActive)
+	active.Labels[serving.RouteLabel.String()] = "hello"
+
+	before, err := MakeDeployment(pending, config.DefaultDeployment(), config.DefaultAutoscaler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := MakeDeployment(active, config.DefaultDeployment(), config.DefaultAutoscaler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("the Deployment changed with the routing state (-pending, +active):\n%s", diff)
+	}
+}
+
 func TestServices(t *testing.T) {
 	tests := []struct {
 		name       string
