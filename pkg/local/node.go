@@ -59,7 +59,6 @@ func (c *Flywheel) startNode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.node = n
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Run(runCtx) }()

@@ -30,7 +30,6 @@ import (
 	apisconfig "flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/manifest"
-	"flywheel.dev/pkg/node"
 	"flywheel.dev/pkg/repo"
 	"flywheel.dev/pkg/webhook"
 	gatewayapi "flywheel.dev/third_party/gateway-api"
@@ -81,7 +80,6 @@ type Flywheel struct {
 	// sandboxes of the components, by name, in start order.
 	sandboxes []*Sandbox
 	webhook   *Sandbox
-	node      *node.Node
 	// stopNode and stopGateway end what startNode and startGateway
 	// started; closers close their log files after that.
 	stopNode, stopGateway func()
