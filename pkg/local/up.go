@@ -66,7 +66,9 @@ const DefaultGatewayAddress = "127.0.0.1:8080"
 
 // Flywheel is a real control plane with Flywheel's manifests installed and
 // Flywheel's webhook binary running in a network sandbox, admitting
-// requests through the API server as it would on a real cluster.
+// requests through the API server as it would on a real cluster; on
+// request also the controller, and the process node and the gateway that
+// make the whole request path (Options).
 type Flywheel struct {
 	ControlPlane *controlplane.ControlPlane
 	Kube         kubernetes.Interface
