@@ -26,7 +26,7 @@ func TestInterval(t *testing.T) {
 		want       time.Duration
 	}{
 		{name: "at start, the floor", sinceStart: 0, want: MinStartupInterval},
-		{name: "a twentieth of the time since start", sinceStart: 600 * time.Millisecond, want: 30 * time.Millisecond},
+		{name: "a twentieth of the time since start", sinceStart: 140 * time.Millisecond, want: 7 * time.Millisecond},
 		{name: "capped for a slow app", sinceStart: time.Minute, want: MaxStartupInterval},
 		{name: "the probe's period once ready", everReady: true, sinceStart: time.Millisecond, want: 3 * time.Second},
 	}
