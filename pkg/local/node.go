@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -146,14 +145,8 @@ func (c *Flywheel) startGateway(ctx context.Context, addr string) error {
 	if localPort != 0 { // 0 picks a free port for each
 		localPort++
 	}
-	external, err := parseGateway(apisconfig.DefaultExternalGateway)
-	if err != nil {
-		return err
-	}
-	clusterLocal, err := parseGateway(apisconfig.DefaultClusterLocalGateway)
-	if err != nil {
-		return err
-	}
+	network := apisconfig.DefaultNetwork()
+	external, clusterLocal := network.ExternalGateway, network.ClusterLocalGateway
 	logFile, err := os.Create(filepath.Join(c.workDir, "gateway.log"))
 	if err != nil {
 		return err
@@ -197,14 +190,6 @@ func (c *Flywheel) startGateway(ctx context.Context, addr string) error {
 	default:
 		return nil
 	}
-}
-
-func parseGateway(s string) (types.NamespacedName, error) {
-	ns, name, ok := strings.Cut(s, "/")
-	if !ok || ns == "" || name == "" {
-		return types.NamespacedName{}, fmt.Errorf("gateway %q is not namespace/name", s)
-	}
-	return types.NamespacedName{Namespace: ns, Name: name}, nil
 }
 
 // quietKlog sends klog's output, errors included, to w only.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -97,8 +98,8 @@ func waitReady(ctx context.Context, fw *local.Flywheel, client versioned.Interfa
 // localURL is the Service's URL with the gateway's port: the host names a
 // loopback address (local.LocalDomain), the port is where the gateway is.
 func localURL(s *servingv1.Service, fw *local.Flywheel) string {
-	_, port, _ := strings.Cut(fw.GatewayAddr, ":")
-	return fmt.Sprintf("http://%s:%s/", s.Status.URL.Host, port)
+	_, port, _ := net.SplitHostPort(fw.GatewayAddr)
+	return "http://" + net.JoinHostPort(s.Status.URL.Host, port) + "/"
 }
 
 // get sends a request for the Service's host to the gateway, as curl with

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
-	apierrs "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/commands/flags"
 	"flywheel.dev/pkg/commands/params"
 	"flywheel.dev/pkg/commands/wait"
@@ -39,29 +37,19 @@ func runDelete(ctx context.Context, out io.Writer, p *params.Params, w *flags.Wa
 	if err != nil {
 		return err
 	}
+	var timeout time.Duration // no wait
+	if shouldWait {
+		timeout = w.Timeout
+	}
 	client, ns, err := p.Connect()
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, name := range names {
-		err := client.Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
-		switch {
-		case apierrs.IsNotFound(err):
-			errs = append(errs, fmt.Errorf("no Service %s in namespace %s", name, ns))
+		if err := wait.Delete(ctx, client.Services(ns), "Service", ns, name, timeout); err != nil {
+			errs = append(errs, err)
 			continue
-		case err != nil:
-			errs = append(errs, fmt.Errorf("deleting Service %s: %w", name, err))
-			continue
-		}
-		if shouldWait {
-			waitCtx, cancel := context.WithTimeout(ctx, w.Timeout)
-			_, err = wait.Until(waitCtx, client.Services(ns), name, func(_ *servingv1.Service, found bool) (bool, error) { return !found, nil })
-			cancel()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("waiting for Service %s to be gone: %w", name, err))
-				continue
-			}
 		}
 		fmt.Fprintf(out, "Deleted Service %s in namespace %s.\n", name, ns)
 	}

@@ -105,6 +105,32 @@ func follow[T metav1.Object](ctx context.Context, w watch.Interface, name string
 	}
 }
 
+// Deleter is the part of a typed client that deleting needs.
+type Deleter[T metav1.Object] interface {
+	Client[T]
+	Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error
+}
+
+// Delete deletes the kind (its name for messages) called name in ns and,
+// with a timeout above zero, waits at most that long until it is gone.
+func Delete[T metav1.Object](ctx context.Context, c Deleter[T], kind, ns, name string, timeout time.Duration) error {
+	err := c.Delete(ctx, name, metav1.DeleteOptions{})
+	switch {
+	case apierrs.IsNotFound(err):
+		return fmt.Errorf("no %s %s in namespace %s", kind, name, ns)
+	case err != nil:
+		return fmt.Errorf("deleting %s %s: %w", kind, name, err)
+	case timeout <= 0:
+		return nil
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := Until(waitCtx, c, name, func(_ T, found bool) (bool, error) { return !found, nil }); err != nil {
+		return fmt.Errorf("waiting for %s %s to be gone: %w", kind, name, err)
+	}
+	return nil
+}
+
 // NotReadyError says why a Service did not become Ready: the condition
 // that failed and, when its latest Revision failed, that Revision's.
 type NotReadyError struct {

@@ -47,9 +47,13 @@ func New(opts Options) *Proxy {
 	}
 	p := &Proxy{table: opts.Table, log: log}
 	p.reverse = &httputil.ReverseProxy{
-		Rewrite:        rewrite,
-		Transport:      newTransport(opts),
-		FlushInterval:  -1, // streams and server-sent events: every write goes out at once
+		Rewrite:   rewrite,
+		Transport: newTransport(opts),
+		// Zero still flushes every write of a response without a
+		// Content-Length (streams, gRPC) or of an event stream at once;
+		// -1 would also flush a response of known length in two writes,
+		// a system call per request for nothing.
+		FlushInterval:  0,
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.proxyError,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
