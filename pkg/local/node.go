@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,7 +21,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
 
+	"flywheel.dev/pkg/activator"
 	apisconfig "flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/gateway"
 	"flywheel.dev/pkg/node"
@@ -33,15 +36,16 @@ const LocalDomain = "localhost"
 
 // startNode runs the process node until Stop, and binds every pod that no
 // scheduler placed to it: local mode has one node and no kube-scheduler.
-func (c *Flywheel) startNode(ctx context.Context) error {
+// It returns the node's address.
+func (c *Flywheel) startNode(ctx context.Context) (string, error) {
 	logFile, err := os.Create(filepath.Join(c.workDir, "node.log"))
 	if err != nil {
-		return err
+		return "", err
 	}
 	c.closers = append(c.closers, logFile.Close)
 	root, err := RepoRoot()
 	if err != nil {
-		return fmt.Errorf("%w: the node builds ko:// images from the repository", err)
+		return "", fmt.Errorf("%w: the node builds ko:// images from the repository", err)
 	}
 	// virtual-kubelet and client-go log through klog, to stderr by
 	// default: in this process that would interleave with the command's
@@ -56,7 +60,7 @@ func (c *Flywheel) startNode(ctx context.Context) error {
 		Logger:       slog.New(slog.NewTextHandler(logFile, nil)),
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -74,12 +78,12 @@ func (c *Flywheel) startNode(ctx context.Context) error {
 	case <-n.Ready():
 	case err := <-done:
 		c.stopNode = func() {}
-		return fmt.Errorf("starting the process node: %w (log: %s)", err, logFile.Name())
+		return "", fmt.Errorf("starting the process node: %w (log: %s)", err, logFile.Name())
 	case <-ctx.Done():
-		return ctx.Err()
+		return "", ctx.Err()
 	}
 	go bindPods(runCtx, c, n.Name())
-	return nil
+	return n.IP().String(), nil
 }
 
 // bindPods binds every pod without a node to nodeName, as the scheduler
@@ -168,23 +172,64 @@ func (c *Flywheel) startGateway(ctx context.Context, addr string) error {
 	}
 	c.GatewayAddr = g.Addr(external).String()
 	c.ClusterLocalGatewayAddr = g.Addr(clusterLocal).String()
+	return c.runInProcess(ctx, "gateway", logFile, g.Run)
+}
+
+// startActivator serves the activator in this process on the node's
+// address, which the gateway and the pods both reach, and points the
+// activator's Service there, as the EndpointSlice controller would for
+// its pod.
+func (c *Flywheel) startActivator(ctx context.Context, nodeIP string) error {
+	logFile, err := os.Create(filepath.Join(c.workDir, "activator.log"))
+	if err != nil {
+		return err
+	}
+	c.closers = append(c.closers, logFile.Close)
+	addr := net.JoinHostPort(nodeIP, strconv.Itoa(activatorPort))
+	a, err := activator.New(activator.Config{
+		RESTConfig:   c.ControlPlane.RESTConfig(),
+		Address:      addr,
+		AdminAddress: "127.0.0.1:0",
+		PodName:      "activator-local",
+		DrainWindow:  -1,
+		Logger:       slog.New(slog.NewTextHandler(logFile, nil)),
+	})
+	if err != nil {
+		return fmt.Errorf("starting the activator on %s: %w", addr, err)
+	}
+	if err := c.runInProcess(ctx, "activator", logFile, a.Run); err != nil {
+		return err
+	}
+	return c.pointServiceAt(ctx, activator.ServiceName, nodeIP,
+		discoveryv1.EndpointPort{Name: ptr.To("http"), Port: ptr.To[int32](activatorPort), Protocol: ptr.To(corev1.ProtocolTCP)},
+		discoveryv1.EndpointPort{Name: ptr.To("http2"), Port: ptr.To[int32](activatorPort), Protocol: ptr.To(corev1.ProtocolTCP)},
+	)
+}
+
+// activatorPort is the activator's port, as in config/core.
+const activatorPort = 8012
+
+// runInProcess runs a component in this process until Stop, which tells
+// it to stop and waits up to 10 s for it. It fails when the component
+// stops at once.
+func (c *Flywheel) runInProcess(ctx context.Context, name string, log io.Writer, run func(context.Context) error) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- g.Run(runCtx) }()
-	c.stopGateway = func() {
+	go func() { done <- run(runCtx) }()
+	c.stopComponents = append(c.stopComponents, func() {
 		stop()
 		select {
 		case err := <-done:
 			if err != nil {
-				fmt.Fprintf(logFile, "gateway stopped: %v\n", err)
+				fmt.Fprintf(log, "%s stopped: %v\n", name, err)
 			}
 		case <-time.After(10 * time.Second):
-			fmt.Fprintln(logFile, "gateway still serving 10s after it was told to stop; leaving it")
+			fmt.Fprintf(log, "%s still serving 10s after it was told to stop; leaving it\n", name)
 		}
-	}
+	})
 	select {
 	case err := <-done:
-		return fmt.Errorf("the gateway stopped: %w (log: %s)", err, logFile.Name())
+		return fmt.Errorf("the %s stopped: %w", name, err)
 	case <-ctx.Done():
 		return ctx.Err()
 	default:

@@ -82,10 +82,12 @@ type Flywheel struct {
 	// sandboxes of the components, by name, in start order.
 	sandboxes []*Sandbox
 	webhook   *Sandbox
-	// stopNode and stopGateway end what startNode and startGateway
-	// started; closers close their log files after that.
-	stopNode, stopGateway func()
-	closers               []func() error
+	// stopComponents end, last first, the components this process runs
+	// (runInProcess); stopNode ends the node after them; closers close
+	// their log files after that.
+	stopComponents []func()
+	stopNode       func()
+	closers        []func() error
 }
 
 // Up starts the control plane, installs config/core, and runs the
@@ -150,7 +152,11 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if !opts.Node {
 		return nil
 	}
-	if err := c.startNode(ctx); err != nil {
+	nodeIP, err := c.startNode(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.startActivator(ctx, nodeIP); err != nil {
 		return err
 	}
 	return c.startGateway(ctx, cmp.Or(opts.GatewayAddress, DefaultGatewayAddress))
@@ -172,11 +178,13 @@ func (c *Flywheel) useLocalDomain(ctx context.Context) error {
 // Stop ends the components, removes their sandboxes and stops the
 // control plane. It is safe to call more than once.
 func (c *Flywheel) Stop() {
-	for _, stop := range []*func(){&c.stopGateway, &c.stopNode} {
-		if *stop != nil {
-			(*stop)()
-			*stop = nil
-		}
+	for i := len(c.stopComponents) - 1; i >= 0; i-- {
+		c.stopComponents[i]()
+	}
+	c.stopComponents = nil
+	if c.stopNode != nil {
+		c.stopNode()
+		c.stopNode = nil
 	}
 	for _, closeLog := range c.closers {
 		_ = closeLog()
@@ -254,7 +262,8 @@ func (c *Flywheel) startWebhook(ctx context.Context) error {
 		return err
 	}
 	c.webhook = sb
-	if err := c.pointServiceAt(ctx, webhook.ServiceName, "https-webhook", webhook.DefaultPort); err != nil {
+	port := discoveryv1.EndpointPort{Name: ptr.To("https-webhook"), Port: ptr.To[int32](webhook.DefaultPort), Protocol: ptr.To(corev1.ProtocolTCP)}
+	if err := c.pointServiceAt(ctx, webhook.ServiceName, sb.IP.String(), port); err != nil {
 		return err
 	}
 	if err := c.waitWebhookServing(ctx); err != nil {
@@ -312,24 +321,25 @@ func (c *Flywheel) serviceAccountKubeconfig(ctx context.Context, sa, server stri
 	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
-// pointServiceAt writes an EndpointSlice for the Service that holds the
-// sandbox's IP, as the EndpointSlice controller would for a ready pod.
-func (c *Flywheel) pointServiceAt(ctx context.Context, service, portName string, port int32) error {
+// pointServiceAt writes an EndpointSlice for the system namespace's
+// Service that holds ip, ready, with ports, as the EndpointSlice
+// controller would for a ready pod.
+func (c *Flywheel) pointServiceAt(ctx context.Context, service, ip string, ports ...discoveryv1.EndpointPort) error {
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      service + "-sandbox",
+			Name:      service + "-local",
 			Namespace: SystemNamespace,
 			Labels: map[string]string{
 				discoveryv1.LabelServiceName: service,
-				discoveryv1.LabelManagedBy:   "flywheel-integration-test",
+				discoveryv1.LabelManagedBy:   "local.flywheel.dev",
 			},
 		},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{c.webhook.IP.String()},
+			Addresses:  []string{ip},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
 		}},
-		Ports: []discoveryv1.EndpointPort{{Name: ptr.To(portName), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}},
+		Ports: ports,
 	}
 	_, err := c.Kube.DiscoveryV1().EndpointSlices(SystemNamespace).Create(ctx, slice, metav1.CreateOptions{})
 	return err

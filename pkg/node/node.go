@@ -168,6 +168,16 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	}
 	prov := newProvider(s, deps, store, podGone)
 	prov.cgroupParent = cgroup
+	prov.removeFromAPI = func(namespace, name string, uid types.UID) {
+		// Grace 0 with the UID as precondition: this pod's processes are
+		// gone, and a new pod of the same name is not touched.
+		opts := metav1.NewDeleteOptions(0)
+		opts.Preconditions = metav1.NewUIDPreconditions(string(uid))
+		err := n.kube.CoreV1().Pods(namespace).Delete(context.WithoutCancel(ctx), name, *opts)
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			s.Logger.Warn("removing a stopped pod from the API", "pod", namespace+"/"+name, "error", err)
+		}
+	}
 	capacity := machineCapacity()
 	prov.newProjector = func() *projector { return newProjector(n.kube, s.Clock, capacity) }
 	n.mu.Lock()

@@ -35,6 +35,11 @@ type provider struct {
 	// UID): the pod controller's last DeletePod, after which the node
 	// forgets it.
 	podGone func(namespace, name string, uid types.UID) bool
+	// removeFromAPI deletes a pod object whose deletion the node has
+	// carried out, as the kubelet does once a deleted pod's containers
+	// have stopped; nil leaves that to the pod controller, which does it
+	// only when the pod's grace period is over.
+	removeFromAPI func(namespace, name string, uid types.UID)
 
 	mu     sync.Mutex
 	pods   map[string]*podEntry // by namespace/name
@@ -68,6 +73,9 @@ type podEntry struct {
 	forgetOnce   sync.Once
 
 	// Guarded by provider.mu.
+	// deleted is set when the API deleted the pod, rather than the node
+	// stopping.
+	deleted  bool
 	stopping bool
 	stopped  chan struct{} // closed once stopped and torn down
 	forget   bool
@@ -235,6 +243,9 @@ func (p *provider) DeletePod(_ context.Context, pod *corev1.Pod) error {
 		return errdefs.NotFoundf("pod %s/%s is not on this node", pod.Namespace, pod.Name)
 	}
 	forget := p.podGone(pod.Namespace, pod.Name, e.uid)
+	p.mu.Lock()
+	e.deleted = true
+	p.mu.Unlock()
 	p.terminate(e, gracePeriod(pod), forget)
 	return nil
 }
@@ -325,6 +336,13 @@ func (p *provider) terminate(e *podEntry, grace time.Duration, forget bool) {
 		e.rt.changed()
 		close(e.stopped)
 		p.logger.Info("pod stopped", "pod", e.rt.key())
+		p.mu.Lock()
+		deleted := e.deleted
+		p.mu.Unlock()
+		if deleted && p.removeFromAPI != nil {
+			pod := e.rt.snapshot()
+			p.removeFromAPI(pod.Namespace, pod.Name, e.uid)
+		}
 		p.maybeForget(e)
 	}()
 }

@@ -140,3 +140,13 @@ const (
 	MetricCPU         = "cpu"
 	MetricMemory      = "memory"
 )
+
+// Request headers the routing layer sets on each request it sends to a
+// Revision, so that the activator, which serves every Revision at one
+// address, knows whose request it holds.
+const (
+	// RevisionHeader names the Revision a request was routed to.
+	RevisionHeader = "Knative-Serving-Revision"
+	// NamespaceHeader names that Revision's namespace.
+	NamespaceHeader = "Knative-Serving-Namespace"
+)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"flywheel.dev/pkg/gateway/routing"
+	"flywheel.dev/pkg/network/forward"
 )
 
 // Options configure a Proxy.
@@ -54,6 +55,7 @@ func New(opts Options) *Proxy {
 		// -1 would also flush a response of known length in two writes,
 		// a system call per request for nothing.
 		FlushInterval:  0,
+		BufferPool:     forward.NewBufferPool(32 << 10),
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.proxyError,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -104,8 +106,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // rewrite makes the outbound request: the inbound Host kept (backends see
 // the hostname the client asked for), X-Forwarded-For/Host/Proto set from
-// the inbound connection, and the rule's request header filter applied.
-// The endpoint is chosen in the transport, per attempt.
+// the inbound connection, and the request header filters applied: the
+// rule's, then the chosen backend's, so that a backend's filter, which is
+// the more specific, wins where both touch a header. The endpoint is
+// chosen in the transport, per attempt.
 func rewrite(pr *httputil.ProxyRequest) {
 	// Appended to, not replaced: the chain of proxies before this one
 	// stays readable, and its last entry, ours, is the one to trust.
@@ -118,10 +122,15 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Host = st.backend.Name
 	pr.Out.Host = pr.In.Host
 	st.rule.RequestHeaders.Apply(pr.Out.Header)
+	st.backend.RequestHeaders.Apply(pr.Out.Header)
 }
 
+// modifyResponse applies the response header filters in the order
+// rewrite applies the request ones: the rule's, then the backend's.
 func modifyResponse(resp *http.Response) error {
-	stateOf(resp.Request.Context()).rule.ResponseHeaders.Apply(resp.Header)
+	st := stateOf(resp.Request.Context())
+	st.rule.ResponseHeaders.Apply(resp.Header)
+	st.backend.ResponseHeaders.Apply(resp.Header)
 	return nil
 }
 

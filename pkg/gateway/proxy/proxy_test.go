@@ -70,6 +70,72 @@ func TestForwardsWithHostAndForwardedHeaders(t *testing.T) {
 	}
 }
 
+func TestBackendFiltersApplyOnlyToTheirBackend(t *testing.T) {
+	// Each backend answers with its name and the headers it was sent.
+	echo := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			_, _ = fmt.Fprintf(w, "%s revision=%q namespace=%q", name,
+				r.Header.Values("Knative-Serving-Revision"), r.Header.Values("Knative-Serving-Namespace"))
+		}
+	}
+	blue, green := newBackend(t, "blue", echo("blue")), newBackend(t, "green", echo("green"))
+	filtered := func(name string) gatewayv1.HTTPBackendRef {
+		ref := gt.Backend(name, 80, 1)
+		ref.Filters = []gatewayv1.HTTPRouteFilter{{
+			Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
+				{Name: "Knative-Serving-Revision", Value: name},
+				{Name: "Knative-Serving-Namespace", Value: gt.Namespace},
+			}},
+		}, {
+			Type:                   gatewayv1.HTTPRouteFilterResponseHeaderModifier,
+			ResponseHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{{Name: "X-Served-By", Value: name}}},
+		}}
+		return ref
+	}
+	rule := gt.Rule(nil, filtered("blue"), filtered("green"))
+	// The rule's filter runs first, so the backend's value replaces the
+	// one the rule sets, as it replaces the one the client sent.
+	rule.Filters = []gatewayv1.HTTPRouteFilter{{
+		Type:                  gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+		RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{{Name: "Knative-Serving-Revision", Value: "from-the-rule"}}},
+	}}
+	g := newGateway(t, proxy.Options{}, nil)
+	g.route(rule, blue, green)
+
+	want := map[string]string{
+		"blue":  `blue revision=["blue"] namespace=["demo"]`,
+		"green": `green revision=["green"] namespace=["demo"]`,
+	}
+	seen := map[string]int{}
+	// Both backends are chosen within 40 requests but once in 2^39.
+	for range 40 {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", g.url+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Knative-Serving-Revision", "from-the-client")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		name, _, _ := strings.Cut(string(body), " ")
+		if string(body) != want[name] {
+			t.Errorf("the upstream saw %q, want %q", body, want[name])
+		}
+		if got := resp.Header.Values("X-Served-By"); len(got) != 1 || got[0] != name {
+			t.Errorf("the response from %s has X-Served-By %q, want only %q", name, got, name)
+		}
+		seen[name]++
+	}
+	if seen["blue"] == 0 || seen["green"] == 0 {
+		t.Errorf("requests per backend %v, want both chosen", seen)
+	}
+}
+
 func TestErrorsSayWhatIsWrong(t *testing.T) {
 	g := newGateway(t, proxy.Options{}, nil)
 	empty := backend{service: gt.Service("empty", 80, 8080)}

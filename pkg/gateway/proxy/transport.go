@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"flywheel.dev/pkg/gateway/routing"
+	"flywheel.dev/pkg/network/forward"
 )
 
 // state is what ServeHTTP decided for a request, carried to the
@@ -51,13 +51,7 @@ func newTransport(opts Options) *transport {
 		}
 		dial = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	}
-	marked := func(ctx context.Context, network, address string) (net.Conn, error) {
-		c, err := dial(ctx, network, address)
-		if err != nil {
-			return nil, &dialError{address: address, err: err}
-		}
-		return c, nil
-	}
+	marked := forward.MarkDialErrors(dial)
 	base := func() *http.Transport {
 		return &http.Transport{
 			DialContext:         marked,
@@ -89,9 +83,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st.backend.H2C && !st.upgrade {
 		rt = t.h2c
 	}
-	var body *guardedBody
-	if req.Body != nil && req.Body != http.NoBody {
-		body = &guardedBody{r: req.Body}
+	body := forward.GuardBody(req.Body)
+	if body != nil {
 		req.Body = body
 	}
 
@@ -108,8 +101,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		lastErr = err
-		var de *dialError
-		if !errors.As(err, &de) || (body != nil && body.read.Load()) || ctx.Err() != nil {
+		if !forward.IsDialError(err) || !body.Retryable() || ctx.Err() != nil {
 			return nil, err
 		}
 	}
@@ -152,22 +144,6 @@ func (t *transport) attempt(rt http.RoundTripper, req *http.Request, st *state, 
 	return resp, nil
 }
 
-// guardedBody passes the inbound body to the transport without letting
-// it be closed, so that a failed attempt leaves the body for the next,
-// and records whether any of it was read, after which no retry is safe.
-type guardedBody struct {
-	r    io.ReadCloser
-	read atomic.Bool
-}
-
-func (b *guardedBody) Read(p []byte) (int, error) {
-	b.read.Store(true)
-	return b.r.Read(p)
-}
-
-// Close does nothing: the server closes the inbound body.
-func (b *guardedBody) Close() error { return nil }
-
 // countedBody ends an endpoint's count of a request when the response
 // body is closed.
 type countedBody struct {
@@ -193,15 +169,6 @@ func (c *countedConn) Close() error {
 	c.finish()
 	return err
 }
-
-// dialError marks a failure to connect: nothing of the request was sent.
-type dialError struct {
-	address string
-	err     error
-}
-
-func (e *dialError) Error() string { return fmt.Sprintf("connecting to %s: %v", e.address, e.err) }
-func (e *dialError) Unwrap() error { return e.err }
 
 // noEndpointError says that no endpoint of a backend took a connection.
 type noEndpointError struct {

@@ -327,14 +327,18 @@ func compileRules(hr *gatewayv1.HTTPRoute, in Input, rr *RouteResult) ([]*match,
 				return nil, err.Error()
 			}
 		}
-		if msg := compileFilters(spec.Filters, field, rule); msg != "" {
-			return nil, msg
+		var unsupported string
+		if rule.RequestHeaders, rule.ResponseHeaders, unsupported = compileFilters(spec.Filters, field); unsupported != "" {
+			return nil, unsupported
 		}
 		for j, ref := range spec.BackendRefs {
-			if len(ref.Filters) > 0 {
-				return nil, fmt.Sprintf("%s.backendRefs[%d].filters: filters on a backendRef are not supported; put them on the rule", field, j)
+			refField := fmt.Sprintf("%s.backendRefs[%d]", field, j)
+			requestHeaders, responseHeaders, unsupported := compileFilters(ref.Filters, refField)
+			if unsupported != "" {
+				return nil, unsupported
 			}
-			b := resolveBackend(hr.Namespace, ref.BackendRef, in, rr, fmt.Sprintf("%s.backendRefs[%d]", field, j))
+			b := resolveBackend(hr.Namespace, ref.BackendRef, in, rr, refField)
+			b.RequestHeaders, b.ResponseHeaders = requestHeaders, responseHeaders
 			rule.Backends = append(rule.Backends, b)
 		}
 		specMatches := spec.Matches
@@ -366,19 +370,22 @@ func duration(d *gatewayv1.Duration, field string) (time.Duration, error) {
 	return v, nil
 }
 
-func compileFilters(filters []gatewayv1.HTTPRouteFilter, field string, rule *Rule) string {
+// compileFilters compiles the filters of a rule or of a backendRef, field
+// being the path of their owner. It returns, instead, a message naming
+// the first filter this gateway does not support.
+func compileFilters(filters []gatewayv1.HTTPRouteFilter, field string) (request, response *HeaderModifier, unsupported string) {
 	for i, f := range filters {
 		switch f.Type {
 		case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
-			rule.RequestHeaders = headerModifier(f.RequestHeaderModifier)
+			request = headerModifier(f.RequestHeaderModifier)
 		case gatewayv1.HTTPRouteFilterResponseHeaderModifier:
-			rule.ResponseHeaders = headerModifier(f.ResponseHeaderModifier)
+			response = headerModifier(f.ResponseHeaderModifier)
 		default:
-			return fmt.Sprintf("%s.filters[%d]: filter type %s is not supported by the flywheel gateway; "+
+			return nil, nil, fmt.Sprintf("%s.filters[%d]: filter type %s is not supported by the flywheel gateway; "+
 				"RequestHeaderModifier and ResponseHeaderModifier are", field, i, f.Type)
 		}
 	}
-	return ""
+	return request, response, ""
 }
 
 func headerModifier(f *gatewayv1.HTTPHeaderFilter) *HeaderModifier {

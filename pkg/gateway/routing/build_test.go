@@ -236,3 +236,54 @@ func buildWithEndpoint(pool *routing.EndpointPool, address string) *routing.Endp
 	res := routing.Build(objs.Input(gt.Gateway("gw"), pool))
 	return res.Table.Lookup(httptest.NewRequest("GET", "/", nil)).Backends[0].Endpoints[0]
 }
+
+func TestBuildBackendFilters(t *testing.T) {
+	revision := gt.Backend("rev", 80, 1)
+	revision.Filters = []gatewayv1.HTTPRouteFilter{{
+		Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+		RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{
+			Set: []gatewayv1.HTTPHeader{{Name: "Knative-Serving-Revision", Value: "rev"}},
+		},
+	}, {
+		Type:                   gatewayv1.HTTPRouteFilterResponseHeaderModifier,
+		ResponseHeaderModifier: &gatewayv1.HTTPHeaderFilter{Remove: []string{"Server"}},
+	}}
+	redirect := gt.Backend("rev", 80, 1)
+	redirect.Filters = []gatewayv1.HTTPRouteFilter{{Type: gatewayv1.HTTPRouteFilterRequestRedirect}}
+	routes := []*gatewayv1.HTTPRoute{
+		gt.HTTPRoute("filtered", "gw", gt.WithHostnames("filtered.example.com"),
+			gt.WithRule(gt.Rule(nil, revision, gt.Backend("plain", 80, 1)))),
+		gt.HTTPRoute("redirect", "gw", gt.WithHostnames("redirect.example.com"),
+			gt.WithRule(gt.Rule(nil, gt.Backend("plain", 80, 1), redirect))),
+	}
+	res := routing.Build(gt.Objects{Routes: routes}.Input(gt.Gateway("gw"), nil))
+
+	rule := res.Table.Lookup(httptest.NewRequest("GET", "http://filtered.example.com/", nil))
+	if rule == nil {
+		t.Fatal("the route with backendRef filters is not served")
+	}
+	wantRequest := &routing.HeaderModifier{Set: map[string]string{"Knative-Serving-Revision": "rev"}, Add: map[string]string{}}
+	if diff := cmp.Diff(wantRequest, rule.Backends[0].RequestHeaders); diff != "" {
+		t.Errorf("request headers of the filtered backend (-want, +got):\n%s", diff)
+	}
+	wantResponse := &routing.HeaderModifier{Set: map[string]string{}, Add: map[string]string{}, Remove: []string{"Server"}}
+	if diff := cmp.Diff(wantResponse, rule.Backends[0].ResponseHeaders); diff != "" {
+		t.Errorf("response headers of the filtered backend (-want, +got):\n%s", diff)
+	}
+	if plain := rule.Backends[1]; plain.RequestHeaders != nil || plain.ResponseHeaders != nil {
+		t.Errorf("the backend without filters got %+v and %+v, want none", plain.RequestHeaders, plain.ResponseHeaders)
+	}
+	if rule.RequestHeaders != nil || rule.ResponseHeaders != nil {
+		t.Errorf("the rule got the backend's filters: %+v and %+v", rule.RequestHeaders, rule.ResponseHeaders)
+	}
+
+	p := res.Routes[key("redirect")].Parents[0]
+	wantMessage := "spec.rules[0].backendRefs[1].filters[0]: filter type RequestRedirect is not supported by the flywheel gateway; " +
+		"RequestHeaderModifier and ResponseHeaderModifier are"
+	if p.Reason != gatewayv1.RouteReasonUnsupportedValue || p.Message != wantMessage {
+		t.Errorf("redirect on a backendRef: %s %q, want UnsupportedValue %q", p.Reason, p.Message, wantMessage)
+	}
+	if got := matched(res.Table, "GET", "redirect.example.com", "/"); got != "" {
+		t.Errorf("the route with an unsupported backendRef filter is served, by %q", got)
+	}
+}

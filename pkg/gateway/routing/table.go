@@ -147,6 +147,11 @@ type Backend struct {
 	// H2C is true when the Service port says its protocol is HTTP/2
 	// without TLS (appProtocol kubernetes.io/h2c).
 	H2C bool
+	// RequestHeaders and ResponseHeaders are the backendRef's header
+	// modifier filters, nil when it has none. They apply only to the
+	// requests that go to this backend, after the rule's, so a backend
+	// has the last word on a header both set.
+	RequestHeaders, ResponseHeaders *HeaderModifier
 	// Endpoints are the ready addresses behind the Service port.
 	Endpoints []*Endpoint
 }

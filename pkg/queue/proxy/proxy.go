@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
-	"sync"
 	"time"
+
+	"flywheel.dev/pkg/network/forward"
 )
 
 // Options tunes a Proxy.
@@ -63,7 +64,7 @@ func New(target string, opts Options) *Proxy {
 		// is written when it is complete, header and body in one system
 		// call; flushing each write (-1) cost a second write per request.
 		FlushInterval: 0,
-		BufferPool:    bufferPool{},
+		BufferPool:    forward.NewBufferPool(bufferSize),
 		ErrorHandler:  p.fail,
 		ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
@@ -134,15 +135,6 @@ func (t h2cUnlessUpgrade) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return t.h2.RoundTrip(r)
 }
-
-var buffers = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
-
-// bufferPool lends the ReverseProxy its copy buffers, so a response body
-// costs no allocation.
-type bufferPool struct{}
-
-func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 // Target returns the app's address, for logs.
 func (p *Proxy) Target() string { return p.target }

@@ -149,6 +149,16 @@ func accepted(hrs []*gatewayv1.HTTPRoute, opts ...fwtesting.HTTPRouteOption) []r
 	return objs
 }
 
+// withoutBackendFilters strips the filters of every backendRef, as on an
+// HTTPRoute written before the Revision headers were set there.
+func withoutBackendFilters(hr *gatewayv1.HTTPRoute) {
+	for i := range hr.Spec.Rules {
+		for j := range hr.Spec.Rules[i].BackendRefs {
+			hr.Spec.Rules[i].BackendRefs[j].Filters = nil
+		}
+	}
+}
+
 // updates returns the updates that bring the stored HTTPRoutes have in
 // line with want, pairwise and in order.
 func updates(have []runtime.Object, want []*gatewayv1.HTTPRoute) []clientgotesting.UpdateActionImpl {

@@ -147,6 +147,20 @@ func TestReconcile(t *testing.T) {
 			normal(ReasonUpdated, "Updated HTTPRoute %q", "hello.demo.example.com"),
 		},
 	}, {
+		Name: "HTTPRoutes without the Revision headers: updated to set them on every backendRef",
+		Key:  testKey,
+		Objects: concat(objects(
+			served(route(), onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(one, withoutBackendFilters)),
+		WantUpdates:       updates(accepted(one, withoutBackendFilters), one),
+		WantStatusUpdates: statusUpdate(served(route(), onOne, pending)),
+		WantEvents: []string{
+			normal(ReasonUpdated, "Updated HTTPRoute %q", "hello.demo.svc.cluster.local"),
+			normal(ReasonUpdated, "Updated HTTPRoute %q", "hello.demo.example.com"),
+		},
+	}, {
 		Name: "the new split served: status reports it",
 		Key:  testKey,
 		Objects: concat(objects(

@@ -3,6 +3,7 @@ package serverlessservice
 import (
 	"context"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	endpointsliceinformer "knative.dev/pkg/client/injection/kube/informers/discovery/v1/endpointslice"
@@ -10,7 +11,9 @@ import (
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
 	pkgreconciler "knative.dev/pkg/reconciler"
+	"knative.dev/pkg/system"
 
+	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/serving"
 	revisioninformer "flywheel.dev/pkg/client/injection/informers/serving/v1/revision"
 	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
@@ -51,5 +54,19 @@ func NewController(ctx context.Context, _ configmap.Watcher) *controller.Impl {
 	}); err != nil {
 		logger.Fatalw("Watching EndpointSlices", "error", err)
 	}
+	// The activator's endpoints are every proxied Revision's.
+	if _, err := sliceInformer.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: isActivatorSlice,
+		Handler:    controller.HandleAll(func(any) { impl.GlobalResync(revisionInformer.Informer()) }),
+	}); err != nil {
+		logger.Fatalw("Watching the activator's EndpointSlices", "error", err)
+	}
 	return impl
+}
+
+// isActivatorSlice reports whether obj is an EndpointSlice of the
+// activator's Service.
+func isActivatorSlice(obj any) bool {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	return ok && s.Namespace == system.Namespace() && s.Labels[discoveryv1.LabelServiceName] == activator.ServiceName
 }

@@ -6,7 +6,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"knative.dev/pkg/system"
 
+	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/queue"
@@ -31,6 +33,13 @@ var rev = fwtesting.Revision(testRevision, testNamespace, fwtesting.WithRevision
 var revisionPorts = []discoveryv1.EndpointPort{
 	{Name: ptr.To("http"), Port: ptr.To[int32](queue.ServingPort), Protocol: ptr.To(corev1.ProtocolTCP)},
 	{Name: ptr.To("http-usermetric"), Port: ptr.To[int32](queue.MetricsPort), Protocol: ptr.To(corev1.ProtocolTCP)},
+}
+
+// The ports of the activator's Service's slices: the Revision Services'
+// request port names, both at the activator's one port.
+var activatorPorts = []discoveryv1.EndpointPort{
+	{Name: ptr.To("http"), Port: ptr.To[int32](8012), Protocol: ptr.To(corev1.ProtocolTCP)},
+	{Name: ptr.To("http2"), Port: ptr.To[int32](8012), Protocol: ptr.To(corev1.ProtocolTCP)},
 }
 
 // endpoint conditions as kube-controller-manager writes them.
@@ -145,3 +154,28 @@ func created(want *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
 }
 
 func endpoints(eps ...discoveryv1.Endpoint) []discoveryv1.Endpoint { return eps }
+
+// activatorSlice is a slice kube-controller-manager wrote for the
+// activator's Service in the system namespace.
+func activatorSlice(suffix string, endpoints []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      activator.ServiceName + "-" + suffix,
+			Namespace: system.Namespace(),
+			UID:       types.UID(activator.ServiceName + "-" + suffix + "-uid"),
+			Labels: map[string]string{
+				discoveryv1.LabelServiceName: activator.ServiceName,
+				discoveryv1.LabelManagedBy:   kcm,
+			},
+		},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   endpoints,
+		Ports:       activatorPorts,
+	}
+}
+
+// proxySlice is a slice of the public Service in proxy mode: the
+// activator's endpoints and ports.
+func proxySlice(suffix string, endpoints []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+	return publicSlice(suffix, endpoints, withPorts(activatorPorts...))
+}

@@ -14,7 +14,9 @@ import (
 	discoveryv1listers "k8s.io/client-go/listers/discovery/v1"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/reconciler"
+	"knative.dev/pkg/system"
 
+	"flywheel.dev/pkg/activator"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
@@ -32,15 +34,16 @@ var _ revisionreconciler.Interface = (*Reconciler)(nil)
 
 // ReconcileKind implements revisionreconciler.Interface.
 func (r *Reconciler) ReconcileKind(ctx context.Context, rev *v1.Revision) reconciler.Event {
-	mode := endpointsMode(rev)
 	private, err := r.slicesOf(rev.Namespace, names.PrivateService(rev.Name))
 	if err != nil {
 		return err
 	}
-	// Proxy mode's source, the activator's slices, comes with the
-	// activator; until then endpointsMode never asks for it.
-	var activator []*discoveryv1.EndpointSlice
-	want := desiredSlices(rev, mode, private, activator)
+	activatorSlices, err := r.slicesOf(system.Namespace(), activator.ServiceName)
+	if err != nil {
+		return err
+	}
+	mode := endpointsMode(rev, private, activatorSlices)
+	want := desiredSlices(rev, mode, private, activatorSlices)
 
 	public, err := r.slicesOf(rev.Namespace, names.PublicService(rev.Name))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/kmeta"
 
+	"flywheel.dev/pkg/apis/autoscaling"
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
@@ -39,11 +40,38 @@ func (m Mode) String() string {
 }
 
 // endpointsMode decides the Revision's mode; it is the only place that
-// does. Until the activator exists there is nothing to proxy to, so every
-// Revision is served directly. The activator's issue makes this choose
-// proxy mode when the Revision is at zero or below its burst capacity.
-func endpointsMode(*v1.Revision) Mode {
+// does. Requests go through the activator while the Revision has no
+// ready pod, so that they wait there for one instead of failing at the
+// gateway, and always when its target-burst-capacity is -1. With no ready
+// activator either, the pods (those still serving while they terminate
+// included) are the better bet, and the Revision stays in serve mode.
+//
+// Keeping the activator in the path while ready pods are short of the
+// burst capacity needs the observed load, which is the autoscaler's to
+// decide; until then a Revision with ready pods is served directly.
+func endpointsMode(rev *v1.Revision, privateSlices, activatorSlices []*discoveryv1.EndpointSlice) Mode {
+	if !anyReady(activatorSlices) {
+		return ModeServe
+	}
+	if a, err := autoscaling.ParseAnnotations(rev.Annotations); err == nil && a.TargetBurstCapacity != nil && *a.TargetBurstCapacity == -1 {
+		return ModeProxy
+	}
+	if !anyReady(privateSlices) {
+		return ModeProxy
+	}
 	return ModeServe
+}
+
+// anyReady reports whether any endpoint of slices is ready.
+func anyReady(slices []*discoveryv1.EndpointSlice) bool {
+	for _, s := range slices {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // desiredSlices returns the EndpointSlices the Revision's public Service

@@ -8,15 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
+
+	"flywheel.dev/pkg/apis/serving"
+	v1 "flywheel.dev/pkg/apis/serving/v1"
+	fwtesting "flywheel.dev/pkg/reconciler/testing"
 )
 
 func TestDesiredSlices(t *testing.T) {
-	activatorSlice := &discoveryv1.EndpointSlice{}
-	activatorSlice.Name, activatorSlice.Labels = "activator-service-q8w4z", map[string]string{discoveryv1.LabelServiceName: "activator-service"}
-	activatorSlice.AddressType = discoveryv1.AddressTypeIPv4
-	activatorSlice.Endpoints = endpoints(ready("10.0.9.1"))
-	activatorSlice.Ports = revisionPorts
-
 	tests := []struct {
 		name      string
 		mode      Mode
@@ -68,8 +66,8 @@ func TestDesiredSlices(t *testing.T) {
 		name:      "proxy mode takes the activator's endpoints instead",
 		mode:      ModeProxy,
 		private:   []*discoveryv1.EndpointSlice{privateSlice("x7k2p", endpoints(ready("10.0.0.1")))},
-		activator: []*discoveryv1.EndpointSlice{activatorSlice},
-		want:      []*discoveryv1.EndpointSlice{publicSlice("q8w4z", endpoints(ready("10.0.9.1")))},
+		activator: []*discoveryv1.EndpointSlice{activatorSlice("q8w4z", endpoints(ready("10.0.9.1")))},
+		want:      []*discoveryv1.EndpointSlice{proxySlice("q8w4z", endpoints(ready("10.0.9.1")))},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,9 +83,54 @@ func TestDesiredSlices(t *testing.T) {
 	}
 }
 
-func TestEndpointsModeIsServeUntilTheActivatorExists(t *testing.T) {
-	if got := endpointsMode(rev); got != ModeServe {
-		t.Errorf("endpointsMode = %v, want %v", got, ModeServe)
+func TestEndpointsMode(t *testing.T) {
+	readyActivator := []*discoveryv1.EndpointSlice{activatorSlice("q8w4z", endpoints(ready("10.0.9.1")))}
+	readyPods := []*discoveryv1.EndpointSlice{privateSlice("x7k2p", endpoints(ready("10.0.0.1")))}
+	alwaysProxied := fwtesting.Revision(testRevision, testNamespace, fwtesting.WithRevisionAnnotations(map[string]string{serving.TargetBurstCapacityAnnotation.String(): "-1"}))
+	tests := []struct {
+		name      string
+		rev       *v1.Revision
+		private   []*discoveryv1.EndpointSlice
+		activator []*discoveryv1.EndpointSlice
+		want      Mode
+	}{{
+		name:      "ready pods: served directly",
+		rev:       rev,
+		private:   readyPods,
+		activator: readyActivator,
+		want:      ModeServe,
+	}, {
+		name:      "no ready pod: requests wait at the activator",
+		rev:       rev,
+		private:   []*discoveryv1.EndpointSlice{privateSlice("x7k2p", endpoints(unready("10.0.0.1"), terminating("10.0.0.2", true)))},
+		activator: readyActivator,
+		want:      ModeProxy,
+	}, {
+		name:      "no private slice at all yet: the activator",
+		rev:       rev,
+		activator: readyActivator,
+		want:      ModeProxy,
+	}, {
+		name:    "no ready pod and no activator: the pods still serving are the better bet",
+		rev:     rev,
+		private: []*discoveryv1.EndpointSlice{privateSlice("x7k2p", endpoints(terminating("10.0.0.2", true)))},
+		activator: []*discoveryv1.EndpointSlice{
+			activatorSlice("q8w4z", endpoints(unready("10.0.9.1"))),
+		},
+		want: ModeServe,
+	}, {
+		name:      "target-burst-capacity -1 keeps the activator in the path",
+		rev:       alwaysProxied,
+		private:   readyPods,
+		activator: readyActivator,
+		want:      ModeProxy,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := endpointsMode(tc.rev, tc.private, tc.activator); got != tc.want {
+				t.Errorf("endpointsMode = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

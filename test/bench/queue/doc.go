@@ -11,5 +11,6 @@
 // The app and the proxy in front of it share one core, as a 1-CPU pod
 // would; the load generator gets another. hack/bench-queue.sh builds the
 // sidecar and this program and runs the harness; docs/benchmarks.md holds
-// the figures and the goals they are read against.
+// the figures and the goals they are read against. The parts shared with
+// the gateway benchmark live in test/bench/internal/benchkit.
 package main

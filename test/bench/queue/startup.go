@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"flywheel.dev/pkg/queue"
+	"flywheel.dev/test/bench/internal/benchkit"
 )
 
 // readySample is one start-up: how long the app took to listen after it
@@ -30,7 +31,7 @@ type readySample struct {
 // request on /ready, which the sidecar holds until the app passes its
 // probe, so the 200 arrives as soon as the sidecar knows.
 func (h *harness) execToReady(ctx context.Context, appStartDelay time.Duration) (readySample, error) {
-	appPort, err := h.ports.pick()
+	appPort, err := h.Ports.Pick()
 	if err != nil {
 		return readySample{}, err
 	}
@@ -38,7 +39,7 @@ func (h *harness) execToReady(ctx context.Context, appStartDelay time.Duration) 
 	if err != nil {
 		return readySample{}, err
 	}
-	defer h.sup.stop(sc.proc)
+	defer h.Sup.Stop(sc.proc)
 
 	ctx, cancel := context.WithTimeout(ctx, appStartDelay+10*time.Second)
 	defer cancel()
@@ -59,13 +60,13 @@ func (h *harness) execToReady(ctx context.Context, appStartDelay time.Duration) 
 	}
 	defer r.Close()
 	execAt := time.Now()
-	app, err := h.sup.start("app-start", startOptions{cpu: h.podCPU, stdout: w},
-		h.appArgv(appSleep, appPort, "--announce", "--start-delay", appStartDelay.String())...)
+	app, err := h.Sup.Start("app-start", benchkit.StartOptions{CPU: h.PodCPU, Stdout: w},
+		h.AppArgv(benchkit.AppSleep, appPort, "--announce", "--start-delay", appStartDelay.String())...)
 	w.Close()
 	if err != nil {
 		return readySample{}, err
 	}
-	defer h.sup.stop(app)
+	defer h.Sup.Stop(app)
 
 	listened := make(chan time.Time, 1)
 	go func() {
@@ -82,14 +83,14 @@ func (h *harness) execToReady(ctx context.Context, appStartDelay time.Duration) 
 			s.ListenToReady = ready.Sub(t)
 			return s, nil
 		case err := <-readyErr:
-			return s, sc.proc.failure(fmt.Errorf("waiting for /ready: %w", err))
+			return s, sc.proc.Failure(fmt.Errorf("waiting for /ready: %w", err))
 		}
 	case err := <-readyErr:
-		return s, sc.proc.failure(fmt.Errorf("waiting for /ready: %w", err))
-	case <-app.done:
-		return s, app.failure(fmt.Errorf("exited before listening: %w", app.exit()))
+		return s, sc.proc.Failure(fmt.Errorf("waiting for /ready: %w", err))
+	case <-app.Done():
+		return s, app.Failure(fmt.Errorf("exited before listening: %w", app.Exit()))
 	case <-ctx.Done():
-		return s, app.failure(errors.New("did not announce that it listens"))
+		return s, app.Failure(errors.New("did not announce that it listens"))
 	}
 }
 
@@ -121,7 +122,7 @@ func readAnnouncement(r io.Reader) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(line, announcePrefix)), 10, 64)
+	ns, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(line, benchkit.AnnouncePrefix)), 10, 64)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading the app's announcement %q: %w", line, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"flywheel.dev/pkg/queue"
+	"flywheel.dev/test/bench/internal/benchkit"
 )
 
 // pod is one app, with or without a proxy in front of it: what a load
@@ -19,7 +20,7 @@ type pod struct {
 	url string
 	// app and proxy are the processes measured; proxy is nil when the
 	// load goes to the app directly.
-	app, proxy *proc
+	app, proxy *benchkit.Proc
 	// stats is the sidecar's stats URL, scraped during load as the
 	// autoscaler would; empty when there is none.
 	stats string
@@ -56,6 +57,18 @@ var variants = []variant{
 	{"transparent", "the sidecar in transparent mode in a network namespace, same settings", startTransparentSidecar},
 }
 
+// target is what the load is sent to and watches.
+func (p *pod) target() benchkit.Target {
+	t := benchkit.Target{URL: p.url, Watch: map[string]*benchkit.Proc{"app": p.app}, Scrape: p.stats}
+	if p.proxy != nil {
+		t.Watch["proxy"] = p.proxy
+	}
+	if p.sandbox != nil {
+		t.Netns = p.sandbox.name
+	}
+	return t
+}
+
 func findVariant(name string) (variant, error) {
 	var known []string
 	for _, v := range variants {
@@ -73,36 +86,13 @@ func (h *harness) stopPod(p *pod) {
 	}
 	// The proxy first, so it never sees the app vanish under load; the
 	// namespace last, once nothing runs in it.
-	h.sup.stop(p.proxy)
-	h.sup.stop(p.app)
+	h.Sup.Stop(p.proxy)
+	h.Sup.Stop(p.app)
 	p.sandbox.close()
 }
 
-// startApp starts an app pinned to the pod's core and waits until it
-// serves.
-func (h *harness) startApp(ctx context.Context, app string) (*proc, int, error) {
-	port, err := h.ports.pick()
-	if err != nil {
-		return nil, 0, err
-	}
-	p, err := h.sup.start("app-"+app, startOptions{cpu: h.podCPU}, h.appArgv(app, port)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := waitOK(ctx, p, fmt.Sprintf("http://127.0.0.1:%d%s", port, healthPath), 10*time.Second); err != nil {
-		h.sup.stop(p)
-		return nil, 0, err
-	}
-	return p, port, nil
-}
-
-func (h *harness) appArgv(app string, port int, extra ...string) []string {
-	argv := []string{h.self, "app", "--mode", app, "--delay", h.sleep.String(), "--listen", "127.0.0.1:" + strconv.Itoa(port)}
-	return append(argv, extra...)
-}
-
 func startDirect(ctx context.Context, h *harness, o podOptions) (*pod, error) {
-	app, port, err := h.startApp(ctx, o.app)
+	app, port, err := h.StartApp(ctx, o.app)
 	if err != nil {
 		return nil, err
 	}
@@ -110,41 +100,20 @@ func startDirect(ctx context.Context, h *harness, o podOptions) (*pod, error) {
 }
 
 func startBaseline(ctx context.Context, h *harness, o podOptions) (*pod, error) {
-	app, appPort, err := h.startApp(ctx, o.app)
+	app, appPort, err := h.StartApp(ctx, o.app)
 	if err != nil {
 		return nil, err
 	}
-	pd := &pod{app: app}
-	ports, err := h.pickPorts(3)
+	b, err := h.StartBaseline(ctx, "127.0.0.1:"+strconv.Itoa(appPort), o.concurrency, o.profile)
 	if err != nil {
-		h.stopPod(pd)
+		h.Sup.Stop(app)
 		return nil, err
 	}
-	serving, admin, prof := ports[0], ports[1], ports[2]
-	argv := []string{h.self, "baseline",
-		"--listen", "127.0.0.1:" + strconv.Itoa(serving),
-		"--target", "127.0.0.1:" + strconv.Itoa(appPort),
-		"--admin", "127.0.0.1:" + strconv.Itoa(admin),
-		"--max-idle", strconv.Itoa(max(o.concurrency, 1)),
-	}
-	if o.profile {
-		argv = append(argv, "--pprof", "127.0.0.1:"+strconv.Itoa(prof))
-		pd.profile = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", prof)
-	}
-	if pd.proxy, err = h.sup.start("baseline", startOptions{cpu: h.podCPU}, argv...); err != nil {
-		h.stopPod(pd)
-		return nil, err
-	}
-	if err := waitOK(ctx, pd.proxy, fmt.Sprintf("http://127.0.0.1:%d/", admin), 10*time.Second); err != nil {
-		h.stopPod(pd)
-		return nil, err
-	}
-	pd.url = fmt.Sprintf("http://127.0.0.1:%d/", serving)
-	return pd, nil
+	return &pod{url: b.URL, app: app, proxy: b.Proc, profile: b.Profile}, nil
 }
 
 func startPortSidecar(ctx context.Context, h *harness, o podOptions) (*pod, error) {
-	app, appPort, err := h.startApp(ctx, o.app)
+	app, appPort, err := h.StartApp(ctx, o.app)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +128,7 @@ func startPortSidecar(ctx context.Context, h *harness, o podOptions) (*pod, erro
 		return nil, err
 	}
 	if err := sc.waitReady(ctx); err != nil {
-		h.sup.stop(sc.proc)
+		h.Sup.Stop(sc.proc)
 		h.stopPod(pd)
 		return nil, err
 	}
@@ -186,13 +155,13 @@ func startTransparentSidecar(ctx context.Context, h *harness, o podOptions) (*po
 		return nil, err
 	}
 	pd := &pod{sandbox: sb}
-	ports, err := h.pickPorts(2)
+	ports, err := h.PickPorts(2)
 	if err != nil {
 		h.stopPod(pd)
 		return nil, err
 	}
 	appPort, interceptPort := ports[0], ports[1]
-	err = h.sup.run(ctx, "iptables", startOptions{cpu: -1, netns: sb.name}, h.queueBin, queue.IPTablesCommand,
+	err = h.Sup.Run(ctx, "iptables", benchkit.StartOptions{CPU: -1, Netns: sb.name}, h.queueBin, queue.IPTablesCommand,
 		"--"+queue.IPTablesFlagAppPort, strconv.Itoa(appPort),
 		"--"+queue.IPTablesFlagInterceptPort, strconv.Itoa(interceptPort),
 		"--"+queue.IPTablesFlagExcludeUID, strconv.Itoa(queue.SidecarUID))
@@ -203,8 +172,8 @@ func startTransparentSidecar(ctx context.Context, h *harness, o podOptions) (*po
 	// The app listens on every address, as in a pod; the harness cannot
 	// reach it on the pod's loopback, so the sidecar's readiness says
 	// when it serves.
-	pd.app, err = h.sup.start("app-"+o.app, startOptions{cpu: h.podCPU, netns: sb.name},
-		h.self, "app", "--mode", o.app, "--delay", h.sleep.String(), "--listen", ":"+strconv.Itoa(appPort))
+	pd.app, err = h.Sup.Start("app-"+o.app, benchkit.StartOptions{CPU: h.PodCPU, Netns: sb.name},
+		h.Self, "app", "--mode", o.app, "--delay", h.Sleep.String(), "--listen", ":"+strconv.Itoa(appPort))
 	if err != nil {
 		h.stopPod(pd)
 		return nil, err
@@ -249,7 +218,7 @@ type sidecarOptions struct {
 
 // sidecar is a started queue-proxy.
 type sidecar struct {
-	proc *proc
+	proc *benchkit.Proc
 	cfg  queue.Config
 	// host is the address at which the harness reaches the sidecar's
 	// ports.
@@ -263,14 +232,14 @@ func (sc *sidecar) url(port int, path string) string {
 // probe is the app's readiness probe in every sidecar run: an HTTP probe
 // every second, more than the kubelet's default, so that probing is
 // plainly on while the load runs.
-var probe = queue.ProbeSpec{HTTPGet: &queue.HTTPGetProbe{Path: healthPath}, PeriodSeconds: 1}
+var probe = queue.ProbeSpec{HTTPGet: &queue.HTTPGetProbe{Path: benchkit.HealthPath}, PeriodSeconds: 1}
 
 // startSidecar starts the queue-proxy for an app on appPort and waits
 // until its admin port answers (not until the app is ready: the start-up
 // measurement starts the app after this returns). Its environment is
 // written by queue.Config.Env, as the Revision reconciler writes it.
 func (h *harness) startSidecar(ctx context.Context, appPort int, o sidecarOptions) (*sidecar, error) {
-	ports, err := h.pickPorts(5)
+	ports, err := h.PickPorts(5)
 	if err != nil {
 		return nil, err
 	}
@@ -300,19 +269,19 @@ func (h *harness) startSidecar(ctx context.Context, appPort int, o sidecarOption
 	for _, v := range cfg.Env() {
 		env = append(env, v.Name.String()+"="+v.Value)
 	}
-	so := startOptions{cpu: h.podCPU, env: env}
+	so := benchkit.StartOptions{CPU: h.PodCPU, Env: env}
 	sc := &sidecar{cfg: cfg, host: "127.0.0.1"}
 	if o.sandbox != nil {
-		so.netns, so.uid = o.sandbox.name, queue.SidecarUID
+		so.Netns, so.UID = o.sandbox.name, queue.SidecarUID
 		sc.host = o.sandbox.ip
 	}
-	p, err := h.sup.start("queue-"+string(o.mode), so, h.queueBin)
+	p, err := h.Sup.Start("queue-"+string(o.mode), so, h.queueBin)
 	if err != nil {
 		return nil, err
 	}
 	sc.proc = p
-	if err := waitOK(ctx, p, sc.adminURL(queue.HealthPath), 10*time.Second); err != nil {
-		h.sup.stop(p)
+	if err := benchkit.WaitOK(ctx, p, sc.adminURL(queue.HealthPath), 10*time.Second); err != nil {
+		h.Sup.Stop(p)
 		return nil, err
 	}
 	return sc, nil
@@ -322,7 +291,7 @@ func (sc *sidecar) adminURL(path string) string { return sc.url(sc.cfg.AdminPort
 
 // waitReady waits until the sidecar's readiness endpoint answers 200.
 func (sc *sidecar) waitReady(ctx context.Context) error {
-	return waitOK(ctx, sc.proc, sc.adminURL(queue.ReadyPath), 10*time.Second)
+	return benchkit.WaitOK(ctx, sc.proc, sc.adminURL(queue.ReadyPath), 10*time.Second)
 }
 
 // statsServed reports whether the sidecar serves its stats, which it does
@@ -343,16 +312,4 @@ func (h *harness) statsServed(ctx context.Context, sc *sidecar) bool {
 		h.stats = resp.StatusCode == http.StatusOK
 	})
 	return h.stats
-}
-
-func (h *harness) pickPorts(n int) ([]int, error) {
-	ports := make([]int, n)
-	for i := range ports {
-		p, err := h.ports.pick()
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = p
-	}
-	return ports, nil
 }

@@ -39,7 +39,9 @@ const maxRules = 16
 // header names a tag to that tag's Revision. A tag's host sends every
 // request to the tag's Revision. A rule's request timeout is the longest
 // timeoutSeconds of the Revisions it sends to, so that the gateway does
-// not cut off a request its Revision still allows.
+// not cut off a request its Revision still allows. Every backendRef sets
+// the Knative-Serving-Revision and Knative-Serving-Namespace headers of
+// its Revision, which the activator needs (see backend).
 //
 // Every field the API server would default is written out, so that an
 // HTTPRoute read back compares equal to the one made here and a
@@ -58,15 +60,15 @@ func MakeHTTPRoutes(route *v1.Route, tc *traffic.Config, cfg *config.Config) ([]
 			if headerRouting {
 				for _, t := range tc.Targets {
 					if t.Tag != "" {
-						rules = append(rules, rule(tc, tagMatch(t.Tag), backend(t.RevisionName, 100)))
+						rules = append(rules, rule(tc, tagMatch(t.Tag), backend(route.Namespace, t.RevisionName, 100)))
 					}
 				}
 			}
-			rules = append(rules, rule(tc, pathMatch(), split(tc.Targets)...))
+			rules = append(rules, rule(tc, pathMatch(), split(route.Namespace, tc.Targets)...))
 		} else {
 			for _, t := range tc.Targets {
 				if t.Tag == host.Tag {
-					rules = append(rules, rule(tc, pathMatch(), backend(t.RevisionName, 100)))
+					rules = append(rules, rule(tc, pathMatch(), backend(route.Namespace, t.RevisionName, 100)))
 				}
 			}
 		}
@@ -146,11 +148,12 @@ func tagMatch(tag string) gatewayv1.HTTPRouteMatch {
 	return m
 }
 
-// split returns the weighted backends of the targets: one per Revision,
-// in the order the targets first name it, weighted by the percents of all
-// the targets that name it. Revisions with no share are left out, as a
-// backend of weight 0 is still checked by the gateway.
-func split(targets []traffic.Target) []gatewayv1.HTTPBackendRef {
+// split returns the weighted backends of the targets, Revisions in
+// namespace: one per Revision, in the order the targets first name it,
+// weighted by the percents of all the targets that name it. Revisions
+// with no share are left out, as a backend of weight 0 is still checked
+// by the gateway.
+func split(namespace string, targets []traffic.Target) []gatewayv1.HTTPBackendRef {
 	var backends []gatewayv1.HTTPBackendRef
 	at := map[string]int{}
 	for _, t := range targets {
@@ -162,22 +165,38 @@ func split(targets []traffic.Target) []gatewayv1.HTTPBackendRef {
 			continue
 		}
 		at[t.RevisionName] = len(backends)
-		backends = append(backends, backend(t.RevisionName, t.Percent))
+		backends = append(backends, backend(namespace, t.RevisionName, t.Percent))
 	}
 	return backends
 }
 
-// backend is a reference to the public Service of a Revision.
-func backend(revision string, weight int64) gatewayv1.HTTPBackendRef {
-	return gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{
-		BackendObjectReference: gatewayv1.BackendObjectReference{
-			Group: ptr.To(gatewayv1.Group("")),
-			Kind:  ptr.To(gatewayv1.Kind("Service")),
-			Name:  gatewayv1.ObjectName(revisionnames.PublicService(revision)),
-			Port:  ptr.To(backendPort),
+// backend is a reference to the public Service of a Revision in
+// namespace, which sets the Revision's headers on the requests it gets.
+//
+// The headers are a backendRef filter, not a rule filter, because a rule
+// that splits traffic sends each request to one of several Revisions and
+// only the chosen backend knows which. The activator serves every
+// Revision at one address and reads them to know whose request it holds.
+// They are set, not added, so that a client cannot pick the Revision.
+func backend(namespace, revision string, weight int64) gatewayv1.HTTPBackendRef {
+	return gatewayv1.HTTPBackendRef{
+		BackendRef: gatewayv1.BackendRef{
+			BackendObjectReference: gatewayv1.BackendObjectReference{
+				Group: ptr.To(gatewayv1.Group("")),
+				Kind:  ptr.To(gatewayv1.Kind("Service")),
+				Name:  gatewayv1.ObjectName(revisionnames.PublicService(revision)),
+				Port:  ptr.To(backendPort),
+			},
+			Weight: ptr.To(int32(weight)),
 		},
-		Weight: ptr.To(int32(weight)),
-	}}
+		Filters: []gatewayv1.HTTPRouteFilter{{
+			Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
+				{Name: serving.RevisionHeader, Value: revision},
+				{Name: serving.NamespaceHeader, Value: namespace},
+			}},
+		}},
+	}
 }
 
 // Duration writes seconds as a Gateway API duration (GEP-2257), which

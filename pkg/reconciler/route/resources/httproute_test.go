@@ -51,14 +51,25 @@ func tagged(tag string) gatewayv1.HTTPRouteMatch {
 	}
 }
 
+// to is a backendRef to the Service of revision in namespace demo, which
+// tells the activator the Revision by its headers.
 func to(revision string, weight int32) gatewayv1.HTTPBackendRef {
-	return gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{
-		BackendObjectReference: gatewayv1.BackendObjectReference{
-			Group: ptr.To(gatewayv1.Group("")), Kind: ptr.To(gatewayv1.Kind("Service")),
-			Name: gatewayv1.ObjectName(revision), Port: ptr.To[gatewayv1.PortNumber](80),
+	return gatewayv1.HTTPBackendRef{
+		BackendRef: gatewayv1.BackendRef{
+			BackendObjectReference: gatewayv1.BackendObjectReference{
+				Group: ptr.To(gatewayv1.Group("")), Kind: ptr.To(gatewayv1.Kind("Service")),
+				Name: gatewayv1.ObjectName(revision), Port: ptr.To[gatewayv1.PortNumber](80),
+			},
+			Weight: ptr.To(weight),
 		},
-		Weight: ptr.To(weight),
-	}}
+		Filters: []gatewayv1.HTTPRouteFilter{{
+			Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
+				{Name: "Knative-Serving-Revision", Value: revision},
+				{Name: "Knative-Serving-Namespace", Value: "demo"},
+			}},
+		}},
+	}
 }
 
 func timeout(d string) *gatewayv1.HTTPRouteTimeouts {

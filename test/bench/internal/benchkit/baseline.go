@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"context"
@@ -15,14 +15,14 @@ import (
 	"time"
 )
 
-// baselineMain serves the baseline the sidecar is measured against: what
+// BaselineMain serves the baseline the proxies are measured against: what
 // a competent engineer would write in an afternoon with the standard
 // library. It is a plain httputil.ReverseProxy that counts requests in
 // flight (the least a sidecar that reports concurrency must do), with the
 // tuning anyone would give it: idle connections to the app sized to the
 // concurrency so none is closed and redialled, no compression, and pooled
-// copy buffers like the sidecar's.
-func baselineMain(ctx context.Context, args []string) error {
+// copy buffers like the sidecar's and the gateway's.
+func BaselineMain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8012", "address to serve proxied requests on")
 	target := fs.String("target", "127.0.0.1:8080", "the app's host:port")
@@ -65,13 +65,10 @@ func baselineMain(ctx context.Context, args []string) error {
 		h    http.Handler
 	}{{*listen, proxied}, {*admin, adminMux}}
 	if *pprofAddr != "" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		servers = append(servers, struct {
 			addr string
 			h    http.Handler
-		}{*pprofAddr, mux})
+		}{*pprofAddr, PprofHandler()})
 	}
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
@@ -80,7 +77,7 @@ func baselineMain(ctx context.Context, args []string) error {
 			return err
 		}
 		go func() {
-			errc <- serveUntilDone(ctx, &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}, l)
+			errc <- ServeUntilDone(ctx, &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}, l)
 		}()
 	}
 	var err error
@@ -88,6 +85,15 @@ func baselineMain(ctx context.Context, args []string) error {
 		err = errors.Join(err, <-errc)
 	}
 	return err
+}
+
+// PprofHandler serves Go's pprof index and CPU profiles, for a proxy's
+// --pprof address.
+func PprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	return mux
 }
 
 // bufferPool lends ReverseProxy its 32 KiB copy buffers.

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -11,14 +11,14 @@ import (
 	"time"
 )
 
-// clockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
+// ClockTick is USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
 // It is 100 on every Linux architecture Go supports; reading it properly
 // (sysconf) needs cgo. CPU figures are therefore good to 10 ms per
 // window, which the measured windows (seconds of busy CPU) dwarf.
-const clockTick = 10 * time.Millisecond
+const ClockTick = 10 * time.Millisecond
 
-// cpuTime returns the user plus system CPU time pid has used so far.
-func cpuTime(pid int) (time.Duration, error) {
+// CPUTime returns the user plus system CPU time pid has used so far.
+func CPUTime(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
@@ -49,13 +49,13 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 		}
 		ticks += n
 	}
-	return time.Duration(ticks) * clockTick, nil
+	return time.Duration(ticks) * ClockTick, nil
 }
 
-// syscalls returns how many read-like and write-like system calls pid
+// Syscalls returns how many read-like and write-like system calls pid
 // has made so far (syscr and syscw of /proc/<pid>/io). Per request, they
 // show how many times a proxy wakes up and writes a response.
-func syscalls(pid int) (int64, error) {
+func Syscalls(pid int) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/io", pid))
 	if err != nil {
 		return 0, err
@@ -89,11 +89,11 @@ func parseIOSyscalls(r io.Reader) (int64, error) {
 	return n, nil
 }
 
-// machineBusy returns the CPU time all cores have spent running
+// MachineBusy returns the CPU time all cores have spent running
 // processes (user, nice and system time in the first line of /proc/stat).
 // Interrupt and softirq time is left out: much of it is the kernel moving
 // the measured processes' own packets, which no process is charged for.
-func machineBusy() (time.Duration, error) {
+func MachineBusy() (time.Duration, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, err
@@ -116,27 +116,27 @@ func parseStatBusy(b []byte) (time.Duration, error) {
 		}
 		ticks += n
 	}
-	return time.Duration(ticks) * clockTick, nil
+	return time.Duration(ticks) * ClockTick, nil
 }
 
-// memory is a process's resident set, now and at its peak.
-type memory struct {
+// Memory is a process's resident set, now and at its peak.
+type Memory struct {
 	RSSKiB int64 `json:"rssKiB"`
 	HWMKiB int64 `json:"hwmKiB"`
 }
 
-// readMemory returns VmRSS and VmHWM of pid.
-func readMemory(pid int) (memory, error) {
+// ReadMemory returns VmRSS and VmHWM of pid.
+func ReadMemory(pid int) (Memory, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return memory{}, err
+		return Memory{}, err
 	}
 	defer f.Close()
 	return parseStatusMemory(f)
 }
 
-func parseStatusMemory(r io.Reader) (memory, error) {
-	var m memory
+func parseStatusMemory(r io.Reader) (Memory, error) {
+	var m Memory
 	found := 0
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -155,16 +155,16 @@ func parseStatusMemory(r io.Reader) (memory, error) {
 		}
 		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
 		if err != nil {
-			return memory{}, fmt.Errorf("parsing %s %q: %w", key, value, err)
+			return Memory{}, fmt.Errorf("parsing %s %q: %w", key, value, err)
 		}
 		*dst = n
 		found++
 	}
 	if err := sc.Err(); err != nil {
-		return memory{}, err
+		return Memory{}, err
 	}
 	if found != 2 {
-		return memory{}, fmt.Errorf("VmRSS or VmHWM missing from /proc/<pid>/status")
+		return Memory{}, fmt.Errorf("VmRSS or VmHWM missing from /proc/<pid>/status")
 	}
 	return m, nil
 }

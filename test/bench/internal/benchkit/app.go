@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"context"
@@ -14,39 +14,41 @@ import (
 // The apps the benchmark serves. Both answer the same short body; they
 // differ in how long they take.
 const (
-	// appHello answers at once: the proxy's own cost dominates.
-	appHello = "hello"
-	// appSleep answers after a fixed delay (50 ms by default): the
+	// AppHello answers at once: the proxy's own cost dominates.
+	AppHello = "hello"
+	// AppSleep answers after a fixed delay (50 ms by default): the
 	// latency a proxy adds is read against it.
-	appSleep = "sleep"
+	AppSleep = "sleep"
 )
 
-// healthPath answers at once in every app mode, for readiness probes: a
+// HealthPath answers at once in every app mode, for readiness probes: a
 // probe of the sleep app must not take its 50 ms.
-const healthPath = "/healthz"
+const HealthPath = "/healthz"
 
-// announcePrefix starts the line an app prints on stdout when asked to
+// AnnouncePrefix starts the line an app prints on stdout when asked to
 // announce: the wall-clock time, in Unix nanoseconds, at which its
 // listening socket was open.
-const announcePrefix = "listening "
+const AnnouncePrefix = "listening "
 
-var helloBody = []byte("hello\n")
+// HelloBody is every app's answer.
+var HelloBody = []byte("hello\n")
 
-func appMain(ctx context.Context, args []string) error {
+// AppMain serves a test app as its flags say.
+func AppMain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("app", flag.ContinueOnError)
-	mode := fs.String("mode", appHello, "hello or sleep")
+	mode := fs.String("mode", AppHello, "hello or sleep")
 	delay := fs.Duration("delay", 50*time.Millisecond, "how long the sleep app takes per request")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve on")
 	startDelay := fs.Duration("start-delay", 0, "wait this long before listening, as an app's start-up work would")
-	announce := fs.Bool("announce", false, "print \""+announcePrefix+"<unix ns>\" on stdout once listening")
+	announce := fs.Bool("announce", false, "print \""+AnnouncePrefix+"<unix ns>\" on stdout once listening")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var handler http.HandlerFunc
 	switch *mode {
-	case appHello:
+	case AppHello:
 		handler = func(w http.ResponseWriter, _ *http.Request) { writeHello(w) }
-	case appSleep:
+	case AppSleep:
 		handler = func(w http.ResponseWriter, r *http.Request) {
 			t := time.NewTimer(*delay)
 			defer t.Stop()
@@ -57,10 +59,10 @@ func appMain(ctx context.Context, args []string) error {
 			}
 		}
 	default:
-		return fmt.Errorf("unknown app mode %q: want %s or %s", *mode, appHello, appSleep)
+		return fmt.Errorf("unknown app mode %q: want %s or %s", *mode, AppHello, AppSleep)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc(healthPath, func(w http.ResponseWriter, _ *http.Request) { writeHello(w) })
+	mux.HandleFunc(HealthPath, func(w http.ResponseWriter, _ *http.Request) { writeHello(w) })
 	mux.Handle("/", handler)
 
 	if *startDelay > 0 {
@@ -71,19 +73,19 @@ func appMain(ctx context.Context, args []string) error {
 		return err
 	}
 	if *announce {
-		fmt.Fprintf(os.Stdout, "%s%d\n", announcePrefix, time.Now().UnixNano())
+		fmt.Fprintf(os.Stdout, "%s%d\n", AnnouncePrefix, time.Now().UnixNano())
 	}
-	return serveUntilDone(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, l)
+	return ServeUntilDone(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, l)
 }
 
 func writeHello(w http.ResponseWriter) {
 	// A set Content-Type spares net/http sniffing the body.
 	w.Header().Set("Content-Type", "text/plain")
-	_, _ = w.Write(helloBody)
+	_, _ = w.Write(HelloBody)
 }
 
-// serveUntilDone serves srv on l until ctx ends, then closes it.
-func serveUntilDone(ctx context.Context, srv *http.Server, l net.Listener) error {
+// ServeUntilDone serves srv on l until ctx ends, then closes it.
+func ServeUntilDone(ctx context.Context, srv *http.Server, l net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"time"
 )
 
-// loadResult is what one load level measured, over its window only.
-type loadResult struct {
+// LoadResult is what one load level measured, over its window only.
+type LoadResult struct {
 	Concurrency int     `json:"concurrency"`
 	Seconds     float64 `json:"seconds"`
 	// Status counts the responses that completed in the window, by code.
@@ -28,10 +28,10 @@ type loadResult struct {
 	TransportErrors int `json:"transportErrors"`
 	// Latency summarises response times by class: "ok" (2xx), "503",
 	// "other".
-	Latency map[string]latency `json:"latency"`
+	Latency map[string]Latency `json:"latency"`
 	// Procs holds, for each watched process by role, the CPU it used in
 	// the window and its memory at the end.
-	Procs map[string]procSample `json:"procs"`
+	Procs map[string]ProcSample `json:"procs"`
 	// OtherCPU is the CPU that processes other than the watched ones and
 	// the generator used in the window, in cores: other tenants of the
 	// machine. Well above zero, the level's figures are disturbed.
@@ -41,8 +41,8 @@ type loadResult struct {
 	ScrapeErrors int `json:"scrapeErrors"`
 }
 
-// latency is a summary of sorted response times, in milliseconds.
-type latency struct {
+// Latency is a summary of sorted response times, in milliseconds.
+type Latency struct {
 	N   int     `json:"n"`
 	P50 float64 `json:"p50"`
 	P90 float64 `json:"p90"`
@@ -50,16 +50,16 @@ type latency struct {
 	Max float64 `json:"max"`
 }
 
-// procSample is one watched process over a window: the CPU time and the
+// ProcSample is one watched process over a window: the CPU time and the
 // read and write system calls it used, and its memory at the end.
-type procSample struct {
+type ProcSample struct {
 	CPUSeconds float64 `json:"cpuSeconds"`
 	Syscalls   int64   `json:"syscalls"`
-	memory
+	Memory
 }
 
-// completed counts every response in the window, whatever its status.
-func (r loadResult) completed() int {
+// Completed counts every response in the window, whatever its status.
+func (r LoadResult) Completed() int {
 	n := 0
 	for _, c := range r.Status {
 		n += c
@@ -67,8 +67,8 @@ func (r loadResult) completed() int {
 	return n
 }
 
-// ok counts the 2xx responses in the window.
-func (r loadResult) ok() int {
+// OK counts the 2xx responses in the window.
+func (r LoadResult) OK() int {
 	n := 0
 	for code, c := range r.Status {
 		if code >= 200 && code < 300 {
@@ -78,13 +78,13 @@ func (r loadResult) ok() int {
 	return n
 }
 
-// errors counts the requests of the window that did not get a 2xx.
-func (r loadResult) errors() int { return r.completed() - r.ok() + r.TransportErrors }
+// Errors counts the requests of the window that did not get a 2xx.
+func (r LoadResult) Errors() int { return r.Completed() - r.OK() + r.TransportErrors }
 
-// summarise sorts d and returns its percentiles (nearest rank).
-func summarise(d []time.Duration) latency {
+// Summarise sorts d and returns its percentiles (nearest rank).
+func Summarise(d []time.Duration) Latency {
 	if len(d) == 0 {
-		return latency{}
+		return Latency{}
 	}
 	slices.Sort(d)
 	ms := func(x time.Duration) float64 { return float64(x) / float64(time.Millisecond) }
@@ -92,12 +92,15 @@ func summarise(d []time.Duration) latency {
 		i := int(p*float64(len(d))+0.999999) - 1
 		return d[min(max(i, 0), len(d)-1)]
 	}
-	return latency{N: len(d), P50: ms(rank(0.50)), P90: ms(rank(0.90)), P99: ms(rank(0.99)), Max: ms(d[len(d)-1])}
+	return Latency{N: len(d), P50: ms(rank(0.50)), P90: ms(rank(0.90)), P99: ms(rank(0.99)), Max: ms(d[len(d)-1])}
 }
 
-// loadConfig is one closed-loop load level.
-type loadConfig struct {
-	URL         string
+// LoadConfig is one closed-loop load level.
+type LoadConfig struct {
+	URL string
+	// Host, when set, is the Host header of every request, for a proxy
+	// that routes by host.
+	Host        string
 	Concurrency int
 	Warmup      time.Duration
 	Duration    time.Duration
@@ -109,10 +112,13 @@ type loadConfig struct {
 	Scrape string
 }
 
-func loadMain(ctx context.Context, args []string) error {
+// LoadMain is the load generator: it runs one closed-loop level as its
+// flags say and prints the LoadResult as JSON on standard output.
+func LoadMain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	var cfg loadConfig
+	var cfg LoadConfig
 	fs.StringVar(&cfg.URL, "url", "", "URL to load")
+	fs.StringVar(&cfg.Host, "host", "", "Host header of every request; empty uses the URL's")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 1, "closed-loop clients, each with its own keep-alive connection")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "load before the measured window")
 	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "the measured window")
@@ -136,7 +142,7 @@ func loadMain(ctx context.Context, args []string) error {
 	// The clients allocate a few KiB per request; collecting less often
 	// keeps the generator's own pauses out of the latencies it records.
 	debug.SetGCPercent(400)
-	res, err := runLoad(ctx, cfg)
+	res, err := RunLoad(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -151,11 +157,11 @@ type worker struct {
 	transportErrors     int
 }
 
-// runLoad drives cfg.Concurrency clients, each sending its next request as
+// RunLoad drives cfg.Concurrency clients, each sending its next request as
 // soon as the last one's body is read, and records the requests that
 // complete within the window after the warm-up. Requests still in flight
 // when the window closes are abandoned uncounted.
-func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
+func RunLoad(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	transport := &http.Transport{
 		MaxIdleConns:        cfg.Concurrency,
 		MaxIdleConnsPerHost: cfg.Concurrency,
@@ -173,12 +179,12 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 
 	// The watched processes are sampled as the window opens and closes,
 	// off the clients' goroutines.
-	samples := make(chan map[string]procSample, 1)
+	samples := make(chan map[string]ProcSample, 1)
 	sampleErr := make(chan error, 1)
 	// The generator watches itself too, so that what the machine did
 	// besides the measured processes can be told apart.
 	watch := maps.Clone(cfg.Watch)
-	watch[loadRole] = os.Getpid()
+	watch[LoadRole] = os.Getpid()
 	var otherCPU float64
 	go func() {
 		// A first look checks the pids before the load starts.
@@ -188,25 +194,25 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 		if err == nil {
 			time.Sleep(time.Until(windowStart))
 			before, err = sampleUsage(watch)
-			busyBefore, _ = machineBusy()
+			busyBefore, _ = MachineBusy()
 		}
 		if err == nil {
 			time.Sleep(time.Until(windowEnd))
 			after, err = sampleUsage(watch)
-			busyAfter, _ = machineBusy()
+			busyAfter, _ = MachineBusy()
 		}
-		out := map[string]procSample{}
+		out := map[string]ProcSample{}
 		others := busyAfter - busyBefore
 		for role, pid := range watch {
 			if err != nil {
 				break
 			}
-			var m memory
-			m, err = readMemory(pid)
-			out[role] = procSample{
+			var m Memory
+			m, err = ReadMemory(pid)
+			out[role] = ProcSample{
 				CPUSeconds: (after[role].cpu - before[role].cpu).Seconds(),
 				Syscalls:   after[role].syscalls - before[role].syscalls,
-				memory:     m,
+				Memory:     m,
 			}
 			others -= after[role].cpu - before[role].cpu
 		}
@@ -226,18 +232,18 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	for i := range workers {
 		w := &worker{status: map[int]int{}}
 		workers[i] = w
-		wg.Go(func() { w.run(ctx, client, cfg.URL, windowStart, windowEnd) })
+		wg.Go(func() { w.run(ctx, client, cfg.URL, cfg.Host, windowStart, windowEnd) })
 	}
 	wg.Wait()
 	if err := <-sampleErr; err != nil {
-		return loadResult{}, fmt.Errorf("measuring the watched processes: %w", err)
+		return LoadResult{}, fmt.Errorf("measuring the watched processes: %w", err)
 	}
 
-	res := loadResult{
+	res := LoadResult{
 		Concurrency:  cfg.Concurrency,
 		Seconds:      cfg.Duration.Seconds(),
 		Status:       map[int]int{},
-		Latency:      map[string]latency{},
+		Latency:      map[string]Latency{},
 		Procs:        <-samples,
 		Scrapes:      scrapes,
 		ScrapeErrors: scrapeErrors,
@@ -255,17 +261,20 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	}
 	for class, d := range map[string][]time.Duration{"ok": ok, "503": rejected, "other": other} {
 		if len(d) > 0 {
-			res.Latency[class] = summarise(d)
+			res.Latency[class] = Summarise(d)
 		}
 	}
 	return res, nil
 }
 
-func (w *worker) run(ctx context.Context, client *http.Client, url string, windowStart, windowEnd time.Time) {
+func (w *worker) run(ctx context.Context, client *http.Client, url, host string, windowStart, windowEnd time.Time) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		w.transportErrors++
 		return
+	}
+	if host != "" {
+		req.Host = host
 	}
 	for ctx.Err() == nil {
 		t0 := time.Now()
@@ -301,8 +310,8 @@ func (w *worker) run(ctx context.Context, client *http.Client, url string, windo
 	}
 }
 
-// loadRole names the load generator among the watched processes.
-const loadRole = "load"
+// LoadRole names the load generator among the watched processes.
+const LoadRole = "load"
 
 // usage is what a process has consumed so far.
 type usage struct {
@@ -313,11 +322,11 @@ type usage struct {
 func sampleUsage(watch map[string]int) (map[string]usage, error) {
 	out := make(map[string]usage, len(watch))
 	for role, pid := range watch {
-		cpu, err := cpuTime(pid)
+		cpu, err := CPUTime(pid)
 		if err != nil {
 			return nil, fmt.Errorf("%s (pid %d): %w", role, pid, err)
 		}
-		n, err := syscalls(pid)
+		n, err := Syscalls(pid)
 		if err != nil {
 			return nil, fmt.Errorf("%s (pid %d): %w", role, pid, err)
 		}

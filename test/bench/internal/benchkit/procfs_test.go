@@ -1,9 +1,8 @@
-package main
+package benchkit
 
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -16,7 +15,7 @@ func TestParseStatCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 300 * clockTick; got != want {
+	if want := 300 * ClockTick; got != want {
 		t.Errorf("parseStatCPU = %v, want %v", got, want)
 	}
 	if _, err := parseStatCPU([]byte("4242 (short) S 1 2")); err == nil {
@@ -30,7 +29,7 @@ func TestParseStatusMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(memory{RSSKiB: 12288, HWMKiB: 16384}, got); diff != "" {
+	if diff := cmp.Diff(Memory{RSSKiB: 12288, HWMKiB: 16384}, got); diff != "" {
 		t.Errorf("parseStatusMemory (-want, +got):\n%s", diff)
 	}
 }
@@ -46,32 +45,6 @@ func TestParseIOSyscalls(t *testing.T) {
 	}
 }
 
-func TestSummarise(t *testing.T) {
-	var d []time.Duration
-	for i := 100; i >= 1; i-- {
-		d = append(d, time.Duration(i)*time.Millisecond)
-	}
-	want := latency{N: 100, P50: 50, P90: 90, P99: 99, Max: 100}
-	if diff := cmp.Diff(want, summarise(d)); diff != "" {
-		t.Errorf("summarise of 1..100 ms (-want, +got):\n%s", diff)
-	}
-}
-
-func TestMedian(t *testing.T) {
-	for _, tc := range []struct {
-		in   []float64
-		want float64
-	}{
-		{[]float64{3, 1, 2}, 2},
-		{[]float64{4, 1, 3, 2}, 2.5},
-		{[]float64{7}, 7},
-	} {
-		if got := median(tc.in); got != tc.want {
-			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestParseStatBusy(t *testing.T) {
 	// user 100, nice 1, system 50, idle 9000, iowait 7, irq 3, softirq 20,
 	// steal 5: processes ran for 100+1+50 ticks.
@@ -80,7 +53,7 @@ func TestParseStatBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 151 * clockTick; got != want {
+	if want := 151 * ClockTick; got != want {
 		t.Errorf("parseStatBusy = %v, want %v", got, want)
 	}
 }

@@ -1,0 +1,14 @@
+// Command activator is the hop in a Revision's request path while the
+// Revision is at zero or short of capacity: it buffers requests until a
+// pod has room and wakes the autoscaler (docs/activator.md).
+package main
+
+import (
+	"os"
+
+	"flywheel.dev/pkg/activator"
+)
+
+func main() {
+	os.Exit(activator.Main(os.Args[1:], os.Stderr))
+}

@@ -1,0 +1,292 @@
+package activator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/apis/serving"
+	"flywheel.dev/pkg/client/clientset/versioned"
+	servinginformers "flywheel.dev/pkg/client/informers/externalversions"
+	"flywheel.dev/pkg/network/forward"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddress         = ":8012"
+	DefaultAdminAddress    = ":9092"
+	DefaultMaxQueueDepth   = 1000
+	DefaultRequestTimeout  = 300 * time.Second
+	DefaultDrainWindow     = 10 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultResyncPeriod    = 10 * time.Minute
+	DefaultReportInterval  = time.Second
+)
+
+// Config configures an activator process.
+type Config struct {
+	// RESTConfig reaches the API server. It is not needed when both Kube
+	// and Serving are given.
+	RESTConfig *rest.Config
+	// Kube and Serving are the clients to use; nil makes them from
+	// RESTConfig. Tests pass fakes.
+	Kube    kubernetes.Interface
+	Serving versioned.Interface
+	// Address serves requests (HTTP/1.1 and h2c); empty means
+	// DefaultAddress.
+	Address string
+	// AdminAddress serves /livez, /readyz and /healthz; empty means
+	// DefaultAdminAddress.
+	AdminAddress string
+	// AutoscalerURL is where reports go (StatsPath on the autoscaler);
+	// empty sends none.
+	AutoscalerURL string
+	// PodName names this activator in its reports; it is the pod's name
+	// on a cluster.
+	PodName string
+	// MaxQueueDepth bounds the requests that wait for each Revision;
+	// zero means DefaultMaxQueueDepth.
+	MaxQueueDepth int
+	// DefaultRequestTimeout bounds the wait for a pod of a Revision
+	// without timeoutSeconds; zero means DefaultRequestTimeout.
+	DefaultRequestTimeout time.Duration
+	// DrainWindow is how long the activator keeps serving, while
+	// reporting not ready, after it is told to stop. Zero means
+	// DefaultDrainWindow; negative means none.
+	DrainWindow time.Duration
+	// ShutdownTimeout bounds the wait for requests still in flight after
+	// the drain window; zero means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// ResyncPeriod is the informers' resync period; zero means
+	// DefaultResyncPeriod.
+	ResyncPeriod time.Duration
+	// ReportInterval is how often load goes to the autoscaler; zero
+	// means DefaultReportInterval.
+	ReportInterval time.Duration
+	// Dial connects to pods; nil uses a net.Dialer. Tests pass their own.
+	Dial forward.DialFunc
+	// Clock is the activator's time; nil means the real one.
+	Clock clock.WithTicker
+	// Logger receives the activator's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Address == "" {
+		c.Address = DefaultAddress
+	}
+	if c.AdminAddress == "" {
+		c.AdminAddress = DefaultAdminAddress
+	}
+	if c.MaxQueueDepth <= 0 {
+		c.MaxQueueDepth = DefaultMaxQueueDepth
+	}
+	if c.DefaultRequestTimeout <= 0 {
+		c.DefaultRequestTimeout = DefaultRequestTimeout
+	}
+	if c.DrainWindow == 0 {
+		c.DrainWindow = DefaultDrainWindow
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.ResyncPeriod <= 0 {
+		c.ResyncPeriod = DefaultResyncPeriod
+	}
+	if c.ReportInterval <= 0 {
+		c.ReportInterval = DefaultReportInterval
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Activator is an activator process: its listeners, bound by New, and
+// what it knows of every Revision.
+type Activator struct {
+	cfg      Config
+	log      *slog.Logger
+	kube     kubernetes.Interface
+	serving  versioned.Interface
+	registry *registry
+	reporter *reporter
+	server   *http.Server
+	listener net.Listener
+	admin    net.Listener
+	// synced is set once the informers have listed everything; draining
+	// once Run's context is done. Either unset makes it not ready.
+	synced, draining atomic.Bool
+	slices           informers.SharedInformerFactory
+	revisions        servinginformers.SharedInformerFactory
+}
+
+// Run runs an activator with cfg until ctx is done, then drains.
+func Run(ctx context.Context, cfg Config) error {
+	a, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// New binds the addresses of cfg, so that a port in use is reported
+// before anything runs and tests can ask for port 0.
+func New(cfg Config) (*Activator, error) {
+	cfg = cfg.withDefaults()
+	a := &Activator{cfg: cfg, log: cfg.Logger, kube: cfg.Kube, serving: cfg.Serving}
+	if cfg.RESTConfig == nil && (a.kube == nil || a.serving == nil) {
+		return nil, errors.New("no API server to watch: Config needs RESTConfig, or both Kube and Serving")
+	}
+	var err error
+	if a.kube == nil {
+		if a.kube, err = kubernetes.NewForConfig(cfg.RESTConfig); err != nil {
+			return nil, fmt.Errorf("making the Kubernetes client: %w", err)
+		}
+	}
+	if a.serving == nil {
+		if a.serving, err = versioned.NewForConfig(cfg.RESTConfig); err != nil {
+			return nil, fmt.Errorf("making the Knative Serving client: %w", err)
+		}
+	}
+
+	// Only the slices of Revisions' Services: those are the ones that
+	// name pods of Revisions.
+	a.slices = informers.NewSharedInformerFactoryWithOptions(a.kube, cfg.ResyncPeriod,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = serving.RevisionLabel.String() }))
+	a.revisions = servinginformers.NewSharedInformerFactory(a.serving, cfg.ResyncPeriod)
+	sliceInformer := a.slices.Discovery().V1().EndpointSlices()
+	a.registry = newRegistry(cfg.Clock, cfg.MaxQueueDepth, cfg.DefaultRequestTimeout, sliceInformer.Lister(), a.log)
+	if _, err := sliceInformer.Informer().AddEventHandler(a.registry.sliceHandlers()); err != nil {
+		return nil, err
+	}
+	if _, err := a.revisions.Serving().V1().Revisions().Informer().AddEventHandler(a.registry.revisionHandlers()); err != nil {
+		return nil, err
+	}
+	if cfg.AutoscalerURL != "" {
+		a.reporter = newReporter(cfg.AutoscalerURL, cfg.PodName, a.registry, cfg.Clock, cfg.ReportInterval, a.log)
+	}
+
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	// The gateway speaks h2c to Revisions whose pods do.
+	protocols.SetUnencryptedHTTP2(true)
+	a.server = &http.Server{
+		Handler:           newHandler(a.registry, a.reporter, a.synced.Load, cfg.Dial, a.log),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	if a.listener, err = net.Listen("tcp", cfg.Address); err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Address, err)
+	}
+	if a.admin, err = net.Listen("tcp", cfg.AdminAddress); err != nil {
+		_ = a.listener.Close()
+		return nil, fmt.Errorf("listening on the admin address %s: %w", cfg.AdminAddress, err)
+	}
+	return a, nil
+}
+
+// Addr returns the address the activator serves requests on.
+func (a *Activator) Addr() net.Addr { return a.listener.Addr() }
+
+// AdminAddr returns the address of /livez and /readyz.
+func (a *Activator) AdminAddr() net.Addr { return a.admin.Addr() }
+
+// Run serves until ctx is done, then drains: it reports not ready for
+// the drain window while still serving, then stops accepting connections
+// and waits, up to the shutdown timeout, for requests in flight, those
+// still waiting for a pod included.
+func (a *Activator) Run(ctx context.Context) error {
+	admin := &http.Server{Handler: a.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	serveErr := make(chan error, 2)
+	go serve(admin, a.admin, serveErr)
+	go serve(a.server, a.listener, serveErr)
+	a.log.Info("serving", "address", a.listener.Addr().String())
+
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	defer stopWatching()
+	a.slices.Start(watchCtx.Done())
+	a.revisions.Start(watchCtx.Done())
+	go func() {
+		if cache.WaitForCacheSync(watchCtx.Done(),
+			a.slices.Discovery().V1().EndpointSlices().Informer().HasSynced,
+			a.revisions.Serving().V1().Revisions().Informer().HasSynced) {
+			a.synced.Store(true)
+			a.log.Info("informers synced: ready")
+		}
+	}()
+	if a.reporter != nil {
+		go a.reporter.run(watchCtx)
+	}
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serving: %w", err)
+	}
+
+	a.draining.Store(true)
+	if err == nil && a.cfg.DrainWindow > 0 {
+		a.log.Info("draining: not ready, still serving", "window", a.cfg.DrainWindow.String())
+		time.Sleep(a.cfg.DrainWindow)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	// Pods keep coming while requests wait, so the informers run until
+	// the last request is done.
+	if serr := a.server.Shutdown(shutdownCtx); serr != nil {
+		a.log.Warn("requests still in flight at the end of the shutdown timeout", "error", serr)
+		_ = a.server.Close()
+	}
+	stopWatching()
+	a.slices.Shutdown()
+	a.revisions.Shutdown()
+	_ = admin.Close()
+	a.log.Info("stopped")
+	return err
+}
+
+func serve(s *http.Server, ln net.Listener, errc chan<- error) {
+	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		errc <- err
+	}
+}
+
+// adminHandler serves /livez (the process runs) and /readyz, also as
+// /healthz (the informers have synced and the activator is not
+// draining).
+func (a *Activator) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(w, "ok") })
+	ready := func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case a.draining.Load():
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		case !a.synced.Load():
+			http.Error(w, "revisions and endpoints not loaded yet", http.StatusServiceUnavailable)
+		default:
+			_, _ = fmt.Fprintln(w, "ok")
+		}
+	}
+	mux.HandleFunc("GET /readyz", ready)
+	mux.HandleFunc("GET /healthz", ready)
+	return mux
+}

@@ -1,0 +1,429 @@
+package activator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
+
+	"flywheel.dev/pkg/apis/serving"
+	v1 "flywheel.dev/pkg/apis/serving/v1"
+	servingfake "flywheel.dev/pkg/client/clientset/versioned/fake"
+	"flywheel.dev/pkg/reconciler/revision/resources"
+	"flywheel.dev/pkg/reconciler/revision/resources/names"
+)
+
+const testNamespace = "default"
+
+// env is an activator running on loopback with fake API clients.
+type env struct {
+	t       *testing.T
+	a       *Activator
+	kube    *kubefake.Clientset
+	serving *servingfake.Clientset
+	url     string
+	// stats receives what the activator reports to the autoscaler.
+	stats chan Stat
+}
+
+func startActivator(t *testing.T, cfg Config) *env {
+	t.Helper()
+	e := &env{t: t, kube: kubefake.NewClientset(), serving: servingfake.NewSimpleClientset(), stats: make(chan Stat, 1000)}
+	autoscaler := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != StatsPath || r.Method != http.MethodPost {
+			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		var batch StatBatch
+		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, s := range batch.Stats {
+			select {
+			case e.stats <- s:
+			default:
+			}
+		}
+	}))
+	t.Cleanup(autoscaler.Close)
+
+	cfg.Kube, cfg.Serving = e.kube, e.serving
+	cfg.Address, cfg.AdminAddress = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.AutoscalerURL = autoscaler.URL + StatsPath
+	cfg.PodName = "activator-0"
+	if cfg.DrainWindow == 0 {
+		cfg.DrainWindow = -1
+	}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.a = a
+	e.url = "http://" + a.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("activator Run: %v", err)
+		}
+	})
+	waitFor(t, "the activator to be ready", func() bool {
+		resp, err := http.Get("http://" + a.AdminAddr().String() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return e
+}
+
+// addRevision creates a Revision with the given containerConcurrency and
+// timeout and waits until the activator knows it.
+func (e *env) addRevision(name string, cc, timeoutSeconds int64) types.NamespacedName {
+	e.t.Helper()
+	rev := &v1.Revision{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNamespace},
+		Spec: v1.RevisionSpec{
+			ContainerConcurrency: ptr.To(cc),
+			TimeoutSeconds:       ptr.To(timeoutSeconds),
+		},
+	}
+	rev.Spec.Containers = []corev1.Container{{Image: "app"}}
+	if _, err := e.serving.ServingV1().Revisions(testNamespace).Create(context.Background(), rev, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	key := types.NamespacedName{Namespace: testNamespace, Name: name}
+	waitFor(e.t, "the activator to know "+name, func() bool { return e.a.registry.get(key) != nil })
+	return key
+}
+
+// setPods writes the private Service's EndpointSlices of the Revision:
+// one per address (host:port), as pods on loopback differ in port, each
+// with one ready endpoint.
+func (e *env) setPods(key types.NamespacedName, addrs ...string) {
+	e.t.Helper()
+	ctx := context.Background()
+	slices := e.kube.DiscoveryV1().EndpointSlices(key.Namespace)
+	old, err := slices.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, s := range old.Items {
+		if err := slices.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	for i, a := range addrs {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(port)
+		slice := &discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      fmt.Sprintf("%s-%d", names.PrivateService(key.Name), i),
+				Namespace: key.Namespace,
+				Labels: map[string]string{
+					discoveryv1.LabelServiceName:   names.PrivateService(key.Name),
+					serving.RevisionLabel.String(): key.Name,
+				},
+			},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(resources.ServicePortNameHTTP), Port: ptr.To(int32(n))}},
+			Endpoints: []discoveryv1.Endpoint{{
+				Addresses:  []string{host},
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+			}},
+		}
+		if _, err := slices.Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	r := e.a.registry.get(key)
+	waitFor(e.t, fmt.Sprintf("%d ready pods of %s", len(addrs), key), func() bool { return r.throttler.readyPods() == len(addrs) })
+}
+
+// request sends one request for key through the activator.
+func (e *env) request(key types.NamespacedName) (int, string) {
+	req, err := http.NewRequest(http.MethodGet, e.url+"/", nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Host = "hello.example.com"
+	req.Header.Set(serving.RevisionHeader, key.Name)
+	req.Header.Set(serving.NamespaceHeader, key.Namespace)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// app is a pod: it answers with its name, and counts the requests it
+// holds at once.
+type app struct {
+	*httptest.Server
+	inFlight, most atomic.Int32
+	served         atomic.Int32
+}
+
+func startApp(t *testing.T, name string, delay time.Duration) *app {
+	a := &app{}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := a.inFlight.Add(1)
+		defer a.inFlight.Add(-1)
+		raiseTo(&a.most, n)
+		time.Sleep(delay)
+		a.served.Add(1)
+		fmt.Fprintf(w, "%s host=%s", name, r.Host)
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+// raiseTo sets v to n when n is larger.
+func raiseTo(v *atomic.Int32, n int32) {
+	for m := v.Load(); n > m; m = v.Load() {
+		if v.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (a *app) addr() string { return strings.TrimPrefix(a.URL, "http://") }
+
+type result struct {
+	code int
+	body string
+}
+
+// requestMany sends n requests for key at once and returns a channel of
+// their results.
+func (e *env) requestMany(key types.NamespacedName, n int) <-chan result {
+	out := make(chan result, n)
+	for range n {
+		go func() {
+			code, body := e.request(key)
+			out <- result{code, body}
+		}()
+	}
+	return out
+}
+
+func TestRequestsWaitingForPodsAreAllAnswered(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("hello-00001", 0, 300)
+	results := e.requestMany(key, 20)
+	r := e.a.registry.get(key)
+	waitFor(t, "20 requests to wait", func() bool { return r.throttler.waiting() == 20 })
+
+	// The autoscaler heard at once that a request waits with no pod.
+	select {
+	case s := <-e.stats:
+		if !s.ColdRequest || s.Revision != key.Name || s.Namespace != key.Namespace || s.Pod != "activator-0" {
+			t.Errorf("first report = %+v, want a cold request for %s from activator-0", s, key)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the autoscaler heard nothing of a request waiting for a revision with no pod")
+	}
+
+	pod := startApp(t, "pod-a", 0)
+	e.setPods(key, pod.addr())
+	for range 20 {
+		res := <-results
+		if res.code != http.StatusOK || res.body != "pod-a host=hello.example.com" {
+			t.Errorf("buffered request: %d %q, want 200 from pod-a with the client's host", res.code, res.body)
+		}
+	}
+}
+
+func TestTheQueueBoundTurnsAwayTheExcess(t *testing.T) {
+	e := startActivator(t, Config{MaxQueueDepth: 5})
+	key := e.addRevision("hello-00001", 0, 300)
+	results := e.requestMany(key, 8)
+	var refused []result
+	for range 3 {
+		select {
+		case res := <-results:
+			refused = append(refused, res)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %d answers while 8 requests met a bound of 5, want 3 at once", len(refused))
+		}
+	}
+	for _, res := range refused {
+		if res.code != http.StatusServiceUnavailable || !strings.Contains(res.body, "too many requests") {
+			t.Errorf("request beyond the bound: %d %q, want 503 saying too many requests wait", res.code, res.body)
+		}
+	}
+	pod := startApp(t, "pod-a", 0)
+	e.setPods(key, pod.addr())
+	for range 5 {
+		if res := <-results; res.code != http.StatusOK {
+			t.Errorf("buffered request: %d %q, want 200", res.code, res.body)
+		}
+	}
+}
+
+func TestWaitingEndsAtTheRevisionTimeout(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("slow-00001", 0, 1)
+	start := time.Now()
+	code, body := e.request(key)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "within its timeout") {
+		t.Errorf("request with no pod for longer than timeoutSeconds: %d %q, want 503 naming the timeout", code, body)
+	}
+	if took := time.Since(start); took < time.Second || took > 10*time.Second {
+		t.Errorf("gave up after %v, want about the revision's 1s timeout", took)
+	}
+}
+
+func TestEachPodGetsAtMostContainerConcurrency(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("limited-00001", 1, 300)
+	a, b := startApp(t, "pod-a", 20*time.Millisecond), startApp(t, "pod-b", 20*time.Millisecond)
+	e.setPods(key, a.addr(), b.addr())
+	results := e.requestMany(key, 10)
+	for range 10 {
+		if res := <-results; res.code != http.StatusOK {
+			t.Errorf("request: %d %q, want 200", res.code, res.body)
+		}
+	}
+	for _, p := range []*app{a, b} {
+		if m := p.most.Load(); m != 1 {
+			t.Errorf("a pod held %d requests at once, want at most containerConcurrency 1 (and at least 1)", m)
+		}
+	}
+	if n := a.served.Load() + b.served.Load(); n != 10 {
+		t.Errorf("pods served %d requests, want 10", n)
+	}
+}
+
+func TestAPodThatRefusesConnectionsIsSkipped(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("hello-00001", 0, 300)
+	gone := startApp(t, "gone", 0)
+	goneAddr := gone.addr()
+	gone.Close()
+	live := startApp(t, "live", 0)
+	e.setPods(key, goneAddr, live.addr())
+	for range 10 {
+		if code, body := e.request(key); code != http.StatusOK || !strings.HasPrefix(body, "live") {
+			t.Fatalf("request: %d %q, want 200 from the pod that listens", code, body)
+		}
+	}
+}
+
+func TestRequestsNameTheirRevision(t *testing.T) {
+	e := startActivator(t, Config{})
+	resp, err := http.Get(e.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), serving.RevisionHeader) {
+		t.Errorf("request without revision headers: %d %q, want 400 naming %s", resp.StatusCode, body, serving.RevisionHeader)
+	}
+	code, body2 := e.request(types.NamespacedName{Namespace: testNamespace, Name: "nope"})
+	if code != http.StatusNotFound || !strings.Contains(body2, "default/nope") {
+		t.Errorf("request for an unknown revision: %d %q, want 404 naming it", code, body2)
+	}
+}
+
+func TestDeletingTheRevisionReleasesItsWaiters(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("doomed-00001", 0, 300)
+	results := e.requestMany(key, 3)
+	r := e.a.registry.get(key)
+	waitFor(t, "3 requests to wait", func() bool { return r.throttler.waiting() == 3 })
+	if err := e.serving.ServingV1().Revisions(key.Namespace).Delete(context.Background(), key.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if res := <-results; res.code != http.StatusServiceUnavailable || !strings.Contains(res.body, "deleted") {
+			t.Errorf("request waiting for a deleted revision: %d %q, want 503 saying it was deleted", res.code, res.body)
+		}
+	}
+}
+
+func TestLoadIsReportedEverySecond(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("hello-00001", 0, 300)
+	pod := startApp(t, "pod-a", 50*time.Millisecond)
+	e.setPods(key, pod.addr())
+	var wg sync.WaitGroup
+	stop := time.Now().Add(2500 * time.Millisecond)
+	for range 4 {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				e.request(key)
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case s := <-e.stats:
+			// Four clients on a 50 ms app: about 80 requests a second
+			// at a concurrency of about 4.
+			if s.Seconds == 1 && s.ProxiedRequestCount > 20 && s.AverageProxiedConcurrency > 2 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no report of a second with load from four clients")
+		}
+	}
+}
+
+func TestDrainKeepsServingWhileNotReady(t *testing.T) {
+	kube, serv := kubefake.NewClientset(), servingfake.NewSimpleClientset()
+	a, err := New(Config{Kube: kube, Serving: serv, Address: "127.0.0.1:0", AdminAddress: "127.0.0.1:0", DrainWindow: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	readyz := func() int {
+		resp, err := http.Get("http://" + a.AdminAddr().String() + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, "ready", func() bool { return readyz() == http.StatusOK })
+	cancel()
+	waitFor(t, "not ready while draining", func() bool { return readyz() == http.StatusServiceUnavailable })
+	resp, err := http.Get("http://" + a.Addr().String() + "/")
+	if err != nil {
+		t.Fatalf("a request during the drain window: %v, want an answer", err)
+	}
+	resp.Body.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

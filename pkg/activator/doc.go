@@ -1,0 +1,7 @@
+// Package activator is the activator: the hop in a Revision's request
+// path while the Revision is at zero or short of capacity. It buffers
+// requests until a pod has room, keeps each pod within the Revision's
+// containerConcurrency, wakes the autoscaler the moment a request arrives
+// for a Revision with no ready pod, and reports the load it carries so
+// that the autoscaler counts it.
+package activator

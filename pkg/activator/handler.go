@@ -1,0 +1,238 @@
+package activator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"flywheel.dev/pkg/apis/serving"
+	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/queue/stats"
+)
+
+// maxAttempts bounds the pods a request is offered to when connecting
+// fails, as it does for a pod that went away before its endpoint did.
+const maxAttempts = 3
+
+// errWaitTimeout ends a wait for a pod that lasted the Revision's whole
+// timeout.
+var errWaitTimeout = errors.New("no pod of the revision had room within its timeout")
+
+// handler serves the requests of every Revision. In order:
+//  1. the Revision comes from the headers the route set (400 without
+//     them, 404 for a Revision the activator does not know);
+//  2. the request counts as the Revision's load from here on, waiting
+//     included, since waiting requests are exactly the demand the
+//     autoscaler must see;
+//  3. it waits for a pod with room, up to the Revision's timeout and
+//     within the bound on waiting requests (503 beyond either); a
+//     Revision with no ready pod wakes the autoscaler at once;
+//  4. it is forwarded, and offered to another pod when connecting fails.
+type handler struct {
+	registry *registry
+	reporter *reporter
+	reverse  *httputil.ReverseProxy
+	log      *slog.Logger
+	// synced reports whether the registry knows every Revision yet.
+	synced func() bool
+}
+
+// attempt is the state of one request, shared by the handler and the
+// transport through the request's context.
+type attempt struct {
+	rev *revision
+	h2c bool
+	// ctx is the request's; waiting for a pod ends at deadline, the
+	// Revision's timeout after the request arrived.
+	ctx      context.Context
+	deadline time.Time
+	// pod is the one the request is counted against, nil when none.
+	pod *pod
+	// err is why the request got no pod, for the error handler.
+	err error
+}
+
+// acquire counts the request against a pod with room, waiting for one
+// when none has. The wait's timer is made only when there is a wait:
+// most requests find a pod at once.
+func (at *attempt) acquire() error {
+	at.pod, at.err = at.rev.throttler.tryAcquire()
+	if at.pod != nil || at.err != nil {
+		return at.err
+	}
+	wait, cancel := context.WithDeadlineCause(at.ctx, at.deadline, errWaitTimeout)
+	defer cancel()
+	at.pod, at.err = at.rev.throttler.acquire(wait)
+	return at.err
+}
+
+type attemptKey struct{}
+
+func attemptOf(ctx context.Context) *attempt { return ctx.Value(attemptKey{}).(*attempt) }
+
+func newHandler(g *registry, rep *reporter, synced func() bool, dial forward.DialFunc, log *slog.Logger) *handler {
+	h := &handler{registry: g, reporter: rep, synced: synced, log: log}
+	h.reverse = &httputil.ReverseProxy{
+		Rewrite:   rewrite,
+		Transport: newTransport(dial),
+		// As the gateway: streams flush at once without it, and a
+		// response of known length goes out in one write.
+		FlushInterval: 0,
+		BufferPool:    forward.NewBufferPool(32 << 10),
+		ErrorHandler:  h.proxyError,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ns, name := r.Header.Get(serving.NamespaceHeader), r.Header.Get(serving.RevisionHeader)
+	if ns == "" || name == "" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(
+			"the activator serves requests routed to a Revision, which carry the headers %s and %s; this request lacks them",
+			serving.RevisionHeader, serving.NamespaceHeader))
+		return
+	}
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	rev := h.registry.get(key)
+	if rev == nil && !h.synced() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the activator is starting and has not loaded the revisions yet")
+		return
+	}
+	if rev == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("revision %s not found", key))
+		return
+	}
+	rev.tracker.In(stats.Proxied)
+	defer rev.tracker.Out(stats.Proxied)
+
+	timeout, h2c := rev.settings()
+	if rev.throttler.readyPods() == 0 {
+		h.reporter.coldRequest(key)
+	}
+	at := &attempt{rev: rev, h2c: h2c, ctx: r.Context(), deadline: time.Now().Add(timeout)}
+	if at.acquire() != nil {
+		h.refuse(w, r, at)
+		return
+	}
+	defer func() {
+		// The transport may have moved the request to another pod.
+		if at.pod != nil {
+			rev.throttler.release(at.pod)
+		}
+	}()
+	h.reverse.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, at)))
+}
+
+// refuse answers a request that got no pod.
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, at *attempt) {
+	switch {
+	case r.Context().Err() != nil:
+		// The client left; nobody reads an answer.
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", at.rev.key, at.err))
+	}
+}
+
+// rewrite makes the outbound request. The activator is a hop inside the
+// platform: what the gateway said about the client (X-Forwarded-*)
+// passes through unchanged, and the pod is chosen in the transport.
+func rewrite(pr *httputil.ProxyRequest) {
+	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v, ok := pr.In.Header[h]; ok {
+			pr.Out.Header[h] = v
+		}
+	}
+	pr.Out.URL.Scheme = "http"
+	pr.Out.Host = pr.In.Host
+}
+
+// proxyError answers a request that could not be forwarded.
+func (h *handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	at := attemptOf(r.Context())
+	switch {
+	case r.Context().Err() != nil:
+		w.WriteHeader(http.StatusBadGateway)
+	case at.pod == nil:
+		at.err = err
+		h.refuse(w, r, at)
+	default:
+		h.log.Debug("forwarding failed", "revision", at.rev.key.String(), "pod", at.pod.address, "error", err)
+		writeError(w, http.StatusBadGateway, fmt.Sprintf("%s: %v", at.rev.key, err))
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}
+
+// transport sends a request to the pod the handler acquired, and, when
+// connecting to it fails, to another.
+type transport struct {
+	http1, h2c *http.Transport
+}
+
+func newTransport(dial forward.DialFunc) *transport {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	base := func() *http.Transport {
+		return &http.Transport{
+			DialContext:         forward.MarkDialErrors(dial),
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			// A proxy passes encodings through untouched.
+			DisableCompression:    true,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	h2c := base()
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	h2c.Protocols = &protocols
+	return &transport{http1: base(), h2c: h2c}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	at := attemptOf(req.Context())
+	rt := t.http1
+	// An upgrade (WebSocket) is an HTTP/1.1 mechanism, whatever the pods
+	// speak otherwise.
+	if at.h2c && req.Header.Get("Upgrade") == "" {
+		rt = t.h2c
+	}
+	body := forward.GuardBody(req.Body)
+	if body != nil {
+		req.Body = body
+	}
+	for n := 1; ; n++ {
+		out := *req
+		u := *req.URL
+		u.Host = at.pod.address
+		out.URL = &u
+		resp, err := rt.RoundTrip(&out)
+		if err == nil || n == maxAttempts || !forward.IsDialError(err) || !body.Retryable() || req.Context().Err() != nil {
+			return resp, err
+		}
+		// Nothing was sent: the pod is gone or not listening. Give
+		// its place back and wait for another, as a new request would.
+		at.rev.throttler.refused(at.pod)
+		at.pod = nil
+		if err := at.acquire(); err != nil {
+			return nil, err
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package activator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/queue/stats"
+)
+
+// StatsPath is where the autoscaler takes the activator's reports: a
+// POST of a StatBatch as JSON.
+const StatsPath = "/v1/activator-stats"
+
+// Stat is what the activator tells the autoscaler about one Revision: the
+// load it sent that Revision, in the sidecar's Report form with Pod the
+// activator's own name, so the autoscaler adds it up as one more pod's,
+// and the requests it holds.
+type Stat struct {
+	stats.Report
+	// Waiting is how many requests are buffered now for lack of a pod
+	// with room.
+	Waiting int `json:"waiting"`
+	// ColdRequest is true when a request arrived while the Revision had
+	// no ready pod. The activator sends it at once rather than at the
+	// next second, so the autoscaler can scale from zero without waiting
+	// for its windows.
+	ColdRequest bool `json:"coldRequest,omitempty"`
+}
+
+// StatBatch is the body of a report.
+type StatBatch struct {
+	Stats []Stat `json:"stats"`
+}
+
+// reporter sends the autoscaler a Stat for each Revision with load every
+// second, and one at once for a Revision a request waits for with no pod.
+type reporter struct {
+	url      string
+	client   *http.Client
+	pod      string
+	registry *registry
+	clk      clock.WithTicker
+	interval time.Duration
+	log      *slog.Logger
+	// cold carries Revisions that got a request with no ready pod. Sends
+	// never block: while a report is on its way, later ones for the same
+	// moment add nothing.
+	cold chan types.NamespacedName
+	// failing is true while reports do not get through, so that an
+	// outage is logged once, not every second.
+	failing bool
+}
+
+func newReporter(url, pod string, g *registry, clk clock.WithTicker, interval time.Duration, log *slog.Logger) *reporter {
+	return &reporter{
+		url:      url,
+		client:   &http.Client{Timeout: 5 * time.Second},
+		pod:      pod,
+		registry: g,
+		clk:      clk,
+		interval: interval,
+		log:      log,
+		cold:     make(chan types.NamespacedName, 64),
+	}
+}
+
+// coldRequest notes that a request for key waits with no pod ready.
+func (p *reporter) coldRequest(key types.NamespacedName) {
+	if p == nil {
+		return
+	}
+	select {
+	case p.cold <- key:
+	default:
+	}
+}
+
+// run reports until ctx ends.
+func (p *reporter) run(ctx context.Context) {
+	tick := p.clk.NewTicker(p.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C():
+			p.send(ctx, p.loadStats())
+		case key := <-p.cold:
+			keys := map[types.NamespacedName]bool{key: true}
+			for drained := false; !drained; {
+				select {
+				case k := <-p.cold:
+					keys[k] = true
+				default:
+					drained = true
+				}
+			}
+			var batch []Stat
+			for k := range keys {
+				if r := p.registry.get(k); r != nil {
+					s := p.stat(r)
+					s.ColdRequest = true
+					batch = append(batch, s)
+				}
+			}
+			p.send(ctx, batch)
+		}
+	}
+}
+
+// loadStats returns the Stats of the Revisions that had load in the last
+// second or have requests waiting.
+func (p *reporter) loadStats() []Stat {
+	var batch []Stat
+	p.registry.each(func(r *revision) {
+		s := p.stat(r)
+		if s.ProxiedRequestCount > 0 || s.AverageProxiedConcurrency > 0 || s.Waiting > 0 {
+			batch = append(batch, s)
+		}
+	})
+	return batch
+}
+
+func (p *reporter) stat(r *revision) Stat {
+	return Stat{
+		Report: stats.NewReport(r.tracker.LastSecond(), stats.Labels{
+			Namespace: r.key.Namespace,
+			Revision:  r.key.Name,
+			Pod:       p.pod,
+		}),
+		Waiting: r.throttler.waiting(),
+	}
+}
+
+func (p *reporter) send(ctx context.Context, batch []Stat) {
+	if len(batch) == 0 {
+		return
+	}
+	err := p.post(ctx, StatBatch{Stats: batch})
+	switch {
+	case err != nil && !p.failing:
+		p.failing = true
+		p.log.Warn("reporting to the autoscaler failed; retrying every report until it works", "url", p.url, "error", err)
+	case err == nil && p.failing:
+		p.failing = false
+		p.log.Info("reporting to the autoscaler works again", "url", p.url)
+	}
+}
+
+func (p *reporter) post(ctx context.Context, batch StatBatch) error {
+	body, err := json.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("the autoscaler answered %s", resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package activator
+
+import (
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	discoveryv1listers "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/apis/serving"
+	v1 "flywheel.dev/pkg/apis/serving/v1"
+	"flywheel.dev/pkg/queue"
+	"flywheel.dev/pkg/queue/stats"
+	"flywheel.dev/pkg/reconciler/revision/resources"
+	"flywheel.dev/pkg/reconciler/revision/resources/names"
+)
+
+// revision is what the activator knows of one Revision: its pods, the
+// requests waiting for them, and the load it has sent it.
+type revision struct {
+	key       types.NamespacedName
+	throttler *throttler
+	tracker   *stats.Tracker
+
+	mu sync.Mutex
+	// timeout bounds how long a request may wait for a pod: the
+	// Revision's timeoutSeconds, which is all the time it has.
+	timeout time.Duration
+	// h2c says the pods speak HTTP/2 without TLS.
+	h2c bool
+}
+
+func (r *revision) settings() (timeout time.Duration, h2c bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.timeout, r.h2c
+}
+
+// registry keeps a revision for each Revision the informers know, fed by
+// their events.
+type registry struct {
+	clk            clock.PassiveClock
+	maxQueue       int
+	defaultTimeout time.Duration
+	slices         discoveryv1listers.EndpointSliceLister
+	log            *slog.Logger
+
+	mu        sync.RWMutex
+	revisions map[types.NamespacedName]*revision
+}
+
+func newRegistry(clk clock.PassiveClock, maxQueue int, defaultTimeout time.Duration, slices discoveryv1listers.EndpointSliceLister, log *slog.Logger) *registry {
+	return &registry{
+		clk:            clk,
+		maxQueue:       maxQueue,
+		defaultTimeout: defaultTimeout,
+		slices:         slices,
+		log:            log,
+		revisions:      map[types.NamespacedName]*revision{},
+	}
+}
+
+// get returns the Revision key names, or nil when there is no such
+// Revision.
+func (g *registry) get(key types.NamespacedName) *revision {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.revisions[key]
+}
+
+// each calls f for every known Revision.
+func (g *registry) each(f func(*revision)) {
+	g.mu.RLock()
+	revs := make([]*revision, 0, len(g.revisions))
+	for _, r := range g.revisions {
+		revs = append(revs, r)
+	}
+	g.mu.RUnlock()
+	for _, r := range revs {
+		f(r)
+	}
+}
+
+// upsertRevision records a Revision's settings, making its entry when it
+// is new.
+func (g *registry) upsertRevision(rev *v1.Revision) {
+	key := types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name}
+	limit := 0
+	if cc := rev.Spec.ContainerConcurrency; cc != nil {
+		limit = int(*cc)
+	}
+	timeout := g.defaultTimeout
+	if ts := rev.Spec.TimeoutSeconds; ts != nil && *ts > 0 {
+		timeout = time.Duration(*ts) * time.Second
+	}
+	h2c := resources.AppProtocol(rev) == queue.AppProtocolH2C
+
+	g.mu.Lock()
+	r, ok := g.revisions[key]
+	if !ok {
+		r = &revision{key: key, throttler: newThrottler(limit, g.maxQueue), tracker: stats.NewTracker(g.clk)}
+		g.revisions[key] = r
+	}
+	g.mu.Unlock()
+
+	r.mu.Lock()
+	r.timeout, r.h2c = timeout, h2c
+	r.mu.Unlock()
+	r.throttler.setLimit(limit)
+	if !ok {
+		// The slices may have come first.
+		g.syncPods(key)
+	}
+}
+
+// deleteRevision forgets a Revision, failing the requests that wait for
+// it.
+func (g *registry) deleteRevision(key types.NamespacedName) {
+	g.mu.Lock()
+	r, ok := g.revisions[key]
+	delete(g.revisions, key)
+	g.mu.Unlock()
+	if ok {
+		r.throttler.close()
+	}
+}
+
+// syncPods gives the Revision's throttler the ready pods its private
+// Service's EndpointSlices list now.
+func (g *registry) syncPods(key types.NamespacedName) {
+	r := g.get(key)
+	if r == nil {
+		return // the Revision's own event syncs it
+	}
+	selector := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: names.PrivateService(key.Name)})
+	slices, err := g.slices.EndpointSlices(key.Namespace).List(selector)
+	if err != nil {
+		g.log.Error("listing EndpointSlices", "revision", key.String(), "error", err)
+		return
+	}
+	r.throttler.setPods(readyAddresses(slices))
+}
+
+// readyAddresses returns the host:port of every ready endpoint of the
+// private Service's request port, sorted and without duplicates.
+func readyAddresses(slices []*discoveryv1.EndpointSlice) []string {
+	seen := map[string]bool{}
+	for _, s := range slices {
+		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		port, ok := requestPort(s)
+		if !ok {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			// Only ready ones: a terminating pod is draining, and an
+			// unset condition on a slice the controller wrote cannot
+			// happen, but means ready by the API's definition.
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, a := range ep.Addresses {
+				seen[net.JoinHostPort(a, strconv.Itoa(int(port)))] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// requestPort returns the number of the slice port that carries requests
+// (the Revision Services' "http" or "http2" port).
+func requestPort(s *discoveryv1.EndpointSlice) (int32, bool) {
+	for _, p := range s.Ports {
+		if p.Name == nil || p.Port == nil {
+			continue
+		}
+		if *p.Name == resources.ServicePortNameHTTP || *p.Name == resources.ServicePortNameH2C {
+			return *p.Port, true
+		}
+	}
+	return 0, false
+}
+
+// revisionHandlers feeds the registry from the Revision informer.
+func (g *registry) revisionHandlers() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { g.onRevision(obj) },
+		UpdateFunc: func(_, obj any) { g.onRevision(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if rev, ok := obj.(*v1.Revision); ok {
+				g.deleteRevision(types.NamespacedName{Namespace: rev.Namespace, Name: rev.Name})
+			}
+		},
+	}
+}
+
+func (g *registry) onRevision(obj any) {
+	if rev, ok := obj.(*v1.Revision); ok {
+		g.upsertRevision(rev)
+	}
+}
+
+// sliceHandlers feeds the registry from the EndpointSlice informer, which
+// lists only slices with a Revision label.
+func (g *registry) sliceHandlers() cache.ResourceEventHandler {
+	on := func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return
+		}
+		rev := s.Labels[serving.RevisionLabel.String()]
+		if rev == "" || s.Labels[discoveryv1.LabelServiceName] != names.PrivateService(rev) {
+			return // the public Service's slices, which point here
+		}
+		g.syncPods(types.NamespacedName{Namespace: s.Namespace, Name: rev})
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    on,
+		UpdateFunc: func(_, obj any) { on(obj) },
+		DeleteFunc: on,
+	}
+}
