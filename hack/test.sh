@@ -40,7 +40,9 @@ fi
 
 if [[ " $layers " == *" e2e "* ]]; then
 	step "end-to-end tests (a local cluster with the process node and the gateway)"
-	go test -tags e2e -count=1 -timeout 20m ./test/e2e/... "$@"
+	# One package at a time: each runs a local cluster of its own, and two
+	# cannot share a host (the node address and the pod range).
+	go test -tags e2e -p 1 -count=1 -timeout 20m ./test/e2e/... "$@"
 fi
 
 step "all tests passed"

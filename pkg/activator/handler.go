@@ -188,21 +188,8 @@ func newTransport(dial forward.DialFunc) *transport {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
-	base := func() *http.Transport {
-		return &http.Transport{
-			DialContext:         forward.MarkDialErrors(dial),
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-			// A proxy passes encodings through untouched.
-			DisableCompression:    true,
-			ExpectContinueTimeout: time.Second,
-		}
-	}
-	h2c := base()
-	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
-	h2c.Protocols = &protocols
-	return &transport{http1: base(), h2c: h2c}
+	http1, h2c := forward.Transports(dial)
+	return &transport{http1: http1, h2c: h2c}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -219,11 +206,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = body
 	}
 	for n := 1; ; n++ {
-		out := *req
-		u := *req.URL
-		u.Host = at.pod.address
-		out.URL = &u
-		resp, err := rt.RoundTrip(&out)
+		// req is the reverse proxy's outbound copy, this transport's
+		// alone: each attempt points it at its pod in place.
+		req.URL.Host = at.pod.address
+		resp, err := rt.RoundTrip(req)
 		if err == nil || n == maxAttempts || !forward.IsDialError(err) || !body.Retryable() || req.Context().Err() != nil {
 			return resp, err
 		}

@@ -51,9 +51,13 @@ func (c *Flywheel) startNode(ctx context.Context) (string, error) {
 	// default: in this process that would interleave with the command's
 	// own output.
 	quietKlog(logFile)
+	dataDir := filepath.Join(c.workDir, "node")
+	if err := c.record(func(st *State) { st.NodeDataDir = dataDir }); err != nil {
+		return "", err
+	}
 	n, err := node.New(node.Config{
 		RESTConfig:   c.ControlPlane.RESTConfig(),
-		DataDir:      filepath.Join(c.workDir, "node"),
+		DataDir:      dataDir,
 		ServiceCIDR:  c.ControlPlane.ServiceClusterIPRange,
 		ClientCAFile: c.ControlPlane.CACertPath,
 		ModuleRoot:   root,
@@ -83,6 +87,9 @@ func (c *Flywheel) startNode(ctx context.Context) (string, error) {
 		return "", ctx.Err()
 	}
 	go bindPods(runCtx, c, n.Name())
+	if err := c.recordInProcess("node", net.JoinHostPort(n.IP().String(), strconv.Itoa(node.DefaultKubeletPort)), logFile.Name()); err != nil {
+		return "", err
+	}
 	return n.IP().String(), nil
 }
 
@@ -172,7 +179,15 @@ func (c *Flywheel) startGateway(ctx context.Context, addr string) error {
 	}
 	c.GatewayAddr = g.Addr(external).String()
 	c.ClusterLocalGatewayAddr = g.Addr(clusterLocal).String()
-	return c.runInProcess(ctx, "gateway", logFile, g.Run)
+	if err := c.runInProcess(ctx, "gateway", logFile, g.Run); err != nil {
+		return err
+	}
+	if err := c.record(func(st *State) {
+		st.GatewayAddress, st.ClusterLocalGatewayAddress = c.GatewayAddr, c.ClusterLocalGatewayAddr
+	}); err != nil {
+		return err
+	}
+	return c.recordInProcess("gateway", c.GatewayAddr, logFile.Name())
 }
 
 // startActivator serves the activator in this process on the node's
@@ -198,6 +213,9 @@ func (c *Flywheel) startActivator(ctx context.Context, nodeIP string) error {
 		return fmt.Errorf("starting the activator on %s: %w", addr, err)
 	}
 	if err := c.runInProcess(ctx, "activator", logFile, a.Run); err != nil {
+		return err
+	}
+	if err := c.recordInProcess("activator", addr, logFile.Name()); err != nil {
 		return err
 	}
 	return c.pointServiceAt(ctx, activator.ServiceName, nodeIP,

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -50,7 +51,11 @@ var sandboxCount struct {
 // host end has the first address of a /30 and whose sandbox end has the
 // second, with a default route back through the host. Addresses come from
 // 10.250.0.0/16, away from the process node's default pod range.
-func NewSandbox() (*Sandbox, error) {
+func NewSandbox() (*Sandbox, error) { return newSandbox(nil) }
+
+// newSandbox is NewSandbox that first hands the names it is about to make
+// to record, when not nil, so that they can be removed after a crash.
+func newSandbox(record func(SandboxRecord) error) (*Sandbox, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("network sandboxes need root (CAP_NET_ADMIN)")
 	}
@@ -77,6 +82,11 @@ func NewSandbox() (*Sandbox, error) {
 		Name:     fmt.Sprintf("%s-%d-%d", sandboxPrefix, pid, n),
 		IP:       sandboxIP,
 		hostLink: fmt.Sprintf("%s%dh%d", sandboxPrefix, pid%100000, n),
+	}
+	if record != nil {
+		if err := record(SandboxRecord{Netns: s.Name, HostLink: s.hostLink}); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.create(hostIP); err != nil {
 		s.Close()
@@ -292,7 +302,7 @@ func newNamedNetns(name string) (netns.NsHandle, error) {
 // SweepStaleSandboxes removes the namespaces and links of processes that
 // no longer run, so a crashed run does not leak into the next one.
 func SweepStaleSandboxes() {
-	entries, _ := os.ReadDir("/var/run/netns")
+	entries, _ := os.ReadDir(netnsDir)
 	for _, e := range entries {
 		parts := strings.Split(e.Name(), "-")
 		if len(parts) != 3 || parts[0] != sandboxPrefix {
@@ -323,6 +333,37 @@ func SweepStaleSandboxes() {
 		_ = netlink.LinkDel(l)
 	}
 }
+
+// SweepSandboxes removes the network namespaces and host links of the
+// sandboxes recorded, whatever made them (a Flywheel's State), and returns
+// what it removed. Names without the sandboxes' prefix are left alone.
+func SweepSandboxes(records []SandboxRecord) (removed []string, err error) {
+	var errs []error
+	for _, r := range records {
+		if strings.HasPrefix(r.HostLink, sandboxPrefix) {
+			if link, lerr := netlink.LinkByName(r.HostLink); lerr == nil {
+				if err := netlink.LinkDel(link); err != nil {
+					errs = append(errs, fmt.Errorf("removing link %s: %w", r.HostLink, err))
+				} else {
+					removed = append(removed, "link "+r.HostLink)
+				}
+			}
+		}
+		if strings.HasPrefix(r.Netns, sandboxPrefix) {
+			if _, serr := os.Stat(filepath.Join(netnsDir, r.Netns)); serr == nil {
+				if err := netns.DeleteNamed(r.Netns); err != nil {
+					errs = append(errs, fmt.Errorf("removing network namespace %s: %w", r.Netns, err))
+				} else {
+					removed = append(removed, "network namespace "+r.Netns)
+				}
+			}
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// netnsDir holds the named network namespaces (ip netns).
+const netnsDir = "/var/run/netns"
 
 func processAlive(pid int) bool {
 	return syscall.Kill(pid, 0) == nil
@@ -358,4 +399,29 @@ func nextIP(ip net.IP, n int) net.IP {
 	copy(out, v4)
 	out[3] += byte(n)
 	return out
+}
+
+// OnThisHost reports whether a connection to ip stays on this machine: ip
+// is a loopback address, an address of the host (the node's on lo among
+// them), or a sandbox's, behind a veth the host holds the other end of.
+// Anything else would follow the default route off the machine, which
+// checks of local components must not do.
+func OnThisHost(ip net.IP) bool {
+	if ip.IsLoopback() {
+		return true
+	}
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if a.IP.Equal(ip) {
+			return true
+		}
+		link, err := netlink.LinkByIndex(a.LinkIndex)
+		if err == nil && strings.HasPrefix(link.Attrs().Name, sandboxPrefix) && a.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

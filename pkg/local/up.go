@@ -88,13 +88,21 @@ type Flywheel struct {
 	stopComponents []func()
 	stopNode       func()
 	closers        []func() error
+
+	// state is what StateFileName records; nil before Up claimed the
+	// work directory.
+	state *State
 }
 
 // Up starts the control plane, installs config/core, and runs the
 // webhook. On error everything already started is stopped.
 func Up(ctx context.Context, opts Options) (*Flywheel, error) {
 	c := &Flywheel{workDir: opts.WorkDir}
-	if err := c.up(ctx, opts); err != nil {
+	err := c.up(ctx, opts)
+	if err == nil {
+		err = c.record(func(st *State) { st.Ready = true })
+	}
+	if err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -111,7 +119,18 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	} else if err := os.MkdirAll(c.workDir, 0o700); err != nil {
 		return err
 	}
+	// Paths in the state must not depend on the working directory of
+	// whoever reads it.
+	if c.workDir, err = filepath.Abs(c.workDir); err != nil {
+		return err
+	}
+	if err := c.claimWorkDir(); err != nil {
+		return err
+	}
 	if c.ControlPlane, err = controlplane.Start(ctx, opts.ControlPlane); err != nil {
+		return err
+	}
+	if err := c.recordControlPlane(opts.ControlPlane.DataDir == ""); err != nil {
 		return err
 	}
 	if c.Kube, err = kubernetes.NewForConfig(c.ControlPlane.RESTConfig()); err != nil {
@@ -197,6 +216,11 @@ func (c *Flywheel) Stop() {
 	if c.ControlPlane != nil {
 		_ = c.ControlPlane.Stop()
 	}
+	if c.state != nil {
+		// Last: until everything above is gone, Down must find it.
+		_ = os.Remove(StatePath(c.workDir))
+		c.state = nil
+	}
 	if c.tempWorkDir {
 		_ = os.RemoveAll(c.workDir)
 	}
@@ -219,12 +243,16 @@ func (c *Flywheel) Log(component string) string {
 // authenticated as its own ServiceAccount so that config/core's RBAC is
 // what is exercised. Inside the sandbox the API server is at its usual
 // loopback address.
-func (c *Flywheel) startComponent(ctx context.Context, name, pkg, serviceAccount string, args ...string) (*Sandbox, error) {
+//
+// port is where it serves in the sandbox, zero for nowhere.
+func (c *Flywheel) startComponent(ctx context.Context, name, pkg, serviceAccount string, port int32, args ...string) (*Sandbox, error) {
 	bin := filepath.Join(c.workDir, name)
 	if err := goBuild(ctx, bin, pkg); err != nil {
 		return nil, err
 	}
-	sb, err := NewSandbox()
+	sb, err := newSandbox(func(r SandboxRecord) error {
+		return c.record(func(st *State) { st.Sandboxes = append(st.Sandboxes, r) })
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -251,13 +279,16 @@ func (c *Flywheel) startComponent(ctx context.Context, name, pkg, serviceAccount
 	if err := sb.Start(cmd); err != nil {
 		return nil, fmt.Errorf("starting the %s: %w", name, err)
 	}
+	if err := c.recordProcess(name, cmd.Process.Pid, address(sb.IP.String(), port), logFile.Name()); err != nil {
+		return nil, err
+	}
 	return sb, nil
 }
 
 // startWebhook runs cmd/webhook and points the webhook Service's
 // EndpointSlice at it.
 func (c *Flywheel) startWebhook(ctx context.Context) error {
-	sb, err := c.startComponent(ctx, "webhook", "./cmd/webhook", "flywheel-webhook", fmt.Sprintf("--port=%d", webhook.DefaultPort))
+	sb, err := c.startComponent(ctx, "webhook", "./cmd/webhook", "flywheel-webhook", webhook.DefaultPort, fmt.Sprintf("--port=%d", webhook.DefaultPort))
 	if err != nil {
 		return err
 	}
@@ -275,7 +306,7 @@ func (c *Flywheel) startWebhook(ctx context.Context) error {
 // StartController runs cmd/controller and waits until its reconcilers
 // hold their leases, which is when they act.
 func (c *Flywheel) StartController(ctx context.Context) error {
-	if _, err := c.startComponent(ctx, "controller", "./cmd/controller", "flywheel-controller"); err != nil {
+	if _, err := c.startComponent(ctx, "controller", "./cmd/controller", "flywheel-controller", 0); err != nil {
 		return err
 	}
 	var last error

@@ -261,7 +261,7 @@ func (c *container) watch(ctx context.Context, spec *corev1.Container, target pr
 	}
 	if sp := spec.StartupProbe; sp != nil {
 		succeeded := false
-		runProbe(ctx, deps.clock, sp, started, c.probeFunc(sp, target), func(ok bool, msg string) bool {
+		runProbe(ctx, deps.clock, sp, started, false, c.probeFunc(sp, target), func(ok bool, msg string) bool {
 			if ok {
 				succeeded = true
 			} else {
@@ -276,7 +276,7 @@ func (c *container) watch(ctx context.Context, spec *corev1.Container, target pr
 	}
 	c.setStarted(spec.ReadinessProbe == nil)
 	if rp := spec.ReadinessProbe; rp != nil {
-		go runProbe(ctx, deps.clock, rp, started, c.probeFunc(rp, target), func(ok bool, msg string) bool {
+		go runProbe(ctx, deps.clock, rp, started, fastFirstSuccess(rp), c.probeFunc(rp, target), func(ok bool, msg string) bool {
 			if !ok {
 				c.p.event(corev1.EventTypeWarning, eventUnhealthy, "Readiness probe failed: %s", msg)
 			}
@@ -285,7 +285,7 @@ func (c *container) watch(ctx context.Context, spec *corev1.Container, target pr
 		})
 	}
 	if lp := spec.LivenessProbe; lp != nil {
-		go runProbe(ctx, deps.clock, lp, started, c.probeFunc(lp, target), func(ok bool, msg string) bool {
+		go runProbe(ctx, deps.clock, lp, started, false, c.probeFunc(lp, target), func(ok bool, msg string) bool {
 			if ok {
 				return true
 			}

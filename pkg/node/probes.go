@@ -81,13 +81,33 @@ func probeTimes(p *corev1.Probe) (initialDelay, period, timeout time.Duration) {
 	return time.Duration(p.InitialDelaySeconds) * time.Second, period, timeout
 }
 
+// Until a readiness probe first succeeds, it is tried this often,
+// doubling from the first to the last: a container that listens 20 ms
+// after it starts is ready then, not a whole period later.
+const (
+	firstSuccessMinInterval = 5 * time.Millisecond
+	firstSuccessMaxInterval = 20 * time.Millisecond
+)
+
+// fastFirstSuccess reports whether the readiness probe p may be tried at
+// short intervals until it first succeeds: over HTTP or TCP (cheap to
+// try; an exec probe starts a process) whose first success is enough to
+// be ready. Its failures change nothing until then, as a container starts
+// unready; a liveness or startup probe's failures kill the container, so
+// they keep the kubelet's pace.
+func fastFirstSuccess(p *corev1.Probe) bool {
+	return p.SuccessThreshold <= 1 && (p.HTTPGet != nil || p.TCPSocket != nil)
+}
+
 // runProbe runs a probe the way the kubelet's prober does: the first
 // attempt initialDelaySeconds after the container started, then one every
-// periodSeconds, each bounded by timeoutSeconds. report is called whenever
-// the thresholded result changes; when it returns false the probing stops
-// (a liveness or startup probe has done its job). runProbe returns when
-// ctx ends or report says stop.
-func runProbe(ctx context.Context, clk clock.WithTicker, p *corev1.Probe, started time.Time, do probeFunc, report func(ok bool, msg string) bool) {
+// periodSeconds, each bounded by timeoutSeconds. With fast, it is tried
+// at short intervals until it first succeeds, for at most a period, its
+// failures meanwhile unreported (see fastFirstSuccess). report is called
+// whenever the thresholded result changes; when it returns false the
+// probing stops (a liveness or startup probe has done its job). runProbe
+// returns when ctx ends or report says stop.
+func runProbe(ctx context.Context, clk clock.WithTicker, p *corev1.Probe, started time.Time, fast bool, do probeFunc, report func(ok bool, msg string) bool) {
 	initialDelay, period, timeout := probeTimes(p)
 	if wait := started.Add(initialDelay).Sub(clk.Now()); wait > 0 {
 		select {
@@ -97,6 +117,31 @@ func runProbe(ctx context.Context, clk clock.WithTicker, p *corev1.Probe, starte
 		}
 	}
 	t := newProbeTracker(p)
+	if fast {
+		deadline := clk.Now().Add(period)
+		for interval := firstSuccessMinInterval; ; interval = min(2*interval, firstSuccessMaxInterval) {
+			pctx, cancel := context.WithTimeout(ctx, timeout)
+			ok, msg := do(pctx)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if ok {
+				if changed, result := t.observe(true); changed && !report(result, msg) {
+					return
+				}
+				break
+			}
+			if !clk.Now().Add(interval).Before(deadline) {
+				break // the regular pace from here, failures counted
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-clk.After(interval):
+			}
+		}
+	}
 	ticker := clk.NewTicker(period)
 	defer ticker.Stop()
 	for {

@@ -67,7 +67,7 @@ func TestRunProbeTiming(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() {
-		runProbe(t.Context(), clk, probe, started, do, func(ok bool, _ string) bool {
+		runProbe(t.Context(), clk, probe, started, false, do, func(ok bool, _ string) bool {
 			mu.Lock()
 			defer mu.Unlock()
 			reports = append(reports, ok)
@@ -110,6 +110,67 @@ finished:
 	}
 	if diff := cmp.Diff([]bool{true, false}, reports); diff != "" {
 		t.Errorf("reports (-want, +got):\n%s", diff)
+	}
+}
+
+func TestRunProbeFastFirstSuccess(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	started := clk.Now()
+	probe := &corev1.Probe{PeriodSeconds: 1, FailureThreshold: 1}
+	var mu sync.Mutex
+	var attempts []time.Duration
+	do := func(context.Context) (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts = append(attempts, clk.Since(started))
+		return len(attempts) > 3, "connection refused" // the app listens late
+	}
+	reported := make(chan bool, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go runProbe(ctx, clk, probe, started, true, do, func(ok bool, _ string) bool {
+		reported <- ok
+		return false
+	})
+	for {
+		select {
+		case ok := <-reported:
+			if !ok {
+				t.Fatal("the first report is a failure; failures before the first success must not count")
+			}
+			// Tried at 0, then after 5, 10 and 20 ms: ready 35 ms after the
+			// start, not a period later.
+			want := []time.Duration{0, 5 * time.Millisecond, 15 * time.Millisecond, 35 * time.Millisecond}
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff(want, attempts); diff != "" {
+				t.Errorf("attempts (-want, +got):\n%s", diff)
+			}
+			return
+		default:
+		}
+		if clk.HasWaiters() {
+			mu.Lock()
+			n := len(attempts)
+			mu.Unlock()
+			clk.Step(firstSuccessMinInterval << (n - 1))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFastFirstSuccessIsForCheapProbesOnly(t *testing.T) {
+	http := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{}}}
+	tcp := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}}
+	exec := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{}}}
+	twice := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{}}, SuccessThreshold: 2}
+	for name, c := range map[string]struct {
+		probe *corev1.Probe
+		want  bool
+	}{"http": {http, true}, "tcp": {tcp, true}, "exec": {exec, false}, "two successes needed": {twice, false}} {
+		if got := fastFirstSuccess(c.probe); got != c.want {
+			t.Errorf("%s: fastFirstSuccess = %t, want %t", name, got, c.want)
+		}
 	}
 }
 

@@ -13,6 +13,11 @@ func NewLocalCommand(p *params.Params) *cobra.Command {
 		Use:   "local",
 		Short: "Run Flywheel on this machine: the real control plane, no Docker",
 	}
-	cmd.AddCommand(NewLocalUpCommand(p))
+	cmd.AddCommand(
+		NewLocalUpCommand(p),
+		NewLocalDownCommand(p),
+		NewLocalStatusCommand(p),
+		NewLocalLogsCommand(p),
+	)
 	return cmd
 }

@@ -43,8 +43,10 @@ pinned Go modules, install Flywheel (CRDs, configuration, admission
 webhook, controller), run the process node that runs pods as processes
 and the gateway that serves Routes on --gateway-address, then deploy the
 sample Service, call it, and split its traffic between two revisions.
-Runs in the foreground until interrupted, then removes everything it
-started. Needs root.`,
+Runs in the foreground until interrupted or told to stop by fw local down,
+then removes everything it started. It records itself in <data-dir>/state.json
+for fw local status, logs and down; one runs at a time per data directory,
+and what a crashed one left there is removed first. Needs root.`,
 		Example: `  # From a clone of the repository:
   fw local up
   # Bring Flywheel up, run the sample, and stop again:
@@ -57,7 +59,7 @@ started. Needs root.`,
 	// command runs, so the generated reference is the same everywhere.
 	cmd.Flags().StringVar(&o.controlPlaneBin, "controlplane-bin", "",
 		"directory holding etcd, kube-apiserver and kube-controller-manager (default $FLYWHEEL_CONTROLPLANE_BIN, else built with hack/build-controlplane.sh)")
-	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "where logs and the kubeconfig go (default $XDG_DATA_HOME/flywheel/local or ~/.local/share/flywheel/local)")
+	addDataDirFlag(cmd, &o.dataDir)
 	cmd.Flags().StringVar(&o.sample, "sample", "examples/hello/service.yaml", "Knative Service manifest to apply once up; empty for none")
 	cmd.Flags().StringVar(&o.gatewayAddress, "gateway-address", local.DefaultGatewayAddress,
 		"where the gateway serves Routes (host:port); cluster-local Routes are served on the next port")
@@ -72,8 +74,19 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if o.dataDir == "" {
-		o.dataDir = params.LocalDataDir()
+	o.dataDir = dataDir(o.dataDir)
+	// Refuse before building anything; sweep what a crashed run left
+	// where the user can see it (local.Up would do it silently).
+	if st, err := local.ReadState(o.dataDir); err == nil {
+		if st.Running() {
+			return alreadyUp(st.Owner.PID)
+		}
+		fmt.Fprintf(out, "An earlier fw local up (pid %d) did not stop cleanly; removing what it left:\n", st.Owner.PID)
+		if err := local.Down(ctx, o.dataDir, downTimeout, indentWriter{out, "  "}); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, local.ErrNoState) {
+		return err
 	}
 	bin := o.controlPlaneBin
 	if bin == "" {
@@ -95,6 +108,9 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 		Node:           true,
 		GatewayAddress: o.gatewayAddress,
 	})
+	if already := (*local.AlreadyUpError)(nil); errors.As(err, &already) {
+		return alreadyUp(already.PID)
+	}
 	if err != nil {
 		return err
 	}
@@ -102,6 +118,9 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 
 	kubeconfig := filepath.Join(o.dataDir, params.LocalKubeconfigName)
 	if err := copyFile(fw.ControlPlane.KubeconfigPath, kubeconfig); err != nil {
+		return err
+	}
+	if err := fw.RecordKubeconfig(kubeconfig); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "Flywheel is up in %v: the Knative Serving API (serving.knative.dev/v1), its admission webhook,\n"+
@@ -122,6 +141,9 @@ Any Kubernetes client works with it, and so does fw (make run built bin/fw):
   bin/fw service create greeter --image ko://flywheel.dev/examples/hello --env TARGET=you
   curl -H 'Host: greeter.default.%s' http://%s/
 Logs (components, node, pods): %s
+  fw local status      what runs, the node and the pods
+  fw local logs NAME   a component's log (webhook, controller, gateway, node, ...), or pod/NAME
+  fw local down        stop Flywheel from another terminal
 `, fw.ControlPlane.APIServerURL, kubeconfig, local.LocalDomain, fw.GatewayAddr, o.dataDir)
 
 	if o.exit {
@@ -171,6 +193,50 @@ func applySample(ctx context.Context, out io.Writer, fw *local.Flywheel, path st
 	}
 	fmt.Fprintf(out, "And refused a copy without an image:\n  %v\n", err)
 	return runSample(ctx, out, fw, client, created)
+}
+
+// downTimeout is how long fw local down (and up, for a stale run) waits
+// for a running fw local up to stop.
+const downTimeout = 60 * time.Second
+
+// addDataDirFlag adds --data-dir, the directory of one local Flywheel.
+func addDataDirFlag(cmd *cobra.Command, dir *string) {
+	cmd.Flags().StringVar(dir, "data-dir", "",
+		"where fw local up keeps its state, logs and kubeconfig (default $XDG_DATA_HOME/flywheel/local or ~/.local/share/flywheel/local)")
+}
+
+// dataDir is --data-dir or its default.
+func dataDir(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return params.LocalDataDir()
+}
+
+// alreadyUp is the refusal to start a second Flywheel in a data
+// directory.
+func alreadyUp(pid int) error { return alreadyUpError{pid: pid} }
+
+// alreadyUpError is a sentence for the user, as cobra prints it: it names
+// the running fw local up and the commands that deal with it.
+type alreadyUpError struct{ pid int }
+
+func (e alreadyUpError) Error() string {
+	return fmt.Sprintf("Flywheel is already up (pid %d); `fw local status` shows it, `fw local down` stops it", e.pid)
+}
+
+// indentWriter writes each line with a prefix; lines must come whole,
+// one a Write, as fmt.Fprintf writes them.
+type indentWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func (w indentWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(w.w, w.prefix+string(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func indent(s, prefix string) string {

@@ -172,13 +172,35 @@ func describe(c apis.Condition) string {
 	return s
 }
 
+// ErrorWindow is how long a Service may read Ready False before a wait
+// gives up on it. A Service passes through False on its way to Ready
+// when, for instance, a Revision's first pod crashes once and then
+// starts; failing at the first False would report a failure that heals
+// itself moments later.
+var ErrorWindow = 2 * time.Second
+
+// errStayedFalse ends a wait whose Service read Ready False for the whole
+// ErrorWindow.
+var errStayedFalse = errors.New("the Ready condition stayed False")
+
 // ForServiceReady waits until the Service is Ready at generation (or a
-// later one), for at most timeout. When it fails or times out, the error
-// is a *NotReadyError with the reason and message of what failed.
+// later one), for at most timeout. When it fails (Ready False for
+// ErrorWindow) or times out, the error is a *NotReadyError with the
+// reason and message of what failed.
 func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interface, namespace, name string, generation int64, timeout time.Duration) (*servingv1.Service, error) {
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	svc, err := Until(waitCtx, client.Services(namespace), name, func(s *servingv1.Service, found bool) (bool, error) {
+	windowCtx, failed := context.WithCancelCause(waitCtx)
+	defer failed(nil)
+	// The check runs on Until's goroutine only, so the timer needs no
+	// lock; it stops when the Service leaves False.
+	var stayedFalse *time.Timer
+	defer func() {
+		if stayedFalse != nil {
+			stayedFalse.Stop()
+		}
+	}()
+	svc, err := Until(windowCtx, client.Services(namespace), name, func(s *servingv1.Service, found bool) (bool, error) {
 		if !found {
 			return false, fmt.Errorf("the Service %s was deleted while waiting for it to become ready", name)
 		}
@@ -190,11 +212,19 @@ func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interf
 		case ready.IsTrue():
 			return true, nil
 		case ready.IsFalse():
-			return false, notReady(ctx, client, s, 0)
+			if stayedFalse == nil {
+				stayedFalse = time.AfterFunc(ErrorWindow, func() { failed(errStayedFalse) })
+			}
+		case stayedFalse != nil:
+			stayedFalse.Stop()
+			stayedFalse = nil
 		}
 		return false, nil
 	})
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+	switch {
+	case errors.Is(context.Cause(windowCtx), errStayedFalse):
+		return svc, notReady(ctx, client, svc, 0)
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		if svc == nil {
 			return nil, fmt.Errorf("the Service %s did not appear within %v", name, timeout)
 		}

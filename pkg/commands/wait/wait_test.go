@@ -65,6 +65,8 @@ func TestForServiceReadyWaitsForTheNewGeneration(t *testing.T) {
 }
 
 func TestForServiceReadyExplainsAFailure(t *testing.T) {
+	defer func(w time.Duration) { ErrorWindow = w }(ErrorWindow)
+	ErrorWindow = 10 * time.Millisecond
 	failed := service(1, 1, corev1.ConditionFalse, "RevisionFailed", `Revision "hello-00001" failed`)
 	failed.Status.Conditions = append(failed.Status.Conditions, apis.Condition{
 		Type: servingv1.ServiceConditionConfigurationsReady, Status: corev1.ConditionFalse,
@@ -134,5 +136,35 @@ func TestUntilGoneIgnoresOtherObjects(t *testing.T) {
 	}
 	if checks != 2 { // the Get, then the deletion of hello
 		t.Errorf("check ran %d times, want 2: the deletion of another object must not count", checks)
+	}
+}
+
+func TestForServiceReadyAllowsAFalseThatHeals(t *testing.T) {
+	defer func(w time.Duration) { ErrorWindow = w }(ErrorWindow)
+	ErrorWindow = time.Minute
+	client := watched([]watch.Event{
+		modified(service(1, 1, corev1.ConditionFalse, "RevisionFailed", "the first pod crashed")),
+		modified(service(1, 1, corev1.ConditionTrue, "", "")),
+	}, service(1, 0, corev1.ConditionUnknown, "", ""))
+	got, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, time.Minute)
+	if err != nil || !got.IsReady() {
+		t.Fatalf("ForServiceReady = %v, want Ready after a passing False", err)
+	}
+}
+
+func TestForServiceReadyFailsOnceFalseLastsTheWindow(t *testing.T) {
+	defer func(w time.Duration) { ErrorWindow = w }(ErrorWindow)
+	ErrorWindow = 50 * time.Millisecond
+	client := watched([]watch.Event{
+		modified(service(1, 1, corev1.ConditionFalse, "RevisionFailed", "the pod crashes")),
+	}, service(1, 0, corev1.ConditionUnknown, "", ""))
+	start := time.Now()
+	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, time.Minute)
+	var notReady *NotReadyError
+	if !errors.As(err, &notReady) || notReady.TimedOut != 0 {
+		t.Fatalf("ForServiceReady = %v, want a failure, not a timeout", err)
+	}
+	if took := time.Since(start); took < ErrorWindow || took > 30*time.Second {
+		t.Errorf("failed after %v, want after the %v window", took, ErrorWindow)
 	}
 }

@@ -30,7 +30,7 @@ type backend struct {
 
 // newBackend serves handler on loopback as Service name, with one
 // endpoint.
-func newBackend(t *testing.T, name string, handler http.Handler, opts ...func(*corev1.Service)) backend {
+func newBackend(t testing.TB, name string, handler http.Handler, opts ...func(*corev1.Service)) backend {
 	t.Helper()
 	s := httptest.NewUnstartedServer(handler)
 	// Like a revision's pod, the backend takes HTTP/1.1 and h2c.
@@ -62,7 +62,7 @@ type gateway struct {
 	url   string
 }
 
-func newGateway(t *testing.T, opts proxy.Options, configure func(*http.Server)) *gateway {
+func newGateway(t testing.TB, opts proxy.Options, configure func(*http.Server)) *gateway {
 	t.Helper()
 	g := &gateway{pool: routing.NewEndpointPool()}
 	opts.Table = g.table.Load

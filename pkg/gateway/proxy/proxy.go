@@ -92,12 +92,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	st := &state{rule: rule, backend: backend, upgrade: isUpgrade(r)}
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
+	ctx := r.Context()
 	if rule.Timeout > 0 {
 		// The timeout covers the whole exchange, body included, as
 		// timeouts.request says; an upgraded connection is exempt once
 		// the upgrade is answered (see transport).
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
 		st.timer = time.AfterFunc(rule.Timeout, func() { cancel(&timeoutError{rule: rule}) })
 		defer st.timer.Stop()
 	}

@@ -51,26 +51,12 @@ func newTransport(opts Options) *transport {
 		}
 		dial = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
 	}
-	marked := forward.MarkDialErrors(dial)
-	base := func() *http.Transport {
-		return &http.Transport{
-			DialContext:         marked,
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-			// A proxy passes encodings through untouched.
-			DisableCompression:    true,
-			ExpectContinueTimeout: time.Second,
-		}
-	}
-	h2c := base()
-	var protocols http.Protocols
-	protocols.SetUnencryptedHTTP2(true)
-	h2c.Protocols = &protocols
+	http1, h2c := forward.Transports(dial)
 	attempts := opts.MaxAttempts
 	if attempts <= 0 {
 		attempts = 3
 	}
-	return &transport{http1: base(), h2c: h2c, maxAttempts: attempts}
+	return &transport{http1: http1, h2c: h2c, maxAttempts: attempts}
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -109,25 +95,27 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // attempt sends req to ep and counts it in flight there until the
-// response body is closed.
+// response body is closed. req is the reverse proxy's outbound copy,
+// this transport's alone, so each attempt points its URL at its
+// endpoint in place.
 func (t *transport) attempt(rt http.RoundTripper, req *http.Request, st *state, ep *routing.Endpoint) (*http.Response, error) {
-	ctx, cancel := req.Context(), func() {}
+	var stopTimeout func()
+	out := req
 	if d := st.rule.BackendTimeout; d > 0 {
-		var stop context.CancelFunc
-		ctx, stop = context.WithCancel(ctx)
+		ctx, stop := context.WithCancel(req.Context())
 		timer := time.AfterFunc(d, func() { st.backendTimedOut.Store(true); stop() })
-		cancel = func() { timer.Stop(); stop() }
+		stopTimeout = func() { timer.Stop(); stop() }
+		out = req.WithContext(ctx)
 	}
-	out := req.WithContext(ctx)
-	u := *req.URL
-	u.Host = ep.Address
-	out.URL = &u
+	out.URL.Host = ep.Address
 
-	done := ep.Start()
+	ep.Begin()
 	resp, err := rt.RoundTrip(out)
 	if err != nil {
-		done()
-		cancel()
+		ep.End()
+		if stopTimeout != nil {
+			stopTimeout()
+		}
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols && st.timer != nil {
@@ -135,20 +123,37 @@ func (t *transport) attempt(rt http.RoundTripper, req *http.Request, st *state, 
 		// request; the timeout covered the handshake.
 		st.timer.Stop()
 	}
-	finish := func() { done(); cancel() }
 	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
-		resp.Body = &countedConn{ReadWriteCloser: rwc, finish: finish}
+		resp.Body = &countedConn{ReadWriteCloser: rwc, counted: counted{ep: ep, stop: stopTimeout}}
 	} else {
-		resp.Body = &countedBody{ReadCloser: resp.Body, finish: finish}
+		resp.Body = &countedBody{ReadCloser: resp.Body, counted: counted{ep: ep, stop: stopTimeout}}
 	}
 	return resp, nil
 }
 
-// countedBody ends an endpoint's count of a request when the response
-// body is closed.
+// counted is a request in flight to an endpoint, with its backend
+// timeout when it has one.
+type counted struct {
+	ep *routing.Endpoint
+	// stop ends the backend timeout; nil without one.
+	stop  func()
+	ended atomic.Bool
+}
+
+// finish counts the request done, once however often it is called.
+func (c *counted) finish() {
+	if c.ended.CompareAndSwap(false, true) {
+		c.ep.End()
+		if c.stop != nil {
+			c.stop()
+		}
+	}
+}
+
+// countedBody finishes its request when the response body is closed.
 type countedBody struct {
 	io.ReadCloser
-	finish func()
+	counted
 }
 
 func (b *countedBody) Close() error {
@@ -161,7 +166,7 @@ func (b *countedBody) Close() error {
 // reverse proxy must be able to write to.
 type countedConn struct {
 	io.ReadWriteCloser
-	finish func()
+	counted
 }
 
 func (c *countedConn) Close() error {

@@ -3,7 +3,6 @@ package routing
 import (
 	"math/rand/v2"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -203,13 +202,12 @@ type Endpoint struct {
 	inFlight atomic.Int64
 }
 
-// Start counts a request to e as in flight; the function it returns
-// counts it as done, and may be called more than once.
-func (e *Endpoint) Start() (done func()) {
-	e.inFlight.Add(1)
-	var once sync.Once
-	return func() { once.Do(func() { e.inFlight.Add(-1) }) }
-}
+// Begin counts a request to e as in flight.
+func (e *Endpoint) Begin() { e.inFlight.Add(1) }
+
+// End counts a request Begin counted as done; the caller makes sure it
+// does so once.
+func (e *Endpoint) End() { e.inFlight.Add(-1) }
 
 // InFlight returns the requests now in flight to e.
 func (e *Endpoint) InFlight() int64 { return e.inFlight.Load() }

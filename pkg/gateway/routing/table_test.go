@@ -44,9 +44,9 @@ func TestRulePickWithoutWeight(t *testing.T) {
 func TestBackendPickFewestInFlight(t *testing.T) {
 	a, b, c := &routing.Endpoint{Address: "a"}, &routing.Endpoint{Address: "b"}, &routing.Endpoint{Address: "c"}
 	backend := &routing.Backend{Endpoints: []*routing.Endpoint{a, b, c}}
-	doneA := a.Start()
-	doneB := b.Start()
-	b.Start()
+	a.Begin()
+	b.Begin()
+	b.Begin()
 	for range 20 {
 		if got := backend.Pick(nil); got != c {
 			t.Fatalf("picked %s with a:1 b:2 c:0 in flight, want c", got.Address)
@@ -58,9 +58,8 @@ func TestBackendPickFewestInFlight(t *testing.T) {
 	if got := backend.Pick([]*routing.Endpoint{a, b, c}); got != nil {
 		t.Errorf("picked %s with every endpoint excluded, want none", got.Address)
 	}
-	doneA()
-	doneA() // counting a request done twice must not count another
-	doneB()
+	a.End()
+	b.End()
 	if a.InFlight() != 0 || b.InFlight() != 1 {
 		t.Errorf("in flight a:%d b:%d, want a:0 b:1", a.InFlight(), b.InFlight())
 	}
@@ -81,13 +80,13 @@ func TestEndpointPoolSharesEndpointsAcrossBuilds(t *testing.T) {
 	// follow an address from one table to the next.
 	pool := routing.NewEndpointPool()
 	first := buildWithEndpoint(pool, "10.0.0.1:8080")
-	done := first.Start()
+	first.Begin()
 	pool.Prune()
 	second := buildWithEndpoint(pool, "10.0.0.1:8080")
 	if first != second || second.InFlight() != 1 {
 		t.Errorf("the rebuilt table has a new endpoint (in flight %d); want the same one, 1 in flight", second.InFlight())
 	}
-	done()
+	first.End()
 	pool.Prune()
 	pool.Prune() // nothing used since: forgotten
 	if third := buildWithEndpoint(pool, "10.0.0.1:8080"); third == first {

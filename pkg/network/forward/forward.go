@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DialFunc dials like net.Dialer.DialContext.
@@ -88,3 +89,26 @@ func (p *BufferPool) Get() []byte { return *p.pool.Get().(*[]byte) }
 
 // Put implements httputil.BufferPool.
 func (p *BufferPool) Put(b []byte) { p.pool.Put(&b) }
+
+// Transports returns the two transports a proxy in front of pods needs,
+// both dialing with dial (its errors marked as DialError): one for
+// HTTP/1.1 and one for HTTP/2 without TLS (h2c), for backends that say
+// they speak it.
+func Transports(dial DialFunc) (http1, h2c *http.Transport) {
+	marked := MarkDialErrors(dial)
+	base := func() *http.Transport {
+		return &http.Transport{
+			DialContext:         marked,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			// A proxy passes encodings through untouched.
+			DisableCompression:    true,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	h2c = base()
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	h2c.Protocols = &protocols
+	return base(), h2c
+}

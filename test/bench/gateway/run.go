@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -89,20 +87,7 @@ func runMain(ctx context.Context, args []string) error {
 	}
 	res.Elapsed = time.Since(began).Round(time.Second).String()
 
-	report := res.markdown()
-	fmt.Print(report)
-	if err := os.WriteFile(filepath.Join(cfg.Out, "results.md"), []byte(report), 0o644); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(cfg.Out, "results.json"), b, 0o644); err != nil {
-		return err
-	}
-	benchkit.Progress("done in %s; results, profiles and logs in %s", res.Elapsed, cfg.Out)
-	return nil
+	return benchkit.WriteResults(cfg.Out, res.markdown(), res, res.Elapsed)
 }
 
 // oneRun measures every app × variant × level. Each level gets fresh

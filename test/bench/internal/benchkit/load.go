@@ -46,6 +46,7 @@ type Latency struct {
 	N   int     `json:"n"`
 	P50 float64 `json:"p50"`
 	P90 float64 `json:"p90"`
+	P95 float64 `json:"p95"`
 	P99 float64 `json:"p99"`
 	Max float64 `json:"max"`
 }
@@ -92,7 +93,7 @@ func Summarise(d []time.Duration) Latency {
 		i := int(p*float64(len(d))+0.999999) - 1
 		return d[min(max(i, 0), len(d)-1)]
 	}
-	return Latency{N: len(d), P50: ms(rank(0.50)), P90: ms(rank(0.90)), P99: ms(rank(0.99)), Max: ms(d[len(d)-1])}
+	return Latency{N: len(d), P50: ms(rank(0.50)), P90: ms(rank(0.90)), P95: ms(rank(0.95)), P99: ms(rank(0.99)), Max: ms(d[len(d)-1])}
 }
 
 // LoadConfig is one closed-loop load level.

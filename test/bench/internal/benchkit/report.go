@@ -2,9 +2,11 @@ package benchkit
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -277,4 +279,22 @@ func GoalsTable(gs []Goal) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", g.Name, g.Target, g.Measured, g.Verdict)
 	}
 	return b.String()
+}
+
+// WriteResults prints report and saves it as results.md, with res as
+// results.json, in out, then says where everything is.
+func WriteResults(out, report string, res any, elapsed string) error {
+	fmt.Print(report)
+	if err := os.WriteFile(filepath.Join(out, "results.md"), []byte(report), 0o644); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "results.json"), b, 0o644); err != nil {
+		return err
+	}
+	Progress("done in %s; results, profiles and logs in %s", elapsed, out)
+	return nil
 }

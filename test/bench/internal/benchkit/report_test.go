@@ -12,7 +12,7 @@ func TestSummarise(t *testing.T) {
 	for i := 100; i >= 1; i-- {
 		d = append(d, time.Duration(i)*time.Millisecond)
 	}
-	want := Latency{N: 100, P50: 50, P90: 90, P99: 99, Max: 100}
+	want := Latency{N: 100, P50: 50, P90: 90, P95: 95, P99: 99, Max: 100}
 	if diff := cmp.Diff(want, Summarise(d)); diff != "" {
 		t.Errorf("Summarise of 1..100 ms (-want, +got):\n%s", diff)
 	}

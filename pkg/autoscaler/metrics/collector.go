@@ -1,0 +1,103 @@
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"flywheel.dev/pkg/queue/stats"
+)
+
+// Figure is what a Revision is measured by.
+type Figure int
+
+const (
+	// Concurrency is the average number of requests in flight.
+	Concurrency Figure = iota
+	// RPS is requests per second.
+	RPS
+)
+
+// Collector keeps, for each Revision, the per-second sums of its
+// concurrency and its requests per second, from its pods' reports and
+// the activator's. It is safe for concurrent use.
+type Collector struct {
+	retention time.Duration
+
+	mu        sync.Mutex
+	revisions map[types.NamespacedName]*series
+}
+
+type series struct {
+	concurrency, rps *Buckets
+}
+
+// NewCollector keeps retention of history per Revision: the longest
+// stable window in use.
+func NewCollector(retention time.Duration) *Collector {
+	return &Collector{retention: retention, revisions: map[types.NamespacedName]*series{}}
+}
+
+func (c *Collector) series(rev types.NamespacedName) *series {
+	s, ok := c.revisions[rev]
+	if !ok {
+		s = &series{concurrency: NewBuckets(c.retention), rps: NewBuckets(c.retention)}
+		c.revisions[rev] = s
+	}
+	return s
+}
+
+// RecordPods adds the reports scraped from a sample of the Revision's
+// ready pods, scaled up to all readyPods of them: the sample's mean
+// stands for each pod it left out.
+func (c *Collector) RecordPods(rev types.NamespacedName, reports []stats.Report, readyPods int) {
+	if len(reports) == 0 {
+		return
+	}
+	scale := float64(max(readyPods, len(reports))) / float64(len(reports))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.series(rev)
+	for _, r := range reports {
+		c.record(s, r, scale)
+	}
+}
+
+// RecordActivator adds what an activator sent the Revision; it stands
+// for itself alone.
+func (c *Collector) RecordActivator(rev types.NamespacedName, r stats.Report) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.record(c.series(rev), r, 1)
+}
+
+func (c *Collector) record(s *series, r stats.Report, scale float64) {
+	if r.Seconds <= 0 {
+		return
+	}
+	s.concurrency.Record(r.Time, r.Seconds, r.AverageProxiedConcurrency*scale)
+	s.rps.Record(r.Time, r.Seconds, float64(r.ProxiedRequestCount)/float64(r.Seconds)*scale)
+}
+
+// Average returns the Revision's average of f over window, ending with
+// the second before now; false when nothing was recorded in it.
+func (c *Collector) Average(rev types.NamespacedName, f Figure, now time.Time, window time.Duration) (float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.revisions[rev]
+	if !ok {
+		return 0, false
+	}
+	if f == RPS {
+		return s.rps.Average(now, window)
+	}
+	return s.concurrency.Average(now, window)
+}
+
+// Forget drops a Revision's history.
+func (c *Collector) Forget(rev types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.revisions, rev)
+}

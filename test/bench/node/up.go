@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"flywheel.dev/pkg/controlplane"
+	"flywheel.dev/pkg/local"
+	"flywheel.dev/pkg/node"
+	"flywheel.dev/test/bench/internal/benchkit"
+)
+
+// The steps of an up, in the order they complete. local.Up reports none
+// of them, so each is read from what it leaves behind: a line of the
+// control plane's log, a component's log file appearing in the work
+// directory (local.Up creates it just before it starts the component),
+// a component's binary written (go build writes it at the end of every
+// build, even when nothing changed), or the harness's own check once Up
+// has returned.
+const (
+	stepEtcd              = "etcd ready"
+	stepAPIServer         = "kube-apiserver ready"
+	stepControllerManager = "kube-controller-manager ready"
+	stepWebhookBuilt      = "webhook built"
+	stepWebhook           = "webhook started"
+	stepControllerBuilt   = "controller built"
+	stepController        = "controller started"
+	stepNode              = "node started"
+	stepActivator         = "activator started"
+	stepGateway           = "gateway started"
+	stepUpReturned        = "local.Up returned"
+	stepNodeReady         = "Node Ready"
+	stepServing           = "gateway and activator answer"
+	stepAllReady          = "all ready"
+)
+
+// upStep is one step of an up and what it covers, for the report.
+type upStep struct {
+	name, covers string
+	// log is the line of the control plane's log, file the file in the
+	// work directory that appears, binary the binary in the work
+	// directory written, that marks the step done.
+	log, file, binary string
+}
+
+var upSteps = []upStep{
+	{name: stepEtcd, covers: "certificates, etcd started and healthy", log: "etcd ready at"},
+	{name: stepAPIServer, covers: "kube-apiserver started and ready", log: "kube-apiserver ready at"},
+	{name: stepControllerManager, covers: "kube-controller-manager started and healthy", log: "kube-controller-manager ready at"},
+	{name: stepWebhookBuilt, covers: "Gateway API CRDs and config/core applied, `go build ./cmd/webhook`", binary: "webhook"},
+	{name: stepWebhook, covers: "its sandbox, a token", file: "webhook.log"},
+	{name: stepControllerBuilt, covers: "webhook serving both configurations, `go build ./cmd/controller`", binary: "controller"},
+	{name: stepController, covers: "its sandbox, a token", file: "controller.log"},
+	{name: stepNode, covers: "the controller's reconcilers hold their leases", file: "node.log"},
+	{name: stepActivator, covers: "node registered, address and routes set up, pod controller running", file: "activator.log"},
+	{name: stepGateway, covers: "activator started, its EndpointSlice written", file: "gateway.log"},
+	{name: stepUpReturned, covers: "gateway started"},
+	{name: stepNodeReady, covers: "the Node's Ready condition seen True (the harness's check)"},
+	{name: stepServing, covers: "an HTTP answer from each (the harness's check)"},
+}
+
+// upResult is one local.Up and what followed it until every component
+// was ready.
+type upResult struct {
+	LoadAvg string `json:"loadAvg"`
+	// Marks are when each step was seen done, since local.Up was called.
+	Marks map[string]time.Duration `json:"marks"`
+	// Stop is how long the cluster's Stop took afterwards.
+	Stop time.Duration `json:"stop,omitempty"`
+}
+
+// Total is local.Up's call to every component ready.
+func (u upResult) Total() time.Duration { return u.Marks[stepAllReady] }
+
+// up brings the cluster up, the nth time, as the e2e tests and `fw local up` do, and
+// waits, beyond what local.Up waits for, until the Node is Ready and the
+// gateway and the activator answer.
+func (b *bench) up(ctx context.Context, n int) (upResult, error) {
+	u := upResult{LoadAvg: benchkit.LoadAverage(), Marks: map[string]time.Duration{}}
+	cpLog := &markingWriter{}
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	files := make(chan map[string]time.Time, 1)
+	began := time.Now()
+	go func() { files <- watchFiles(watchCtx, b.cfg.WorkDir, upSteps) }()
+	c, err := local.Up(ctx, local.Options{
+		ControlPlane:   controlplane.Options{BinDir: b.binDir, ControllerManager: true, Log: cpLog},
+		Controller:     true,
+		Node:           true,
+		GatewayAddress: "127.0.0.1:0",
+		WorkDir:        b.cfg.WorkDir,
+	})
+	returned := time.Now()
+	stopWatching()
+	seen := <-files
+	_ = os.WriteFile(filepath.Join(b.logDir, fmt.Sprintf("controlplane-up-%d.log", n)), cpLog.bytes(), 0o644)
+	if err != nil {
+		return u, err
+	}
+	b.cluster = c
+	for _, s := range upSteps {
+		var at time.Time
+		switch {
+		case s.log != "":
+			at = cpLog.first(s.log)
+		case s.file != "":
+			at = seen[s.file]
+		case s.binary != "":
+			if st, err := os.Stat(filepath.Join(b.cfg.WorkDir, s.binary)); err == nil && st.ModTime().After(began) {
+				at = st.ModTime()
+			}
+		}
+		if !at.IsZero() {
+			u.Marks[s.name] = at.Sub(began)
+		}
+	}
+	u.Marks[stepUpReturned] = returned.Sub(began)
+
+	nodeReady, err := waitNodeReady(ctx, c)
+	if err != nil {
+		return u, err
+	}
+	u.Marks[stepNodeReady] = nodeReady.Sub(began)
+	serving, err := waitServing(ctx, c)
+	if err != nil {
+		return u, err
+	}
+	u.Marks[stepServing] = serving.Sub(began)
+	u.Marks[stepAllReady] = max(u.Marks[stepUpReturned], u.Marks[stepNodeReady], u.Marks[stepServing])
+	return u, nil
+}
+
+// markingWriter keeps the control plane's log lines with the time each
+// was written.
+type markingWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines []markedLine
+}
+
+type markedLine struct {
+	at   time.Time
+	text string
+}
+
+func (w *markingWriter) Write(p []byte) (int, error) {
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.lines = append(w.lines, markedLine{at: now, text: l})
+		fmt.Fprintf(&w.buf, "%s %s\n", now.Format("15:04:05.000"), l)
+	}
+	return len(p), nil
+}
+
+// first is when the first line containing s was written; zero if none.
+func (w *markingWriter) first(s string) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range w.lines {
+		if strings.Contains(l.text, s) {
+			return l.at
+		}
+	}
+	return time.Time{}
+}
+
+func (w *markingWriter) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return bytes.Clone(w.buf.Bytes())
+}
+
+// filePoll is how often watchFiles looks: the precision of the steps it
+// marks.
+const filePoll = 5 * time.Millisecond
+
+// watchFiles returns, once ctx ends, when each step's file first existed
+// in dir.
+func watchFiles(ctx context.Context, dir string, steps []upStep) map[string]time.Time {
+	seen := map[string]time.Time{}
+	look := func() {
+		now := time.Now()
+		for _, s := range steps {
+			if _, ok := seen[s.file]; !ok && s.file != "" {
+				if _, err := os.Stat(filepath.Join(dir, s.file)); err == nil {
+					seen[s.file] = now
+				}
+			}
+		}
+	}
+	t := time.NewTicker(filePoll)
+	defer t.Stop()
+	for {
+		look()
+		select {
+		case <-ctx.Done():
+			// A file made since the last look, just before Up returned.
+			look()
+			return seen
+		case <-t.C:
+		}
+	}
+}
+
+// readyPoll is how often the harness checks what it waits for after Up.
+const readyPoll = 10 * time.Millisecond
+
+// waitNodeReady returns when the Node's Ready condition was first seen
+// True.
+func waitNodeReady(ctx context.Context, c *local.Flywheel) (time.Time, error) {
+	var at time.Time
+	err := wait.PollUntilContextTimeout(ctx, readyPoll, time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, node.DefaultNodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				at = time.Now()
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return at, fmt.Errorf("waiting for Node %s to be Ready: %w", node.DefaultNodeName, err)
+	}
+	return at, nil
+}
+
+// waitServing returns when the gateway and the activator have both
+// answered an HTTP request (any status: nothing is routed yet).
+func waitServing(ctx context.Context, c *local.Flywheel) (time.Time, error) {
+	activator := netip.AddrPortFrom(netip.MustParsePrefix(node.DefaultPodCIDR).Addr().Next(), 8012).String()
+	client := &http.Client{Timeout: time.Second}
+	for _, addr := range []string{c.GatewayAddr, activator} {
+		err := wait.PollUntilContextTimeout(ctx, readyPoll, time.Minute, true, func(ctx context.Context) (bool, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+			if err != nil {
+				return false, err
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			return true, nil
+		})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("waiting for an answer from %s: %w", addr, err)
+		}
+	}
+	return time.Now(), nil
+}
