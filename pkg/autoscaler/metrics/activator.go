@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 
 	"flywheel.dev/pkg/activator"
 )
@@ -18,8 +19,9 @@ const maxStatBatchBytes = 4 << 20
 // activator.StatBatch to activator.StatsPath) into c. A Stat that says a
 // request waits for a Revision with no ready pod is also passed to
 // coldRequest at once, so that the decider can scale from zero without
-// waiting for its next tick.
-func ActivatorHandler(c *Collector, coldRequest func(types.NamespacedName)) http.Handler {
+// waiting for its next tick. Each Stat's count of waiting requests is
+// noted at its arrival on clk.
+func ActivatorHandler(c *Collector, clk clock.PassiveClock, coldRequest func(types.NamespacedName)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -31,12 +33,14 @@ func ActivatorHandler(c *Collector, coldRequest func(types.NamespacedName)) http
 			http.Error(w, "autoscaler: reading the stat batch: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+		now := clk.Now()
 		for _, s := range batch.Stats {
 			rev := types.NamespacedName{Namespace: s.Namespace, Name: s.Revision}
 			if rev.Namespace == "" || rev.Name == "" {
 				continue
 			}
 			c.RecordActivator(rev, s.Report)
+			c.RecordWaiting(rev, s.Pod, s.Waiting, now)
 			if s.ColdRequest && coldRequest != nil {
 				coldRequest(rev)
 			}

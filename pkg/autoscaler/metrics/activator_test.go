@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/queue/stats"
@@ -18,7 +19,8 @@ import (
 func TestActivatorHandler(t *testing.T) {
 	c := NewCollector(time.Minute)
 	var cold []types.NamespacedName
-	h := ActivatorHandler(c, func(rev types.NamespacedName) { cold = append(cold, rev) })
+	clk := clocktesting.NewFakePassiveClock(t0.Add(10 * time.Second))
+	h := ActivatorHandler(c, clk, func(rev types.NamespacedName) { cold = append(cold, rev) })
 	end := t0.Add(10 * time.Second)
 	batch := activator.StatBatch{Stats: []activator.Stat{
 		{Report: stats.Report{Namespace: "demo", Revision: "busy-00001", Pod: "activator-0", Time: end, Seconds: 1, AverageProxiedConcurrency: 4, ProxiedRequestCount: 9}},
@@ -39,6 +41,13 @@ func TestActivatorHandler(t *testing.T) {
 	busy := types.NamespacedName{Namespace: "demo", Name: "busy-00001"}
 	if got, ok := c.Average(busy, Concurrency, end.Add(time.Second/2), time.Second); !ok || got != 4 {
 		t.Errorf("busy concurrency = %v, %t; want the activator's 4", got, ok)
+	}
+	coldRev := types.NamespacedName{Namespace: "demo", Name: "cold-00001"}
+	if got := c.Waiting(coldRev, clk.Now().Add(time.Second)); got != 1 {
+		t.Errorf("waiting for the cold revision = %d, want the 1 the activator holds", got)
+	}
+	if got := c.Waiting(coldRev, clk.Now().Add(10*time.Second)); got != 0 {
+		t.Errorf("waiting 10 s after the last report = %d, want 0: the count is stale", got)
 	}
 
 	rec = httptest.NewRecorder()

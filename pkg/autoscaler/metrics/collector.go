@@ -31,7 +31,19 @@ type Collector struct {
 
 type series struct {
 	concurrency, rps *Buckets
+	// waiting is what each activator (by pod name) last said it holds,
+	// and when.
+	waiting map[string]waitingAt
 }
+
+type waitingAt struct {
+	n  int
+	at time.Time
+}
+
+// waitingFresh is how long an activator's count of waiting requests
+// stands: it reports every second while it holds any.
+const waitingFresh = 3 * time.Second
 
 // NewCollector keeps retention of history per Revision: the longest
 // stable window in use.
@@ -42,7 +54,7 @@ func NewCollector(retention time.Duration) *Collector {
 func (c *Collector) series(rev types.NamespacedName) *series {
 	s, ok := c.revisions[rev]
 	if !ok {
-		s = &series{concurrency: NewBuckets(c.retention), rps: NewBuckets(c.retention)}
+		s = &series{concurrency: NewBuckets(c.retention), rps: NewBuckets(c.retention), waiting: map[string]waitingAt{}}
 		c.revisions[rev] = s
 	}
 	return s
@@ -78,6 +90,34 @@ func (c *Collector) record(s *series, r stats.Report, scale float64) {
 	}
 	s.concurrency.Record(r.Time, r.Seconds, r.AverageProxiedConcurrency*scale)
 	s.rps.Record(r.Time, r.Seconds, float64(r.ProxiedRequestCount)/float64(r.Seconds)*scale)
+}
+
+// RecordWaiting notes that the activator pod holds n requests for the
+// Revision at now.
+func (c *Collector) RecordWaiting(rev types.NamespacedName, pod string, n int, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.series(rev).waiting[pod] = waitingAt{n: n, at: now}
+}
+
+// Waiting returns how many requests the activators hold for the
+// Revision, by their reports of the last few seconds.
+func (c *Collector) Waiting(rev types.NamespacedName, now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.revisions[rev]
+	if !ok {
+		return 0
+	}
+	total := 0
+	for pod, w := range s.waiting {
+		if now.Sub(w.at) > waitingFresh {
+			delete(s.waiting, pod)
+			continue
+		}
+		total += w.n
+	}
+	return total
 }
 
 // Average returns the Revision's average of f over window, ending with

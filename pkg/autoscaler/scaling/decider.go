@@ -58,6 +58,11 @@ type Load struct {
 	Stable, Panic float64
 	// ReadyPods is how many pods are ready.
 	ReadyPods int32
+	// Waiting is how many requests the activator holds now. At zero pods
+	// they are the demand the windows have not seen yet: a request that
+	// arrives for a Revision at zero must bring a pod at once, not once
+	// its wait shows in an average.
+	Waiting int32
 }
 
 // Decision is the decider's answer.
@@ -145,6 +150,9 @@ func (d *Decider) Decide(now time.Time, load Load) Decision {
 	if panicking {
 		want = max(panicWant, d.panicPods)
 		d.panicPods = want
+	}
+	if load.ReadyPods == 0 && load.Waiting > 0 {
+		want = max(want, 1)
 	}
 	want = d.delayScaleDown(now, want)
 	want = d.bound(want)

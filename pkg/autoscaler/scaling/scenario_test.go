@@ -17,7 +17,8 @@ import (
 //	spec target=10 tbc=0 …            the Spec from here on (keys below)
 //	at 12s stable=50 panic=50 ready=5 => pods=5 panic=no ebc=-1
 //
-// "at" gives the time since the start and the Load; after "=>" come the
+// "at" gives the time since the start and the Load (stable, panic, ready,
+// waiting); after "=>" come the
 // parts of the Decision to check: pods, panic (yes/no), ebc, activator
 // (yes/no: ActivatorInPath), zero (yes/no: ScalingToZero). Unlisted parts
 // are not checked. A spec line changes the Spec by Update, keeping what
@@ -198,6 +199,8 @@ func parseStep(fields []string) (time.Duration, Load, expectation, error) {
 			load.Panic, err = strconv.ParseFloat(v, 64)
 		case !expecting && k == "ready":
 			load.ReadyPods, err = parseInt32(v)
+		case !expecting && k == "waiting":
+			load.Waiting, err = parseInt32(v)
 		case expecting && k == "pods":
 			want.pods, err = ptrInt32(v)
 		case expecting && k == "ebc":

@@ -1,0 +1,220 @@
+package autoscaler
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/autoscaler/metrics"
+	"flywheel.dev/pkg/autoscaler/scaling"
+)
+
+// Intervals of a Revision's loop: its pods are scraped every second, as
+// the sidecars measure by the second, and the built-in class decides
+// every two, as Knative's does.
+const (
+	ScrapeInterval = time.Second
+	DecideInterval = 2 * time.Second
+)
+
+// Revisions runs the autoscaler's work for each Revision it is told
+// about: a scrape of a sample of its ready pods every ScrapeInterval
+// and, for the built-in class, a decision every DecideInterval, or at
+// once when Poked (a request waits at the activator with no pod).
+type Revisions struct {
+	clk       clock.WithTicker
+	collector *metrics.Collector
+	scrape    metrics.ScrapeFunc
+	// readyPods returns the IPs of a Revision's ready pods.
+	readyPods func(types.NamespacedName) []string
+	// decided is told each decision that differs from the one before.
+	decided func(types.NamespacedName, scaling.Decision)
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	loops map[types.NamespacedName]*loop
+}
+
+// NewRevisions returns a Revisions that records into collector, scrapes
+// with scrape the pods readyPods lists, and tells decided each new
+// decision.
+func NewRevisions(clk clock.WithTicker, collector *metrics.Collector, scrape metrics.ScrapeFunc,
+	readyPods func(types.NamespacedName) []string, decided func(types.NamespacedName, scaling.Decision), log *slog.Logger) *Revisions {
+	return &Revisions{
+		clk:       clk,
+		collector: collector,
+		scrape:    scrape,
+		readyPods: readyPods,
+		decided:   decided,
+		log:       log,
+		loops:     map[types.NamespacedName]*loop{},
+	}
+}
+
+// loop is one Revision's work.
+type loop struct {
+	rev     types.NamespacedName
+	r       *Revisions
+	scraper *metrics.RevisionScraper
+	cancel  context.CancelFunc
+	poke    chan struct{}
+	// done closes when run returns.
+	done chan struct{}
+
+	mu     sync.Mutex
+	figure metrics.Figure
+	// decider is nil for a Revision that is only measured (the HPA
+	// class scales it).
+	decider *scaling.Decider
+	spec    scaling.Spec
+	last    scaling.Decision
+	decided bool
+	// failing is set while scrapes fail, so that an outage is logged
+	// once.
+	failing bool
+}
+
+// Watch starts the loop of rev, or updates it: figure is what it scales
+// on, spec its decider's, nil to measure it only.
+func (r *Revisions) Watch(rev types.NamespacedName, figure metrics.Figure, spec *scaling.Spec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.loops[rev]
+	if !ok {
+		ctx, cancel := context.WithCancel(context.Background())
+		l = &loop{rev: rev, r: r, scraper: metrics.NewRevisionScraper(rev, r.collector, r.scrape), cancel: cancel, poke: make(chan struct{}, 1), done: make(chan struct{})}
+		r.loops[rev] = l
+		go l.run(ctx)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.figure = figure
+	switch {
+	case spec == nil:
+		l.decider = nil
+	case l.decider == nil:
+		l.decider = scaling.NewDecider(*spec)
+	default:
+		// Updating keeps what the decider remembers: a changed
+		// annotation must not end a panic.
+		l.decider.Update(*spec)
+	}
+	if spec != nil {
+		l.spec = *spec
+	}
+}
+
+// Forget stops rev's loop and drops its history.
+func (r *Revisions) Forget(rev types.NamespacedName) {
+	r.mu.Lock()
+	l, ok := r.loops[rev]
+	delete(r.loops, rev)
+	r.mu.Unlock()
+	if ok {
+		l.cancel()
+	}
+	r.collector.Forget(rev)
+}
+
+// Poke makes rev decide at once.
+func (r *Revisions) Poke(rev types.NamespacedName) {
+	r.mu.Lock()
+	l, ok := r.loops[rev]
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	select {
+	case l.poke <- struct{}{}:
+	default: // a decision is already due
+	}
+}
+
+// Decision returns rev's latest decision; false before its first.
+func (r *Revisions) Decision(rev types.NamespacedName) (scaling.Decision, bool) {
+	r.mu.Lock()
+	l, ok := r.loops[rev]
+	r.mu.Unlock()
+	if !ok {
+		return scaling.Decision{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last, l.decided
+}
+
+// Stop ends every loop.
+func (r *Revisions) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for rev, l := range r.loops {
+		l.cancel()
+		delete(r.loops, rev)
+	}
+}
+
+func (l *loop) run(ctx context.Context) {
+	defer close(l.done)
+	scrape := l.r.clk.NewTicker(ScrapeInterval)
+	defer scrape.Stop()
+	decide := l.r.clk.NewTicker(DecideInterval)
+	defer decide.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-scrape.C():
+			l.scrapeOnce(ctx)
+		case <-decide.C():
+			l.decide()
+		case <-l.poke:
+			l.decide()
+		}
+	}
+}
+
+// scrapeOnce scrapes a sample of the ready pods.
+func (l *loop) scrapeOnce(ctx context.Context) {
+	tickCtx, cancel := context.WithTimeout(ctx, ScrapeInterval)
+	defer cancel()
+	err := l.scraper.Tick(tickCtx, l.r.readyPods(l.rev))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case err != nil && !l.failing:
+		l.failing = true
+		l.r.log.Warn("scraping the revision's pods failed; its load is unknown until they answer", "revision", l.rev.String(), "error", err)
+	case err == nil && l.failing:
+		l.failing = false
+		l.r.log.Info("scraping the revision's pods works again", "revision", l.rev.String())
+	}
+}
+
+// decide runs the decider on the windows as they stand, and tells the
+// Revisions' owner when the decision changed.
+func (l *loop) decide() {
+	now := l.r.clk.Now()
+	l.mu.Lock()
+	if l.decider == nil {
+		l.mu.Unlock()
+		return
+	}
+	c := l.r.collector
+	load := scaling.Load{
+		ReadyPods: int32(len(l.r.readyPods(l.rev))),
+		Waiting:   int32(c.Waiting(l.rev, now)),
+	}
+	load.Stable, _ = c.Average(l.rev, l.figure, now, l.spec.StableWindow)
+	load.Panic, _ = c.Average(l.rev, l.figure, now, l.spec.PanicWindow)
+	d := l.decider.Decide(now, load)
+	changed := !l.decided || d != l.last
+	l.last, l.decided = d, true
+	l.mu.Unlock()
+	if changed && l.r.decided != nil {
+		l.r.decided(l.rev, d)
+	}
+}
