@@ -31,7 +31,7 @@ import (
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/manifest"
 	"flywheel.dev/pkg/repo"
-	"flywheel.dev/pkg/webhook"
+	webhooknames "flywheel.dev/pkg/webhook/names"
 	gatewayapi "flywheel.dev/third_party/gateway-api"
 )
 
@@ -288,13 +288,13 @@ func (c *Flywheel) startComponent(ctx context.Context, name, pkg, serviceAccount
 // startWebhook runs cmd/webhook and points the webhook Service's
 // EndpointSlice at it.
 func (c *Flywheel) startWebhook(ctx context.Context) error {
-	sb, err := c.startComponent(ctx, "webhook", "./cmd/webhook", "flywheel-webhook", webhook.DefaultPort, fmt.Sprintf("--port=%d", webhook.DefaultPort))
+	sb, err := c.startComponent(ctx, "webhook", "./cmd/webhook", "flywheel-webhook", webhooknames.DefaultPort, fmt.Sprintf("--port=%d", webhooknames.DefaultPort))
 	if err != nil {
 		return err
 	}
 	c.webhook = sb
-	port := discoveryv1.EndpointPort{Name: ptr.To("https-webhook"), Port: ptr.To[int32](webhook.DefaultPort), Protocol: ptr.To(corev1.ProtocolTCP)}
-	if err := c.pointServiceAt(ctx, webhook.ServiceName, sb.IP.String(), port); err != nil {
+	port := discoveryv1.EndpointPort{Name: ptr.To("https-webhook"), Port: ptr.To[int32](webhooknames.DefaultPort), Protocol: ptr.To(corev1.ProtocolTCP)}
+	if err := c.pointServiceAt(ctx, webhooknames.ServiceName, sb.IP.String(), port); err != nil {
 		return err
 	}
 	if err := c.waitWebhookServing(ctx); err != nil {
@@ -381,12 +381,12 @@ func (c *Flywheel) pointServiceAt(ctx context.Context, service, ip string, ports
 func (c *Flywheel) waitWebhookServing(ctx context.Context) error {
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
-		m, err := c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhook.DefaultingWebhookName, metav1.GetOptions{})
+		m, err := c.Kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhooknames.DefaultingWebhookName, metav1.GetOptions{})
 		if err != nil {
 			last = err
 			return false, nil
 		}
-		v, err := c.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, webhook.ValidationWebhookName, metav1.GetOptions{})
+		v, err := c.Kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, webhooknames.ValidationWebhookName, metav1.GetOptions{})
 		if err != nil {
 			last = err
 			return false, nil
@@ -396,7 +396,7 @@ func (c *Flywheel) waitWebhookServing(ctx context.Context) error {
 			last = errors.New("the webhook has not yet filled in the CA bundle and rules of its configurations")
 			return false, nil
 		}
-		if err := probeWebhook(ctx, c.webhook.IP, webhook.DefaultPort); err != nil {
+		if err := probeWebhook(ctx, c.webhook.IP, webhooknames.DefaultPort); err != nil {
 			last = err
 			return false, nil
 		}

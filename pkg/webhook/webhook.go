@@ -20,23 +20,7 @@ import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/config"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
-)
-
-// Names of the objects in config/core that this webhook serves and keeps
-// up to date. The manifests and the code must agree on them.
-const (
-	// ServiceName is the Service in front of the webhook pods.
-	ServiceName = "flywheel-webhook"
-	// SecretName holds the serving certificate the webhook makes itself.
-	SecretName = "flywheel-webhook-certs"
-	// DefaultingWebhookName names the MutatingWebhookConfiguration and its
-	// one webhook.
-	DefaultingWebhookName = "webhook.serving.flywheel.dev"
-	// ValidationWebhookName names the ValidatingWebhookConfiguration and its
-	// one webhook.
-	ValidationWebhookName = "validation.webhook.serving.flywheel.dev"
-	// DefaultPort is where the webhook serves HTTPS.
-	DefaultPort = 8443
+	"flywheel.dev/pkg/webhook/names"
 )
 
 // Types lists every kind the webhook defaults and validates.
@@ -51,12 +35,12 @@ var Types = map[schema.GroupVersionKind]resourcesemantics.GenericCRD{
 // Main runs the webhook until the process is signalled. Besides --port it
 // takes the standard knative.dev/pkg flags (--kubeconfig, --server).
 func Main() {
-	port := flag.Int("port", DefaultPort, "port to serve admission requests on, over HTTPS")
+	port := flag.Int("port", names.DefaultPort, "port to serve admission requests on, over HTTPS")
 	// This parses the command line, so --port is read only after it.
 	cfg := injection.ParseAndGetRESTConfigOrDie()
 	ctx := webhook.WithOptions(signals.NewContext(), webhook.Options{
-		ServiceName: ServiceName,
-		SecretName:  SecretName,
+		ServiceName: names.ServiceName,
+		SecretName:  names.SecretName,
 		Port:        *port,
 	})
 	sharedmain.MainWithConfig(ctx, "webhook", cfg,
@@ -71,7 +55,7 @@ func Main() {
 func NewDefaultingController(ctx context.Context, cmw configmap.Watcher) *controller.Impl {
 	store := newConfigStore(ctx, cmw)
 	return defaulting.NewAdmissionController(ctx,
-		DefaultingWebhookName, "/defaulting",
+		names.DefaultingWebhookName, "/defaulting",
 		Types,
 		store.ToContext,
 		// Unknown fields are refused rather than silently dropped, so a
@@ -85,7 +69,7 @@ func NewDefaultingController(ctx context.Context, cmw configmap.Watcher) *contro
 func NewValidationController(ctx context.Context, cmw configmap.Watcher) *controller.Impl {
 	store := newConfigStore(ctx, cmw)
 	return validation.NewAdmissionController(ctx,
-		ValidationWebhookName, "/resource-validation",
+		names.ValidationWebhookName, "/resource-validation",
 		Types,
 		store.ToContext,
 		true,
