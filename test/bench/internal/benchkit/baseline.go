@@ -87,12 +87,13 @@ func BaselineMain(ctx context.Context, args []string) error {
 	return err
 }
 
-// PprofHandler serves Go's pprof index and CPU profiles, for a proxy's
+// PprofHandler serves Go's pprof index, CPU profiles and execution traces, for a proxy's
 // --pprof address.
 func PprofHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 
