@@ -53,6 +53,8 @@ type attempt struct {
 	// Revision's timeout after the request arrived.
 	ctx      context.Context
 	deadline time.Time
+	// reporter hears of a request that must wait with no pod ready.
+	reporter *reporter
 	// pod is the one the request is counted against, nil when none.
 	pod *pod
 	// err is why the request got no pod, for the error handler.
@@ -60,12 +62,18 @@ type attempt struct {
 }
 
 // acquire counts the request against a pod with room, waiting for one
-// when none has. The wait's timer is made only when there is a wait:
-// most requests find a pod at once.
+// when none has, and waking the autoscaler when none is ready. The
+// wait's timer is made only when there is a wait: most requests find a
+// pod at once.
 func (at *attempt) acquire() error {
 	at.pod, at.err = at.rev.throttler.tryAcquire()
 	if at.pod != nil || at.err != nil {
 		return at.err
+	}
+	// Only a request that has to wait asks whether any pod is ready:
+	// one that found a pod says that there is.
+	if at.rev.throttler.readyPods() == 0 {
+		at.reporter.coldRequest(at.rev.key)
 	}
 	wait, cancel := context.WithDeadlineCause(at.ctx, at.deadline, errWaitTimeout)
 	defer cancel()
@@ -115,10 +123,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer rev.tracker.Out(stats.Proxied)
 
 	timeout, h2c := rev.settings()
-	if rev.throttler.readyPods() == 0 {
-		h.reporter.coldRequest(key)
-	}
-	at := &attempt{rev: rev, h2c: h2c, ctx: r.Context(), deadline: time.Now().Add(timeout)}
+	at := &attempt{rev: rev, h2c: h2c, ctx: r.Context(), deadline: time.Now().Add(timeout), reporter: h.reporter}
 	if at.acquire() != nil {
 		h.refuse(w, r, at)
 		return

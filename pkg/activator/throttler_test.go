@@ -47,13 +47,15 @@ func TestThrottlerFirstFreeWhenTheLimitIsSmall(t *testing.T) {
 func TestThrottlerLeastLoadedWithoutALimit(t *testing.T) {
 	th := newThrottler(0, 10)
 	th.setPods([]string{"a:1", "b:1"})
-	pods, _ := acquireAll(t, th, 4)
+	// Twenty in flight split exactly evenly only when each goes to the
+	// less loaded pod; chance alone rarely does it.
+	pods, _ := acquireAll(t, th, 20)
 	load := map[string]int{}
 	for _, p := range pods {
 		load[p.address]++
 	}
-	if diff := cmp.Diff(map[string]int{"a:1": 2, "b:1": 2}, load); diff != "" {
-		t.Errorf("requests per pod after 4 (-want, +got):\n%s", diff)
+	if diff := cmp.Diff(map[string]int{"a:1": 10, "b:1": 10}, load); diff != "" {
+		t.Errorf("requests per pod after 20 (-want, +got):\n%s", diff)
 	}
 }
 

@@ -42,3 +42,13 @@ func (w *WaitFlags) Wait() (bool, error) {
 	}
 	return w.wait, nil
 }
+
+// WaitTimeout returns how long to wait: the timeout when waiting, 0
+// when not.
+func (w *WaitFlags) WaitTimeout() (time.Duration, error) {
+	wait, err := w.Wait()
+	if err != nil || !wait {
+		return 0, err
+	}
+	return w.Timeout, nil
+}

@@ -186,3 +186,36 @@ func ShortDigest(digest string) string {
 	}
 	return algo + ":" + hex[:shortDigestHex]
 }
+
+// ListTable is the Table of a list command: a NAMESPACE column comes
+// first when the list spans namespaces.
+type ListTable struct {
+	*Table
+	allNamespaces bool
+}
+
+// NewListTable starts a ListTable with the given column headers.
+func NewListTable(w io.Writer, allNamespaces bool, headers ...string) *ListTable {
+	if allNamespaces {
+		headers = slices.Insert(headers, 0, "NAMESPACE")
+	}
+	return &ListTable{Table: NewTable(w, "", headers...), allNamespaces: allNamespaces}
+}
+
+// Object adds the line of an object in namespace ns.
+func (t *ListTable) Object(ns string, columns ...string) {
+	if t.allNamespaces {
+		columns = slices.Insert(columns, 0, ns)
+	}
+	t.Row(columns...)
+}
+
+// NoneFound says that a list of kind (plural, e.g. "Services") came back
+// empty, naming namespace ns unless the list spanned all of them.
+func NoneFound(w io.Writer, kind, ns string, allNamespaces bool) {
+	if allNamespaces {
+		fmt.Fprintf(w, "No %s found.\n", kind)
+		return
+	}
+	fmt.Fprintf(w, "No %s found in namespace %s.\n", kind, ns)
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,13 +32,9 @@ refused: move the traffic away first with fw service update --traffic.`,
 }
 
 func runDelete(ctx context.Context, out io.Writer, p *params.Params, w *flags.WaitFlags, names []string) error {
-	shouldWait, err := w.Wait()
+	timeout, err := w.WaitTimeout()
 	if err != nil {
 		return err
-	}
-	var timeout time.Duration // no wait
-	if shouldWait {
-		timeout = w.Timeout
 	}
 	client, ns, err := p.Connect()
 	if err != nil {

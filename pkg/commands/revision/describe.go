@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrs "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
@@ -51,12 +49,9 @@ func runDescribe(ctx context.Context, out io.Writer, p *params.Params, output, n
 	if err != nil {
 		return err
 	}
-	rev, err := client.Revisions(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrs.IsNotFound(err) {
-		return fmt.Errorf("no Revision %s in namespace %s; see fw revision list -n %s", name, ns, ns)
-	}
+	rev, err := params.Get(ctx, client.Revisions(ns).Get, "Revision", ns, name)
 	if err != nil {
-		return fmt.Errorf("getting Revision %s: %w", name, err)
+		return err
 	}
 	if output != "" {
 		return printers.PrintObject(out, output, rev)

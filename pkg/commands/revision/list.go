@@ -78,18 +78,14 @@ func runList(ctx context.Context, out io.Writer, p *params.Params, o listOptions
 		return printers.PrintObject(out, o.output, list)
 	}
 	if len(list.Items) == 0 {
-		fmt.Fprintln(out, "No Revisions found.")
+		printers.NoneFound(out, "Revisions", ns, o.allNamespaces)
 		return nil
 	}
 	traffic, err := routingByRevision(ctx, client, ns)
 	if err != nil {
 		return err
 	}
-	headers := []string{"NAME", "SERVICE", "TRAFFIC", "TAGS", "GENERATION", "AGE", "READY", "REASON"}
-	if o.allNamespaces {
-		headers = slices.Insert(headers, 0, "NAMESPACE")
-	}
-	t := printers.NewTable(out, "", headers...)
+	t := printers.NewListTable(out, o.allNamespaces, "NAME", "SERVICE", "TRAFFIC", "TAGS", "GENERATION", "AGE", "READY", "REASON")
 	now := p.Now()
 	for i := range list.Items {
 		r := &list.Items[i]
@@ -99,12 +95,8 @@ func runList(ctx context.Context, out io.Writer, p *params.Params, o listOptions
 		if routed.percent > 0 {
 			percent = strconv.FormatInt(routed.percent, 10) + "%"
 		}
-		row := []string{r.Name, r.Labels[serving.ServiceLabel.String()], percent, strings.Join(routed.tags, ","),
-			r.Labels[serving.ConfigurationGenerationLabel.String()], printers.Age(now, r.CreationTimestamp), ready, reason}
-		if o.allNamespaces {
-			row = slices.Insert(row, 0, r.Namespace)
-		}
-		t.Row(row...)
+		t.Object(r.Namespace, r.Name, r.Labels[serving.ServiceLabel.String()], percent, strings.Join(routed.tags, ","),
+			r.Labels[serving.ConfigurationGenerationLabel.String()], printers.Age(now, r.CreationTimestamp), ready, reason)
 	}
 	return t.Flush()
 }

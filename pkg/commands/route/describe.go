@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrs "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
@@ -42,12 +40,9 @@ func runDescribe(ctx context.Context, out io.Writer, p *params.Params, output, n
 	if err != nil {
 		return err
 	}
-	route, err := client.Routes(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrs.IsNotFound(err) {
-		return fmt.Errorf("no Route %s in namespace %s; see fw route list -n %s", name, ns, ns)
-	}
+	route, err := params.Get(ctx, client.Routes(ns).Get, "Route", ns, name)
 	if err != nil {
-		return fmt.Errorf("getting Route %s: %w", name, err)
+		return err
 	}
 	if output != "" {
 		return printers.PrintObject(out, output, route)

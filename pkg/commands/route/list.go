@@ -61,22 +61,14 @@ func runList(ctx context.Context, out io.Writer, p *params.Params, o listOptions
 		return printers.PrintObject(out, o.output, list)
 	}
 	if len(list.Items) == 0 {
-		fmt.Fprintln(out, "No Routes found.")
+		printers.NoneFound(out, "Routes", ns, o.allNamespaces)
 		return nil
 	}
-	headers := []string{"NAME", "URL", "AGE", "READY", "REASON"}
-	if o.allNamespaces {
-		headers = slices.Insert(headers, 0, "NAMESPACE")
-	}
-	t := printers.NewTable(out, "", headers...)
+	t := printers.NewListTable(out, o.allNamespaces, "NAME", "URL", "AGE", "READY", "REASON")
 	now := p.Now()
 	for _, r := range list.Items {
 		ready, reason := printers.Ready(r.Status.Conditions)
-		row := []string{r.Name, printers.URL(r.Status.URL), printers.Age(now, r.CreationTimestamp), ready, reason}
-		if o.allNamespaces {
-			row = slices.Insert(row, 0, r.Namespace)
-		}
-		t.Row(row...)
+		t.Object(r.Namespace, r.Name, printers.URL(r.Status.URL), printers.Age(now, r.CreationTimestamp), ready, reason)
 	}
 	return t.Flush()
 }

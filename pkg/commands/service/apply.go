@@ -33,13 +33,7 @@ new Revision, so it suits scripts and CI.`,
 }
 
 func runApply(ctx context.Context, out io.Writer, p *params.Params, o *writeOptions, name string) error {
-	if _, err := o.wait.Wait(); err != nil {
-		return err
-	}
-	if err := o.service.Check(); err != nil {
-		return err
-	}
-	client, ns, err := p.Connect()
+	client, ns, err := o.connectToChange(p)
 	if err != nil {
 		return err
 	}
@@ -60,9 +54,5 @@ func runApply(ctx context.Context, out io.Writer, p *params.Params, o *writeOpti
 	if err != nil {
 		return err
 	}
-	done := "Updated"
-	if !changed {
-		done = "Nothing to change in"
-	}
-	return report(ctx, out, client, svc, done, o)
+	return report(ctx, out, client, svc, updated(changed), o)
 }

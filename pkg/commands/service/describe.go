@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -44,12 +43,9 @@ func runDescribe(ctx context.Context, out io.Writer, p *params.Params, output, n
 	if err != nil {
 		return err
 	}
-	svc, err := client.Services(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrs.IsNotFound(err) {
-		return fmt.Errorf("no Service %s in namespace %s; see fw service list -n %s", name, ns, ns)
-	}
+	svc, err := params.Get(ctx, client.Services(ns).Get, "Service", ns, name)
 	if err != nil {
-		return fmt.Errorf("getting Service %s: %w", name, err)
+		return err
 	}
 	if output != "" {
 		return printers.PrintObject(out, output, svc)

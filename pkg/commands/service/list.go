@@ -62,27 +62,15 @@ func runList(ctx context.Context, out io.Writer, p *params.Params, o listOptions
 		return printers.PrintObject(out, o.output, list)
 	}
 	if len(list.Items) == 0 {
-		if o.allNamespaces {
-			fmt.Fprintln(out, "No Services found.")
-		} else {
-			fmt.Fprintf(out, "No Services found in namespace %s.\n", ns)
-		}
+		printers.NoneFound(out, "Services", ns, o.allNamespaces)
 		return nil
 	}
-	headers := []string{"NAME", "URL", "LATEST", "AGE", "READY", "REASON"}
-	if o.allNamespaces {
-		headers = slices.Insert(headers, 0, "NAMESPACE")
-	}
-	t := printers.NewTable(out, "", headers...)
+	t := printers.NewListTable(out, o.allNamespaces, "NAME", "URL", "LATEST", "AGE", "READY", "REASON")
 	now := p.Now()
 	for _, s := range list.Items {
 		ready, reason := printers.Ready(s.Status.Conditions)
-		row := []string{s.Name, printers.URL(s.Status.URL), s.Status.LatestCreatedRevisionName,
-			printers.Age(now, s.CreationTimestamp), ready, reason}
-		if o.allNamespaces {
-			row = slices.Insert(row, 0, s.Namespace)
-		}
-		t.Row(row...)
+		t.Object(s.Namespace, s.Name, printers.URL(s.Status.URL), s.Status.LatestCreatedRevisionName,
+			printers.Age(now, s.CreationTimestamp), ready, reason)
 	}
 	return t.Flush()
 }

@@ -56,6 +56,26 @@ func unchanged(svc, edited *servingv1.Service) bool {
 		equality.Semantic.DeepEqual(svc.Annotations, edited.Annotations)
 }
 
+// connectToChange checks the flags of a command that changes a Service,
+// then connects: nothing is read before the flags are known good.
+func (o *writeOptions) connectToChange(p *params.Params) (servingv1client.ServingV1Interface, string, error) {
+	if _, err := o.wait.Wait(); err != nil {
+		return nil, "", err
+	}
+	if err := o.service.Check(); err != nil {
+		return nil, "", err
+	}
+	return p.Connect()
+}
+
+// updated names what update did, for report.
+func updated(changed bool) string {
+	if changed {
+		return "Updated"
+	}
+	return "Nothing to change in"
+}
+
 // report says what was done to svc and, when asked to, waits until the
 // Service is Ready at the generation that was written and prints its URL.
 func report(ctx context.Context, out io.Writer, client servingv1client.ServingV1Interface, svc *servingv1.Service, done string, o *writeOptions) error {

@@ -47,13 +47,7 @@ split: targets it does not name get 0% and, unless tagged, are dropped.`,
 }
 
 func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOptions, name string) error {
-	if _, err := o.wait.Wait(); err != nil {
-		return err
-	}
-	if err := o.service.Check(); err != nil {
-		return err
-	}
-	client, ns, err := p.Connect()
+	client, ns, err := o.connectToChange(p)
 	if err != nil {
 		return err
 	}
@@ -64,11 +58,7 @@ func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOpt
 	if err != nil {
 		return err
 	}
-	done := "Updated"
-	if !changed {
-		done = "Nothing to change in"
-	}
-	return report(ctx, out, client, svc, done, o)
+	return report(ctx, out, client, svc, updated(changed), o)
 }
 
 // update applies the flags to the Service as it is now, retrying when
