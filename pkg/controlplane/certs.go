@@ -168,20 +168,24 @@ type pki struct {
 
 // apiserverSANs are the names under which clients reach the API server:
 // loopback from the host, the in-cluster DNS names and the kubernetes
-// Service's cluster IP from pods.
-func apiserverSANs(serviceIP netip.Addr) ([]string, []net.IP) {
+// Service's cluster IP from pods, and any more addresses that relay to it
+// (Options.ServingIPs).
+func apiserverSANs(serviceIP netip.Addr, more []netip.Addr) ([]string, []net.IP) {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IP(serviceIP.AsSlice())}
+	for _, ip := range more {
+		ips = append(ips, net.IP(ip.AsSlice()))
+	}
 	return []string{
-			"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-			"kubernetes.default.svc.cluster.local",
-		}, []net.IP{
-			net.IPv4(127, 0, 0, 1), net.IP(serviceIP.AsSlice()),
-		}
+		"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+		"kubernetes.default.svc.cluster.local",
+	}, ips
 }
 
 // writePKI generates every certificate and key the control plane needs and
 // writes them to dir. serviceIP is the first address of the service range,
-// which the kubernetes Service gets.
-func writePKI(dir string, serviceIP netip.Addr, now time.Time) (*pki, error) {
+// which the kubernetes Service gets; servingIPs are more addresses the API
+// server's certificate names.
+func writePKI(dir string, serviceIP netip.Addr, servingIPs []netip.Addr, now time.Time) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -194,7 +198,7 @@ func writePKI(dir string, serviceIP netip.Addr, now time.Time) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	dnsNames, ips := apiserverSANs(serviceIP)
+	dnsNames, ips := apiserverSANs(serviceIP, servingIPs)
 	apiserver, err := p.ca.issue(certSpec{
 		commonName: "kube-apiserver", dnsNames: dnsNames, ips: ips,
 		extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

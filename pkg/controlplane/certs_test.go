@@ -19,7 +19,7 @@ import (
 func readPKI(t *testing.T) (*pki, func(path string) *x509.Certificate) {
 	t.Helper()
 	dir := t.TempDir()
-	p, err := writePKI(dir, netip.MustParseAddr("10.96.0.1"), time.Now())
+	p, err := writePKI(dir, netip.MustParseAddr("10.96.0.1"), []netip.Addr{netip.MustParseAddr("10.244.0.1")}, time.Now())
 	if err != nil {
 		t.Fatalf("writePKI: %v", err)
 	}
@@ -55,7 +55,7 @@ func TestAPIServerCertificateServesEveryName(t *testing.T) {
 	ca, serving := load(p.caCert), load(p.apiserverCert)
 	names := []string{
 		"127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-		"kubernetes.default.svc.cluster.local", "10.96.0.1",
+		"kubernetes.default.svc.cluster.local", "10.96.0.1", "10.244.0.1",
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {

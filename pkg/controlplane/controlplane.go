@@ -65,6 +65,10 @@ type Options struct {
 	// --horizontal-pod-autoscaler-sync-period; DefaultHPASyncPeriod when
 	// zero.
 	HPASyncPeriod time.Duration
+	// ServingIPs are more addresses the API server's certificate names:
+	// where something relays to it for clients that cannot reach
+	// loopback, as the process node does for pods.
+	ServingIPs []netip.Addr
 	// FeatureGates are passed to kube-apiserver and kube-controller-manager
 	// as --feature-gates.
 	FeatureGates map[string]bool
@@ -222,7 +226,7 @@ func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		return nil, err
 	}
 
-	ports, err := freePorts(4)
+	ports, err := FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +234,7 @@ func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	c.EtcdURL = fmt.Sprintf("http://127.0.0.1:%d", etcdClientPort)
 	c.APIServerURL = fmt.Sprintf("https://127.0.0.1:%d", apiserverPort)
 
-	p, err := writePKI(filepath.Join(c.DataDir, "pki"), serviceIP, began)
+	p, err := writePKI(filepath.Join(c.DataDir, "pki"), serviceIP, opts.ServingIPs, began)
 	if err != nil {
 		return nil, err
 	}

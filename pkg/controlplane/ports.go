@@ -11,10 +11,10 @@ import (
 // Start retries with new ports.
 var errPortInUse = errors.New("a chosen port was taken by another program")
 
-// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a
 // moment ago. All listeners stay open until every port is chosen, so the
 // kernel cannot hand out the same port twice.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	listeners := make([]net.Listener, 0, n)
 	defer func() {

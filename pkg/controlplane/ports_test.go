@@ -8,12 +8,12 @@ import (
 
 func TestFreePortsAreDistinctAndBindable(t *testing.T) {
 	const n = 16
-	ports, err := freePorts(n)
+	ports, err := FreePorts(n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ports) != n {
-		t.Fatalf("freePorts(%d) returned %d ports", n, len(ports))
+		t.Fatalf("FreePorts(%d) returned %d ports", n, len(ports))
 	}
 	seen := map[int]bool{}
 	for _, p := range ports {

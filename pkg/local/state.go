@@ -60,9 +60,13 @@ type State struct {
 type Component struct {
 	Name string `json:"name"`
 	// Process is the component's own process; for a component that runs
-	// in the owner's process (InProcess) it is zero.
+	// in the owner's process (InProcess) or as pods (Deployment) it is
+	// zero.
 	Process   Process `json:"process,omitzero"`
 	InProcess bool    `json:"inProcess,omitempty"`
+	// Deployment names the component's Deployment in SystemNamespace
+	// when it runs as pods on the node.
+	Deployment string `json:"deployment,omitempty"`
 	// Address is where it serves, when something connects to it.
 	Address string `json:"address,omitempty"`
 	// Log is the file it writes its output to.

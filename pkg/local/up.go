@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 	apisconfig "flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/manifest"
+	"flywheel.dev/pkg/node"
 	"flywheel.dev/pkg/repo"
 	webhooknames "flywheel.dev/pkg/webhook/names"
 	gatewayapi "flywheel.dev/third_party/gateway-api"
@@ -45,30 +48,33 @@ type Options struct {
 	ControlPlane controlplane.Options
 	// Controller runs the reconcilers. Tests of the API alone leave it
 	// off, so that no reconciler writes the objects they inspect; they
-	// can start it later with StartController.
+	// can start it later with StartController. With Node it is always on.
 	Controller bool
 	// WorkDir holds built binaries, kubeconfigs and component logs. When
 	// empty, a temporary directory is used and removed by Stop.
 	WorkDir string
 	// Node runs the process node (pods as processes; needs root), binds
-	// every pod to it, and serves Routes under LocalDomain through the
-	// built-in gateway on GatewayAddress: the whole request path on one
-	// machine.
+	// every pod to it, and runs Flywheel's components as pods from
+	// config/core's Deployments, as on a real cluster, with the built-in
+	// gateway's ports on the host at GatewayAddress: the whole request
+	// path on one machine, Routes served under LocalDomain. Without it
+	// the webhook and the controller run as processes in sandboxes.
 	Node bool
 	// GatewayAddress is where the external Gateway listens with Node
 	// (the cluster-local one takes the next port); default
 	// DefaultGatewayAddress.
 	GatewayAddress string
+	// Progress, when not nil, gets a line as each long step begins.
+	Progress io.Writer
 }
 
 // DefaultGatewayAddress is where local mode serves Routes.
 const DefaultGatewayAddress = "127.0.0.1:8080"
 
 // Flywheel is a real control plane with Flywheel's manifests installed and
-// Flywheel's webhook binary running in a network sandbox, admitting
-// requests through the API server as it would on a real cluster; on
-// request also the controller, and the process node and the gateway that
-// make the whole request path (Options).
+// Flywheel's webhook admitting requests through the API server as it
+// would on a real cluster; on request also the controller, or the process
+// node and every component as its pods (Options).
 type Flywheel struct {
 	ControlPlane *controlplane.ControlPlane
 	Kube         kubernetes.Interface
@@ -81,13 +87,10 @@ type Flywheel struct {
 
 	// sandboxes of the components, by name, in start order.
 	sandboxes []*Sandbox
-	webhook   *Sandbox
-	// stopComponents end, last first, the components this process runs
-	// (runInProcess); stopNode ends the node after them; closers close
-	// their log files after that.
-	stopComponents []func()
-	stopNode       func()
-	closers        []func() error
+	// stopNode ends the node and with it every pod; closers close log
+	// files after that.
+	stopNode func()
+	closers  []func() error
 
 	// state is what StateFileName records; nil before Up claimed the
 	// work directory.
@@ -127,6 +130,17 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if err := c.claimWorkDir(); err != nil {
 		return err
 	}
+	if opts.Node {
+		// Flywheel's components run as pods and reach the API server
+		// through the node's relay on its IP; their Deployments need
+		// kube-controller-manager.
+		nodeIP, err := node.IPOf("")
+		if err != nil {
+			return err
+		}
+		opts.ControlPlane.ServingIPs = append(opts.ControlPlane.ServingIPs, nodeIP)
+		opts.ControlPlane.ControllerManager = true
+	}
 	if c.ControlPlane, err = controlplane.Start(ctx, opts.ControlPlane); err != nil {
 		return err
 	}
@@ -146,9 +160,11 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	// This process runs the components itself, in sandboxes or in
-	// process; their Deployments would run them a second time on the
-	// node.
+	if opts.Node {
+		return c.upAsPods(ctx, append(gateway, core...), cmp.Or(opts.GatewayAddress, DefaultGatewayAddress), opts.Progress)
+	}
+	// Without a node nothing would run the components' Deployments:
+	// this process runs them itself, in sandboxes.
 	core = slices.DeleteFunc(core, func(o *unstructured.Unstructured) bool {
 		return o.GetKind() == "Deployment" && o.GetNamespace() == SystemNamespace
 	})
@@ -158,27 +174,10 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if err := c.startWebhook(ctx); err != nil {
 		return err
 	}
-	if opts.Node {
-		if err := c.useLocalDomain(ctx); err != nil {
-			return err
-		}
-	}
 	if opts.Controller {
-		if err := c.StartController(ctx); err != nil {
-			return err
-		}
+		return c.StartController(ctx)
 	}
-	if !opts.Node {
-		return nil
-	}
-	nodeIP, err := c.startNode(ctx)
-	if err != nil {
-		return err
-	}
-	if err := c.startActivator(ctx, nodeIP); err != nil {
-		return err
-	}
-	return c.startGateway(ctx, cmp.Or(opts.GatewayAddress, DefaultGatewayAddress))
+	return nil
 }
 
 // useLocalDomain gives Routes hosts under LocalDomain, which resolve to
@@ -197,10 +196,6 @@ func (c *Flywheel) useLocalDomain(ctx context.Context) error {
 // Stop ends the components, removes their sandboxes and stops the
 // control plane. It is safe to call more than once.
 func (c *Flywheel) Stop() {
-	for i := len(c.stopComponents) - 1; i >= 0; i-- {
-		c.stopComponents[i]()
-	}
-	c.stopComponents = nil
 	if c.stopNode != nil {
 		c.stopNode()
 		c.stopNode = nil
@@ -212,7 +207,7 @@ func (c *Flywheel) Stop() {
 	for i := len(c.sandboxes) - 1; i >= 0; i-- {
 		c.sandboxes[i].Close()
 	}
-	c.sandboxes, c.webhook = nil, nil
+	c.sandboxes = nil
 	if c.ControlPlane != nil {
 		_ = c.ControlPlane.Stop()
 	}
@@ -292,7 +287,6 @@ func (c *Flywheel) startWebhook(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.webhook = sb
 	port := discoveryv1.EndpointPort{Name: ptr.To("https-webhook"), Port: ptr.To[int32](webhooknames.DefaultPort), Protocol: ptr.To(corev1.ProtocolTCP)}
 	if err := c.pointServiceAt(ctx, webhooknames.ServiceName, sb.IP.String(), port); err != nil {
 		return err
@@ -309,6 +303,15 @@ func (c *Flywheel) StartController(ctx context.Context) error {
 	if _, err := c.startComponent(ctx, "controller", "./cmd/controller", "flywheel-controller", 0); err != nil {
 		return err
 	}
+	if err := c.waitControllerLeading(ctx); err != nil {
+		return fmt.Errorf("%w\ncontroller log:\n%s", err, tail(c.Log("controller"), 30))
+	}
+	return nil
+}
+
+// waitControllerLeading waits until a reconciler of the controller holds
+// its lease.
+func (c *Flywheel) waitControllerLeading(ctx context.Context) error {
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		leases, err := c.Kube.CoordinationV1().Leases(SystemNamespace).List(ctx, metav1.ListOptions{})
@@ -325,7 +328,7 @@ func (c *Flywheel) StartController(ctx context.Context) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for the controller (last: %w): %w\ncontroller log:\n%s", last, err, tail(c.Log("controller"), 30))
+		return fmt.Errorf("waiting for the controller (last: %w): %w", last, err)
 	}
 	return nil
 }
@@ -396,7 +399,7 @@ func (c *Flywheel) waitWebhookServing(ctx context.Context) error {
 			last = errors.New("the webhook has not yet filled in the CA bundle and rules of its configurations")
 			return false, nil
 		}
-		if err := probeWebhook(ctx, c.webhook.IP, webhooknames.DefaultPort); err != nil {
+		if err := c.probeWebhook(ctx); err != nil {
 			last = err
 			return false, nil
 		}
@@ -408,15 +411,29 @@ func (c *Flywheel) waitWebhookServing(ctx context.Context) error {
 	return nil
 }
 
-// probeWebhook checks that the webhook accepts connections at the address
-// the API server will use.
-func probeWebhook(ctx context.Context, ip net.IP, port int32) error {
-	d := net.Dialer{Timeout: time.Second}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), fmt.Sprint(port)))
+// probeWebhook checks that the webhook accepts connections at the
+// addresses of its Service's ready endpoints, which the API server uses.
+func (c *Flywheel) probeWebhook(ctx context.Context) error {
+	list, err := c.Kube.DiscoveryV1().EndpointSlices(SystemNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + webhooknames.ServiceName,
+	})
 	if err != nil {
 		return err
 	}
-	return conn.Close()
+	d := net.Dialer{Timeout: time.Second}
+	for _, s := range list.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready == nil || !*e.Conditions.Ready || len(e.Addresses) == 0 {
+				continue
+			}
+			conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(e.Addresses[0], strconv.Itoa(webhooknames.DefaultPort)))
+			if err != nil {
+				return err
+			}
+			return conn.Close()
+		}
+	}
+	return fmt.Errorf("the webhook's Service %s has no ready endpoint yet", webhooknames.ServiceName)
 }
 
 // goBuild builds a package of this repository into out.

@@ -99,11 +99,17 @@ type Config struct {
 	ShutdownGracePeriod time.Duration
 	// APIServerAddress is the API server as pods reach it: the
 	// KUBERNETES_SERVICE_HOST/PORT (and KUBERNETES_PORT_*) every container
-	// gets, which in-cluster clients use. The API server must listen
-	// there, on an address routed to pods: the node's IP (the pod range's
-	// first address, on the host's lo) is. Unset: pods get no such
-	// variables.
+	// gets, which in-cluster clients use. Something must listen there, on
+	// an address routed to pods: the node's IP (the pod range's first
+	// address, on the host's lo) is. Unset: pods get no such variables,
+	// unless APIServerTarget is set.
 	APIServerAddress netip.AddrPort
+	// APIServerTarget is where the API server listens on the host
+	// (host:port), typically loopback, which pods cannot reach. When set,
+	// the node relays APIServerAddress (default: the node's IP, port 443)
+	// to it, as kube-proxy does for the kubernetes Service; the API
+	// server's certificate must name that IP.
+	APIServerTarget string
 	// VolumeSyncPeriod is how often API data volumes are projected again;
 	// DefaultVolumeSyncPeriod when zero.
 	VolumeSyncPeriod time.Duration
@@ -206,12 +212,29 @@ func (c Config) withDefaults() (*settings, error) {
 		return nil, fmt.Errorf("node: PodCIDR %s overlaps ServiceCIDR %s", s.podCIDR, s.serviceCIDR)
 	}
 	s.nodeIP = s.podCIDR.Addr().Next()
+	if c.APIServerTarget != "" && !c.APIServerAddress.IsValid() {
+		s.APIServerAddress = netip.AddrPortFrom(s.nodeIP, 443)
+	}
 	ns, name, ok := strings.Cut(c.ImagesConfigMap, "/")
 	if !ok || ns == "" || name == "" {
 		return nil, fmt.Errorf("node: ImagesConfigMap %q is not namespace/name", c.ImagesConfigMap)
 	}
 	s.imagesNamespace, s.imagesConfigName = ns, name
 	return s, nil
+}
+
+// IPOf returns the node's IP for a pod range (DefaultPodCIDR when empty):
+// its first address, which pods route through and the API server's
+// certificate must name for pods to reach it there.
+func IPOf(podCIDR string) (netip.Addr, error) {
+	if podCIDR == "" {
+		podCIDR = DefaultPodCIDR
+	}
+	p, err := parseIPv4Prefix("PodCIDR", podCIDR)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return p.Addr().Next(), nil
 }
 
 // parseIPv4Prefix parses a CIDR; the node's routing is IPv4 only.

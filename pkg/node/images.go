@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,13 +59,18 @@ func (e *errImage) Error() string { return e.msg }
 // An image may end in @sha256:<hex>, as a Revision's resolved image does;
 // the executable must then have that digest.
 type imageResolver struct {
-	kube          kubernetes.Interface
-	cmNamespace   string
-	cmName        string
-	cacheDir      string
-	moduleRoot    string // empty: found on first use
-	goCommand     string
-	buildTimeout  time.Duration
+	kube         kubernetes.Interface
+	cmNamespace  string
+	cmName       string
+	cacheDir     string
+	moduleRoot   string // empty: found on first use
+	goCommand    string
+	buildTimeout time.Duration
+	// buildSlot lets one go build run at a time. Images built together
+	// share most of their dependencies: the first build compiles them
+	// and the rest find them in the build cache, where builds in
+	// parallel would each compile them, on the same cores.
+	buildSlot     chan struct{}
 	resolveRoot   func() (string, error)
 	resolveRootMu sync.Mutex
 
@@ -74,6 +80,9 @@ type imageResolver struct {
 	resolved map[string]image
 	// builds deduplicates concurrent builds of the same import path.
 	builds map[string]*build
+	// lifetime ends builds when the node stops; no pod waits for them
+	// then.
+	lifetime context.Context
 	// hashes caches file digests by path, size and modification time.
 	hashes map[string]hashEntry
 }
@@ -99,7 +108,9 @@ func newImageResolver(kube kubernetes.Interface, s *settings) *imageResolver {
 		moduleRoot:   s.ModuleRoot,
 		goCommand:    "go",
 		buildTimeout: 10 * time.Minute,
+		buildSlot:    make(chan struct{}, 1),
 		resolveRoot:  findModuleRoot,
+		lifetime:     context.Background(),
 		resolved:     map[string]image{},
 		builds:       map[string]*build{},
 		hashes:       map[string]hashEntry{},
@@ -232,14 +243,19 @@ func (r *imageResolver) build(ctx context.Context, importPath, want string) (ima
 	if !running {
 		b = &build{done: make(chan struct{})}
 		r.builds[importPath] = b
-	}
-	r.mu.Unlock()
-	if !running {
-		b.img, b.err = r.goBuild(importPath)
-		r.mu.Lock()
-		delete(r.builds, importPath)
+		// The build is every waiting pod's, not this caller's: it goes on
+		// when this caller gives up, until the node stops.
+		lifetime := r.lifetime
 		r.mu.Unlock()
-		close(b.done)
+		go func() {
+			b.img, b.err = r.goBuild(lifetime, importPath)
+			r.mu.Lock()
+			delete(r.builds, importPath)
+			r.mu.Unlock()
+			close(b.done)
+		}()
+	} else {
+		r.mu.Unlock()
 	}
 	select {
 	case <-b.done:
@@ -252,46 +268,107 @@ func (r *imageResolver) build(ctx context.Context, importPath, want string) (ima
 // goBuild runs go build the way ko does (static, trimmed paths, no VCS
 // stamp, so that the same source gives the same digest) and moves the
 // result into the cache under its digest.
-func (r *imageResolver) goBuild(importPath string) (image, error) {
+func (r *imageResolver) goBuild(lifetime context.Context, importPath string) (image, error) {
+	select {
+	case r.buildSlot <- struct{}{}:
+		defer func() { <-r.buildSlot }()
+	case <-lifetime.Done():
+		return image{}, lifetime.Err()
+	}
 	root, err := r.root()
 	if err != nil {
 		return image{}, err
 	}
-	if err := os.MkdirAll(r.cacheDir, 0o755); err != nil {
+	// go build skips the link when its output is already what it would
+	// write, which saves seconds per image on every node start: so each
+	// import path (of each checkout) is built at one place, and only
+	// copied into the cache under its digest.
+	outDir := filepath.Join(r.cacheDir, "build")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return image{}, err
 	}
-	tmp, err := os.CreateTemp(r.cacheDir, "build-"+path.Base(importPath)+"-")
+	key := sha256.Sum256([]byte(root + "\x00" + importPath))
+	out := filepath.Join(outDir, fmt.Sprintf("%s-%x", path.Base(importPath), key[:8]))
+	// Nodes in other processes share the cache.
+	unlock, err := lockFile(out + ".lock")
 	if err != nil {
 		return image{}, err
 	}
-	tmpPath := tmp.Name()
-	_ = tmp.Close()
-	defer os.Remove(tmpPath)
+	defer unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), r.buildTimeout)
+	ctx, cancel := context.WithTimeout(lifetime, r.buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.goCommand, "build", "-trimpath", "-buildvcs=false", "-o", tmpPath, importPath)
+	cmd := exec.CommandContext(ctx, r.goCommand, "build", "-trimpath", "-buildvcs=false", "-o", out, importPath)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return image{}, &errImage{msg: fmt.Sprintf("building %s%s in %s: %v\n%s", KoPrefix, importPath, root, err, tailBytes(out.Bytes(), 2048))}
+		return image{}, &errImage{msg: fmt.Sprintf("building %s%s in %s: %v\n%s", KoPrefix, importPath, root, err, tailBytes(output.Bytes(), 2048))}
 	}
-	digest, err := fileDigest(tmpPath)
+	built, err := r.file(out)
 	if err != nil {
 		return image{}, err
 	}
+	digest := built.digest
 	final := filepath.Join(r.cacheDir, "sha256-"+digest)
-	if _, err := os.Stat(final); err != nil {
-		if err := os.Chmod(tmpPath, 0o755); err != nil {
-			return image{}, err
-		}
-		if err := os.Rename(tmpPath, final); err != nil {
-			return image{}, err
-		}
+	if _, err := os.Stat(final); err == nil {
+		return image{path: final, digest: digest}, nil
+	}
+	// A copy, not a link: the next build rewrites out, and final may be
+	// running by then.
+	if err := copyExecutable(out, final); err != nil {
+		return image{}, err
 	}
 	return image{path: final, digest: digest}, nil
+}
+
+// copyExecutable copies src to dst (mode 0755) through a temporary file,
+// so that dst appears whole or not at all.
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".copy-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
+}
+
+// lockFile takes an exclusive lock on path, creating it; the returned
+// function releases it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { _ = f.Close() }, nil
+}
+
+// stopBuildsWith ends builds, running and to come, when ctx ends.
+func (r *imageResolver) stopBuildsWith(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lifetime = ctx
 }
 
 // root is the module ko:// images are built in.

@@ -127,8 +127,17 @@ func (n *Node) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, fmt.Errorf("node: cleaning up: %w", serr))
 		}
 	}()
+	n.images.stopBuildsWith(ctx)
 	if err := setUpHostNetwork(s, store); err != nil {
 		return fmt.Errorf("node: %w", err)
+	}
+	if s.APIServerTarget != "" {
+		// The node's IP is on the host now: pods can reach the relay.
+		apiServer := newRelay(s.Logger)
+		defer apiServer.close()
+		if err := apiServer.listen(s.APIServerAddress.String(), s.APIServerTarget); err != nil {
+			return fmt.Errorf("node: relaying the API server to pods: %w", err)
+		}
 	}
 	cgroup, err := newNodeCgroup(s.NodeName, func(dir string) error {
 		return store.update(func(st *nodeState) { st.Cgroup = dir })

@@ -228,10 +228,12 @@ func startNode(t *testing.T) *testNode {
 	tn := &testNode{imageCache: t.TempDir(), logs: logs}
 	name := fmt.Sprintf("fw-node-test-%d", pid)
 	dataDir := nodeDataDir(t, "node")
-	// Pods reach the API server on the node's address, where the test
-	// forwards to the API server's loopback address once the node has
-	// put that address on lo.
-	apiServer := netip.AddrPortFrom(netip.MustParsePrefix(podCIDR).Addr().Next(), 443)
+	// Pods reach the API server on the node's address, which the node
+	// relays to the API server's loopback address, as in local mode.
+	apiServerURL, err := url.Parse(cluster.ControlPlane.APIServerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := node.New(node.Config{
 		RESTConfig:        cluster.ControlPlane.RESTConfig(),
 		NodeName:          name,
@@ -240,7 +242,7 @@ func startNode(t *testing.T) *testNode {
 		ServiceCIDR:       cluster.ControlPlane.ServiceClusterIPRange,
 		ClientCAFile:      cluster.ControlPlane.CACertPath,
 		ImageCacheDir:     tn.imageCache,
-		APIServerAddress:  apiServer,
+		APIServerTarget:   apiServerURL.Host,
 		VolumeSyncPeriod:  time.Second,
 		RestartBackOff:    200 * time.Millisecond,
 		MaxRestartBackOff: 2 * time.Second,
@@ -278,8 +280,6 @@ func startNode(t *testing.T) *testNode {
 	case <-time.After(time.Minute):
 		t.Fatalf("the node was not ready within a minute\n%s", logs.String())
 	}
-
-	forwardAPIServer(t, apiServer)
 
 	nodeObj, err := cluster.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -436,40 +436,6 @@ func testPodLifecycle(t *testing.T, tn *testNode, ns, server string) {
 	})
 	waitUntil(t, 10*time.Second, "the pod's sandbox and processes to be removed", func(context.Context) (bool, error) {
 		return sandboxGone(created.UID, ip) && !nodetest.ProcessRunning(pid), nil
-	})
-}
-
-// forwardAPIServer forwards connections to from, where pods reach the API
-// server, to the API server's own (loopback) address, until the test ends.
-func forwardAPIServer(t *testing.T, from netip.AddrPort) {
-	t.Helper()
-	u, err := url.Parse(cluster.ControlPlane.RESTConfig().Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", from.String())
-	if err != nil {
-		t.Fatalf("listening where pods reach the API server: %v", err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer in.Close()
-				out, err := net.Dial("tcp", u.Host)
-				if err != nil {
-					return
-				}
-				defer out.Close()
-				go func() { _, _ = io.Copy(out, in); _ = out.(*net.TCPConn).CloseWrite() }()
-				_, _ = io.Copy(in, out)
-			})
-		}
 	})
 }
 

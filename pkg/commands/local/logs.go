@@ -36,7 +36,7 @@ type logsOptions struct {
 // workDirComponents are the components whose logs stay in the data
 // directory after fw local up has stopped; the control plane's go with
 // its temporary directory.
-var workDirComponents = []string{"webhook", "controller", "node", "activator", "gateway"}
+var workDirComponents = []string{"node"}
 
 // followInterval is how often a followed log file is read again.
 const followInterval = 200 * time.Millisecond
@@ -48,9 +48,11 @@ func NewLocalLogsCommand(_ *params.Params) *cobra.Command {
 		Use:   "logs COMPONENT | pod/NAME",
 		Short: "Print the log of a component of the local Flywheel, or of a pod's container",
 		Long: `Print the log of a component of the Flywheel that fw local up runs with this
-data directory: etcd, kube-apiserver, kube-controller-manager, webhook,
-controller, node, activator or gateway. The logs of webhook, controller,
-node, activator and gateway stay in the data directory after fw local down.
+data directory: etcd, kube-apiserver, kube-controller-manager, node, or
+Flywheel's webhook, controller, activator or gateway. The node's log stays in
+the data directory after fw local down. Flywheel's components run as pods of
+the node: their logs come through the API server, from a ready pod of the
+component's Deployment.
 
 pod/NAME (or --pod NAME) prints a container's log through the API server,
 which asks the node's kubelet API for it, as kubectl logs does. A pod with
@@ -112,11 +114,75 @@ func runLogs(ctx context.Context, out, errOut io.Writer, args []string, o logsOp
 		}
 		return podLogs(ctx, out, errOut, kube, o.namespace, pod, o)
 	}
+	if c, ok := recordedComponent(st, component); ok && c.Deployment != "" {
+		if !st.Running() {
+			return fmt.Errorf("the %s ran as pods of the node, whose logs went with it; fw local up runs it again", component)
+		}
+		kube, _, err := connect(st)
+		if err != nil {
+			return err
+		}
+		pod, err := deploymentPod(ctx, kube, c.Deployment)
+		if err != nil {
+			return err
+		}
+		return podLogs(ctx, out, errOut, kube, local.SystemNamespace, pod, o)
+	}
 	path, err := componentLog(st, dir, component)
 	if err != nil {
 		return err
 	}
 	return printFile(ctx, out, path, o.tail, o.follow, followInterval)
+}
+
+func recordedComponent(st *local.State, name string) (local.Component, bool) {
+	if st == nil {
+		return local.Component{}, false
+	}
+	return st.Component(name)
+}
+
+// deploymentPod returns the name of a pod of the Deployment: a ready one
+// if there is one, else the newest.
+func deploymentPod(ctx context.Context, kube kubernetes.Interface, deployment string) (string, error) {
+	d, err := kube.AppsV1().Deployments(local.SystemNamespace).Get(ctx, deployment, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return "", fmt.Errorf("the selector of Deployment %s: %w", deployment, err)
+	}
+	pods, err := kube.CoreV1().Pods(local.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return "", err
+	}
+	if len(pods.Items) == 0 {
+		return "", fmt.Errorf("no pod of Deployment %s/%s yet", local.SystemNamespace, deployment)
+	}
+	best := &pods.Items[0]
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if podReady(p) != podReady(best) {
+			if podReady(p) {
+				best = p
+			}
+			continue
+		}
+		if p.CreationTimestamp.After(best.CreationTimestamp.Time) {
+			best = p
+		}
+	}
+	return best.Name, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // cutPodPrefix returns NAME of pod/NAME or pods/NAME.
@@ -137,7 +203,7 @@ func componentNames(st *local.State) []string {
 	}
 	var names []string
 	for _, c := range st.Components {
-		if c.Log != "" {
+		if c.Log != "" || c.Deployment != "" {
 			names = append(names, c.Name)
 		}
 	}

@@ -134,10 +134,13 @@ func waitFor(t *testing.T, out *syncBuffer, want string) {
 
 func TestComponentLog(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "controller.log"), []byte("started\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "node.log"), []byte("started\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st := &local.State{Components: []local.Component{{Name: "etcd", Log: "/tmp/cp/logs/etcd.log"}}}
+	st := &local.State{Components: []local.Component{
+		{Name: "etcd", Log: "/tmp/cp/logs/etcd.log"},
+		{Name: "controller", Deployment: "flywheel-controller"},
+	}}
 	for _, tc := range []struct {
 		name    string
 		st      *local.State
@@ -147,10 +150,10 @@ func TestComponentLog(t *testing.T) {
 		{name: "etcd", st: st, want: "/tmp/cp/logs/etcd.log"},
 		// Not recorded (it has not started yet, or nothing runs): the
 		// data directory still has its log.
-		{name: "controller", st: st, want: filepath.Join(dir, "controller.log")},
-		{name: "controller", want: filepath.Join(dir, "controller.log")},
-		{name: "etcd", wantErr: "the components are webhook, controller, node, activator, gateway"},
-		{name: "nope", st: st, wantErr: "the components are etcd"},
+		{name: "node", st: st, want: filepath.Join(dir, "node.log")},
+		{name: "node", want: filepath.Join(dir, "node.log")},
+		{name: "etcd", wantErr: "the components are node"},
+		{name: "nope", st: st, wantErr: "the components are etcd, controller"},
 	} {
 		got, err := componentLog(tc.st, dir, tc.name)
 		switch {

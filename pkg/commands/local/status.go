@@ -84,11 +84,16 @@ type APIServerStatus struct {
 // a component running inside fw.
 type ComponentStatus struct {
 	Name string `json:"name"`
-	// PID is the component's process, fw's for one InProcess.
-	PID       int    `json:"pid"`
-	InProcess bool   `json:"inProcess,omitempty"`
-	Running   bool   `json:"running"`
-	Address   string `json:"address,omitempty"`
+	// PID is the component's process, fw's for one InProcess, zero for
+	// one that runs as pods.
+	PID       int  `json:"pid"`
+	InProcess bool `json:"inProcess,omitempty"`
+	// Deployment names, for a component that runs as pods, its
+	// Deployment in flywheel-system; ReadyPods counts them ("1/1").
+	Deployment string `json:"deployment,omitempty"`
+	ReadyPods  string `json:"readyPods,omitempty"`
+	Running    bool   `json:"running"`
+	Address    string `json:"address,omitempty"`
 	// Answering says a TCP connection to Address succeeded.
 	Answering bool   `json:"answering,omitempty"`
 	Message   string `json:"message,omitempty"`
@@ -212,6 +217,10 @@ func gatherStatus(ctx context.Context, st *local.State, dir string, kube kuberne
 	}
 	for _, c := range st.Components {
 		cs := ComponentStatus{Name: c.Name, PID: c.Process.PID, InProcess: c.InProcess, Address: c.Address, Log: c.Log}
+		if c.Deployment != "" {
+			s.Components = append(s.Components, deploymentStatus(ctx, kube, cs, c.Deployment))
+			continue
+		}
 		if c.InProcess {
 			cs.PID, cs.Running = st.Owner.PID, true
 		} else {
@@ -269,6 +278,25 @@ func gatherStatus(ctx context.Context, st *local.State, dir string, kube kuberne
 	return s
 }
 
+// deploymentStatus is the state of a component that runs as the pods of
+// a Deployment: running while one is ready, answering once all are.
+func deploymentStatus(ctx context.Context, kube kubernetes.Interface, cs ComponentStatus, name string) ComponentStatus {
+	cs.Deployment = name
+	d, err := kube.AppsV1().Deployments(local.SystemNamespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		cs.Message = err.Error()
+		return cs
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	cs.ReadyPods = fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, want)
+	cs.Running = d.Status.ReadyReplicas > 0
+	cs.Answering = d.Status.ReadyReplicas >= want
+	return cs
+}
+
 // printStatus writes s as a table, or as JSON or YAML.
 func printStatus(out io.Writer, format string, s Status) error {
 	switch format {
@@ -312,11 +340,14 @@ func printStatus(out io.Writer, format string, s Status) error {
 	fmt.Fprintln(out)
 	t := printers.NewTable(out, "", "COMPONENT", "PID", "ADDRESS", "STATE")
 	for _, c := range s.Components {
-		pid := strconv.Itoa(c.PID)
-		if c.InProcess {
+		pid, addr := strconv.Itoa(c.PID), c.Address
+		switch {
+		case c.InProcess:
 			pid += " (fw)"
+		case c.Deployment != "":
+			pid, addr = "pods", "deployment/"+c.Deployment
 		}
-		t.Row(c.Name, pid, c.Address, componentState(c))
+		t.Row(c.Name, pid, addr, componentState(c))
 	}
 	if err := t.Flush(); err != nil {
 		return err
@@ -352,6 +383,14 @@ func printStatus(out io.Writer, format string, s Status) error {
 // componentState is the STATE column: whether the process runs and, if
 // it serves somewhere, whether the address answers.
 func componentState(c ComponentStatus) string {
+	switch {
+	case c.Deployment != "" && c.Message != "":
+		return "unknown: " + c.Message
+	case c.Deployment != "" && c.Answering:
+		return "ready " + c.ReadyPods
+	case c.Deployment != "":
+		return "not ready: " + c.ReadyPods + " pods ready"
+	}
 	switch {
 	case !c.Running:
 		return "not running"

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
 
 	"flywheel.dev/pkg/local"
 )
@@ -35,12 +37,24 @@ func TestStatusTable(t *testing.T) {
 		Components: []local.Component{
 			// This test's own process stands in for a running one.
 			{Name: "kube-apiserver", Process: self, Address: "127.0.0.1:40001"},
-			{Name: "controller", Process: local.Process{PID: 1 << 22, Start: 1, Executable: "/data/controller"}},
-			{Name: "activator", InProcess: true, Address: "10.244.0.1:8012"},
-			{Name: "gateway", InProcess: true, Address: "127.0.0.1:8080"},
+			{Name: "kube-controller-manager", Process: local.Process{PID: 1 << 22, Start: 1, Executable: "/data/kcm"}},
+			{Name: "node", InProcess: true, Address: "10.244.0.1:10250"},
+			{Name: "controller", Deployment: "flywheel-controller"},
+			{Name: "gateway", Deployment: "flywheel-gateway"},
+			{Name: "webhook", Deployment: "flywheel-webhook"},
 		},
 	}
 	kube := fake.NewClientset(
+		&appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: local.SystemNamespace, Name: "flywheel-controller"},
+			Spec:       appsv1.DeploymentSpec{Replicas: ptr.To[int32](1)},
+			Status:     appsv1.DeploymentStatus{ReadyReplicas: 1},
+		},
+		&appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: local.SystemNamespace, Name: "flywheel-gateway"},
+			Spec:       appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)},
+			Status:     appsv1.DeploymentStatus{ReadyReplicas: 1},
+		},
 		&corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: "flywheel-local"},
 			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
@@ -63,7 +77,7 @@ func TestStatusTable(t *testing.T) {
 	pr := probes{
 		readyz: func(context.Context) error { return nil },
 		dial: func(_ context.Context, addr string) error {
-			if addr == "10.244.0.1:8012" {
+			if addr == "10.244.0.1:10250" {
 				return errors.New("connection refused")
 			}
 			return nil
@@ -82,9 +96,11 @@ Gateway:    http://127.0.0.1:8080
 
 COMPONENT       PID        ADDRESS          STATE
 kube-apiserver  $PID        127.0.0.1:40001  serving
-controller      4194304                     not running
-activator       $PID (fw)  10.244.0.1:8012  running, not answering: connection refused
-gateway         $PID (fw)  127.0.0.1:8080   serving
+kube-controller-manager 4194304 not running
+node $PID (fw) 10.244.0.1:10250 running, not answering: connection refused
+controller pods deployment/flywheel-controller ready 1/1
+gateway pods deployment/flywheel-gateway not ready: 1/2 pods ready
+webhook pods deployment/flywheel-webhook unknown: deployments.apps "flywheel-webhook" not found
 
 NODE            READY  MESSAGE
 flywheel-local  True   ok

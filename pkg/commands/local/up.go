@@ -107,6 +107,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 		WorkDir:        o.dataDir,
 		Node:           true,
 		GatewayAddress: o.gatewayAddress,
+		Progress:       out,
 	})
 	if already := (*local.AlreadyUpError)(nil); errors.As(err, &already) {
 		return alreadyUp(already.PID)
@@ -123,8 +124,8 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	if err := fw.RecordKubeconfig(kubeconfig); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Flywheel is up in %v: the Knative Serving API (serving.knative.dev/v1), its admission webhook,\n"+
-		"its controller, the process node running pods, and the gateway on http://%s.\n",
+	fmt.Fprintf(out, "Flywheel is up in %v: the Knative Serving API (serving.knative.dev/v1), the process node running\n"+
+		"pods, and Flywheel's webhook, controller, activator and gateway as its pods, the gateway on http://%s.\n",
 		time.Since(start).Round(100*time.Millisecond), fw.GatewayAddr)
 
 	if o.sample != "" {

@@ -130,9 +130,9 @@ func (res results) markdown() string {
 	p("; as each pod run began: %s. Nothing waits for the machine to be quiet: read the figures against these.\n\n", strings.Join(loads, "; "))
 
 	p("### fw local up\n\n")
-	p("`local.Up` with the control plane (kube-controller-manager included), the controller, the node and the gateway, as `fw local up` and the e2e tests call it, in one work directory, %d time(s); then the harness waits for the Node's Ready condition and an HTTP answer from the gateway and the activator. "+
-		"Up 1 starts from an emptied work directory, so local.Up links the webhook and the controller (from the Go build cache); later ups find the binaries up to date. "+
-		"Each step is the time since the step before it, read from the control plane's log, the components' log files appearing (to %s), and the harness's checks (every %s).\n\n",
+	p("`local.Up` with the control plane (kube-controller-manager included), the node, and Flywheel's components as pods of config/core's Deployments, as `fw local up` and the e2e tests call it, in one work directory, %d time(s); then the harness waits for the Node's Ready condition and an HTTP answer from the gateway and the activator. "+
+		"The node builds each component's ko:// image with `go build`, one at a time, into the image cache outside the work directory, where it is up to date after the first up on a machine: the build then links nothing. "+
+		"Each step is the time since the step before it, read from the control plane's log, the node's log file appearing (to %s), the components' pods seen Ready through the API server and the harness's checks (both every %s).\n\n",
 		len(res.Ups), filePoll, readyPoll)
 	p("| step | covers |")
 	for i := range res.Ups {

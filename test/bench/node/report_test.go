@@ -120,15 +120,15 @@ func TestPodSummary(t *testing.T) {
 // it, and a step not seen as a dash.
 func TestMarkdownUpSteps(t *testing.T) {
 	res := results{Ups: []upResult{{Marks: map[string]time.Duration{
-		stepEtcd: time.Second, stepAPIServer: 3 * time.Second, stepWebhook: 4500 * time.Millisecond, stepAllReady: 9 * time.Second,
+		stepEtcd: time.Second, stepAPIServer: 3 * time.Second, stepNode: 4500 * time.Millisecond, stepAllReady: 9 * time.Second,
 	}}}}
 	md := res.markdown()
 	for _, want := range []string{
 		"| etcd ready | certificates, etcd started and healthy | 1.00 s |",
 		"| kube-apiserver ready | kube-apiserver started and ready | 2.00 s |",
 		"| kube-controller-manager ready | kube-controller-manager started and healthy | – |",
-		"| webhook built | Gateway API CRDs and config/core applied, `go build ./cmd/webhook` | – |",
-		"| webhook started | its sandbox, a token | 1.50 s |",
+		"| node started | Gateway API CRDs and config/core applied, Deployments created | 1.50 s |",
+		"| controller pod Ready | node registered; the pods bound; `go build` of the image (a no-op link when cached), process started, readiness probe passed | – |",
 		"| **all ready** | local.Up called → all of the above | **9.00 s** |",
 	} {
 		if !strings.Contains(md, want) {

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +13,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/local"
 	"flywheel.dev/pkg/node"
@@ -24,22 +28,19 @@ import (
 
 // The steps of an up, in the order they complete. local.Up reports none
 // of them, so each is read from what it leaves behind: a line of the
-// control plane's log, a component's log file appearing in the work
-// directory (local.Up creates it just before it starts the component),
-// a component's binary written (go build writes it at the end of every
-// build, even when nothing changed), or the harness's own check once Up
-// has returned.
+// control plane's log, the node's log file appearing in the work
+// directory (local.Up creates it just before it starts the node), a
+// component's pod first seen Ready through the API server, or the
+// harness's own check once Up has returned.
 const (
 	stepEtcd              = "etcd ready"
 	stepAPIServer         = "kube-apiserver ready"
 	stepControllerManager = "kube-controller-manager ready"
-	stepWebhookBuilt      = "webhook built"
-	stepWebhook           = "webhook started"
-	stepControllerBuilt   = "controller built"
-	stepController        = "controller started"
 	stepNode              = "node started"
-	stepActivator         = "activator started"
-	stepGateway           = "gateway started"
+	stepControllerPod     = "controller pod Ready"
+	stepGatewayPod        = "gateway pod Ready"
+	stepWebhookPod        = "webhook pod Ready"
+	stepActivatorPod      = "activator pod Ready"
 	stepUpReturned        = "local.Up returned"
 	stepNodeReady         = "Node Ready"
 	stepServing           = "gateway and activator answer"
@@ -50,23 +51,23 @@ const (
 type upStep struct {
 	name, covers string
 	// log is the line of the control plane's log, file the file in the
-	// work directory that appears, binary the binary in the work
-	// directory written, that marks the step done.
-	log, file, binary string
+	// work directory that appears, component the component whose pod's
+	// Ready condition marks the step done.
+	log, file, component string
 }
 
 var upSteps = []upStep{
 	{name: stepEtcd, covers: "certificates, etcd started and healthy", log: "etcd ready at"},
 	{name: stepAPIServer, covers: "kube-apiserver started and ready", log: "kube-apiserver ready at"},
 	{name: stepControllerManager, covers: "kube-controller-manager started and healthy", log: "kube-controller-manager ready at"},
-	{name: stepWebhookBuilt, covers: "Gateway API CRDs and config/core applied, `go build ./cmd/webhook`", binary: "webhook"},
-	{name: stepWebhook, covers: "its sandbox, a token", file: "webhook.log"},
-	{name: stepControllerBuilt, covers: "webhook serving both configurations, `go build ./cmd/controller`", binary: "controller"},
-	{name: stepController, covers: "its sandbox, a token", file: "controller.log"},
-	{name: stepNode, covers: "the controller's reconcilers hold their leases", file: "node.log"},
-	{name: stepActivator, covers: "node registered, address and routes set up, pod controller running", file: "activator.log"},
-	{name: stepGateway, covers: "activator started, its EndpointSlice written", file: "gateway.log"},
-	{name: stepUpReturned, covers: "gateway started"},
+	{name: stepNode, covers: "Gateway API CRDs and config/core applied, Deployments created", file: "node.log"},
+	// The node builds the images one at a time, in the order their
+	// pods arrive; the steps below are in the usual order.
+	{name: stepControllerPod, covers: "node registered; the pods bound; `go build` of the image (a no-op link when cached), process started, readiness probe passed", component: "controller"},
+	{name: stepGatewayPod, covers: "the same for the gateway", component: "gateway"},
+	{name: stepWebhookPod, covers: "the same for the webhook", component: "webhook"},
+	{name: stepActivatorPod, covers: "the same for the activator", component: "activator"},
+	{name: stepUpReturned, covers: "the webhook serving both configurations, the controller's reconcilers holding their leases"},
 	{name: stepNodeReady, covers: "the Node's Ready condition seen True (the harness's check)"},
 	{name: stepServing, covers: "an HTTP answer from each (the harness's check)"},
 }
@@ -92,8 +93,10 @@ func (b *bench) up(ctx context.Context, n int) (upResult, error) {
 	cpLog := &markingWriter{}
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	files := make(chan map[string]time.Time, 1)
+	pods := make(chan map[string]time.Time, 1)
 	began := time.Now()
 	go func() { files <- watchFiles(watchCtx, b.cfg.WorkDir, upSteps) }()
+	go func() { pods <- watchComponentPods(watchCtx, b.cfg.WorkDir) }()
 	c, err := local.Up(ctx, local.Options{
 		ControlPlane:   controlplane.Options{BinDir: b.binDir, ControllerManager: true, Log: cpLog},
 		Controller:     true,
@@ -103,7 +106,7 @@ func (b *bench) up(ctx context.Context, n int) (upResult, error) {
 	})
 	returned := time.Now()
 	stopWatching()
-	seen := <-files
+	seen, ready := <-files, <-pods
 	_ = os.WriteFile(filepath.Join(b.logDir, fmt.Sprintf("controlplane-up-%d.log", n)), cpLog.bytes(), 0o644)
 	if err != nil {
 		return u, err
@@ -116,10 +119,8 @@ func (b *bench) up(ctx context.Context, n int) (upResult, error) {
 			at = cpLog.first(s.log)
 		case s.file != "":
 			at = seen[s.file]
-		case s.binary != "":
-			if st, err := os.Stat(filepath.Join(b.cfg.WorkDir, s.binary)); err == nil && st.ModTime().After(began) {
-				at = st.ModTime()
-			}
+		case s.component != "":
+			at = ready[s.component]
 		}
 		if !at.IsZero() {
 			u.Marks[s.name] = at.Sub(began)
@@ -215,6 +216,52 @@ func watchFiles(ctx context.Context, dir string, steps []upStep) map[string]time
 	}
 }
 
+// watchComponentPods returns, once ctx ends, when the pod of each
+// component (by its app.kubernetes.io/component label) was first seen
+// Ready. It finds the API server in the state local.Up writes.
+func watchComponentPods(ctx context.Context, workDir string) map[string]time.Time {
+	ready := map[string]time.Time{}
+	var kube kubernetes.Interface
+	t := time.NewTicker(readyPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ready
+		case <-t.C:
+		}
+		if kube == nil {
+			st, err := local.ReadState(workDir)
+			if err != nil || st.Kubeconfig == "" {
+				continue
+			}
+			cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
+			if err != nil {
+				continue
+			}
+			if kube, err = kubernetes.NewForConfig(cfg); err != nil {
+				continue
+			}
+		}
+		pods, err := kube.CoreV1().Pods(local.SystemNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		now := time.Now()
+		for _, p := range pods.Items {
+			name := p.Labels["app.kubernetes.io/component"]
+			if _, done := ready[name]; done || name == "" {
+				continue
+			}
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					ready[name] = now
+				}
+			}
+		}
+	}
+}
+
 // readyPoll is how often the harness checks what it waits for after Up.
 const readyPoll = 10 * time.Millisecond
 
@@ -244,7 +291,10 @@ func waitNodeReady(ctx context.Context, c *local.Flywheel) (time.Time, error) {
 // waitServing returns when the gateway and the activator have both
 // answered an HTTP request (any status: nothing is routed yet).
 func waitServing(ctx context.Context, c *local.Flywheel) (time.Time, error) {
-	activator := netip.AddrPortFrom(netip.MustParsePrefix(node.DefaultPodCIDR).Addr().Next(), 8012).String()
+	activator, err := activatorAddress(ctx, c)
+	if err != nil {
+		return time.Time{}, err
+	}
 	client := &http.Client{Timeout: time.Second}
 	for _, addr := range []string{c.GatewayAddr, activator} {
 		err := wait.PollUntilContextTimeout(ctx, readyPoll, time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -264,4 +314,23 @@ func waitServing(ctx context.Context, c *local.Flywheel) (time.Time, error) {
 		}
 	}
 	return time.Now(), nil
+}
+
+// activatorAddress is the activator pod's address, from its Service's
+// EndpointSlice.
+func activatorAddress(ctx context.Context, c *local.Flywheel) (string, error) {
+	list, err := c.Kube.DiscoveryV1().EndpointSlices(local.SystemNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + activator.ServiceName,
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, s := range list.Items {
+		for _, e := range s.Endpoints {
+			if len(e.Addresses) > 0 {
+				return net.JoinHostPort(e.Addresses[0], "8012"), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("the activator's Service %s has no endpoints", activator.ServiceName)
 }
