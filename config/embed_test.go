@@ -6,7 +6,9 @@ import (
 
 // TestManifestsAreWellFormed checks what every installer relies on: each
 // object names its kind and itself, namespaced objects of Flywheel live in
-// its namespace, and no object is declared twice.
+// its namespace, and no object is declared twice. The one exception is the
+// RoleBinding an aggregated API server needs in kube-system, where the
+// Role it binds lives.
 func TestManifestsAreWellFormed(t *testing.T) {
 	objs, err := Manifests(Core)
 	if err != nil {
@@ -25,7 +27,7 @@ func TestManifestsAreWellFormed(t *testing.T) {
 			t.Errorf("%s is declared twice", key)
 		}
 		seen[key] = true
-		if ns := o.GetNamespace(); ns != "" && ns != "flywheel-system" {
+		if ns := o.GetNamespace(); ns != "" && ns != "flywheel-system" && key != authReaderBinding {
 			t.Errorf("%s is in namespace %q; Flywheel installs into flywheel-system", key, ns)
 		}
 		if o.GetLabels()["app.kubernetes.io/part-of"] != "flywheel" {
@@ -33,3 +35,7 @@ func TestManifestsAreWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// authReaderBinding lets the autoscaler read kube-system's
+// extension-apiserver-authentication ConfigMap.
+const authReaderBinding = "rbac.authorization.k8s.io/v1/RoleBinding/kube-system/flywheel-autoscaler-auth-reader"

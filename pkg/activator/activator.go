@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -50,9 +52,14 @@ type Config struct {
 	// AdminAddress serves /livez, /readyz and /healthz; empty means
 	// DefaultAdminAddress.
 	AdminAddress string
-	// AutoscalerURL is where reports go (StatsPath on the autoscaler);
-	// empty sends none.
+	// AutoscalerURL is where reports go (StatsPath on the autoscaler).
 	AutoscalerURL string
+	// AutoscalerService, when AutoscalerURL is empty, is the autoscaler's
+	// Service: reports go to StatsPath on a ready endpoint of its port
+	// AutoscalerStatsPort, found through its EndpointSlices, so that
+	// neither cluster DNS nor a Service proxy is needed. Both empty
+	// sends no reports.
+	AutoscalerService types.NamespacedName
 	// PodName names this activator in its reports; it is the pod's name
 	// on a cluster.
 	PodName string
@@ -133,6 +140,9 @@ type Activator struct {
 	// once Run's context is done. Either unset makes it not ready.
 	synced, draining atomic.Bool
 	slices           informers.SharedInformerFactory
+	// autoscalerSlices watches the autoscaler's Service's slices, with
+	// Config.AutoscalerService.
+	autoscalerSlices informers.SharedInformerFactory
 	revisions        servinginformers.SharedInformerFactory
 }
 
@@ -178,8 +188,19 @@ func New(cfg Config) (*Activator, error) {
 	if _, err := a.revisions.Serving().V1().Revisions().Informer().AddEventHandler(a.registry.revisionHandlers()); err != nil {
 		return nil, err
 	}
-	if cfg.AutoscalerURL != "" {
-		a.reporter = newReporter(cfg.AutoscalerURL, cfg.PodName, a.registry, cfg.Clock, cfg.ReportInterval, a.log)
+	switch {
+	case cfg.AutoscalerURL != "":
+		url := cfg.AutoscalerURL
+		a.reporter = newReporter(func() (string, error) { return url, nil }, cfg.PodName, a.registry, cfg.Clock, cfg.ReportInterval, a.log)
+	case cfg.AutoscalerService.Name != "":
+		svc := cfg.AutoscalerService
+		a.autoscalerSlices = informers.NewSharedInformerFactoryWithOptions(a.kube, cfg.ResyncPeriod,
+			informers.WithNamespace(svc.Namespace),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				o.LabelSelector = discoveryv1.LabelServiceName + "=" + svc.Name
+			}))
+		lister := a.autoscalerSlices.Discovery().V1().EndpointSlices().Lister()
+		a.reporter = newReporter(func() (string, error) { return autoscalerURL(lister, svc) }, cfg.PodName, a.registry, cfg.Clock, cfg.ReportInterval, a.log)
 	}
 
 	var protocols http.Protocols
@@ -224,6 +245,10 @@ func (a *Activator) Run(ctx context.Context) error {
 	defer stopWatching()
 	a.slices.Start(watchCtx.Done())
 	a.revisions.Start(watchCtx.Done())
+	if a.autoscalerSlices != nil {
+		a.autoscalerSlices.Start(watchCtx.Done())
+		defer a.autoscalerSlices.Shutdown()
+	}
 	go func() {
 		if cache.WaitForCacheSync(watchCtx.Done(),
 			a.slices.Discovery().V1().EndpointSlices().Informer().HasSynced,

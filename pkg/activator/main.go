@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -27,7 +29,8 @@ func Main(args []string, stderr io.Writer) int {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty uses the in-cluster configuration")
 	address := fs.String("address", DefaultAddress, "address to serve requests on (HTTP/1.1 and h2c)")
 	admin := fs.String("admin-address", DefaultAdminAddress, "address of /livez, /readyz and /healthz")
-	autoscaler := fs.String("autoscaler-url", "", "URL the load reports go to, e.g. http://autoscaler.flywheel-system.svc:8080"+StatsPath+"; empty sends none")
+	autoscaler := fs.String("autoscaler-url", "", "URL the load reports go to, e.g. http://autoscaler.flywheel-system.svc:8080"+StatsPath)
+	autoscalerService := fs.String("autoscaler-service", "", "namespace/name of the autoscaler's Service, whose ready endpoint (port "+AutoscalerStatsPort+") takes the load reports when --autoscaler-url is empty; both empty send none")
 	queueDepth := fs.Int("max-queue-depth", DefaultMaxQueueDepth, "most requests that wait for a pod of one revision; more get 503")
 	drain := fs.Duration("drain-window", DefaultDrainWindow, "how long to keep serving, reporting not ready, after SIGTERM")
 	shutdown := fs.Duration("shutdown-timeout", DefaultShutdownTimeout, "how long to wait for requests in flight after the drain window")
@@ -40,6 +43,15 @@ func Main(args []string, stderr io.Writer) int {
 	if *queueDepth <= 0 {
 		fmt.Fprintf(stderr, "--max-queue-depth %d: must be at least 1\n", *queueDepth)
 		return 2
+	}
+	var autoscalerSvc types.NamespacedName
+	if *autoscalerService != "" {
+		ns, name, ok := strings.Cut(*autoscalerService, "/")
+		if !ok || ns == "" || name == "" {
+			fmt.Fprintf(stderr, "--autoscaler-service %q: want namespace/name\n", *autoscalerService)
+			return 2
+		}
+		autoscalerSvc = types.NamespacedName{Namespace: ns, Name: name}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if *drain == 0 {
@@ -58,15 +70,16 @@ func Main(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	err = Run(ctx, Config{
-		RESTConfig:      rest,
-		Address:         *address,
-		AdminAddress:    *admin,
-		AutoscalerURL:   *autoscaler,
-		PodName:         os.Getenv(PodNameEnv),
-		MaxQueueDepth:   *queueDepth,
-		DrainWindow:     *drain,
-		ShutdownTimeout: *shutdown,
-		Logger:          log,
+		RESTConfig:        rest,
+		Address:           *address,
+		AdminAddress:      *admin,
+		AutoscalerURL:     *autoscaler,
+		AutoscalerService: autoscalerSvc,
+		PodName:           os.Getenv(PodNameEnv),
+		MaxQueueDepth:     *queueDepth,
+		DrainWindow:       *drain,
+		ShutdownTimeout:   *shutdown,
+		Logger:            log,
 	})
 	if err != nil {
 		log.Error("activator failed", "error", err)

@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	discoveryv1listers "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/utils/clock"
 
 	"flywheel.dev/pkg/queue/stats"
@@ -44,7 +48,8 @@ type StatBatch struct {
 // reporter sends the autoscaler a Stat for each Revision with load every
 // second, and one at once for a Revision a request waits for with no pod.
 type reporter struct {
-	url      string
+	// url returns where reports go now.
+	url      func() (string, error)
 	client   *http.Client
 	pod      string
 	registry *registry
@@ -60,7 +65,7 @@ type reporter struct {
 	failing bool
 }
 
-func newReporter(url, pod string, g *registry, clk clock.WithTicker, interval time.Duration, log *slog.Logger) *reporter {
+func newReporter(url func() (string, error), pod string, g *registry, clk clock.WithTicker, interval time.Duration, log *slog.Logger) *reporter {
 	return &reporter{
 		url:      url,
 		client:   &http.Client{Timeout: 5 * time.Second},
@@ -149,10 +154,10 @@ func (p *reporter) send(ctx context.Context, batch []Stat) {
 	switch {
 	case err != nil && !p.failing:
 		p.failing = true
-		p.log.Warn("reporting to the autoscaler failed; retrying every report until it works", "url", p.url, "error", err)
+		p.log.Warn("reporting to the autoscaler failed; retrying every report until it works", "error", err)
 	case err == nil && p.failing:
 		p.failing = false
-		p.log.Info("reporting to the autoscaler works again", "url", p.url)
+		p.log.Info("reporting to the autoscaler works again")
 	}
 }
 
@@ -161,7 +166,11 @@ func (p *reporter) post(ctx context.Context, batch StatBatch) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	url, err := p.url()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -176,4 +185,34 @@ func (p *reporter) post(ctx context.Context, batch StatBatch) error {
 		return fmt.Errorf("the autoscaler answered %s", resp.Status)
 	}
 	return nil
+}
+
+// AutoscalerStatsPort names the autoscaler Service's port that takes
+// the reports.
+const AutoscalerStatsPort = "http-stats"
+
+// autoscalerURL returns StatsPath on a ready endpoint of the autoscaler
+// Service's AutoscalerStatsPort, as its EndpointSlices list them now.
+func autoscalerURL(slices discoveryv1listers.EndpointSliceLister, svc types.NamespacedName) (string, error) {
+	list, err := slices.EndpointSlices(svc.Namespace).List(labels.Everything())
+	if err != nil {
+		return "", err
+	}
+	for _, s := range list {
+		var port int32
+		for _, p := range s.Ports {
+			if p.Name != nil && *p.Name == AutoscalerStatsPort && p.Port != nil {
+				port = *p.Port
+			}
+		}
+		if port == 0 {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			if (ep.Conditions.Ready == nil || *ep.Conditions.Ready) && len(ep.Addresses) > 0 {
+				return "http://" + net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port))) + StatsPath, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("the autoscaler's Service %s has no ready endpoint with a port %s", svc, AutoscalerStatsPort)
 }

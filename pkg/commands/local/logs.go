@@ -49,10 +49,10 @@ func NewLocalLogsCommand(_ *params.Params) *cobra.Command {
 		Short: "Print the log of a component of the local Flywheel, or of a pod's container",
 		Long: `Print the log of a component of the Flywheel that fw local up runs with this
 data directory: etcd, kube-apiserver, kube-controller-manager, node, or
-Flywheel's webhook, controller, activator or gateway. The node's log stays in
-the data directory after fw local down. Flywheel's components run as pods of
-the node: their logs come through the API server, from a ready pod of the
-component's Deployment.
+Flywheel's webhook, controller, activator, autoscaler or gateway. The node's
+log stays in the data directory after fw local down. Flywheel's components
+run as pods of the node: their logs come through the API server, from a
+ready pod of the component's Deployment.
 
 pod/NAME (or --pod NAME) prints a container's log through the API server,
 which asks the node's kubelet API for it, as kubectl logs does. A pod with

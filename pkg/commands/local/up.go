@@ -125,7 +125,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 		return err
 	}
 	fmt.Fprintf(out, "Flywheel is up in %v: the Knative Serving API (serving.knative.dev/v1), the process node running\n"+
-		"pods, and Flywheel's webhook, controller, activator and gateway as its pods, the gateway on http://%s.\n",
+		"pods, and Flywheel's webhook, controller, activator, autoscaler and gateway as its pods, the gateway on http://%s.\n",
 		time.Since(start).Round(100*time.Millisecond), fw.GatewayAddr)
 
 	if o.sample != "" {

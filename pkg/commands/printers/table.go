@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -73,6 +74,33 @@ func Ready(conds []apis.Condition) (status, reason string) {
 		}
 	}
 	return string(corev1.ConditionUnknown), ""
+}
+
+// Pods returns a Revision's scale as "actual/desired", "?" for a figure
+// not reported yet.
+func Pods(actual, desired *int32) string {
+	count := func(n *int32) string {
+		if n == nil {
+			return "?"
+		}
+		return strconv.Itoa(int(*n))
+	}
+	return count(actual) + "/" + count(desired)
+}
+
+// Active returns a Revision's Active condition as a column: its status,
+// with its reason when it has one ("False NoTraffic": scaled to zero,
+// the activator takes its requests), empty before it is reported.
+func Active(conds []apis.Condition) string {
+	for _, c := range conds {
+		if c.Type == "Active" {
+			if c.Reason == "" {
+				return string(c.Status)
+			}
+			return string(c.Status) + " " + c.Reason
+		}
+	}
+	return ""
 }
 
 // URL returns u as text, empty for none.

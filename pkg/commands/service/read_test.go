@@ -34,7 +34,7 @@ func split(s *servingv1.Service) {
 	s.Status.Conditions[1].LastTransitionTime = apis.VolatileTime{Inner: metav1.NewTime(commandstest.Now.Add(-2 * time.Minute))}
 }
 
-func rev(name string, generation string, age time.Duration, digest string, ready corev1.ConditionStatus, reason string) *servingv1.Revision {
+func rev(name string, generation string, age time.Duration, digest string, ready corev1.ConditionStatus, reason string, opts ...func(*servingv1.Revision)) *servingv1.Revision {
 	r := &servingv1.Revision{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: ns, CreationTimestamp: metav1.NewTime(commandstest.Now.Add(-age)),
@@ -49,6 +49,9 @@ func rev(name string, generation string, age time.Duration, digest string, ready
 		r.Status.ContainerStatuses = []servingv1.ContainerStatus{{Name: "user-container", ImageDigest: "ko://example.com/hello@" + digest}}
 	}
 	r.Status.Conditions = duckv1.Conditions{{Type: apis.ConditionReady, Status: ready, Reason: reason}}
+	for _, o := range opts {
+		o(r)
+	}
 	return r
 }
 
@@ -99,8 +102,13 @@ func TestListEmpty(t *testing.T) {
 func TestDescribeShowsTrafficRevisionsAndConditions(t *testing.T) {
 	objs := []runtime.Object{
 		svc("hello", split),
-		rev("hello-00001", "1", 10*time.Minute, digest, corev1.ConditionTrue, ""),
-		rev("hello-00002", "2", 3*time.Minute, "", corev1.ConditionUnknown, "Deploying"),
+		rev("hello-00001", "1", 10*time.Minute, digest, corev1.ConditionTrue, "", func(r *servingv1.Revision) {
+			r.Status.ActualReplicas, r.Status.DesiredReplicas = ptr.To[int32](0), ptr.To[int32](0)
+			r.Status.Conditions = append(r.Status.Conditions, apis.Condition{Type: "Active", Status: corev1.ConditionFalse, Reason: "NoTraffic"})
+		}),
+		rev("hello-00002", "2", 3*time.Minute, "", corev1.ConditionUnknown, "Deploying", func(r *servingv1.Revision) {
+			r.Status.DesiredReplicas = ptr.To[int32](1)
+		}),
 	}
 	out, _, err := run(t, objs, "describe", "hello")
 	if err != nil {
@@ -118,9 +126,9 @@ Traffic:
   10%      @latest (hello-00002)  candidate  http://candidate-hello.demo.example.com
 
 Revisions:
-  NAME         IMAGE                   DIGEST               AGE  READY    REASON
-  hello-00002  ko://example.com/hello                       3m   Unknown  Deploying
-  hello-00001  ko://example.com/hello  sha256:0123456789ab  10m  True
+  NAME         IMAGE                   DIGEST               AGE  PODS  ACTIVE           READY    REASON
+  hello-00002  ko://example.com/hello                       3m   ?/1                    Unknown  Deploying
+  hello-00001  ko://example.com/hello  sha256:0123456789ab  10m  0/0   False NoTraffic  True
 
 Conditions:
   TYPE                 STATUS  REASON  AGE  MESSAGE

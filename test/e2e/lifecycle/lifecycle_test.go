@@ -447,7 +447,7 @@ func (u *upProcess) snapshot(t *testing.T) hostState {
 		}
 	}
 	slices.Sort(asPods)
-	if want := []string{"activator", "controller", "gateway", "webhook"}; !slices.Equal(asPods, want) {
+	if want := []string{"activator", "autoscaler", "controller", "gateway", "webhook"}; !slices.Equal(asPods, want) {
 		t.Errorf("components recorded as Deployments = %v, want %v", asPods, want)
 	}
 	return h

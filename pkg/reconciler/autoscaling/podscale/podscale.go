@@ -1,0 +1,107 @@
+package podscale
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+
+	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
+	"flywheel.dev/pkg/apis/serving"
+)
+
+// Reasons of the PodAutoscaler's conditions.
+const (
+	// ReasonNoTraffic: scaled to zero; the activator takes the requests.
+	ReasonNoTraffic = "NoTraffic"
+	// ReasonQueued: pods are asked for and none is ready; the activator
+	// holds the requests.
+	ReasonQueued = "Queued"
+	// ReasonInvalidSpec: the annotations cannot be acted on.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonTargetMissing: the Deployment does not exist yet.
+	ReasonTargetMissing = "TargetMissing"
+)
+
+// ReadyPodIPs returns the addresses of the Revision's ready pods that are
+// not being deleted: the pods a scrape reaches and the decider counts.
+func ReadyPodIPs(lister corev1listers.PodLister, rev types.NamespacedName) ([]string, error) {
+	pods, err := lister.Pods(rev.Namespace).List(labels.SelectorFromSet(labels.Set{serving.RevisionLabel.String(): rev.Name}))
+	if err != nil {
+		return nil, fmt.Errorf("listing the pods of Revision %s: %w", rev, err)
+	}
+	var ips []string
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil && p.Status.PodIP != "" && podReady(p) {
+			ips = append(ips, p.Status.PodIP)
+		}
+	}
+	return ips, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Replicas is what the Deployment asks for.
+func Replicas(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}
+
+// Scale sets the Deployment's replicas through its scale subresource, as
+// any autoscaler does, so that nothing else of the Deployment is touched.
+func Scale(ctx context.Context, kube kubernetes.Interface, d *appsv1.Deployment, replicas int32) error {
+	_, err := kube.AppsV1().Deployments(d.Namespace).UpdateScale(ctx, d.Name, &autoscalingv1.Scale{
+		ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: d.Namespace},
+		Spec:       autoscalingv1.ScaleSpec{Replicas: replicas},
+	}, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("scaling Deployment %s to %d: %w", d.Name, replicas, err)
+	}
+	return nil
+}
+
+// MarkInitialized marks the scale target initialized once all the pods
+// the Deployment asks for are ready, and says whether it is.
+func MarkInitialized(pa *autoscalingv1alpha1.PodAutoscaler, d *appsv1.Deployment, ready int32) bool {
+	if pa.Status.GetCondition(autoscalingv1alpha1.PodAutoscalerConditionScaleTargetInitialized).IsTrue() {
+		return true
+	}
+	if ready > 0 && ready >= Replicas(d) {
+		pa.Status.MarkScaleTargetInitialized()
+		return true
+	}
+	return false
+}
+
+// MarkScale reports the desired and ready pods and, from them, whether the
+// Revision is active.
+func MarkScale(pa *autoscalingv1alpha1.PodAutoscaler, desired, ready int32) {
+	pa.Status.DesiredScale, pa.Status.ActualScale = &desired, &ready
+	switch {
+	case ready > 0:
+		pa.Status.MarkActive()
+	case desired == 0:
+		pa.Status.MarkInactive(ReasonNoTraffic, "The target is not receiving traffic.")
+	default:
+		pa.Status.MarkActivating(ReasonQueued, "Requests to the target are being buffered as resources are provisioned.")
+	}
+	// The serverless-service reconciler switches the endpoints from the
+	// pods it sees; nothing here waits on it.
+	pa.Status.MarkEndpointsReady()
+}

@@ -1,0 +1,230 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"flywheel.dev/pkg/activator"
+	"flywheel.dev/pkg/apis/serving"
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/local"
+	"flywheel.dev/pkg/reconciler/revision/resources/names"
+)
+
+// TestScalesWithLoadToZeroAndBack puts 50 clients on a 50 ms app with a
+// target of 10 concurrent requests per pod: the built-in autoscaler must
+// grow the Revision to at least 4 pods while every request succeeds.
+// After the load it must bring the Revision back to its minimum, zero:
+// the public Service then points at the activator, and the next requests
+// are answered through it as a pod starts.
+func TestScalesWithLoadToZeroAndBack(t *testing.T) {
+	const (
+		clients              = 50
+		load                 = 30 * time.Second
+		maxRequestsPerClient = 2000
+	)
+	ctx := t.Context()
+	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
+	ns := newNamespace(t, "autoscale")
+	svc := sleeperService(ns, "sleeper", map[string]string{
+		serving.TargetAnnotation.String(): "10",
+		// A short stable window keeps the test short: scaling down
+		// and to zero wait for a window without load.
+		serving.WindowAnnotation.String(): "12s",
+	})
+	created, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := waitReady(t, client, ns, "sleeper", created.Generation)
+	host, rev := ready.Status.URL.Host, ready.Status.LatestReadyRevisionName
+	deployment := names.Deployment(rev)
+
+	loadCtx, stopLoad := context.WithTimeout(ctx, load)
+	defer stopLoad()
+	var peak atomic.Int32
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		for loadCtx.Err() == nil {
+			if d, err := cluster.Kube.AppsV1().Deployments(ns).Get(loadCtx, deployment, metav1.GetOptions{}); err == nil {
+				peak.Store(max(peak.Load(), d.Status.ReadyReplicas))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	ok, failures := runLoad(loadCtx, host, clients, maxRequestsPerClient)
+	<-watchDone
+	t.Logf("%d requests answered 200 by %d clients in %v; at most %d pods were ready", ok, clients, load, peak.Load())
+	if len(failures) > 0 {
+		t.Errorf("%d requests failed; the first: %v", len(failures), failures[:min(5, len(failures))])
+	}
+	if peak.Load() < 4 {
+		t.Errorf("at most %d pods were ready under %d clients, want at least 4", peak.Load(), clients)
+		describePods(t, ns)
+	}
+
+	// Back to the minimum, zero, after a window without load and the
+	// scale-to-zero grace period, with the activator in the path.
+	waitDeploymentReplicas(t, ns, deployment, 0, 2*time.Minute)
+	waitNoPods(t, ns, rev)
+	waitPublicEndpoints(t, ns, rev, "the activator", isActivator(t))
+
+	// The next requests wake it through the activator.
+	start := time.Now()
+	body := mustGet(t, host, nil)
+	t.Logf("the first request at zero was answered in %v: %q", time.Since(start).Round(time.Millisecond), strings.TrimSpace(body))
+	wakeCtx, stopWake := context.WithTimeout(ctx, 3*time.Second)
+	defer stopWake()
+	if ok, failures := runLoad(wakeCtx, host, 10, 200); len(failures) > 0 {
+		t.Errorf("after the wake-up %d requests failed (%d answered); the first: %v", len(failures), ok, failures[:min(5, len(failures))])
+	}
+	pa, err := client.AutoscalingV1alpha1().PodAutoscalers(ns).Get(ctx, rev, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pa.Status.GetCondition("Active").IsTrue() || pa.Status.DesiredScale == nil || *pa.Status.DesiredScale < 1 {
+		t.Errorf("after the wake-up the PodAutoscaler is not active with a pod: %+v", pa.Status)
+	}
+}
+
+// runLoad sends requests for host from clients goroutines, each at most
+// maxRequests, until ctx ends, and returns how many were answered 200
+// and what went wrong with the others.
+func runLoad(ctx context.Context, host string, clients, maxRequests int) (int, []string) {
+	var (
+		mu       sync.Mutex
+		ok       int
+		failures []string
+		wg       sync.WaitGroup
+	)
+	for range clients {
+		wg.Go(func() {
+			for range maxRequests {
+				code, body, err := get(ctx, host, nil)
+				if ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				switch {
+				case err != nil:
+					failures = append(failures, err.Error())
+				case code != http.StatusOK:
+					failures = append(failures, fmt.Sprintf("%d %s", code, strings.TrimSpace(body)))
+				default:
+					ok++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ok, failures
+}
+
+// sleeperService is a Service of the 50 ms test app with the Revision
+// annotations given.
+func sleeperService(ns, name string, annotations map[string]string) *servingv1.Service {
+	return &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Annotations: annotations},
+			Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
+				Image: "ko://flywheel.dev/test/e2e/testdata/sleeper",
+			}}}},
+		}}},
+	}
+}
+
+// waitDeploymentReplicas waits until the Deployment asks for replicas.
+func waitDeploymentReplicas(t *testing.T, ns, name string, replicas int32, timeout time.Duration) {
+	t.Helper()
+	var last int32 = -1
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		d, err := cluster.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if d.Spec.Replicas != nil {
+			last = *d.Spec.Replicas
+		}
+		return last == replicas, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for Deployment %s to ask for %d replicas (it asks for %d): %v", name, replicas, last, err)
+	}
+}
+
+// isActivator returns whether an address is one of the activator's.
+func isActivator(t *testing.T) func(string) bool {
+	t.Helper()
+	list, err := cluster.Kube.DiscoveryV1().EndpointSlices(local.SystemNamespace).List(t.Context(), metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + activator.ServiceName,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, s := range list.Items {
+		for _, ep := range s.Endpoints {
+			addrs = append(addrs, ep.Addresses...)
+		}
+	}
+	if len(addrs) == 0 {
+		t.Fatal("the activator's Service has no endpoints")
+	}
+	return func(a string) bool { return slices.Contains(addrs, a) }
+}
+
+// waitPublicEndpoints waits until the Revision's public Service has
+// endpoints and every one of them satisfies is.
+func waitPublicEndpoints(t *testing.T, ns, rev, what string, is func(string) bool) {
+	t.Helper()
+	var last []string
+	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := cluster.Kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
+			LabelSelector: discoveryv1.LabelServiceName + "=" + names.PublicService(rev),
+		})
+		if err != nil {
+			return false, err
+		}
+		last = nil
+		for _, s := range list.Items {
+			for _, ep := range s.Endpoints {
+				last = append(last, ep.Addresses...)
+			}
+		}
+		return len(last) > 0 && !slices.ContainsFunc(last, func(a string) bool { return !is(a) }), nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the public Service of %s to point at %s (it points at %v): %v", rev, what, last, err)
+	}
+}
+
+// waitNoPods waits until the Revision has no pod left, terminating ones
+// included.
+func waitNoPods(t *testing.T, ns, rev string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := cluster.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: serving.RevisionLabel.String() + "=" + rev})
+		return err == nil && len(pods.Items) == 0, err
+	})
+	if err != nil {
+		t.Fatalf("waiting for the pods of %s to go: %v", rev, err)
+	}
+}
