@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -33,6 +35,53 @@ import (
 // the public Service then points at the activator, and the next requests
 // are answered through it as a pod starts.
 func TestScalesWithLoadToZeroAndBack(t *testing.T) {
+	scalesWithLoadToZeroAndBack(t, "kpa", map[string]string{
+		serving.TargetAnnotation.String(): "10",
+		// A short stable window keeps the test short: scaling down
+		// and to zero wait for a window without load.
+		serving.WindowAnnotation.String(): "12s",
+	}, nil)
+}
+
+// TestHPAClassScalesWithLoadToZeroAndBack is the same load on a Revision
+// of the HPA class: Kubernetes' own HPA controller reads concurrency
+// from the custom metrics API through the aggregation layer and scales
+// the Deployment; the platform still takes it to zero after the load and
+// back on the next request.
+func TestHPAClassScalesWithLoadToZeroAndBack(t *testing.T) {
+	scalesWithLoadToZeroAndBack(t, "hpa", map[string]string{
+		serving.ClassAnnotation.String():  serving.HPAClass,
+		serving.MetricAnnotation.String(): serving.MetricConcurrency,
+		serving.TargetAnnotation.String(): "10",
+		serving.WindowAnnotation.String(): "12s",
+	}, func(ctx context.Context, ns string) {
+		// What the HPA reads, as kubectl get --raw shows it.
+		path := "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + ns + "/pods/*/concurrency"
+		raw, err := cluster.Kube.Discovery().RESTClient().Get().AbsPath(path).DoRaw(ctx)
+		if err != nil {
+			t.Errorf("GET %s: %v", path, err)
+			return
+		}
+		t.Logf("GET %s:\n%s", path, raw)
+		var list struct {
+			Items []struct{ Value resource.Quantity }
+		}
+		if err := json.Unmarshal(raw, &list); err != nil || len(list.Items) == 0 || list.Items[0].Value.IsZero() {
+			t.Errorf("the custom metrics API shows no concurrency under load (%v): %s", err, raw)
+		}
+		h, err := cluster.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(h.Items) != 1 {
+			t.Errorf("want the Revision's one HorizontalPodAutoscaler, got %v (%v)", h, err)
+			return
+		}
+		t.Logf("HorizontalPodAutoscaler %s: current %d, desired %d, metrics %+v", h.Items[0].Name,
+			h.Items[0].Status.CurrentReplicas, h.Items[0].Status.DesiredReplicas, h.Items[0].Status.CurrentMetrics)
+	})
+}
+
+// scalesWithLoadToZeroAndBack runs the autoscaling tests' script on a
+// Revision with annotations; during runs once, halfway through the load.
+func scalesWithLoadToZeroAndBack(t *testing.T, name string, annotations map[string]string, during func(ctx context.Context, ns string)) {
 	const (
 		clients              = 50
 		load                 = 30 * time.Second
@@ -40,14 +89,8 @@ func TestScalesWithLoadToZeroAndBack(t *testing.T) {
 	)
 	ctx := t.Context()
 	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
-	ns := newNamespace(t, "autoscale")
-	svc := sleeperService(ns, "sleeper", map[string]string{
-		serving.TargetAnnotation.String(): "10",
-		// A short stable window keeps the test short: scaling down
-		// and to zero wait for a window without load.
-		serving.WindowAnnotation.String(): "12s",
-	})
-	created, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+	ns := newNamespace(t, name)
+	created, err := client.ServingV1().Services(ns).Create(ctx, sleeperService(ns, "sleeper", annotations), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +104,14 @@ func TestScalesWithLoadToZeroAndBack(t *testing.T) {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
+		halfway := time.Now().Add(load / 2)
 		for loadCtx.Err() == nil {
 			if d, err := cluster.Kube.AppsV1().Deployments(ns).Get(loadCtx, deployment, metav1.GetOptions{}); err == nil {
 				peak.Store(max(peak.Load(), d.Status.ReadyReplicas))
+			}
+			if during != nil && time.Now().After(halfway) {
+				during(loadCtx, ns)
+				during = nil
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -81,7 +129,7 @@ func TestScalesWithLoadToZeroAndBack(t *testing.T) {
 
 	// Back to the minimum, zero, after a window without load and the
 	// scale-to-zero grace period, with the activator in the path.
-	waitDeploymentReplicas(t, ns, deployment, 0, 2*time.Minute)
+	waitDeploymentReplicas(t, ns, deployment, 0, 3*time.Minute)
 	waitNoPods(t, ns, rev)
 	waitPublicEndpoints(t, ns, rev, "the activator", isActivator(t))
 

@@ -38,7 +38,8 @@ type Annotations struct {
 	// zero.
 	ActivationScale *int32
 	ScaleDownDelay  *time.Duration
-	// Window is the stable window of the KPA.
+	// Window is the stable window of the KPA, and the HPA class's
+	// scale-down stabilization window.
 	Window                   *time.Duration
 	PanicWindowPercentage    *float64
 	PanicThresholdPercentage *float64
@@ -464,11 +465,9 @@ func (v validator) window() *apis.FieldError {
 	if d == nil {
 		return nil
 	}
+	// Both classes use it: the built-in one's stable window, the HPA
+	// class's scale-down stabilization window and wait before zero.
 	key := serving.WindowAnnotation
-	if class := v.a.ClassOr(v.cfg); v.classValid() && class != serving.KPAClass {
-		return v.invalid(key, fmt.Sprintf("window is used only by class %s, not %s; remove it or set %s: %s",
-			serving.KPAClass, class, serving.ClassAnnotation, serving.KPAClass))
-	}
 	if *d < config.MinStableWindow || *d > config.MaxStableWindow {
 		return v.outOfBounds(key, config.MinStableWindow, config.MaxStableWindow,
 			fmt.Sprintf("window must be from %v to %v", config.MinStableWindow, config.MaxStableWindow))

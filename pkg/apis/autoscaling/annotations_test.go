@@ -120,6 +120,9 @@ func TestValidateAnnotations(t *testing.T) {
 		name: "a valid HPA set on cpu",
 		in:   ann("class", serving.HPAClass, "metric", "cpu", "target", "80"),
 	}, {
+		name: "the HPA class takes a window: its scale-down stabilization and when to go to zero",
+		in:   ann("class", serving.HPAClass, "metric", "concurrency", "target", "10", "window", "30s"),
+	}, {
 		name: "a memory target is MiB, above 100",
 		in:   ann("class", serving.HPAClass, "metric", "memory", "target", "512"),
 	}, {
@@ -282,17 +285,6 @@ window must be from 6s to 1h0m0s`,
 		in:   ann("window", "6500ms"),
 		want: `invalid value: 6500ms: metadata.annotations[autoscaling.knative.dev/window]
 window must be whole seconds, e.g. "90s"`,
-	}, {
-		name: "window only for KPA",
-		in:   ann("class", serving.HPAClass, "window", "60s"),
-		want: `invalid value: 60s: metadata.annotations[autoscaling.knative.dev/window]
-window is used only by class kpa.autoscaling.knative.dev, not hpa.autoscaling.knative.dev; remove it or set autoscaling.knative.dev/class: kpa.autoscaling.knative.dev`,
-	}, {
-		name: "window only for KPA, when HPA is the cluster default",
-		in:   ann("window", "60s"),
-		cfg:  func(c *config.Autoscaler) { c.PodAutoscalerClass = serving.HPAClass },
-		want: `invalid value: 60s: metadata.annotations[autoscaling.knative.dev/window]
-window is used only by class kpa.autoscaling.knative.dev, not hpa.autoscaling.knative.dev; remove it or set autoscaling.knative.dev/class: kpa.autoscaling.knative.dev`,
 	}, {
 		name: "panic-window-percentage 1 to 100",
 		in:   ann("panic-window-percentage", "0.5"),

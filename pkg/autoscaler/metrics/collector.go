@@ -45,6 +45,10 @@ type waitingAt struct {
 // stands: it reports every second while it holds any.
 const waitingFresh = 3 * time.Second
 
+// Retention is the history the autoscaler keeps per Revision: the
+// longest stable window the window annotation allows.
+const Retention = time.Hour
+
 // NewCollector keeps retention of history per Revision: the longest
 // stable window in use.
 func NewCollector(retention time.Duration) *Collector {

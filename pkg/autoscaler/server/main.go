@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -23,12 +25,16 @@ import (
 	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/autoscaling"
 	"flywheel.dev/pkg/apis/config"
+	"flywheel.dev/pkg/autoscaler"
 	"flywheel.dev/pkg/autoscaler/custommetrics"
 	"flywheel.dev/pkg/autoscaler/metrics"
+	"flywheel.dev/pkg/autoscaler/scaling"
 	painformer "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler"
 	autoscalinglisters "flywheel.dev/pkg/client/listers/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/queue/stats"
+	"flywheel.dev/pkg/reconciler/autoscaling/hpa"
 	"flywheel.dev/pkg/reconciler/autoscaling/kpa"
+	"flywheel.dev/pkg/reconciler/autoscaling/podscale"
 )
 
 // Component names the autoscaler process in its logs and leader election
@@ -45,13 +51,6 @@ const (
 	DefaultMetricsAPIAddress = custommetrics.DefaultAddress
 )
 
-// retention is the history kept per Revision: the longest stable window
-// the annotation allows.
-const retention = time.Hour
-
-// scrapeTimeout bounds one scrape of a sidecar: a second is a tick.
-const scrapeTimeout = time.Second
-
 // Main runs the autoscaler until the process is signalled. It takes the
 // standard knative.dev/pkg flags (--kubeconfig, --server) and its own.
 func Main() {
@@ -63,20 +62,19 @@ func Main() {
 	ctx := signals.NewContext()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	collector := metrics.NewCollector(retention)
-	// One kept-alive connection per sampled pod: the default transport
-	// keeps 100 idle connections in all, so at a thousand Revisions
-	// most scrapes would dial anew, which cost a third of the CPU
-	// (docs/benchmarks.md, the autoscaler at 1,000 Revisions).
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConns = 0
-	transport.MaxIdleConnsPerHost = 1
-	client := &http.Client{Timeout: scrapeTimeout, Transport: transport}
+	collector := metrics.NewCollector(metrics.Retention)
+	client := metrics.NewScrapeClient()
 	scrape := func(ctx context.Context, podIP string, since time.Time) (stats.Report, error) {
 		return metrics.Scrape(ctx, client, podIP, since)
 	}
-	ctor := func(ctx context.Context, cmw configmap.Watcher) *controller.Impl {
-		impl, revisions := kpa.NewController(ctx, cmw, collector, scrape, log)
+	shared := &loops{collector: collector, scrape: scrape, log: log}
+	kpaCtor := func(ctx context.Context, cmw configmap.Watcher) *controller.Impl {
+		revisions := shared.get(ctx)
+		impl := kpa.NewController(ctx, cmw, revisions)
+		shared.enqueueTo(impl.EnqueueKey)
+
+		// The servers need the loops, which need the injected informers:
+		// this constructor is the first place that has both.
 		logger := logging.FromContext(ctx)
 		go func() {
 			if err := serveStats(ctx, *statsAddress, metrics.ActivatorHandler(collector, clock.RealClock{}, revisions.Poke)); err != nil {
@@ -97,7 +95,57 @@ func Main() {
 		}
 		return impl
 	}
-	sharedmain.MainWithConfig(ctx, Component, cfg, ctor)
+	hpaCtor := func(ctx context.Context, cmw configmap.Watcher) *controller.Impl {
+		impl := hpa.NewController(ctx, cmw, shared.get(ctx))
+		shared.enqueueTo(impl.EnqueueKey)
+		return impl
+	}
+	sharedmain.MainWithConfig(ctx, Component, cfg, kpaCtor, hpaCtor)
+}
+
+// loops are the per-Revision loops both classes' controllers share: one
+// loop per Revision, whatever its class, each decision going to both
+// controllers' queues (each reconciles only its own class).
+type loops struct {
+	collector *metrics.Collector
+	scrape    metrics.ScrapeFunc
+	log       *slog.Logger
+
+	once      sync.Once
+	revisions *autoscaler.Revisions
+	mu        sync.Mutex
+	enqueue   []func(types.NamespacedName)
+}
+
+// get makes the loops on first use, with the pod informer of ctx.
+func (l *loops) get(ctx context.Context) *autoscaler.Revisions {
+	l.once.Do(func() {
+		pods := podinformer.Get(ctx).Lister()
+		readyPods := func(rev types.NamespacedName) []string {
+			ips, err := podscale.ReadyPodIPs(pods, rev)
+			if err != nil {
+				l.log.Warn("listing a Revision's pods", "revision", rev.String(), "error", err)
+			}
+			return ips
+		}
+		l.revisions = autoscaler.NewRevisions(clock.RealClock{}, l.collector, l.scrape, readyPods, l.decided, l.log)
+	})
+	return l.revisions
+}
+
+func (l *loops) enqueueTo(f func(types.NamespacedName)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.enqueue = append(l.enqueue, f)
+}
+
+func (l *loops) decided(rev types.NamespacedName, _ scaling.Decision) {
+	l.mu.Lock()
+	enqueue := slices.Clone(l.enqueue)
+	l.mu.Unlock()
+	for _, f := range enqueue {
+		f(rev)
+	}
 }
 
 // serveStats serves h at activator.StatsPath on addr until ctx ends.

@@ -83,7 +83,7 @@ func latencyText(boundMs float64) string {
 	case math.IsNaN(boundMs):
 		return "–"
 	case math.IsInf(boundMs, 1):
-		return fmt.Sprintf("> %g ms (timed out)", ms(scrapeTimeout))
+		return fmt.Sprintf("> %g ms (timed out)", ms(metrics.ScrapeTimeout))
 	}
 	return fmt.Sprintf("≤ %g ms", boundMs)
 }
@@ -101,9 +101,6 @@ func (res results) markdown() string {
 	p("Load average (1, 5, 15 min) as the window began: %s; as it ended: %s. The rest of the machine used %.2f cores meanwhile.", res.LoadAvg.Start, res.LoadAvg.End, res.OtherCores)
 	if cfg.Profile {
 		p(" A CPU profile was taken over the window, which costs the autoscaler's side a little.")
-	}
-	if cfg.PoolAll {
-		p(" **What-if**: the scraper's client kept an idle connection to every sampled pod (no total limit on its idle pool), unlike the server's.")
 	}
 	p("\n\n")
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -35,19 +34,8 @@ type runConfig struct {
 	// autoscaler that reconciles every PodAutoscaler at once would.
 	StartSpread time.Duration `json:"startSpread"`
 	Profile     bool          `json:"profile"`
-	// PoolAll is a what-if: the scraper's client keeps an idle
-	// connection to every sampled pod rather than the server's (Go's
-	// default pool of 100 in all).
-	PoolAll bool   `json:"poolAll"`
-	Out     string `json:"-"`
+	Out         string        `json:"-"`
 }
-
-// Mirrored from pkg/autoscaler/server, which keeps them unexported: the
-// history kept per Revision and the scrape client's timeout.
-const (
-	retention     = time.Hour
-	scrapeTimeout = time.Second
-)
 
 // sidecarsReady bounds the sidecars' start: a listener per pod.
 const sidecarsReady = 2 * time.Minute
@@ -61,7 +49,6 @@ func runMain(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "measure for this long")
 	fs.DurationVar(&cfg.StartSpread, "start-spread", autoscaler.ScrapeInterval, "spread the Revisions' start over this long; 0 starts them at once")
 	fs.BoolVar(&cfg.Profile, "profile", false, "write a CPU profile of the autoscaler's side over the window (cpu.pprof, which costs a little CPU itself) and a heap profile at its end (heap.pprof) to --out")
-	fs.BoolVar(&cfg.PoolAll, "pool-all", false, "what-if: give the scraper's client an idle pool without a total limit, so that it keeps a connection to every sampled pod; the default is the server's client, on Go's default pool (100 idle connections in all)")
 	fs.StringVar(&cfg.Out, "out", "", "directory for results.json, results.md, the profile and the processes' logs; a temporary one if empty")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -139,13 +126,8 @@ func measure(ctx context.Context, cfg runConfig, sidecarsPID int, logDir string)
 	// The data path as pkg/autoscaler/server wires it, with the pods'
 	// addresses from the fleet rather than an informer.
 	var c counters
-	collector := metrics.NewCollector(retention)
-	client := &http.Client{Timeout: scrapeTimeout}
-	if cfg.PoolAll {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConns = 0 // no limit; still two a host
-		client.Transport = t
-	}
+	collector := metrics.NewCollector(metrics.Retention)
+	client := metrics.NewScrapeClient()
 	defer client.CloseIdleConnections()
 	scrape := func(ctx context.Context, podIP string, since time.Time) (stats.Report, error) {
 		start := time.Now()

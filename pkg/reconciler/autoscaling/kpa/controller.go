@@ -2,11 +2,9 @@ package kpa
 
 import (
 	"context"
-	"log/slog"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/utils/clock"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	deploymentinformer "knative.dev/pkg/client/injection/kube/informers/apps/v1/deployment"
 	podinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/pod"
@@ -17,9 +15,6 @@ import (
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
-	"flywheel.dev/pkg/autoscaler"
-	"flywheel.dev/pkg/autoscaler/metrics"
-	"flywheel.dev/pkg/autoscaler/scaling"
 	painformer "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler"
 	pareconciler "flywheel.dev/pkg/client/injection/reconciler/autoscaling/v1alpha1/podautoscaler"
 	"flywheel.dev/pkg/reconciler/autoscaling/podscale"
@@ -28,37 +23,34 @@ import (
 // agentName names this reconciler in the events it records.
 const agentName = "kpa-controller"
 
+// Loops is what the controller needs of the autoscaler's per-Revision
+// loops (autoscaler.Revisions): the reconciler's Deciders, and an end to
+// a deleted PodAutoscaler's loop.
+type Loops interface {
+	Deciders
+	Forget(rev types.NamespacedName)
+}
+
 // NewController returns the controller of the built-in class's
-// PodAutoscalers and the per-Revision loops it runs, which record into
-// collector and scrape with scrape. A loop's changed decision brings its
-// PodAutoscaler back at once; so do the Revision's Deployment and pods
-// changing (they carry the Revision's label, and a PodAutoscaler is
-// named after its Revision). A deleted PodAutoscaler's loop ends.
-func NewController(ctx context.Context, cmw configmap.Watcher, collector *metrics.Collector, scrape metrics.ScrapeFunc, log *slog.Logger) (*controller.Impl, *autoscaler.Revisions) {
+// PodAutoscalers, acting on loops' decisions. Whoever runs the loops
+// enqueues a PodAutoscaler whose loop's decision changed; the Revision's
+// Deployment and pods changing bring it back too (they carry the
+// Revision's label, and a PodAutoscaler is named after its Revision). A
+// deleted PodAutoscaler's loop ends.
+func NewController(ctx context.Context, cmw configmap.Watcher, loops Loops) *controller.Impl {
 	logger := logging.FromContext(ctx)
 	paInformer := painformer.Get(ctx)
 	deploymentInformer := deploymentinformer.Get(ctx)
 	podInformer := podinformer.Get(ctx)
 
-	var impl *controller.Impl
-	readyPods := func(rev types.NamespacedName) []string {
-		ips, err := podscale.ReadyPodIPs(podInformer.Lister(), rev)
-		if err != nil {
-			logger.Warnw("Listing a Revision's pods", "revision", rev.String(), "error", err)
-		}
-		return ips
-	}
-	revisions := autoscaler.NewRevisions(clock.RealClock{}, collector, scrape, readyPods,
-		func(rev types.NamespacedName, _ scaling.Decision) { impl.EnqueueKey(rev) }, log)
-
 	r := &Reconciler{
 		kube:             kubeclient.Get(ctx),
 		deploymentLister: deploymentInformer.Lister(),
 		podLister:        podInformer.Lister(),
-		deciders:         revisions,
+		deciders:         loops,
 	}
-	impl = pareconciler.NewImpl(ctx, r, serving.KPAClass, func(impl *controller.Impl) controller.Options {
-		store := newConfigStore(logger.Named("config-store"), func(string, any) {
+	impl := pareconciler.NewImpl(ctx, r, serving.KPAClass, func(impl *controller.Impl) controller.Options {
+		store := podscale.NewConfigStore(logger.Named("config-store"), func(string, any) {
 			impl.FilteredGlobalResync(isKPA, paInformer.Informer())
 		})
 		store.WatchConfigs(cmw)
@@ -73,7 +65,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher, collector *metric
 			DeleteFunc: func(obj any) {
 				if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 					ns, name, _ := cache.SplitMetaNamespaceKey(key)
-					revisions.Forget(types.NamespacedName{Namespace: ns, Name: name})
+					loops.Forget(types.NamespacedName{Namespace: ns, Name: name})
 				}
 			},
 		},
@@ -91,7 +83,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher, collector *metric
 	if _, err := podInformer.Informer().AddEventHandler(byRevision); err != nil {
 		logger.Fatalw("Watching pods", "error", err)
 	}
-	return impl, revisions
+	return impl
 }
 
 // isKPA reports whether obj is a PodAutoscaler of the built-in class.

@@ -45,7 +45,7 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, pa *autoscalingv1alpha1.
 	pa.Status.InitializeConditions()
 	rev := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
 	reachable := pa.Spec.Reachability != autoscalingv1alpha1.ReachabilityUnreachable
-	spec, err := scaling.SpecFor(pa.Annotations, pa.Spec.ContainerConcurrency, reachable, autoscalerConfig(ctx))
+	spec, err := scaling.SpecFor(pa.Annotations, pa.Spec.ContainerConcurrency, reachable, podscale.AutoscalerConfig(ctx))
 	if err != nil {
 		pa.Status.MarkScaleTargetNotInitialized(podscale.ReasonInvalidSpec, err.Error())
 		return controller.NewPermanentError(fmt.Errorf("PodAutoscaler %s: %w", rev, err))
