@@ -15,16 +15,19 @@ import (
 
 // Intervals of a Revision's loop: its pods are scraped every second, as
 // the sidecars measure by the second, and the built-in class decides
-// every two, as Knative's does.
+// after each scrape, on the windows with that second in them. Deciding
+// every other second, as Knative does, left a load step unseen for up to
+// 3 s (docs/benchmarks.md, load step); a decision is a few
+// multiplications.
 const (
 	ScrapeInterval = time.Second
-	DecideInterval = 2 * time.Second
+	DecideInterval = ScrapeInterval
 )
 
 // Revisions runs the autoscaler's work for each Revision it is told
 // about: a scrape of a sample of its ready pods every ScrapeInterval
-// and, for the built-in class, a decision every DecideInterval, or at
-// once when Poked (a request waits at the activator with no pod).
+// and, for the built-in class, a decision after each, or at once when
+// Poked (a request waits at the activator with no pod).
 type Revisions struct {
 	clk       clock.WithTicker
 	collector *metrics.Collector
@@ -161,15 +164,12 @@ func (l *loop) run(ctx context.Context) {
 	defer close(l.done)
 	scrape := l.r.clk.NewTicker(ScrapeInterval)
 	defer scrape.Stop()
-	decide := l.r.clk.NewTicker(DecideInterval)
-	defer decide.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-scrape.C():
 			l.scrapeOnce(ctx)
-		case <-decide.C():
 			l.decide()
 		case <-l.poke:
 			l.decide()

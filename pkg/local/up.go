@@ -164,9 +164,12 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 		return c.upAsPods(ctx, append(gateway, core...), cmp.Or(opts.GatewayAddress, DefaultGatewayAddress), opts.Progress)
 	}
 	// Without a node nothing would run the components' Deployments:
-	// this process runs them itself, in sandboxes.
+	// this process runs the webhook and the controller itself, in
+	// sandboxes. Nothing serves the autoscaler's aggregated API then,
+	// and an APIService without a server fails discovery for every
+	// client (namespace deletion among them): it is left out too.
 	core = slices.DeleteFunc(core, func(o *unstructured.Unstructured) bool {
-		return o.GetKind() == "Deployment" && o.GetNamespace() == SystemNamespace
+		return (o.GetKind() == "Deployment" && o.GetNamespace() == SystemNamespace) || o.GetKind() == "APIService"
 	})
 	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), append(gateway, core...), manifest.Options{}); err != nil {
 		return fmt.Errorf("installing the Gateway API CRDs and config/core: %w", err)

@@ -13,11 +13,8 @@ type results struct {
 	Config  runConfig        `json:"config"`
 	Machine benchkit.Machine `json:"machine"`
 	Ups     []upResult       `json:"ups"`
-	// GoBuild is `go build` of each component onto its up-to-date binary
-	// after the last up.
-	GoBuild []build  `json:"goBuild"`
-	PodRuns []podRun `json:"podRuns"`
-	Elapsed string   `json:"elapsed"`
+	PodRuns []podRun         `json:"podRuns"`
+	Elapsed string           `json:"elapsed"`
 }
 
 // podFigure is one interval of a pod's way, read from its marks.
@@ -132,7 +129,7 @@ func (res results) markdown() string {
 	p("### fw local up\n\n")
 	p("`local.Up` with the control plane (kube-controller-manager included), the node, and Flywheel's components as pods of config/core's Deployments, as `fw local up` and the e2e tests call it, in one work directory, %d time(s); then the harness waits for the Node's Ready condition and an HTTP answer from the gateway and the activator. "+
 		"The node builds each component's ko:// image with `go build`, one at a time, into the image cache outside the work directory, where it is up to date after the first up on a machine: the build then links nothing. "+
-		"Each step is the time since the step before it, read from the control plane's log, the node's log file appearing (to %s), the components' pods seen Ready through the API server and the harness's checks (both every %s).\n\n",
+		"Each step is the time since the latest step above it that was done before it, read from the control plane's log, the node's log file appearing (to %s), the components' pods seen Ready through the API server and the harness's checks (both every %s).\n\n",
 		len(res.Ups), filePoll, readyPoll)
 	p("| step | covers |")
 	for i := range res.Ups {
@@ -155,18 +152,6 @@ func (res results) markdown() string {
 		p(" %s |", seconds(u.Stop, u.Stop > 0))
 	}
 	p("\n\n")
-	if len(res.GoBuild) > 0 {
-		var parts []string
-		for _, g := range res.GoBuild {
-			s := fmt.Sprintf("`go build %s` %s", g.Package, seconds(g.Took, true))
-			if g.Relinked {
-				s += " (it wrote the binary again)"
-			}
-			parts = append(parts, s)
-		}
-		p("What each up pays for building components that did not change, measured after the last up: %s.\n\n", strings.Join(parts, ", "))
-	}
-
 	p("### pod create → Ready\n\n")
 	p("%d bare pods per variant and run (no Deployment, no sidecar), created one after the other in namespace %s after one uncounted pod, each deleted with grace 0 and stopped by the node before the next; %d run(s), each figure the median over runs. "+
 		"Image: test/bench/node/podapp (a small HTTP server that prints when its main began and when it listens) built to an absolute path (the node hashes it once and keeps the digest while its size and modification time stay). "+
@@ -196,16 +181,19 @@ func (res results) markdown() string {
 	return b.String()
 }
 
-// stepTime is the time from the latest of the earlier steps that u has to
-// step, in seconds.
+// stepTime is the time to step from the latest of the earlier steps that
+// u has and that were done before it, in seconds.
 func stepTime(u upResult, earlier []upStep, step string) string {
 	at, ok := u.Marks[step]
 	if !ok {
 		return "–"
 	}
+	// The components' pods come Ready in the order the node built
+	// them, not the table's: only earlier steps done before this one
+	// count.
 	var from time.Duration
 	for _, s := range earlier {
-		if t, ok := u.Marks[s.name]; ok && t > from {
+		if t, ok := u.Marks[s.name]; ok && t > from && t <= at {
 			from = t
 		}
 	}

@@ -141,9 +141,6 @@ func runMain(ctx context.Context, args []string) error {
 		benchkit.Progress("  all ready after %s", u.Total())
 		res.Ups = append(res.Ups, u)
 	}
-	if res.GoBuild, err = b.timeNoopBuilds(ctx); err != nil {
-		return err
-	}
 	for r := range cfg.Runs {
 		for _, v := range cfg.Variants {
 			benchkit.Progress("pods, run %d of %d, %s", r+1, cfg.Runs, v)
@@ -255,44 +252,4 @@ func buildApp(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("go build ./test/bench/node/podapp: %w\n%s", err, b)
 	}
 	return out, nil
-}
-
-// timeNoopBuilds times `go build` of the webhook and the controller onto
-// their binaries in the work directory, which the last up left up to
-// date: what every up pays for those two builds even when nothing
-// changed.
-func (b *bench) timeNoopBuilds(ctx context.Context) ([]build, error) {
-	root, err := repo.Root()
-	if err != nil {
-		return nil, err
-	}
-	var out []build
-	for _, c := range []struct{ name, pkg string }{{"webhook", "./cmd/webhook"}, {"controller", "./cmd/controller"}} {
-		bin := filepath.Join(b.cfg.WorkDir, c.name)
-		before, err := os.Stat(bin)
-		if err != nil {
-			return nil, err
-		}
-		began := time.Now()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, c.pkg)
-		cmd.Dir = root
-		if o, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %w\n%s", c.pkg, err, o)
-		}
-		took := time.Since(began)
-		after, err := os.Stat(bin)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, build{Package: c.pkg, Took: took, Relinked: !after.ModTime().Equal(before.ModTime())})
-	}
-	return out, nil
-}
-
-// build is one `go build` of a component onto its up-to-date binary.
-type build struct {
-	Package string        `json:"package"`
-	Took    time.Duration `json:"took"`
-	// Relinked is whether go build wrote the binary again.
-	Relinked bool `json:"relinked"`
 }
