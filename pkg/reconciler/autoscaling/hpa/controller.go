@@ -3,7 +3,6 @@ package hpa
 import (
 	"context"
 
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	deploymentinformer "knative.dev/pkg/client/injection/kube/informers/apps/v1/deployment"
@@ -12,7 +11,6 @@ import (
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
-	pkgreconciler "knative.dev/pkg/reconciler"
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
@@ -24,20 +22,13 @@ import (
 // agentName names this reconciler in the events it records.
 const agentName = "hpa-class-controller"
 
-// Loops is what the controller needs of the autoscaler's per-Revision
-// loops (autoscaler.Revisions).
-type Loops interface {
-	Deciders
-	Forget(rev types.NamespacedName)
-}
-
 // NewController returns the controller of the HPA class's
 // PodAutoscalers. Whoever runs loops enqueues a PodAutoscaler whose
 // loop's decision changed; its HPA (owned), and the Revision's
 // Deployment and pods (by the Revision's label) changing bring it back
 // too. A deleted PodAutoscaler's loop ends; its HPA goes with it, by
 // owner reference.
-func NewController(ctx context.Context, cmw configmap.Watcher, loops Loops) *controller.Impl {
+func NewController(ctx context.Context, cmw configmap.Watcher, loops podscale.Loops) *controller.Impl {
 	logger := logging.FromContext(ctx)
 	paInformer := painformer.Get(ctx)
 	hpaInformer := hpainformer.Get(ctx)
@@ -60,37 +51,14 @@ func NewController(ctx context.Context, cmw configmap.Watcher, loops Loops) *con
 		return controller.Options{AgentName: agentName, ConfigStore: store}
 	})
 
-	if _, err := paInformer.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
-		FilterFunc: isHPA,
-		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    impl.Enqueue,
-			UpdateFunc: controller.PassNew(impl.Enqueue),
-			DeleteFunc: func(obj any) {
-				if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-					ns, name, _ := cache.SplitMetaNamespaceKey(key)
-					loops.Forget(types.NamespacedName{Namespace: ns, Name: name})
-				}
-			},
-		},
-	}); err != nil {
-		logger.Fatalw("Watching PodAutoscalers", "error", err)
+	if err := podscale.Watch(impl, isHPA, paInformer.Informer(), deploymentInformer.Informer(), podInformer.Informer(), loops.Forget); err != nil {
+		logger.Fatalw("Setting up the controller", "error", err)
 	}
 	if _, err := hpaInformer.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
 		FilterFunc: controller.FilterController(&autoscalingv1alpha1.PodAutoscaler{}),
 		Handler:    controller.HandleAll(impl.EnqueueControllerOf),
 	}); err != nil {
 		logger.Fatalw("Watching HorizontalPodAutoscalers", "error", err)
-	}
-	revisionLabel := serving.RevisionLabel.String()
-	byRevision := cache.FilteringResourceEventHandler{
-		FilterFunc: pkgreconciler.LabelExistsFilterFunc(revisionLabel),
-		Handler:    controller.HandleAll(impl.EnqueueLabelOfNamespaceScopedResource("", revisionLabel)),
-	}
-	if _, err := deploymentInformer.Informer().AddEventHandler(byRevision); err != nil {
-		logger.Fatalw("Watching Deployments", "error", err)
-	}
-	if _, err := podInformer.Informer().AddEventHandler(byRevision); err != nil {
-		logger.Fatalw("Watching pods", "error", err)
 	}
 	return impl
 }

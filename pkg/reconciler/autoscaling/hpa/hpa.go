@@ -31,13 +31,6 @@ import (
 // not the PodAutoscaler's.
 const ReasonNotOwned = "NotOwned"
 
-// Deciders is what the reconciler needs of the autoscaler's
-// per-Revision loops (autoscaler.Revisions).
-type Deciders interface {
-	Watch(rev types.NamespacedName, figure metrics.Figure, spec *scaling.Spec)
-	Decision(rev types.NamespacedName) (scaling.Decision, bool)
-}
-
 // Reconciler keeps a PodAutoscaler's HPA and owns its Revision's step
 // between zero and one pod.
 type Reconciler struct {
@@ -45,7 +38,7 @@ type Reconciler struct {
 	hpaLister        autoscalingv2listers.HorizontalPodAutoscalerLister
 	deploymentLister appsv1listers.DeploymentLister
 	podLister        corev1listers.PodLister
-	deciders         Deciders
+	deciders         podscale.Deciders
 	config           func(context.Context) *config.Autoscaler
 }
 
@@ -81,21 +74,11 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, pa *autoscalingv1alpha1.
 	}
 	r.deciders.Watch(rev, metrics.Concurrency, &spec)
 
-	name := pa.Spec.ScaleTargetRef.Name
-	d, err := r.deploymentLister.Deployments(pa.Namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		pa.Status.MarkScaleTargetNotInitialized(podscale.ReasonTargetMissing, fmt.Sprintf("Deployment %s does not exist yet", name))
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("getting Deployment %s: %w", name, err)
-	}
-	ips, err := podscale.ReadyPodIPs(r.podLister, rev)
-	if err != nil {
+	t, err := podscale.GetTarget(pa, r.deploymentLister, r.podLister)
+	if t == nil || err != nil {
 		return err
 	}
-	ready := int32(len(ips))
-	initialized := podscale.MarkInitialized(pa, d, ready)
+	d, ready, initialized := t.Deployment, t.Ready, t.Initialized
 
 	current := podscale.Replicas(d)
 	desired := current

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	appsv1listers "k8s.io/client-go/listers/apps/v1"
@@ -20,21 +19,12 @@ import (
 	"flywheel.dev/pkg/reconciler/autoscaling/podscale"
 )
 
-// Deciders is what the reconciler needs of the autoscaler's
-// per-Revision loops (autoscaler.Revisions).
-type Deciders interface {
-	// Watch starts or updates a Revision's loop.
-	Watch(rev types.NamespacedName, figure metrics.Figure, spec *scaling.Spec)
-	// Decision is the loop's latest decision; false before its first.
-	Decision(rev types.NamespacedName) (scaling.Decision, bool)
-}
-
 // Reconciler scales a Revision's Deployment to what its loop decides.
 type Reconciler struct {
 	kube             kubernetes.Interface
 	deploymentLister appsv1listers.DeploymentLister
 	podLister        corev1listers.PodLister
-	deciders         Deciders
+	deciders         podscale.Deciders
 }
 
 var _ pareconciler.Interface = (*Reconciler)(nil)
@@ -56,22 +46,11 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, pa *autoscalingv1alpha1.
 	}
 	r.deciders.Watch(rev, figure, &spec)
 
-	name := pa.Spec.ScaleTargetRef.Name
-	d, err := r.deploymentLister.Deployments(pa.Namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		// The Revision reconciler makes it; its informer brings us back.
-		pa.Status.MarkScaleTargetNotInitialized(podscale.ReasonTargetMissing, fmt.Sprintf("Deployment %s does not exist yet", name))
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("getting Deployment %s: %w", name, err)
-	}
-	ips, err := podscale.ReadyPodIPs(r.podLister, rev)
-	if err != nil {
+	t, err := podscale.GetTarget(pa, r.deploymentLister, r.podLister)
+	if t == nil || err != nil {
 		return err
 	}
-	ready := int32(len(ips))
-	initialized := podscale.MarkInitialized(pa, d, ready)
+	d, ready, initialized := t.Deployment, t.Ready, t.Initialized
 
 	want := podscale.Replicas(d)
 	if decision, ok := r.deciders.Decision(rev); ok {

@@ -7,14 +7,21 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	appsv1listers "k8s.io/client-go/listers/apps/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"knative.dev/pkg/controller"
+	pkgreconciler "knative.dev/pkg/reconciler"
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
+	"flywheel.dev/pkg/autoscaler/metrics"
+	"flywheel.dev/pkg/autoscaler/scaling"
 )
 
 // Reasons of the PodAutoscaler's conditions.
@@ -104,4 +111,87 @@ func MarkScale(pa *autoscalingv1alpha1.PodAutoscaler, desired, ready int32) {
 	// The serverless-service reconciler switches the endpoints from the
 	// pods it sees; nothing here waits on it.
 	pa.Status.MarkEndpointsReady()
+}
+
+// Target is a PodAutoscaler's Deployment as both classes act on it.
+type Target struct {
+	Deployment *appsv1.Deployment
+	// Ready counts the Revision's ready pods.
+	Ready int32
+	// Initialized says the Deployment has had all its initial pods
+	// ready once.
+	Initialized bool
+}
+
+// GetTarget reads the PodAutoscaler's Deployment and its Revision's ready
+// pods, and marks the target initialized once it is. It returns nil
+// (and marks why) while the Deployment does not exist: the Revision
+// reconciler makes it, and its informer brings the PodAutoscaler back.
+func GetTarget(pa *autoscalingv1alpha1.PodAutoscaler, deployments appsv1listers.DeploymentLister, pods corev1listers.PodLister) (*Target, error) {
+	name := pa.Spec.ScaleTargetRef.Name
+	d, err := deployments.Deployments(pa.Namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		pa.Status.MarkScaleTargetNotInitialized(ReasonTargetMissing, fmt.Sprintf("Deployment %s does not exist yet", name))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting Deployment %s: %w", name, err)
+	}
+	ips, err := ReadyPodIPs(pods, types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name})
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{Deployment: d, Ready: int32(len(ips))}
+	t.Initialized = MarkInitialized(pa, d, t.Ready)
+	return t, nil
+}
+
+// Watch feeds impl, the controller of one class (isClass): its
+// PodAutoscalers, ending a deleted one's loop with forget; and the
+// Deployments and pods of Revisions, by the Revision's label, which a
+// PodAutoscaler is named after.
+func Watch(impl *controller.Impl, isClass func(any) bool, pas, deployments, pods cache.SharedIndexInformer, forget func(types.NamespacedName)) error {
+	if _, err := pas.AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: isClass,
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    impl.Enqueue,
+			UpdateFunc: controller.PassNew(impl.Enqueue),
+			DeleteFunc: func(obj any) {
+				if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+					ns, name, _ := cache.SplitMetaNamespaceKey(key)
+					forget(types.NamespacedName{Namespace: ns, Name: name})
+				}
+			},
+		},
+	}); err != nil {
+		return fmt.Errorf("watching PodAutoscalers: %w", err)
+	}
+	revisionLabel := serving.RevisionLabel.String()
+	byRevision := cache.FilteringResourceEventHandler{
+		FilterFunc: pkgreconciler.LabelExistsFilterFunc(revisionLabel),
+		Handler:    controller.HandleAll(impl.EnqueueLabelOfNamespaceScopedResource("", revisionLabel)),
+	}
+	if _, err := deployments.AddEventHandler(byRevision); err != nil {
+		return fmt.Errorf("watching Deployments: %w", err)
+	}
+	if _, err := pods.AddEventHandler(byRevision); err != nil {
+		return fmt.Errorf("watching pods: %w", err)
+	}
+	return nil
+}
+
+// Deciders is what a reconciler needs of the autoscaler's per-Revision
+// loops (autoscaler.Revisions).
+type Deciders interface {
+	// Watch starts or updates a Revision's loop.
+	Watch(rev types.NamespacedName, figure metrics.Figure, spec *scaling.Spec)
+	// Decision is the loop's latest decision; false before its first.
+	Decision(rev types.NamespacedName) (scaling.Decision, bool)
+}
+
+// Loops is what a controller needs of them: the reconciler's Deciders,
+// and an end to a deleted PodAutoscaler's loop.
+type Loops interface {
+	Deciders
+	Forget(rev types.NamespacedName)
 }
