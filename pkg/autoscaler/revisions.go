@@ -208,7 +208,17 @@ func (l *loop) decide() {
 		ReadyPods: int32(len(l.r.readyPods(l.rev))),
 		Waiting:   int32(c.Waiting(l.rev, now)),
 	}
-	load.Stable, _ = c.Average(l.rev, l.figure, now, l.spec.StableWindow)
+	var measured bool
+	load.Stable, measured = c.Average(l.rev, l.figure, now, l.spec.StableWindow)
+	if !measured && load.Waiting == 0 {
+		// Nothing measured yet, as when a new Revision's first pod is
+		// still starting: no load is not zero load, and deciding on it
+		// would scale the Revision away before anything could reach it.
+		// The scale stays as it is until a report arrives, or a request
+		// waits at the activator.
+		l.mu.Unlock()
+		return
+	}
 	load.Panic, _ = c.Average(l.rev, l.figure, now, l.spec.PanicWindow)
 	d := l.decider.Decide(now, load)
 	changed := !l.decided || d != l.last

@@ -121,6 +121,46 @@ func TestRevisionLoopScalesOnWhatItScrapes(t *testing.T) {
 	}
 }
 
+// TestNoDecisionBeforeAnythingIsMeasured: a new Revision whose pod is not
+// ready yet has no load recorded; the loop must not take that for no
+// load and scale it to zero before its pod could serve. Its first
+// report, even an idle one, lets it decide.
+func TestNoDecisionBeforeAnythingIsMeasured(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
+	p := &pods{clk: clk}
+	var d decisions
+	r := NewRevisions(clk, metrics.NewCollector(time.Minute), p.scrape, p.ready, d.record, slog.New(slog.DiscardHandler))
+	defer r.Stop()
+	r.Watch(rev, metrics.Concurrency, testSpec())
+	l := r.loops[rev]
+	l.cancel()
+	<-l.done
+
+	for range 3 {
+		clk.Step(time.Second)
+		l.scrapeOnce(t.Context())
+		l.decide()
+	}
+	if got, n := d.last(); n != 0 {
+		t.Fatalf("decided %+v with nothing measured, want no decision", got)
+	}
+	if _, ok := r.Decision(rev); ok {
+		t.Error("Decision reports one with nothing measured")
+	}
+	// The pod is ready and reports an idle second: now zero load is
+	// known, and the last pod is kept through the grace period.
+	p.mu.Lock()
+	p.ips = []string{"10.0.0.1"}
+	p.mu.Unlock()
+	clk.Step(time.Second)
+	l.scrapeOnce(t.Context())
+	clk.Step(time.Second)
+	l.decide()
+	if got, n := d.last(); n != 1 || !got.ScalingToZero {
+		t.Errorf("after an idle report: decision %+v (#%d), want the last pod kept while scaling to zero", got, n)
+	}
+}
+
 // TestPokeDecidesAtOnce: a request waiting at the activator for a
 // Revision with no pod brings a decision of one pod without waiting for
 // the loop's tick.

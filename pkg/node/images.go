@@ -266,8 +266,8 @@ func (r *imageResolver) build(ctx context.Context, importPath, want string) (ima
 }
 
 // goBuild runs go build the way ko does (static, trimmed paths, no VCS
-// stamp, so that the same source gives the same digest) and moves the
-// result into the cache under its digest.
+// stamp, so that the same source gives the same digest), one build at a
+// time, and copies the result into the cache under its digest.
 func (r *imageResolver) goBuild(lifetime context.Context, importPath string) (image, error) {
 	select {
 	case r.buildSlot <- struct{}{}:
