@@ -40,6 +40,13 @@ fi
 
 if [[ " $layers " == *" e2e "* ]]; then
 	step "end-to-end tests (a local cluster with the process node and the gateway)"
+	# The node builds Flywheel's components from their ko:// images as ko
+	# does (static, trimmed paths), which shares no compiled package with
+	# the builds above. One go build of them all compiles the shared
+	# dependencies once, on both cores, before the first cluster's
+	# bring-up is timed.
+	CGO_ENABLED=0 go build -trimpath -buildvcs=false -o /dev/null \
+		./cmd/webhook ./cmd/controller ./cmd/activator ./cmd/autoscaler ./cmd/gateway ./cmd/queue
 	# One package at a time: each runs a local cluster of its own, and two
 	# cannot share a host (the node address and the pod range).
 	go test -tags e2e -p 1 -count=1 -timeout 20m ./test/e2e/... "$@"

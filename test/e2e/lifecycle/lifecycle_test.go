@@ -51,8 +51,9 @@ var (
 )
 
 const (
-	// upTimeout bounds fw local up until its state says ready.
-	upTimeout = 3 * time.Minute
+	// upTimeout bounds fw local up until its state says ready; on a cold
+	// build cache the node compiles every component first.
+	upTimeout = 10 * time.Minute
 	// podTimeout bounds a pod's start; the first builds its ko:// image.
 	podTimeout = 3 * time.Minute
 	// downTimeout bounds fw local down and the exit of fw local up.
