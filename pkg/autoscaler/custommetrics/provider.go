@@ -237,7 +237,7 @@ func (p *Provider) newQuery(figure metrics.Figure) *query {
 // recorded.
 func (q *query) perPod(pod *corev1.Pod) (float64, bool, error) {
 	name, ok := pod.Labels[string(serving.RevisionLabel)]
-	if !ok || name == "" || !podReady(pod) {
+	if !ok || name == "" || !metrics.PodServing(pod) {
 		return 0, false, nil
 	}
 	rev := types.NamespacedName{Namespace: pod.Namespace, Name: name}
@@ -255,7 +255,7 @@ func (q *query) share(rev types.NamespacedName) (share, error) {
 	}
 	ready := 0
 	for _, pod := range pods {
-		if podReady(pod) {
+		if metrics.PodServing(pod) {
 			ready++
 		}
 	}
@@ -290,18 +290,4 @@ func (q *query) value(pod *corev1.Pod, id custom_metrics.MetricIdentifier, perPo
 		// milli-units).
 		Value: *resource.NewMilliQuantity(int64(math.Round(perPod*1000)), resource.DecimalSI),
 	}
-}
-
-// podReady says whether the pod serves: Ready and not being deleted,
-// as the HPA and the Revision's ready-pod count understand it.
-func podReady(pod *corev1.Pod) bool {
-	if pod.DeletionTimestamp != nil {
-		return false
-	}
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -110,8 +110,9 @@ func TestUpDeployDown(t *testing.T) {
 		t.Errorf("fw local logs kube-apiserver --tail 3 printed %d lines:\n%s", strings.Count(logs, "\n"), logs)
 	}
 	// The controller runs as a pod: its log comes from it through the
-	// API server. knative.dev/pkg logs JSON lines.
-	if logs, err := u.fw(t, "local", "logs", "controller", "--data-dir", u.dataDir); err != nil || !strings.Contains(logs, `"level"`) {
+	// API server. knative.dev/pkg logs JSON lines naming the component's
+	// logger.
+	if logs, err := u.fw(t, "local", "logs", "controller", "--data-dir", u.dataDir); err != nil || !strings.Contains(logs, `"logger":"controller`) {
 		t.Errorf("fw local logs controller: %v\n%s", err, logs)
 	}
 

@@ -6,7 +6,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -46,20 +45,11 @@ func ReadyPodIPs(lister corev1listers.PodLister, rev types.NamespacedName) ([]st
 	}
 	var ips []string
 	for _, p := range pods {
-		if p.DeletionTimestamp == nil && p.Status.PodIP != "" && podReady(p) {
+		if p.Status.PodIP != "" && metrics.PodServing(p) {
 			ips = append(ips, p.Status.PodIP)
 		}
 	}
 	return ips, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // Replicas is what the Deployment asks for.
