@@ -3,7 +3,11 @@ package controlplane
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 )
 
 // errPortInUse marks a start that failed because another program bound
@@ -11,24 +15,102 @@ import (
 // Start retries with new ports.
 var errPortInUse = errors.New("a chosen port was taken by another program")
 
+// lowestPickedPort is the lowest port FreePorts hands out: well above the
+// ports services are configured on by hand.
+const lowestPickedPort = 10000
+
+// ephemeralPortsFile holds the range the kernel picks the local ports of
+// outgoing connections from.
+const ephemeralPortsFile = "/proc/sys/net/ipv4/ip_local_port_range"
+
 // FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a
-// moment ago. All listeners stay open until every port is chosen, so the
-// kernel cannot hand out the same port twice.
+// moment ago. They lie below the kernel's ephemeral range: a port from
+// that range can be taken by any outgoing connection (the API server's to
+// etcd, a client's) between choosing it and binding it, which is how a
+// chosen port was once found taken seconds later. All listeners stay
+// open until every port is chosen, so no port is handed out twice.
 func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	listeners := make([]net.Listener, 0, n)
+	return freePorts(n, false)
+}
+
+// FreeConsecutivePorts returns the first of n consecutive TCP ports on
+// 127.0.0.1 that were all free a moment ago, chosen as FreePorts chooses.
+func FreeConsecutivePorts(n int) (int, error) {
+	ports, err := freePorts(n, true)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
+}
+
+func freePorts(n int, consecutive bool) ([]int, error) {
+	hi := ephemeralLow() - 1
+	if consecutive {
+		hi -= n - 1
+	}
+	if hi < lowestPickedPort {
+		return nil, fmt.Errorf("no room for %d ports between %d and the ephemeral range (%s)", n, lowestPickedPort, ephemeralPortsFile)
+	}
+	var listeners []net.Listener
 	defer func() {
 		for _, l := range listeners {
 			_ = l.Close()
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := func(port int) bool {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			return nil, fmt.Errorf("finding a free port on 127.0.0.1: %w", err)
+			return false
 		}
 		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		return true
 	}
-	return ports, nil
+	ports := make([]int, 0, n)
+	for range 1000 {
+		first := lowestPickedPort + rand.IntN(hi-lowestPickedPort+1)
+		if !consecutive {
+			if listen(first) {
+				ports = append(ports, first)
+				if len(ports) == n {
+					return ports, nil
+				}
+			}
+			continue
+		}
+		held := len(listeners)
+		run := 0
+		for run < n && listen(first+run) {
+			run++
+		}
+		if run == n {
+			for p := range n {
+				ports = append(ports, first+p)
+			}
+			return ports, nil
+		}
+		for _, l := range listeners[held:] {
+			_ = l.Close()
+		}
+		listeners = listeners[:held]
+	}
+	return nil, fmt.Errorf("found no %d free ports on 127.0.0.1 between %d and %d", n, lowestPickedPort, hi)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or
+// Linux's default when the range cannot be read.
+func ephemeralLow() int {
+	const linuxDefault = 32768
+	b, err := os.ReadFile(ephemeralPortsFile)
+	if err != nil {
+		return linuxDefault
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return linuxDefault
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil || low <= lowestPickedPort {
+		return linuxDefault
+	}
+	return low
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestFreePortsAreDistinctAndBindable(t *testing.T) {
+func TestFreePortsAreDistinctBindableAndBelowTheEphemeralRange(t *testing.T) {
 	const n = 16
 	ports, err := FreePorts(n)
 	if err != nil {
@@ -21,11 +21,32 @@ func TestFreePortsAreDistinctAndBindable(t *testing.T) {
 			t.Errorf("port %d returned twice in %v", p, ports)
 		}
 		seen[p] = true
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			t.Errorf("port %d is not free after freePorts returned: %v", p, err)
-			continue
+		if p < lowestPickedPort || p >= ephemeralLow() {
+			t.Errorf("port %d is outside [%d, %d)", p, lowestPickedPort, ephemeralLow())
 		}
-		_ = l.Close()
+		assertBindable(t, p)
 	}
+}
+
+func TestFreeConsecutivePorts(t *testing.T) {
+	first, err := FreeConsecutivePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first < lowestPickedPort || first+2 >= ephemeralLow() {
+		t.Errorf("ports %d-%d are outside [%d, %d)", first, first+2, lowestPickedPort, ephemeralLow())
+	}
+	for p := first; p < first+3; p++ {
+		assertBindable(t, p)
+	}
+}
+
+func assertBindable(t *testing.T, port int) {
+	t.Helper()
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Errorf("port %d is not free after it was returned: %v", port, err)
+		return
+	}
+	_ = l.Close()
 }

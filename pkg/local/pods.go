@@ -44,11 +44,7 @@ const componentsTimeout = 10 * time.Minute
 // built-in gateway's listeners become host ports on gatewayAddr and the
 // port after it. It returns once every component is ready and the webhook
 // admits through the API server.
-func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructured, gatewayAddr string, progress io.Writer) error {
-	external, clusterLocal, err := gatewayHostPorts(gatewayAddr)
-	if err != nil {
-		return err
-	}
+func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructured, external, clusterLocal *net.TCPAddr, progress io.Writer) error {
 	if err := exposeGateway(objs, external, clusterLocal); err != nil {
 		return err
 	}
@@ -110,12 +106,12 @@ func gatewayHostPorts(addr string) (external, clusterLocal *net.TCPAddr, err err
 	if err != nil || p < 0 || p > 65534 {
 		return nil, nil, fmt.Errorf("gateway address %q: the port must be a number from 0 to 65534", addr)
 	}
-	ports := []int{p, p + 1}
 	if p == 0 {
-		if ports, err = controlplane.FreePorts(2); err != nil {
+		if p, err = controlplane.FreeConsecutivePorts(2); err != nil {
 			return nil, nil, err
 		}
 	}
+	ports := []int{p, p + 1}
 	for _, port := range ports {
 		a := net.JoinHostPort(host, strconv.Itoa(port))
 		l, err := net.Listen("tcp", a)

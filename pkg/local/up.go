@@ -130,7 +130,13 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if err := c.claimWorkDir(); err != nil {
 		return err
 	}
+	var gatewayExternal, gatewayClusterLocal *net.TCPAddr
 	if opts.Node {
+		// A taken gateway port fails before anything starts.
+		gatewayExternal, gatewayClusterLocal, err = gatewayHostPorts(cmp.Or(opts.GatewayAddress, DefaultGatewayAddress))
+		if err != nil {
+			return err
+		}
 		// Flywheel's components run as pods and reach the API server
 		// through the node's relay on its IP; their Deployments need
 		// kube-controller-manager.
@@ -161,7 +167,7 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 		return err
 	}
 	if opts.Node {
-		return c.upAsPods(ctx, append(gateway, core...), cmp.Or(opts.GatewayAddress, DefaultGatewayAddress), opts.Progress)
+		return c.upAsPods(ctx, append(gateway, core...), gatewayExternal, gatewayClusterLocal, opts.Progress)
 	}
 	// Without a node nothing would run the components' Deployments:
 	// this process runs the webhook and the controller itself, in

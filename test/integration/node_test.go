@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/local"
 	"flywheel.dev/pkg/node"
 	"flywheel.dev/pkg/node/nodetest"
@@ -796,15 +797,15 @@ func isUnreachable(msg string) bool {
 	return strings.Contains(msg, "network is unreachable") || strings.Contains(msg, "no route to host")
 }
 
-// freePort returns a TCP port nothing listens on right now.
+// freePort returns a TCP port nothing listens on right now, from outside
+// the range outgoing connections take their ports from.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := controlplane.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 // lastAddr is the last address before the range's broadcast address,

@@ -538,19 +538,9 @@ func checkClean(t *testing.T, h hostState) {
 // free too: the gateway serves the cluster-local Gateway on port+1.
 func freePortPair(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		next, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
-		_ = l.Close()
-		if err == nil {
-			_ = next.Close()
-			return port
-		}
+	port, err := controlplane.FreeConsecutivePorts(2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no two consecutive free ports on 127.0.0.1")
-	return 0
+	return port
 }
