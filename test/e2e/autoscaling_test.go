@@ -79,6 +79,70 @@ func TestHPAClassScalesWithLoadToZeroAndBack(t *testing.T) {
 	})
 }
 
+// TestBurstCapacityKeepsTheActivatorInPath gives a Revision a target of 10
+// requests per pod and a target burst capacity of 15. With one pod there
+// are only 10 to spare: the autoscaler keeps the activator in the path
+// though the pod is ready, and says why. With two pods, 20 spare, the
+// requests go straight to the pods.
+func TestBurstCapacityKeepsTheActivatorInPath(t *testing.T) {
+	ctx := t.Context()
+	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
+	ns := newNamespace(t, "burst")
+	annotations := map[string]string{
+		serving.TargetAnnotation.String():              "10",
+		serving.TargetBurstCapacityAnnotation.String(): "15",
+		serving.MinScaleAnnotation.String():            "1",
+	}
+	created, err := client.ServingV1().Services(ns).Create(ctx, sleeperService(ns, "sleeper", annotations), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := waitReady(t, client, ns, "sleeper", created.Generation)
+	host, first := ready.Status.URL.Host, ready.Status.LatestReadyRevisionName
+	waitActivatorPath(t, client, ns, first, corev1.ConditionTrue, "BelowBurstCapacity")
+	waitPublicEndpoints(t, ns, first, "the activator", isActivator(t))
+	mustGet(t, host, nil)
+
+	svc, err := client.ServingV1().Services(ns).Get(ctx, "sleeper", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Spec.Template.Annotations[serving.MinScaleAnnotation.String()] = "2"
+	updated, err := client.ServingV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := waitReady(t, client, ns, "sleeper", updated.Generation).Status.LatestReadyRevisionName
+	waitActivatorPath(t, client, ns, second, corev1.ConditionFalse, "EnoughCapacity")
+	activator := isActivator(t)
+	waitPublicEndpoints(t, ns, second, "the pods", func(a string) bool { return !activator(a) })
+	mustGet(t, host, nil)
+}
+
+// waitActivatorPath waits until the Revision's ActivatorInPath condition
+// has status and reason.
+func waitActivatorPath(t *testing.T, client versioned.Interface, ns, rev string, status corev1.ConditionStatus, reason string) {
+	t.Helper()
+	var last any = "no Revision"
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		r, err := client.ServingV1().Revisions(ns).Get(ctx, rev, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := r.Status.GetCondition(servingv1.RevisionConditionActivatorInPath)
+		if c == nil {
+			last = "no ActivatorInPath condition"
+			return false, nil
+		}
+		last = *c
+		return c.Status == status && c.Reason == reason, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for Revision %s to say ActivatorInPath %s (%s); last seen %+v: %v", rev, status, reason, last, err)
+	}
+	t.Logf("Revision %s: ActivatorInPath %s (%s)", rev, status, reason)
+}
+
 // scalesWithLoadToZeroAndBack runs the autoscaling tests' script on a
 // Revision with annotations; during runs once, halfway through the load.
 func scalesWithLoadToZeroAndBack(t *testing.T, name string, annotations map[string]string, during func(ctx context.Context, ns string)) {

@@ -157,7 +157,7 @@ func (d *Decider) Decide(now time.Time, load Load) Decision {
 	want = d.delayScaleDown(now, want)
 	want = d.bound(want)
 
-	dec := Decision{DesiredPods: want, Panicking: panicking, ExcessBurstCapacity: d.excessBurstCapacity(load)}
+	dec := Decision{DesiredPods: want, Panicking: panicking, ExcessBurstCapacity: ExcessBurstCapacity(s, load)}
 	switch {
 	case want > 0:
 		d.zeroSince = time.Time{}
@@ -222,11 +222,12 @@ func (d *Decider) bound(want int32) int32 {
 	return want
 }
 
-// excessBurstCapacity is what the ready pods can carry beyond the load
-// over the panic window and the target burst capacity; -1 when the
-// activator is always wanted.
-func (d *Decider) excessBurstCapacity(load Load) int32 {
-	switch tbc := d.spec.TargetBurstCapacity; {
+// ExcessBurstCapacity is what the ready pods can carry beyond the load
+// over the panic window and the target burst capacity, rounded down; -1
+// when the activator is always wanted. Negative puts the activator in
+// the path.
+func ExcessBurstCapacity(s Spec, load Load) int32 {
+	switch tbc := s.TargetBurstCapacity; {
 	case tbc < 0:
 		return -1
 	case tbc == 0:
@@ -237,6 +238,6 @@ func (d *Decider) excessBurstCapacity(load Load) int32 {
 		}
 		return 0
 	default:
-		return int32(math.Floor(float64(load.ReadyPods)*d.spec.TotalPerPod - tbc - load.Panic))
+		return int32(math.Floor(float64(load.ReadyPods)*s.TotalPerPod - tbc - load.Panic))
 	}
 }

@@ -103,6 +103,24 @@ func Active(conds []apis.Condition) string {
 	return ""
 }
 
+// RequestPath returns where a Revision's requests go by its
+// ActivatorInPath condition: "activator" and the reason, or "pods"; empty
+// before the autoscaler said.
+func RequestPath(conds []apis.Condition) string {
+	for _, c := range conds {
+		if c.Type != "ActivatorInPath" {
+			continue
+		}
+		switch c.Status {
+		case corev1.ConditionTrue:
+			return strings.TrimSpace("activator " + c.Reason)
+		case corev1.ConditionFalse:
+			return "pods"
+		}
+	}
+	return ""
+}
+
 // URL returns u as text, empty for none.
 func URL(u *apis.URL) string {
 	if u == nil {

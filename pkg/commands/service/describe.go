@@ -86,13 +86,14 @@ func describe(out io.Writer, now time.Time, svc *servingv1.Service, revs []servi
 		fmt.Fprintln(out, "  none yet")
 	} else {
 		slices.SortFunc(revs, func(a, b servingv1.Revision) int { return b.CreationTimestamp.Compare(a.CreationTimestamp.Time) })
-		t := printers.NewTable(out, "  ", "NAME", "IMAGE", "DIGEST", "AGE", "PODS", "ACTIVE", "READY", "REASON")
+		t := printers.NewTable(out, "  ", "NAME", "IMAGE", "DIGEST", "AGE", "PODS", "ACTIVE", "PATH", "READY", "REASON")
 		for i := range revs {
 			r := &revs[i]
 			ready, reason := printers.Ready(r.Status.Conditions)
 			image, digest := printers.Image(r)
 			t.Row(r.Name, image, printers.ShortDigest(digest), printers.Age(now, r.CreationTimestamp),
-				printers.Pods(r.Status.ActualReplicas, r.Status.DesiredReplicas), printers.Active(r.Status.Conditions), ready, reason)
+				printers.Pods(r.Status.ActualReplicas, r.Status.DesiredReplicas), printers.Active(r.Status.Conditions),
+				printers.RequestPath(r.Status.Conditions), ready, reason)
 		}
 		if err := t.Flush(); err != nil {
 			return err

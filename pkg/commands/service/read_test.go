@@ -108,6 +108,7 @@ func TestDescribeShowsTrafficRevisionsAndConditions(t *testing.T) {
 		}),
 		rev("hello-00002", "2", 3*time.Minute, "", corev1.ConditionUnknown, "Deploying", func(r *servingv1.Revision) {
 			r.Status.DesiredReplicas = ptr.To[int32](1)
+			r.Status.Conditions = append(r.Status.Conditions, apis.Condition{Type: "ActivatorInPath", Status: corev1.ConditionTrue, Reason: "NoReadyPods"})
 		}),
 	}
 	out, _, err := run(t, objs, "describe", "hello")
@@ -126,9 +127,9 @@ Traffic:
   10%      @latest (hello-00002)  candidate  http://candidate-hello.demo.example.com
 
 Revisions:
-  NAME         IMAGE                   DIGEST               AGE  PODS  ACTIVE           READY    REASON
-  hello-00002  ko://example.com/hello                       3m   ?/1                    Unknown  Deploying
-  hello-00001  ko://example.com/hello  sha256:0123456789ab  10m  0/0   False NoTraffic  True
+  NAME         IMAGE                   DIGEST               AGE  PODS  ACTIVE           PATH                   READY    REASON
+  hello-00002  ko://example.com/hello                       3m   ?/1                    activator NoReadyPods  Unknown  Deploying
+  hello-00001  ko://example.com/hello  sha256:0123456789ab  10m  0/0   False NoTraffic                         True
 
 Conditions:
   TYPE                 STATUS  REASON  AGE  MESSAGE

@@ -15,6 +15,8 @@ import (
 
 	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/serving"
+	v1 "flywheel.dev/pkg/apis/serving/v1"
+	painformer "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler"
 	revisioninformer "flywheel.dev/pkg/client/injection/informers/serving/v1/revision"
 	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
 )
@@ -30,15 +32,19 @@ const agentName = "serverlessservice-controller"
 // Revision changes, and, for the request path's sake at once, when any
 // EndpointSlice of a Revision changes: kube-controller-manager copies
 // the private Service's labels, the Revision's among them, onto the
-// slices it writes, and the slices written here carry it too.
+// slices it writes, and the slices written here carry it too; and when
+// the Revision's PodAutoscaler changes, which says whether the autoscaler
+// wants the activator in the path.
 func NewController(ctx context.Context, _ configmap.Watcher) *controller.Impl {
 	logger := logging.FromContext(ctx)
 	revisionInformer := revisioninformer.Get(ctx)
 	sliceInformer := endpointsliceinformer.Get(ctx)
+	paInformer := painformer.Get(ctx)
 
 	r := &Reconciler{
 		kube:        kubeclient.Get(ctx),
 		sliceLister: sliceInformer.Lister(),
+		paLister:    paInformer.Lister(),
 	}
 	impl := revisionreconciler.NewImpl(ctx, r, func(*controller.Impl) controller.Options {
 		return controller.Options{AgentName: agentName, SkipStatusUpdates: true}
@@ -46,6 +52,14 @@ func NewController(ctx context.Context, _ configmap.Watcher) *controller.Impl {
 
 	if _, err := revisionInformer.Informer().AddEventHandler(controller.HandleAll(impl.Enqueue)); err != nil {
 		logger.Fatalw("Watching Revisions", "error", err)
+	}
+	// The autoscaler says on the PodAutoscaler when it wants the activator
+	// in the path; the Revision owns its PodAutoscaler.
+	if _, err := paInformer.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
+		FilterFunc: controller.FilterController(&v1.Revision{}),
+		Handler:    controller.HandleAll(impl.EnqueueControllerOf),
+	}); err != nil {
+		logger.Fatalw("Watching PodAutoscalers", "error", err)
 	}
 	revisionLabel := serving.RevisionLabel.String()
 	if _, err := sliceInformer.Informer().AddEventHandler(cache.FilteringResourceEventHandler{

@@ -10,6 +10,7 @@ import (
 	_ "knative.dev/pkg/client/injection/kube/informers/discovery/v1/endpointslice/fake"
 
 	_ "flywheel.dev/pkg/client/injection/client/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/revision/fake"
 
 	fwtesting "flywheel.dev/pkg/reconciler/testing"

@@ -9,6 +9,7 @@ import (
 	"knative.dev/pkg/system"
 
 	"flywheel.dev/pkg/activator"
+	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/queue"
@@ -27,6 +28,19 @@ const (
 )
 
 var rev = fwtesting.Revision(testRevision, testNamespace, fwtesting.WithRevisionReady)
+
+// podAutoscaler is testRevision's PodAutoscaler, with the autoscaler
+// wanting the activator in the path or not.
+func podAutoscaler(wantsActivator bool) *autoscalingv1alpha1.PodAutoscaler {
+	pa := &autoscalingv1alpha1.PodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: testRevision}}
+	pa.Status.InitializeConditions()
+	if wantsActivator {
+		pa.Status.MarkActivatorInPath("BelowBurstCapacity", "short of the target burst capacity")
+	} else {
+		pa.Status.MarkActivatorOutOfPath("EnoughCapacity", "spare capacity")
+	}
+	return pa
+}
 
 // The ports kube-controller-manager gives the private Service's slices:
 // the Service's port names with the pods' port numbers.

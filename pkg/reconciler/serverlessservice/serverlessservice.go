@@ -19,6 +19,7 @@ import (
 	"flywheel.dev/pkg/activator"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
+	palisters "flywheel.dev/pkg/client/listers/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
@@ -28,6 +29,7 @@ import (
 type Reconciler struct {
 	kube        kubernetes.Interface
 	sliceLister discoveryv1listers.EndpointSliceLister
+	paLister    palisters.PodAutoscalerLister
 }
 
 var _ revisionreconciler.Interface = (*Reconciler)(nil)
@@ -42,7 +44,14 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, rev *v1.Revision) reconc
 	if err != nil {
 		return err
 	}
-	mode := endpointsMode(rev, private, activatorSlices)
+	pa, err := r.paLister.PodAutoscalers(rev.Namespace).Get(names.PodAutoscaler(rev.Name))
+	switch {
+	case apierrs.IsNotFound(err):
+		pa = nil // the Revision reconciler makes it; its informer brings us back
+	case err != nil:
+		return fmt.Errorf("getting PodAutoscaler %s: %w", names.PodAutoscaler(rev.Name), err)
+	}
+	mode := endpointsMode(pa, private, activatorSlices)
 	want := desiredSlices(rev, mode, private, activatorSlices)
 
 	public, err := r.slicesOf(rev.Namespace, names.PublicService(rev.Name))

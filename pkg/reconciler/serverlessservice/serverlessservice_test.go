@@ -225,6 +225,26 @@ func TestReconcile(t *testing.T) {
 		},
 		WantUpdates: []clientgotesting.UpdateActionImpl{updated(proxySlice("q8w4z", endpoints(ready("10.0.9.3"))))},
 	}, {
+		Name: "the autoscaler wants the activator in the path: it replaces the ready pods",
+		Key:  testKey,
+		Objects: []runtime.Object{rev, podAutoscaler(true),
+			privateSlice("x7k2p", endpoints(ready("10.0.0.1"))),
+			activatorSlice("q8w4z", endpoints(ready("10.0.9.1"))),
+			publicSlice("x7k2p", endpoints(ready("10.0.0.1"))),
+		},
+		WantCreates: []runtime.Object{created(proxySlice("q8w4z", endpoints(ready("10.0.9.1"))))},
+		WantDeletes: []clientgotesting.DeleteActionImpl{deleted("hello-00001-x7k2p")},
+	}, {
+		Name: "the autoscaler no longer wants the activator: the ready pods come back",
+		Key:  testKey,
+		Objects: []runtime.Object{rev, podAutoscaler(false),
+			privateSlice("x7k2p", endpoints(ready("10.0.0.1"))),
+			activatorSlice("q8w4z", endpoints(ready("10.0.9.1"))),
+			proxySlice("q8w4z", endpoints(ready("10.0.9.1"))),
+		},
+		WantCreates: []runtime.Object{created(publicSlice("x7k2p", endpoints(ready("10.0.0.1"))))},
+		WantDeletes: []clientgotesting.DeleteActionImpl{deleted("hello-00001-q8w4z")},
+	}, {
 		Name: "creating fails: retried",
 		Key:  testKey,
 		Objects: []runtime.Object{rev,
@@ -241,6 +261,7 @@ func TestReconcile(t *testing.T) {
 		r := &Reconciler{
 			kube:        fakekubeclient.Get(ctx),
 			sliceLister: sliceLister(t, listers),
+			paLister:    listers.GetPodAutoscalerLister(),
 		}
 		return revisionreconciler.NewReconciler(ctx, logging.FromContext(ctx), servingclient.Get(ctx),
 			listers.GetRevisionLister(), controller.GetEventRecorder(ctx), r,

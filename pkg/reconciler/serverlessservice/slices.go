@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/kmeta"
 
-	"flywheel.dev/pkg/apis/autoscaling"
+	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
@@ -40,23 +40,19 @@ func (m Mode) String() string {
 }
 
 // endpointsMode decides the Revision's mode; it is the only place that
-// does. Requests go through the activator while the Revision has no
-// ready pod, so that they wait there for one instead of failing at the
-// gateway, and always when its target-burst-capacity is -1. With no ready
-// activator either, the pods (those still serving while they terminate
-// included) are the better bet, and the Revision stays in serve mode.
-//
-// Keeping the activator in the path while ready pods are short of the
-// burst capacity needs the observed load, which is the autoscaler's to
-// decide; until then a Revision with ready pods is served directly.
-func endpointsMode(rev *v1.Revision, privateSlices, activatorSlices []*discoveryv1.EndpointSlice) Mode {
+// does. Requests go through the activator while the Revision has no ready
+// pod, so that they wait there for one instead of failing at the gateway,
+// and while its PodAutoscaler wants the activator in the path (its
+// ActivatorInPath condition: burst capacity, scaling to zero,
+// target-burst-capacity -1; pa is nil before the PodAutoscaler exists).
+// With no ready activator the pods (those still serving while they
+// terminate included) are the better bet, and the Revision stays in
+// serve mode.
+func endpointsMode(pa *autoscalingv1alpha1.PodAutoscaler, privateSlices, activatorSlices []*discoveryv1.EndpointSlice) Mode {
 	if !anyReady(activatorSlices) {
 		return ModeServe
 	}
-	if a, err := autoscaling.ParseAnnotations(rev.Annotations); err == nil && a.TargetBurstCapacity != nil && *a.TargetBurstCapacity == -1 {
-		return ModeProxy
-	}
-	if !anyReady(privateSlices) {
+	if !anyReady(privateSlices) || (pa != nil && pa.Status.WantsActivator()) {
 		return ModeProxy
 	}
 	return ModeServe

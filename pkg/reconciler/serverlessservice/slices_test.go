@@ -9,9 +9,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
 
-	"flywheel.dev/pkg/apis/serving"
-	v1 "flywheel.dev/pkg/apis/serving/v1"
-	fwtesting "flywheel.dev/pkg/reconciler/testing"
+	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 )
 
 func TestDesiredSlices(t *testing.T) {
@@ -86,48 +84,56 @@ func TestDesiredSlices(t *testing.T) {
 func TestEndpointsMode(t *testing.T) {
 	readyActivator := []*discoveryv1.EndpointSlice{activatorSlice("q8w4z", endpoints(ready("10.0.9.1")))}
 	readyPods := []*discoveryv1.EndpointSlice{privateSlice("x7k2p", endpoints(ready("10.0.0.1")))}
-	alwaysProxied := fwtesting.Revision(testRevision, testNamespace, fwtesting.WithRevisionAnnotations(map[string]string{serving.TargetBurstCapacityAnnotation.String(): "-1"}))
 	tests := []struct {
 		name      string
-		rev       *v1.Revision
+		pa        *autoscalingv1alpha1.PodAutoscaler
 		private   []*discoveryv1.EndpointSlice
 		activator []*discoveryv1.EndpointSlice
 		want      Mode
 	}{{
 		name:      "ready pods: served directly",
-		rev:       rev,
+		pa:        podAutoscaler(false),
+		private:   readyPods,
+		activator: readyActivator,
+		want:      ModeServe,
+	}, {
+		name:      "ready pods, no PodAutoscaler yet: served directly",
 		private:   readyPods,
 		activator: readyActivator,
 		want:      ModeServe,
 	}, {
 		name:      "no ready pod: requests wait at the activator",
-		rev:       rev,
+		pa:        podAutoscaler(false),
 		private:   []*discoveryv1.EndpointSlice{privateSlice("x7k2p", endpoints(unready("10.0.0.1"), terminating("10.0.0.2", true)))},
 		activator: readyActivator,
 		want:      ModeProxy,
 	}, {
 		name:      "no private slice at all yet: the activator",
-		rev:       rev,
 		activator: readyActivator,
 		want:      ModeProxy,
 	}, {
 		name:    "no ready pod and no activator: the pods still serving are the better bet",
-		rev:     rev,
 		private: []*discoveryv1.EndpointSlice{privateSlice("x7k2p", endpoints(terminating("10.0.0.2", true)))},
 		activator: []*discoveryv1.EndpointSlice{
 			activatorSlice("q8w4z", endpoints(unready("10.0.9.1"))),
 		},
 		want: ModeServe,
 	}, {
-		name:      "target-burst-capacity -1 keeps the activator in the path",
-		rev:       alwaysProxied,
+		name:      "the autoscaler wants the activator: it stays in the path though pods are ready",
+		pa:        podAutoscaler(true),
 		private:   readyPods,
 		activator: readyActivator,
 		want:      ModeProxy,
+	}, {
+		name:      "the autoscaler wants the activator but none is ready: the pods",
+		pa:        podAutoscaler(true),
+		private:   readyPods,
+		activator: []*discoveryv1.EndpointSlice{activatorSlice("q8w4z", endpoints(unready("10.0.9.1")))},
+		want:      ModeServe,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := endpointsMode(tc.rev, tc.private, tc.activator); got != tc.want {
+			if got := endpointsMode(tc.pa, tc.private, tc.activator); got != tc.want {
 				t.Errorf("endpointsMode = %v, want %v", got, tc.want)
 			}
 		})

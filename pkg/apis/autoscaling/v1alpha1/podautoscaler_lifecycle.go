@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"knative.dev/pkg/apis"
 
 	"flywheel.dev/pkg/apis/serving"
@@ -21,6 +22,12 @@ const (
 	// Service's endpoints point where the autoscaler wants them: at the
 	// activator or at the pods.
 	PodAutoscalerConditionEndpointsReady apis.ConditionType = "EndpointsReady"
+	// PodAutoscalerConditionActivatorInPath is True while the autoscaler
+	// wants the Revision's requests to go through the activator, False
+	// while they may go straight to the pods; its reason says why. The
+	// serverless-service reconciler switches the endpoints by it. It
+	// does not affect Ready: either way the Revision serves.
+	PodAutoscalerConditionActivatorInPath apis.ConditionType = "ActivatorInPath"
 )
 
 var podAutoscalerCondSet = apis.NewLivingConditionSet(
@@ -120,4 +127,28 @@ func (pas *PodAutoscalerStatus) MarkEndpointsReady() {
 // switched.
 func (pas *PodAutoscalerStatus) MarkEndpointsNotReady(reason, message string) {
 	podAutoscalerCondSet.Manage(pas).MarkUnknown(PodAutoscalerConditionEndpointsReady, reason, "%s", message)
+}
+
+// MarkActivatorInPath says requests should go through the activator, and
+// why.
+func (pas *PodAutoscalerStatus) MarkActivatorInPath(reason, message string) {
+	podAutoscalerCondSet.Manage(pas).SetCondition(apis.Condition{
+		Type:     PodAutoscalerConditionActivatorInPath,
+		Status:   corev1.ConditionTrue,
+		Severity: apis.ConditionSeverityInfo,
+		Reason:   reason,
+		Message:  message,
+	})
+}
+
+// MarkActivatorOutOfPath says requests may go straight to the pods, and
+// why.
+func (pas *PodAutoscalerStatus) MarkActivatorOutOfPath(reason, message string) {
+	podAutoscalerCondSet.Manage(pas).MarkFalse(PodAutoscalerConditionActivatorInPath, reason, "%s", message)
+}
+
+// WantsActivator reports whether the autoscaler wants the activator in
+// the request path. False until it said so.
+func (pas *PodAutoscalerStatus) WantsActivator() bool {
+	return pas.GetCondition(PodAutoscalerConditionActivatorInPath).IsTrue()
 }

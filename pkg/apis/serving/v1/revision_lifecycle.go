@@ -26,6 +26,10 @@ const (
 	// and False once it scaled to zero. It does not affect Ready: a
 	// Revision at zero is still ready to serve.
 	RevisionConditionActive apis.ConditionType = "Active"
+	// RevisionConditionActivatorInPath is the PodAutoscaler's condition
+	// of that name: True while requests go through the activator, with
+	// the reason. It does not affect Ready.
+	RevisionConditionActivatorInPath apis.ConditionType = "ActivatorInPath"
 )
 
 // Reasons a Revision can give on its conditions.
@@ -154,6 +158,12 @@ func (rs *RevisionStatus) PropagateAutoscalerStatus(ps *autoscalingv1alpha1.PodA
 	rs.DesiredReplicas = nil
 	if ps.DesiredScale != nil && *ps.DesiredScale >= 0 {
 		rs.DesiredReplicas = ps.DesiredScale
+	}
+
+	if c := ps.GetCondition(autoscalingv1alpha1.PodAutoscalerConditionActivatorInPath); c != nil {
+		inPath := *c
+		inPath.Type, inPath.Severity = RevisionConditionActivatorInPath, apis.ConditionSeverityInfo
+		revisionCondSet.Manage(rs).SetCondition(inPath)
 	}
 
 	active := ps.GetCondition(autoscalingv1alpha1.PodAutoscalerConditionActive)

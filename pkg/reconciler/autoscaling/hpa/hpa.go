@@ -85,7 +85,8 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, pa *autoscalingv1alpha1.
 	if hpa.Status.DesiredReplicas > 0 && current > 0 {
 		desired = hpa.Status.DesiredReplicas
 	}
-	if decision, ok := r.deciders.Decision(rev); ok {
+	decision, decided := r.deciders.Decision(rev)
+	if decided {
 		switch {
 		case current == 0 && decision.DesiredPods > 0:
 			desired = max(1, spec.ActivationScale)
@@ -99,6 +100,10 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, pa *autoscalingv1alpha1.
 		}
 	}
 	podscale.MarkScale(pa, desired, ready)
+	// The HPA scales on its own figures, which say nothing of spare
+	// capacity: the activator comes in only at the zero edge (and with
+	// target-burst-capacity -1).
+	podscale.MarkActivatorPath(pa, spec, ready, decision, decided, false)
 	return nil
 }
 

@@ -104,8 +104,11 @@ func TestReconcileKind(t *testing.T) {
 		pa:       initialized,
 		hpa:      hpaOf(initialized, 5),
 		replicas: 3, pods: 3,
-		decision:    &scaling.Decision{DesiredPods: 9},
+		decision:    &scaling.Decision{DesiredPods: 9, ExcessBurstCapacity: -200},
 		wantDesired: 5,
+		// The HPA class has no burst capacity: short capacity does not
+		// bring the activator in.
+		wantReason: podscale.ReasonEnoughCapacity,
 	}, {
 		name:     "no requests through the grace period: to zero",
 		pa:       initialized,

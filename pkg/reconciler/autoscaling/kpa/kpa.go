@@ -53,7 +53,8 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, pa *autoscalingv1alpha1.
 	d, ready, initialized := t.Deployment, t.Ready, t.Initialized
 
 	want := podscale.Replicas(d)
-	if decision, ok := r.deciders.Decision(rev); ok {
+	decision, decided := r.deciders.Decision(rev)
+	if decided {
 		// Until the Deployment first reached its initial scale no
 		// traffic has had a chance to show: scaling down then would end
 		// a Revision before it served.
@@ -67,5 +68,6 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, pa *autoscalingv1alpha1.
 		}
 	}
 	podscale.MarkScale(pa, want, ready)
+	podscale.MarkActivatorPath(pa, spec, ready, decision, decided, true)
 	return nil
 }

@@ -108,7 +108,10 @@ func TestReconcileKind(t *testing.T) {
 		wantActive  corev1.ConditionStatus
 		wantReason  string
 		wantFigure  metrics.Figure
-		wantErr     bool
+		// wantActivator is the ActivatorInPath condition's status; not
+		// checked when empty.
+		wantActivator corev1.ConditionStatus
+		wantErr       bool
 	}{{
 		name:       "a decision above the current scale scales the Deployment up",
 		pa:         pa(withInitialized),
@@ -116,6 +119,22 @@ func TestReconcileKind(t *testing.T) {
 		pods:       []*corev1.Pod{readyPod("p1", true)},
 		decision:   &scaling.Decision{DesiredPods: 4},
 		wantScale:  ptr.To[int32](4), wantDesired: 4, wantActual: 1, wantActive: corev1.ConditionTrue,
+	}, {
+		name:        "ready pods short of the burst capacity keep the activator in the path",
+		pa:          pa(withInitialized),
+		deployment:  deployment(1),
+		pods:        []*corev1.Pod{readyPod("p1", true)},
+		decision:    &scaling.Decision{DesiredPods: 1, ExcessBurstCapacity: -120},
+		wantDesired: 1, wantActual: 1, wantActive: corev1.ConditionTrue,
+		wantActivator: corev1.ConditionTrue, wantReason: podscale.ReasonBelowBurstCapacity,
+	}, {
+		name:        "ready pods with spare capacity take requests directly",
+		pa:          pa(withInitialized),
+		deployment:  deployment(3),
+		pods:        []*corev1.Pod{readyPod("p1", true), readyPod("p2", true), readyPod("p3", true)},
+		decision:    &scaling.Decision{DesiredPods: 3, ExcessBurstCapacity: 40},
+		wantDesired: 3, wantActual: 3, wantActive: corev1.ConditionTrue,
+		wantActivator: corev1.ConditionFalse, wantReason: podscale.ReasonEnoughCapacity,
 	}, {
 		name:        "no decision yet: the Deployment keeps its scale",
 		pa:          pa(),
@@ -232,6 +251,11 @@ func TestReconcileKind(t *testing.T) {
 			}
 			if got := p.Status.GetCondition(autoscalingv1alpha1.PodAutoscalerConditionActive).Status; got != tc.wantActive {
 				t.Errorf("Active = %s, want %s", got, tc.wantActive)
+			}
+			if tc.wantActivator != "" {
+				if got := p.Status.GetCondition(autoscalingv1alpha1.PodAutoscalerConditionActivatorInPath); got == nil || got.Status != tc.wantActivator {
+					t.Errorf("ActivatorInPath = %+v, want status %s", got, tc.wantActivator)
+				}
 			}
 			if got, ok := deciders.watched[rev]; !ok || got != tc.wantFigure {
 				t.Errorf("watched with figure %v (watched %t), want %v", got, ok, tc.wantFigure)

@@ -36,6 +36,24 @@ const (
 	ReasonTargetMissing = "TargetMissing"
 )
 
+// Reasons of the ActivatorInPath condition.
+const (
+	// ReasonNoReadyPods: the activator holds requests until a pod is
+	// ready.
+	ReasonNoReadyPods = "NoReadyPods"
+	// ReasonScalingToZero: the last pod is kept for the grace period with
+	// the activator in front, so that no request is lost while the
+	// endpoints switch.
+	ReasonScalingToZero = "ScalingToZero"
+	// ReasonAlwaysInPath: target-burst-capacity is -1.
+	ReasonAlwaysInPath = "AlwaysInPath"
+	// ReasonBelowBurstCapacity: the ready pods' spare capacity is below
+	// the target burst capacity.
+	ReasonBelowBurstCapacity = "BelowBurstCapacity"
+	// ReasonEnoughCapacity: requests go straight to the ready pods.
+	ReasonEnoughCapacity = "EnoughCapacity"
+)
+
 // ReadyPodIPs returns the addresses of the Revision's ready pods that are
 // not being deleted: the pods a scrape reaches and the decider counts.
 func ReadyPodIPs(lister corev1listers.PodLister, rev types.NamespacedName) ([]string, error) {
@@ -101,6 +119,39 @@ func MarkScale(pa *autoscalingv1alpha1.PodAutoscaler, desired, ready int32) {
 	// The serverless-service reconciler switches the endpoints from the
 	// pods it sees; nothing here waits on it.
 	pa.Status.MarkEndpointsReady()
+}
+
+// MarkActivatorPath says whether the Revision's requests should go
+// through the activator, and why: while no pod is ready, while the
+// Revision scales to zero, always with a target burst capacity of -1, and,
+// with burstCapacity, while the ready pods' spare capacity is below the
+// target burst capacity. The decision, once there is one (decided),
+// carries the load; before the first the ready pods are measured against
+// none, so that a new Revision does not switch a second after it served.
+//
+// The messages hold nothing measured: the condition changes only when
+// the answer does, not with every second's load.
+func MarkActivatorPath(pa *autoscalingv1alpha1.PodAutoscaler, spec scaling.Spec, ready int32, decision scaling.Decision, decided, burstCapacity bool) {
+	excess := decision.ExcessBurstCapacity
+	if !decided {
+		excess = scaling.ExcessBurstCapacity(spec, scaling.Load{ReadyPods: ready})
+	}
+	switch {
+	case ready == 0:
+		pa.Status.MarkActivatorInPath(ReasonNoReadyPods, "No pod is ready: the activator holds requests until one is.")
+	case decided && decision.ScalingToZero:
+		pa.Status.MarkActivatorInPath(ReasonScalingToZero, "The Revision is scaling to zero: requests go through the activator so that none is lost when the last pod goes.")
+	case spec.TargetBurstCapacity < 0:
+		pa.Status.MarkActivatorInPath(ReasonAlwaysInPath, "target-burst-capacity is -1: requests always go through the activator.")
+	case burstCapacity && excess < 0:
+		pa.Status.MarkActivatorInPath(ReasonBelowBurstCapacity, fmt.Sprintf(
+			"The ready pods' spare capacity is below the target burst capacity of %g: the activator spreads requests over them and buffers bursts while more start.", spec.TargetBurstCapacity))
+	case burstCapacity:
+		pa.Status.MarkActivatorOutOfPath(ReasonEnoughCapacity, fmt.Sprintf(
+			"The ready pods' spare capacity covers the target burst capacity of %g: requests go straight to them.", spec.TargetBurstCapacity))
+	default:
+		pa.Status.MarkActivatorOutOfPath(ReasonEnoughCapacity, "Pods are ready: requests go straight to them.")
+	}
 }
 
 // Target is a PodAutoscaler's Deployment as both classes act on it.
