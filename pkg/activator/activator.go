@@ -181,7 +181,10 @@ func New(cfg Config) (*Activator, error) {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = serving.RevisionLabel.String() }))
 	a.revisions = servinginformers.NewSharedInformerFactory(a.serving, cfg.ResyncPeriod)
 	sliceInformer := a.slices.Discovery().V1().EndpointSlices()
-	a.registry = newRegistry(cfg.Clock, cfg.MaxQueueDepth, cfg.DefaultRequestTimeout, sliceInformer.Lister(), a.log)
+	// Probes of starting pods: short connections, nothing kept idle for
+	// pods that may never be asked again.
+	probeClient := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+	a.registry = newRegistry(cfg.Clock, cfg.MaxQueueDepth, cfg.DefaultRequestTimeout, sliceInformer.Lister(), networkProbe(probeClient), a.log)
 	if _, err := sliceInformer.Informer().AddEventHandler(a.registry.sliceHandlers()); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	servingfake "flywheel.dev/pkg/client/clientset/versioned/fake"
+	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/reconciler/revision/resources"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
@@ -122,6 +123,15 @@ func (e *env) addRevision(name string, cc, timeoutSeconds int64) types.Namespace
 // with one ready endpoint.
 func (e *env) setPods(key types.NamespacedName, addrs ...string) {
 	e.t.Helper()
+	e.writeSlices(key, true, addrs...)
+	r := e.a.registry.get(key)
+	waitFor(e.t, fmt.Sprintf("%d ready pods of %s", len(addrs), key), func() bool { return r.throttler.readyPods() == len(addrs) })
+}
+
+// writeSlices replaces the private Service's EndpointSlices of the
+// Revision with one per address, its endpoint ready or not.
+func (e *env) writeSlices(key types.NamespacedName, ready bool, addrs ...string) {
+	e.t.Helper()
 	ctx := context.Background()
 	slices := e.kube.DiscoveryV1().EndpointSlices(key.Namespace)
 	old, err := slices.List(ctx, metav1.ListOptions{})
@@ -152,15 +162,13 @@ func (e *env) setPods(key types.NamespacedName, addrs ...string) {
 			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(resources.ServicePortNameHTTP), Port: ptr.To(int32(n))}},
 			Endpoints: []discoveryv1.Endpoint{{
 				Addresses:  []string{host},
-				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready), Serving: ptr.To(ready), Terminating: ptr.To(false)},
 			}},
 		}
 		if _, err := slices.Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
-	r := e.a.registry.get(key)
-	waitFor(e.t, fmt.Sprintf("%d ready pods of %s", len(addrs), key), func() bool { return r.throttler.readyPods() == len(addrs) })
 }
 
 // request sends one request for key through the activator.
@@ -255,6 +263,52 @@ func TestRequestsWaitingForPodsAreAllAnswered(t *testing.T) {
 		res := <-results
 		if res.code != http.StatusOK || res.body != "pod-a host=hello.example.com" {
 			t.Errorf("buffered request: %d %q, want 200 from pod-a with the client's host", res.code, res.body)
+		}
+	}
+}
+
+// TestAStartingPodGetsRequestsOnceItAnswersAProbe lists a pod in the
+// slices as not ready yet, as kube-controller-manager does from the
+// moment the pod has an address: the activator probes its queue-proxy and
+// sends it the waiting requests as soon as it answers, before the slices
+// say it is ready.
+func TestAStartingPodGetsRequestsOnceItAnswersAProbe(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("hello-00001", 0, 300)
+	results := e.requestMany(key, 5)
+	r := e.a.registry.get(key)
+	waitFor(t, "5 requests to wait", func() bool { return r.throttler.waiting() == 5 })
+
+	var appReady atomic.Bool
+	var probes atomic.Int32
+	pod := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(queue.NetworkProbeHeader) == queue.NetworkProbeValue {
+			probes.Add(1)
+			if !appReady.Load() {
+				http.Error(w, "the app has not passed its readiness probe yet", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte(queue.NetworkProbeValue))
+			return
+		}
+		_, _ = w.Write([]byte("pod-a"))
+	}))
+	t.Cleanup(pod.Close)
+	e.writeSlices(key, false, strings.TrimPrefix(pod.URL, "http://"))
+
+	waitFor(t, "the starting pod to be probed", func() bool { return probes.Load() >= 2 })
+	if n := r.throttler.readyPods(); n != 0 {
+		t.Fatalf("%d pods take requests while the only one answers its probe 503", n)
+	}
+	appReady.Store(true)
+	for range 5 {
+		select {
+		case res := <-results:
+			if res.code != http.StatusOK || res.body != "pod-a" {
+				t.Errorf("buffered request: %d %q, want 200 from pod-a", res.code, res.body)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the waiting requests were not sent to the pod that answered its probe")
 		}
 	}
 }

@@ -40,6 +40,11 @@ type Stat struct {
 	ColdRequest bool `json:"coldRequest,omitempty"`
 }
 
+// ColdWakeMessage is what the activator logs, once per report, for each
+// Revision it wakes: the log's mark of a cold start's beginning, which
+// test/bench/autoscaling reads to time the hops of one.
+const ColdWakeMessage = "waking the autoscaler: a request waits with no ready pod"
+
 // StatBatch is the body of a report.
 type StatBatch struct {
 	Stats []Stat `json:"stats"`
@@ -115,6 +120,7 @@ func (p *reporter) run(ctx context.Context) {
 					s := p.stat(r)
 					s.ColdRequest = true
 					batch = append(batch, s)
+					p.log.Info(ColdWakeMessage, "revision", k.String(), "waiting", s.Waiting)
 				}
 			}
 			p.send(ctx, batch)

@@ -1,9 +1,11 @@
 package activator
 
 import (
+	"context"
 	"log/slog"
+	"maps"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +31,8 @@ type revision struct {
 	key       types.NamespacedName
 	throttler *throttler
 	tracker   *stats.Tracker
+	// starting probes the pods the slices list as starting.
+	starting *startingPods
 
 	mu sync.Mutex
 	// timeout bounds how long a request may wait for a pod: the
@@ -51,18 +55,21 @@ type registry struct {
 	maxQueue       int
 	defaultTimeout time.Duration
 	slices         discoveryv1listers.EndpointSliceLister
-	log            *slog.Logger
+	// probe asks a starting pod whether it takes requests yet.
+	probe func(ctx context.Context, addr string) bool
+	log   *slog.Logger
 
 	mu        sync.RWMutex
 	revisions map[types.NamespacedName]*revision
 }
 
-func newRegistry(clk clock.PassiveClock, maxQueue int, defaultTimeout time.Duration, slices discoveryv1listers.EndpointSliceLister, log *slog.Logger) *registry {
+func newRegistry(clk clock.PassiveClock, maxQueue int, defaultTimeout time.Duration, slices discoveryv1listers.EndpointSliceLister, probe func(ctx context.Context, addr string) bool, log *slog.Logger) *registry {
 	return &registry{
 		clk:            clk,
 		maxQueue:       maxQueue,
 		defaultTimeout: defaultTimeout,
 		slices:         slices,
+		probe:          probe,
 		log:            log,
 		revisions:      map[types.NamespacedName]*revision{},
 	}
@@ -107,6 +114,7 @@ func (g *registry) upsertRevision(rev *v1.Revision) {
 	r, ok := g.revisions[key]
 	if !ok {
 		r = &revision{key: key, throttler: newThrottler(limit, g.maxQueue), tracker: stats.NewTracker(g.clk)}
+		r.starting = newStartingPods(g.probe, func() { g.syncPods(key) })
 		g.revisions[key] = r
 	}
 	g.mu.Unlock()
@@ -129,12 +137,14 @@ func (g *registry) deleteRevision(key types.NamespacedName) {
 	delete(g.revisions, key)
 	g.mu.Unlock()
 	if ok {
+		r.starting.close()
 		r.throttler.close()
 	}
 }
 
-// syncPods gives the Revision's throttler the ready pods its private
-// Service's EndpointSlices list now.
+// syncPods gives the Revision's throttler the pods that take requests:
+// those its private Service's EndpointSlices call ready now, and starting
+// ones that answered the activator's probe first.
 func (g *registry) syncPods(key types.NamespacedName) {
 	r := g.get(key)
 	if r == nil {
@@ -146,14 +156,17 @@ func (g *registry) syncPods(key types.NamespacedName) {
 		g.log.Error("listing EndpointSlices", "revision", key.String(), "error", err)
 		return
 	}
-	r.throttler.setPods(readyAddresses(slices))
+	ready, starting := endpointAddresses(slices)
+	r.throttler.setPods(r.starting.update(ready, starting))
 }
 
-// readyAddresses returns the host:port of every ready endpoint of the
-// private Service's request port, sorted and without duplicates.
-func readyAddresses(slices []*discoveryv1.EndpointSlice) []string {
+// endpointAddresses returns the host:port, at the private Service's
+// request port, of every ready endpoint and of every starting one (not
+// ready, not terminating), each sorted and without duplicates.
+func endpointAddresses(epSlices []*discoveryv1.EndpointSlice) (ready, starting []string) {
 	seen := map[string]bool{}
-	for _, s := range slices {
+	seenStarting := map[string]bool{}
+	for _, s := range epSlices {
 		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
 			continue
 		}
@@ -162,23 +175,22 @@ func readyAddresses(slices []*discoveryv1.EndpointSlice) []string {
 			continue
 		}
 		for _, ep := range s.Endpoints {
-			// Only ready ones: a terminating pod is draining, and an
-			// unset condition on a slice the controller wrote cannot
-			// happen, but means ready by the API's definition.
-			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+			// A terminating pod is draining, whatever else it says; an
+			// unset ready condition on a slice the controller wrote
+			// cannot happen, but means ready by the API's definition.
+			into := seen
+			switch {
+			case ep.Conditions.Terminating != nil && *ep.Conditions.Terminating:
 				continue
+			case ep.Conditions.Ready != nil && !*ep.Conditions.Ready:
+				into = seenStarting
 			}
 			for _, a := range ep.Addresses {
-				seen[net.JoinHostPort(a, strconv.Itoa(int(port)))] = true
+				into[net.JoinHostPort(a, strconv.Itoa(int(port)))] = true
 			}
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for a := range seen {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen)), slices.Sorted(maps.Keys(seenStarting))
 }
 
 // requestPort returns the number of the slice port that carries requests

@@ -123,6 +123,10 @@ func (r *Revisions) Forget(rev types.NamespacedName) {
 	r.collector.Forget(rev)
 }
 
+// PokedMessage is what the autoscaler logs when a Revision is Poked: a
+// cold start's second mark in the logs (test/bench/autoscaling reads it).
+const PokedMessage = "poked: a request waits at the activator with no ready pod; deciding at once"
+
 // Poke makes rev decide at once.
 func (r *Revisions) Poke(rev types.NamespacedName) {
 	r.mu.Lock()
@@ -131,6 +135,7 @@ func (r *Revisions) Poke(rev types.NamespacedName) {
 	if !ok {
 		return
 	}
+	r.log.Info(PokedMessage, "revision", rev.String())
 	select {
 	case l.poke <- struct{}{}:
 	default: // a decision is already due

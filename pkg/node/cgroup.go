@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+
+	"flywheel.dev/pkg/node/containerinit"
 )
 
 // cpuPeriod is the cpu.max period, the kernel's default (100 ms).
@@ -38,7 +40,7 @@ func findCgroup2() string {
 		}
 		if fields := strings.Fields(post); len(fields) > 0 && fields[0] == "cgroup2" {
 			if pf := strings.Fields(pre); len(pf) >= 5 {
-				return unescapeMountinfo(pf[4])
+				return containerinit.UnescapeMountinfo(pf[4])
 			}
 		}
 	}

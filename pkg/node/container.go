@@ -13,6 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+
+	"flywheel.dev/pkg/node/containerinit"
 )
 
 // containerIDPrefix starts container IDs: the runtime's name, then the
@@ -128,6 +130,7 @@ func (c *container) loop(ctx context.Context, policy corev1.RestartPolicy) (code
 // runOnce resolves, starts and waits for one instance of the container.
 func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, err error) {
 	deps := c.p.deps
+	begun := deps.clock.Now()
 	c.p.mu.Lock()
 	spec := c.spec.DeepCopy()
 	pod := c.p.pod.DeepCopy()
@@ -142,7 +145,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 	}
-	path, argv, err := entrypoint(img, expandAll(spec.Command, env), expandAll(spec.Args, env), lookupEnv(env, "PATH"))
+	path, argv, err := entrypoint(img, expandAll(spec.Command, env), expandAll(spec.Args, env), containerinit.LookupEnv(env, "PATH"))
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
 	}
@@ -164,7 +167,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		}
 	}
 	oomBefore := oomKills(cgroup)
-	var root *rootPlan
+	var root *containerinit.RootPlan
 	if c.p.fs != nil && c.p.fs.volumesReady != nil {
 		// A volume whose ConfigMap or Secret is missing keeps the
 		// container from starting until it appears, as on a kubelet.
@@ -219,6 +222,10 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		env: env, dir: dir, uid: uid, gid: gid, groups: groups,
 	}
 	c.setRunning(index, proc, spec.Image, img, started, target)
+	// Where a start's time went: preparing (image, environment, volumes,
+	// mount plan) and the container init up to its exec.
+	deps.logger.Info(ContainerStartedMessage, "pod", c.p.key(), "container", c.name, "pid", ref.PID,
+		"preparing", started.Sub(begun), "exec", deps.clock.Since(started))
 	c.p.event(corev1.EventTypeNormal, eventStarted, "Started container %s", c.name)
 
 	watchCtx, stopWatching := context.WithCancel(ctx)

@@ -305,16 +305,6 @@ func expandAll(args []string, env []string) []string {
 	return out
 }
 
-// lookupEnv finds a variable in a KEY=VALUE list.
-func lookupEnv(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 // envList is an ordered set of variables: a later set replaces the value
 // but keeps the first position.
 type envList struct {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"flywheel.dev/pkg/node/containerinit"
 )
 
 // devices are the device nodes a container's /dev holds, bound from the
@@ -56,49 +58,49 @@ var etcFiles = []string{"hosts", "resolv.conf", "hostname"}
 // pod's /tmp, a minimal /dev, the pod's /etc files, /proc/sys and /sys
 // read-only, the image's executable at /ko-app/<name> and the container's
 // volume mounts.
-func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*rootPlan, error) {
-	ops := []mountOp{
-		{Kind: opMirror, Target: "/", Skip: []string{"dev", "tmp"}},
-		{Kind: opTmpfs, Target: "/dev", Data: "mode=755,size=64k"},
+func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*containerinit.RootPlan, error) {
+	ops := []containerinit.MountOp{
+		{Kind: containerinit.OpMirror, Target: "/", Skip: []string{"dev", "tmp"}},
+		{Kind: containerinit.OpTmpfs, Target: "/dev", Data: "mode=755,size=64k"},
 	}
 	for _, d := range devices {
-		ops = append(ops, mountOp{Kind: opBind, Source: "/dev/" + d, Target: "/dev/" + d, File: true})
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: "/dev/" + d, Target: "/dev/" + d, File: true})
 	}
 	ops = append(ops,
-		mountOp{Kind: opDevpts, Target: "/dev/pts", Data: "newinstance,ptmxmode=0666,mode=0620", BestEffort: true},
-		mountOp{Kind: opSymlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
-		mountOp{Kind: opTmpfs, Target: "/dev/shm", Data: "mode=1777,size=64m"},
-		mountOp{Kind: opSymlink, Source: "/proc/self/fd", Target: "/dev/fd"},
-		mountOp{Kind: opSymlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
-		mountOp{Kind: opSymlink, Source: "/proc/self/fd/1", Target: "/dev/stdout"},
-		mountOp{Kind: opSymlink, Source: "/proc/self/fd/2", Target: "/dev/stderr"},
-		mountOp{Kind: opBind, Source: fsys.tmpDir, Target: "/tmp", Writable: true},
-		mountOp{Kind: opMirror, Target: "/etc", Skip: etcFiles},
+		containerinit.MountOp{Kind: containerinit.OpDevpts, Target: "/dev/pts", Data: "newinstance,ptmxmode=0666,mode=0620", BestEffort: true},
+		containerinit.MountOp{Kind: containerinit.OpSymlink, Source: "pts/ptmx", Target: "/dev/ptmx"},
+		containerinit.MountOp{Kind: containerinit.OpTmpfs, Target: "/dev/shm", Data: "mode=1777,size=64m"},
+		containerinit.MountOp{Kind: containerinit.OpSymlink, Source: "/proc/self/fd", Target: "/dev/fd"},
+		containerinit.MountOp{Kind: containerinit.OpSymlink, Source: "/proc/self/fd/0", Target: "/dev/stdin"},
+		containerinit.MountOp{Kind: containerinit.OpSymlink, Source: "/proc/self/fd/1", Target: "/dev/stdout"},
+		containerinit.MountOp{Kind: containerinit.OpSymlink, Source: "/proc/self/fd/2", Target: "/dev/stderr"},
+		containerinit.MountOp{Kind: containerinit.OpBind, Source: fsys.tmpDir, Target: "/tmp", Writable: true},
+		containerinit.MountOp{Kind: containerinit.OpMirror, Target: "/etc", Skip: etcFiles},
 	)
 	for _, f := range etcFiles {
-		ops = append(ops, mountOp{Kind: opBind, Source: filepath.Join(fsys.etcDir, f), Target: "/etc/" + f, File: true})
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: filepath.Join(fsys.etcDir, f), Target: "/etc/" + f, File: true})
 	}
 	ops = append(ops,
-		mountOp{Kind: opReadOnly, Target: "/proc/sys"},
-		mountOp{Kind: opReadOnly, Target: "/sys"},
+		containerinit.MountOp{Kind: containerinit.OpReadOnly, Target: "/proc/sys"},
+		containerinit.MountOp{Kind: containerinit.OpReadOnly, Target: "/sys"},
 	)
 	if fsys.cgroupNS {
 		// Mounted inside the container's cgroup namespace, cgroup2 shows
 		// the container's own cgroup as its root.
-		ops = append(ops, mountOp{Kind: opCgroup2, Target: "/sys/fs/cgroup", ReadOnly: true})
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpCgroup2, Target: "/sys/fs/cgroup", ReadOnly: true})
 	}
 	if exe != "" {
-		ops = append(ops, mountOp{Kind: opBind, Source: exe, Target: koAppDir + exeName, File: true, ReadOnly: true})
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: exe, Target: koAppDir + exeName, File: true, ReadOnly: true})
 	}
-	if h := fsys.hideDir; h != "" && !under(h, "/tmp") && !under(h, "/dev") && h != "/" {
-		ops = append(ops, mountOp{Kind: opTmpfs, Target: h, Data: "mode=700,size=4k", ReadOnly: true})
+	if h := fsys.hideDir; h != "" && !containerinit.Under(h, "/tmp") && !containerinit.Under(h, "/dev") && h != "/" {
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpTmpfs, Target: h, Data: "mode=700,size=4k", ReadOnly: true})
 	}
 
 	mounts := slices.Clone(c.VolumeMounts)
 	// Parents before children, so that a nested mount lands in the volume
 	// mounted above it.
 	slices.SortStableFunc(mounts, func(a, b corev1.VolumeMount) int {
-		return len(splitPath(a.MountPath)) - len(splitPath(b.MountPath))
+		return len(containerinit.SplitPath(a.MountPath)) - len(containerinit.SplitPath(b.MountPath))
 	})
 	for _, m := range mounts {
 		v, ok := fsys.volumes[m.Name]
@@ -115,12 +117,12 @@ func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*rootPl
 			return nil, fmt.Errorf("volumeMount %s at %s: %w", m.Name, m.MountPath, err)
 		}
 		ro := m.ReadOnly || !v.writable
-		ops = append(ops, mountOp{
-			Kind: opBind, Source: src, Target: path.Clean(m.MountPath),
+		ops = append(ops, containerinit.MountOp{
+			Kind: containerinit.OpBind, Source: src, Target: path.Clean(m.MountPath),
 			File: !isDir, ReadOnly: ro, Writable: !ro,
 		})
 	}
-	return &rootPlan{Dir: fsys.rootDir, Ops: ops}, nil
+	return &containerinit.RootPlan{Dir: fsys.rootDir, Ops: ops}, nil
 }
 
 // subPathSource is what a volume mount binds: the volume's directory or
@@ -148,7 +150,7 @@ func subPathSource(v volumeDir, subPath string) (src string, isDir bool, err err
 	if err != nil {
 		return "", false, err
 	}
-	if !under(resolved, base) {
+	if !containerinit.Under(resolved, base) {
 		return "", false, fmt.Errorf("subPath %q leads out of the volume", subPath)
 	}
 	st, err := os.Stat(resolved)
@@ -156,11 +158,6 @@ func subPathSource(v volumeDir, subPath string) (src string, isDir bool, err err
 		return "", false, err
 	}
 	return resolved, st.IsDir(), nil
-}
-
-// under reports whether p is dir or inside it.
-func under(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // koAppName is the name of an image's executable under /ko-app: the last

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+
+	"flywheel.dev/pkg/node/containerinit"
 )
 
 func TestRootPlanFor(t *testing.T) {
@@ -98,7 +100,7 @@ func TestRootPlanFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op := withCgroup.Ops[len(withCgroup.Ops)-2]; op.Kind != opCgroup2 || op.Target != "/sys/fs/cgroup" || !op.ReadOnly {
+	if op := withCgroup.Ops[len(withCgroup.Ops)-2]; op.Kind != containerinit.OpCgroup2 || op.Target != "/sys/fs/cgroup" || !op.ReadOnly {
 		t.Errorf("with a cgroup namespace, the op after /sys is %+v, want cgroup2 at /sys/fs/cgroup read-only", op)
 	}
 	if st, err := os.Stat(filepath.Join(emptyDir, "made", "here")); err != nil || !st.IsDir() {

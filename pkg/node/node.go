@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	vklog "github.com/virtual-kubelet/virtual-kubelet/log"
 	vkslog "github.com/virtual-kubelet/virtual-kubelet/log/slog"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 )
 
 const (
@@ -206,6 +208,10 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		// The node resolves the environment itself when a container
 		// starts: status.podIP is only known once the sandbox exists.
 		SkipDownwardAPIResolution: true,
+		// virtual-kubelet queues every new pod and every status the
+		// provider reports through these limiters, not only retries.
+		SyncPodsFromKubernetesRateLimiter:    podQueueRateLimiter(),
+		SyncPodStatusFromProviderRateLimiter: podQueueRateLimiter(),
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
@@ -387,4 +393,19 @@ func kernelVersion() string {
 		return ""
 	}
 	return unix.ByteSliceToString(u.Release[:])
+}
+
+// podQueueRateLimiter paces the pod controller's queues. Its default
+// (client-go's controller limiter) holds every item 5 ms, doubling while
+// the item is queued again before it is done, and a new pod and its
+// Ready status are what a cold start waits for: the pod is queued once
+// per event (bind, each status written), and Ready, following Running by
+// a few ms, often meets a conflict, virtual-kubelet writing with the
+// lister's resourceVersion. Starting at 1 ms keeps the back-off of
+// failures. The default's overall bucket (10 per second after a burst of
+// 100) is left out: here it would throttle the statuses of a large
+// scale-out, which are news, not retries; the client's own QPS limit
+// bounds the writes.
+func podQueueRateLimiter() workqueue.TypedRateLimiter[any] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[any](time.Millisecond, 1000*time.Second)
 }

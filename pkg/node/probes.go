@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/node/containerinit"
 )
 
 // probeUserAgent is what HTTP probes send, as the kubelet's "kube-probe/<version>".
@@ -315,7 +317,7 @@ func (pr *prober) exec(ctx context.Context, command []string, target probeTarget
 	path := command[0]
 	if target.pid == 0 {
 		var err error
-		if path, _, err = entrypoint(image{}, command, nil, lookupEnv(target.env, "PATH")); err != nil {
+		if path, _, err = entrypoint(image{}, command, nil, containerinit.LookupEnv(target.env, "PATH")); err != nil {
 			return false, err.Error()
 		}
 	}

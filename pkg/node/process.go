@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"flywheel.dev/pkg/node/containerinit"
 )
 
 // processSpec is what one process of a container (its main process, or an
@@ -36,7 +38,7 @@ type processSpec struct {
 	exe string
 	// root is the container's filesystem, built in a mount namespace of
 	// its own; nil keeps the node's.
-	root *rootPlan
+	root *containerinit.RootPlan
 	// hostname, when set, is the hostname in a UTS namespace of the
 	// process's own (the pod's hostname; empty for hostNetwork pods).
 	hostname string
@@ -89,7 +91,7 @@ func (execRunner) start(spec processSpec) (process, error) {
 		// The running executable itself, even if its file was replaced
 		// since (a rebuilt test binary).
 		Path:       "/proc/self/exe",
-		Args:       []string{containerInitArg0},
+		Args:       []string{containerinit.Arg0},
 		Stdout:     spec.stdout,
 		Stderr:     spec.stderr,
 		ExtraFiles: []*os.File{specR, statusW},
@@ -131,7 +133,7 @@ func (execRunner) start(spec processSpec) (process, error) {
 			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUTS
 		}
 	}
-	init := initSpec{
+	init := containerinit.Spec{
 		Args: spec.args, Env: spec.env, Dir: spec.dir,
 		Exe: spec.exe, Path: spec.path,
 		UID: spec.uid, GID: spec.gid, Groups: spec.groups,

@@ -93,6 +93,14 @@ func newProvider(s *settings, deps podDeps, store *stateStore, podGone func(stri
 	}
 }
 
+// PodStartedMessage is what the node logs once a pod's sandbox is up and
+// its containers are starting (test/bench/autoscaling reads it).
+const PodStartedMessage = "pod started"
+
+// ContainerStartedMessage is what the node logs once a container's
+// process runs (the container init has exec'd it).
+const ContainerStartedMessage = "container started"
+
 func podKey(namespace, name string) string { return namespace + "/" + name }
 
 // CreatePod sets up the pod's sandbox and starts its containers. Sandbox
@@ -216,7 +224,7 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		p.tearDown(e)
 	}()
 	e.rt.changed()
-	p.logger.Info("pod started", "pod", key, "ip", e.sb.ip, "netns", e.sb.netnsPath)
+	p.logger.Info(PodStartedMessage, "pod", key, "ip", e.sb.ip, "netns", e.sb.netnsPath)
 	return nil
 }
 

@@ -94,24 +94,7 @@ func (pr *projector) project(ctx context.Context, pod *corev1.Pod, v *corev1.Vol
 	case v.DownwardAPI != nil:
 		err = pr.downwardAPI(pod, v.DownwardAPI.Items, addrs, fileMode(v.DownwardAPI.DefaultMode), files)
 	case v.Projected != nil:
-		mode := fileMode(v.Projected.DefaultMode)
-		for i, src := range v.Projected.Sources {
-			switch {
-			case src.ConfigMap != nil:
-				err = pr.configMap(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, mode, files)
-			case src.Secret != nil:
-				err = pr.secret(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, mode, files)
-			case src.DownwardAPI != nil:
-				err = pr.downwardAPI(pod, src.DownwardAPI.Items, addrs, mode, files)
-			case src.ServiceAccountToken != nil:
-				err = pr.token(ctx, pod, v.Name, src.ServiceAccountToken, mode, files)
-			default:
-				err = fmt.Errorf("sources[%d]: only configMap, secret, downwardAPI and serviceAccountToken sources are supported by the process node", i)
-			}
-			if err != nil {
-				break
-			}
-		}
+		err = pr.projected(ctx, pod, v, addrs, files)
 	default:
 		return nil, fmt.Errorf("volume %s is not an API data volume", v.Name)
 	}
@@ -124,6 +107,44 @@ func (pr *projector) project(ctx context.Context, pod *corev1.Pod, v *corev1.Vol
 		}
 	}
 	return files, nil
+}
+
+// projected fills files from the sources of projected volume v, read all
+// at once: a pod's service-account volume asks for a token and reads the
+// cluster's CA ConfigMap, two round trips to the API server that a
+// starting pod would otherwise wait for one after the other. A later
+// source's file of the same path wins, as when read in order.
+func (pr *projector) projected(ctx context.Context, pod *corev1.Pod, v *corev1.Volume, addrs podAddresses, files map[string]projectedFile) error {
+	mode := fileMode(v.Projected.DefaultMode)
+	sources := v.Projected.Sources
+	parts := make([]map[string]projectedFile, len(sources))
+	errs := make([]error, len(sources))
+	var wg sync.WaitGroup
+	for i, src := range sources {
+		parts[i] = map[string]projectedFile{}
+		wg.Go(func() {
+			switch {
+			case src.ConfigMap != nil:
+				errs[i] = pr.configMap(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, mode, parts[i])
+			case src.Secret != nil:
+				errs[i] = pr.secret(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, mode, parts[i])
+			case src.DownwardAPI != nil:
+				errs[i] = pr.downwardAPI(pod, src.DownwardAPI.Items, addrs, mode, parts[i])
+			case src.ServiceAccountToken != nil:
+				errs[i] = pr.token(ctx, pod, v.Name, src.ServiceAccountToken, mode, parts[i])
+			default:
+				errs[i] = fmt.Errorf("sources[%d]: only configMap, secret, downwardAPI and serviceAccountToken sources are supported by the process node", i)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range sources {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		maps.Copy(files, parts[i])
+	}
+	return nil
 }
 
 func fileMode(m *int32) fs.FileMode {

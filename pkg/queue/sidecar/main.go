@@ -18,6 +18,11 @@ import (
 	"flywheel.dev/pkg/queue/stats"
 )
 
+// ServingMessage is what the queue-proxy logs as it starts serving, once
+// configured: the first sign of a new pod's process in its logs
+// (test/bench/autoscaling reads it).
+const ServingMessage = "serving"
+
 // Main runs the queue-proxy with the environment of queue.Config and
 // returns the process's exit code. It serves until SIGTERM or SIGINT, then
 // drains. With the arguments `iptables …` it installs the transparent
@@ -51,7 +56,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		},
 		ConnContext: intercept.ConnContext,
 	})
-	log.Info("serving", "mode", cfg.Mode, "port", cfg.ServingPort, "app", cfg.UserPort,
+	log.Info(ServingMessage, "mode", cfg.Mode, "port", cfg.ServingPort, "app", cfg.UserPort,
 		"containerConcurrency", cfg.ContainerConcurrency, "queueDepth", cfg.QueueDepth)
 	if err := s.Run(ctx); err != nil {
 		log.Error("queue-proxy stopped", "error", err)

@@ -38,8 +38,11 @@ type runConfig struct {
 	ColdStarts int `json:"coldStarts"`
 	Steps      int `json:"steps"`
 	// StepClients is the load step's concurrency.
-	StepClients int    `json:"stepClients"`
-	WorkDir     string `json:"workDir"`
+	StepClients int `json:"stepClients"`
+	// StepBurstCapacity is the load step Revision's target-burst-capacity
+	// annotation; empty for the default.
+	StepBurstCapacity string `json:"stepBurstCapacity,omitempty"`
+	WorkDir           string `json:"workDir"`
 
 	ControlPlaneBin string        `json:"-"`
 	Out             string        `json:"-"`
@@ -53,8 +56,11 @@ type results struct {
 	LoadAvg string           `json:"loadAvg"`
 	// ColdStarts are request → first byte for a Revision at zero.
 	ColdStarts []time.Duration `json:"coldStarts"`
-	Steps      []step          `json:"steps"`
-	Elapsed    string          `json:"elapsed"`
+	// ColdStartHops are, for each cold start, when each of its hops was
+	// seen (see coldHops).
+	ColdStartHops []hopTimes `json:"coldStartHops"`
+	Steps         []step     `json:"steps"`
+	Elapsed       string     `json:"elapsed"`
 }
 
 // step is one load step on an idle Revision at one pod.
@@ -87,6 +93,7 @@ func runMain(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ColdStarts, "cold-starts", 20, "cold starts to measure, one after the other")
 	fs.IntVar(&cfg.Steps, "steps", 5, "load steps to measure, one after the other")
 	fs.IntVar(&cfg.StepClients, "step-clients", 50, "concurrent clients of a load step")
+	fs.StringVar(&cfg.StepBurstCapacity, "step-burst-capacity", "", "the load step Revision's target-burst-capacity annotation; empty for config-autoscaler's default, which keeps the activator in its path (\"0\": only at zero pods)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -141,7 +148,7 @@ func runMain(ctx context.Context, args []string) error {
 	}
 	res := results{Config: cfg, Machine: benchkit.ReadMachine(), LoadAvg: benchkit.LoadAverage()}
 	if cfg.ColdStarts > 0 {
-		if res.ColdStarts, err = b.coldStarts(ctx); err != nil {
+		if res.ColdStarts, res.ColdStartHops, err = b.coldStarts(ctx); err != nil {
 			return fmt.Errorf("cold starts: %w", err)
 		}
 	}
@@ -203,25 +210,43 @@ func (b *bench) service(ctx context.Context, name, image string, annotations map
 }
 
 // coldStarts measures request → first byte for a Revision at zero, each
-// time once the Revision is back at zero with the activator in its path.
-func (b *bench) coldStarts(ctx context.Context) ([]time.Duration, error) {
+// time once the Revision is back at zero with the activator in its path,
+// and when each hop of the way was seen.
+func (b *bench) coldStarts(ctx context.Context) ([]time.Duration, []hopTimes, error) {
 	host, rev, err := b.service(ctx, "cold", coldImage, map[string]string{serving.WindowAnnotation.String(): "6s"})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	w := watch(watchCtx, b.cluster.Kube, rev)
 	var out []time.Duration
+	var starts []coldStart
 	for i := range b.cfg.ColdStarts {
 		if err := b.waitAtZero(ctx, rev); err != nil {
-			return out, err
+			return out, nil, err
 		}
+		start := time.Now()
+		w.begin(start)
 		took, err := firstByte(ctx, b.cluster.GatewayAddr, host)
 		if err != nil {
-			return out, fmt.Errorf("cold start %d: %w", i+1, err)
+			return out, nil, fmt.Errorf("cold start %d: %w", i+1, err)
 		}
+		// The harness's watches may hear of the endpoint a little after
+		// the activator's did.
+		w.waitFor(ctx, hopEndpoint, 2*time.Second)
+		hops, pod := w.end()
+		hops[firstByteHop] = took
+		starts = append(starts, coldStart{start: start, hops: hops, pod: pod, queueLog: podQueueLog(ctx, b.cluster.Kube, pod)})
 		benchkit.Progress("cold start %d of %d: %v", i+1, b.cfg.ColdStarts, took.Round(time.Millisecond))
 		out = append(out, took)
 	}
-	return out, nil
+	logHops(starts, componentLog(ctx, b.cluster.Kube, "activator"), componentLog(ctx, b.cluster.Kube, "autoscaler"), readNodeLog(b.cfg.WorkDir), rev)
+	hops := make([]hopTimes, len(starts))
+	for i, s := range starts {
+		hops[i] = s.hops
+	}
+	return out, hops, nil
 }
 
 // waitAtZero waits until the Revision's Deployment asks for no pod, none
@@ -300,11 +325,15 @@ func firstByte(ctx context.Context, gateway, host string) (time.Duration, error)
 // one pod (min-scale 1, target 10, a 50 ms app) and measures when the
 // Deployment first asks for more pods and when a second pod is ready.
 func (b *bench) loadSteps(ctx context.Context) ([]step, error) {
-	host, rev, err := b.service(ctx, "step", stepImage, map[string]string{
+	annotations := map[string]string{
 		serving.MinScaleAnnotation.String(): "1",
 		serving.TargetAnnotation.String():   "10",
 		serving.WindowAnnotation.String():   "6s",
-	})
+	}
+	if b.cfg.StepBurstCapacity != "" {
+		annotations[serving.TargetBurstCapacityAnnotation.String()] = b.cfg.StepBurstCapacity
+	}
+	host, rev, err := b.service(ctx, "step", stepImage, annotations)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"knative.dev/pkg/controller"
+	"knative.dev/pkg/logging"
 	pkgreconciler "knative.dev/pkg/reconciler"
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
@@ -78,9 +79,15 @@ func Replicas(d *appsv1.Deployment) int32 {
 	return *d.Spec.Replicas
 }
 
+// ScalingMessage is what Scale logs before it writes a new scale.
+const ScalingMessage = "scaling the Deployment"
+
 // Scale sets the Deployment's replicas through its scale subresource, as
 // any autoscaler does, so that nothing else of the Deployment is touched.
 func Scale(ctx context.Context, kube kubernetes.Interface, d *appsv1.Deployment, replicas int32) error {
+	// One line per change of scale: it dates a scale from zero in the
+	// logs, which test/bench/autoscaling reads to time a cold start.
+	logging.FromContext(ctx).Infow(ScalingMessage, "deployment", d.Namespace+"/"+d.Name, "from", Replicas(d), "to", replicas)
 	_, err := kube.AppsV1().Deployments(d.Namespace).UpdateScale(ctx, d.Name, &autoscalingv1.Scale{
 		ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: d.Namespace},
 		Spec:       autoscalingv1.ScaleSpec{Replicas: replicas},

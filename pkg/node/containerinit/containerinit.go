@@ -1,4 +1,4 @@
-package node
+package containerinit
 
 import (
 	"encoding/json"
@@ -13,23 +13,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// containerInitArg0 is the argv[0] under which the node's own executable,
+// Arg0 is the argv[0] under which the node's own executable,
 // re-executed, becomes the container init: the step between the node and
 // a container's process that sets up what a Go program with many threads
 // cannot do for its child (a mount namespace of its own with the pod's
 // mounts, the hostname), drops privileges and execs the container's
 // command.
-const containerInitArg0 = "flywheel-container-init"
+const Arg0 = "flywheel-container-init"
 
-// The container init reads its initSpec from specFD and reports a failure
+// The container init reads its Spec from specFD and reports a failure
 // before exec on statusFD, which closes on a successful exec.
 const (
 	specFD   = 3
 	statusFD = 4
 )
 
-// initSpec is what the container init does, sent as JSON by the node.
-type initSpec struct {
+// Spec is what the container init does, sent as JSON by the node.
+type Spec struct {
 	// Args is argv; Args[0] is what the process sees as its name.
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
@@ -49,7 +49,7 @@ type initSpec struct {
 	Hostname string `json:"hostname,omitempty"`
 	// Root is the container's filesystem, built in the mount namespace
 	// the node cloned for the process; nil keeps the host's.
-	Root *rootPlan `json:"root,omitempty"`
+	Root *RootPlan `json:"root,omitempty"`
 	// EnterPID joins the mount and UTS namespaces of that (container)
 	// process instead: exec probes and hooks see what the container sees.
 	EnterPID int `json:"enterPID,omitempty"`
@@ -57,16 +57,21 @@ type initSpec struct {
 
 func init() {
 	// Every binary that runs a node (cmd binaries, test binaries) imports
-	// this package; hooking here means none of them can forget to.
-	MaybeRunContainerInit()
+	// this package, through package node; hooking here means none of them
+	// can forget to. It runs before the binary's other packages are
+	// initialized only because this package imports nothing but the
+	// standard library and x/sys/unix: a package's init waits for those
+	// of its imports, and in a binary as large as fw or a test binary,
+	// client-go's and the API groups' take ~100 ms, on every container
+	// start, where a cold start waits for them.
+	MaybeRun()
 }
 
-// MaybeRunContainerInit runs the container init and never returns when the
+// MaybeRun runs the container init and never returns when the
 // process was started as one; otherwise it returns at once. The package
-// calls it when it is initialized, so a binary need not; it is exported so
-// that a main can call it first thing, before other init-time work.
-func MaybeRunContainerInit() {
-	if len(os.Args) == 0 || os.Args[0] != containerInitArg0 {
+// calls it when it is initialized, so a binary need not.
+func MaybeRun() {
+	if len(os.Args) == 0 || os.Args[0] != Arg0 {
 		return
 	}
 	status := os.NewFile(statusFD, "status")
@@ -85,7 +90,7 @@ func runContainerInit() error {
 	if err != nil {
 		return fmt.Errorf("reading the container spec: %w", err)
 	}
-	var spec initSpec
+	var spec Spec
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return fmt.Errorf("reading the container spec: %w", err)
 	}
@@ -130,7 +135,7 @@ func runContainerInit() error {
 		// private /tmp): run it through the descriptor opened before.
 		path = fmt.Sprintf("/proc/self/fd/%d", exe)
 	} else if !strings.Contains(path, "/") {
-		if path, err = lookPath(path, lookupEnv(spec.Env, "PATH")); err != nil {
+		if path, err = lookPath(path, LookupEnv(spec.Env, "PATH")); err != nil {
 			return err
 		}
 	}
@@ -166,7 +171,7 @@ func enterNamespaces(pid int) error {
 // dropPrivileges switches to runAsUser/runAsGroup/supplementalGroups.
 // Changing credentials clears the parent-death signal, so it is set again:
 // a crashed node still takes its containers along.
-func dropPrivileges(spec initSpec) error {
+func dropPrivileges(spec Spec) error {
 	if spec.UID == nil && spec.GID == nil {
 		return nil
 	}
@@ -215,4 +220,19 @@ func lookPath(name, envPath string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+// LookupEnv finds a variable in a KEY=VALUE list.
+func LookupEnv(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// Under reports whether p is dir or inside it.
+func Under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }

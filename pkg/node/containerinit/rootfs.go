@@ -1,4 +1,4 @@
-package node
+package containerinit
 
 import (
 	"bufio"
@@ -13,20 +13,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rootPlan is a container's filesystem: a tmpfs mounted at Dir (a
+// RootPlan is a container's filesystem: a tmpfs mounted at Dir (a
 // directory the node made under the pod's sandbox directory), filled by
 // Ops in order, then made the root. The host's root stays visible through
 // bind mounts of its entries, except where the plan puts something of the
 // pod's own.
-type rootPlan struct {
+type RootPlan struct {
 	Dir string    `json:"dir"`
-	Ops []mountOp `json:"ops"`
+	Ops []MountOp `json:"ops"`
 }
 
-// mountOp is one step of a rootPlan. Target is a path inside the
+// MountOp is one step of a RootPlan. Target is a path inside the
 // container; Source, for binds, a path on the host.
-type mountOp struct {
-	Kind   opKind `json:"kind"`
+type MountOp struct {
+	Kind   OpKind `json:"kind"`
 	Target string `json:"target"`
 	Source string `json:"source,omitempty"`
 	// File marks a bind of something that is not a directory.
@@ -44,24 +44,27 @@ type mountOp struct {
 	BestEffort bool `json:"bestEffort,omitempty"`
 }
 
-type opKind string
+// OpKind is what a MountOp does.
+type OpKind string
 
 const (
-	// opMirror makes Target (a host directory at the same path) a tmpfs
+	// OpMirror makes Target (a host directory at the same path) a tmpfs
 	// holding binds of the host directory's entries, so that entries can
 	// be added and replaced without touching the host.
-	opMirror opKind = "mirror"
-	// opBind binds Source at Target (recursively, for directories).
-	opBind   opKind = "bind"
-	opTmpfs  opKind = "tmpfs"
-	opDevpts opKind = "devpts"
-	// opCgroup2 mounts the cgroup v2 hierarchy as the process's cgroup
+	OpMirror OpKind = "mirror"
+	// OpBind binds Source at Target (recursively, for directories).
+	OpBind OpKind = "bind"
+	// OpTmpfs mounts a tmpfs at Target, with Data its options.
+	OpTmpfs OpKind = "tmpfs"
+	// OpDevpts mounts a devpts instance at Target, with Data its options.
+	OpDevpts OpKind = "devpts"
+	// OpCgroup2 mounts the cgroup v2 hierarchy as the process's cgroup
 	// namespace sees it.
-	opCgroup2 opKind = "cgroup2"
-	// opSymlink makes Target a symbolic link to Source.
-	opSymlink opKind = "symlink"
-	// opReadOnly makes the mount tree at Target read-only.
-	opReadOnly opKind = "readOnly"
+	OpCgroup2 OpKind = "cgroup2"
+	// OpSymlink makes Target a symbolic link to Source.
+	OpSymlink OpKind = "symlink"
+	// OpReadOnly makes the mount tree at Target read-only.
+	OpReadOnly OpKind = "readOnly"
 )
 
 // dirKind says what may be done under a directory of the container's
@@ -79,16 +82,16 @@ const (
 	dirFixed
 )
 
-// rootBuilder carries out a rootPlan in the container init's own mount
+// rootBuilder carries out a RootPlan in the container init's own mount
 // namespace, before the new root is entered.
 type rootBuilder struct {
 	root    string
 	kinds   map[string]dirKind
-	applied []mountOp
+	applied []MountOp
 }
 
 // buildRoot carries out plan and makes its directory the process's root.
-func buildRoot(plan *rootPlan) error {
+func buildRoot(plan *RootPlan) error {
 	// Nothing done here may reach the host: mounts propagate from the
 	// host into the container, never back.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -123,7 +126,7 @@ func buildRoot(plan *rootPlan) error {
 	return unix.Chdir("/")
 }
 
-func (b *rootBuilder) apply(op mountOp) error {
+func (b *rootBuilder) apply(op MountOp) error {
 	err := b.applyOnce(op)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", op.Kind, op.Target, err)
@@ -132,9 +135,9 @@ func (b *rootBuilder) apply(op mountOp) error {
 	return nil
 }
 
-func (b *rootBuilder) applyOnce(op mountOp) error {
+func (b *rootBuilder) applyOnce(op MountOp) error {
 	switch op.Kind {
-	case opMirror:
+	case OpMirror:
 		if op.Target == "/" {
 			return b.populate("/", "/", op.Skip)
 		}
@@ -142,7 +145,7 @@ func (b *rootBuilder) applyOnce(op mountOp) error {
 			return err
 		}
 		return b.mirror(op.Target, op.Skip)
-	case opBind:
+	case OpBind:
 		dst, err := b.ensure(op.Target, !op.File)
 		if err != nil {
 			return err
@@ -168,7 +171,7 @@ func (b *rootBuilder) applyOnce(op mountOp) error {
 			}
 		}
 		return nil
-	case opTmpfs, opDevpts, opCgroup2:
+	case OpTmpfs, OpDevpts, OpCgroup2:
 		dst, err := b.ensure(op.Target, true)
 		if err != nil {
 			return err
@@ -176,9 +179,9 @@ func (b *rootBuilder) applyOnce(op mountOp) error {
 		fstype := string(op.Kind)
 		flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
 		switch op.Kind {
-		case opDevpts:
+		case OpDevpts:
 			flags = unix.MS_NOSUID | unix.MS_NOEXEC
-		case opCgroup2:
+		case OpCgroup2:
 			flags |= unix.MS_NOEXEC
 		}
 		if err := unix.Mount(fstype, dst, fstype, flags, op.Data); err != nil {
@@ -191,13 +194,13 @@ func (b *rootBuilder) applyOnce(op mountOp) error {
 		}
 		b.kinds[b.rel(dst)] = dirOwned
 		return nil
-	case opSymlink:
+	case OpSymlink:
 		dir, err := b.ensure(path.Dir(op.Target), true)
 		if err != nil {
 			return err
 		}
 		return os.Symlink(op.Source, path.Join(dir, path.Base(op.Target)))
-	case opReadOnly:
+	case OpReadOnly:
 		dst, err := b.ensure(op.Target, true)
 		if err != nil {
 			return err
@@ -239,7 +242,7 @@ func (b *rootBuilder) kind(p string) dirKind {
 // for the last element a file when dir is false. It returns the resolved
 // path on the host side of the root.
 func (b *rootBuilder) ensure(p string, dir bool) (string, error) {
-	comps := splitPath(p)
+	comps := SplitPath(p)
 	cur := "/"
 	hops := 0
 	for i := 0; i < len(comps); i++ {
@@ -278,7 +281,7 @@ func (b *rootBuilder) ensure(p string, dir bool) (string, error) {
 			if path.IsAbs(target) {
 				cur = "/"
 			}
-			comps = append(splitPath(target), comps[i+1:]...)
+			comps = append(SplitPath(target), comps[i+1:]...)
 			i = -1
 			continue
 		case !last && !fi.IsDir():
@@ -396,7 +399,7 @@ func detachNamespaceMounts(root string) error {
 		if !ok || len(fields) < 5 || !strings.HasPrefix(post, "nsfs ") {
 			continue
 		}
-		if mp := unescapeMountinfo(fields[4]); under(mp, root) {
+		if mp := UnescapeMountinfo(fields[4]); Under(mp, root) {
 			nsfs = append(nsfs, mp)
 		}
 	}
@@ -450,7 +453,7 @@ func mountsUnder(p string) ([]string, error) {
 		if len(fields) < 5 {
 			continue
 		}
-		mp := unescapeMountinfo(fields[4])
+		mp := UnescapeMountinfo(fields[4])
 		if mp == p || strings.HasPrefix(mp, p+"/") {
 			out = append(out, mp)
 		}
@@ -458,9 +461,9 @@ func mountsUnder(p string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of
+// UnescapeMountinfo undoes the octal escapes (\040 for a space) of
 // /proc/self/mountinfo.
-func unescapeMountinfo(s string) string {
+func UnescapeMountinfo(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
@@ -479,9 +482,9 @@ func unescapeMountinfo(s string) string {
 	return b.String()
 }
 
-// splitPath splits a slash-separated path into its non-empty elements,
+// SplitPath splits a slash-separated path into its non-empty elements,
 // "." dropped.
-func splitPath(p string) []string {
+func SplitPath(p string) []string {
 	var out []string
 	for c := range strings.SplitSeq(p, "/") {
 		if c != "" && c != "." {
