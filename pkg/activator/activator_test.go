@@ -444,6 +444,11 @@ func TestLoadIsReportedEverySecond(t *testing.T) {
 			// Four clients on a 50 ms app: about 80 requests a second
 			// at a concurrency of about 4.
 			if s.Seconds == 1 && s.ProxiedRequestCount > 20 && s.AverageProxiedConcurrency > 2 {
+				// The seconds are the wall clock's, reported just
+				// after they end.
+				if s.Time.Nanosecond() != 0 {
+					t.Errorf("report of a second ending at %v, want a whole second", s.Time)
+				}
 				return
 			}
 		case <-deadline:

@@ -94,15 +94,37 @@ func (p *reporter) coldRequest(key types.NamespacedName) {
 	}
 }
 
-// run reports until ctx ends.
+// reportDelay is how long after a wall-clock second ends the reporter
+// sends it: time for the second to close in every tracker.
+const reportDelay = 10 * time.Millisecond
+
+// run reports until ctx ends. The reports go out just after each
+// wall-clock second, the seconds the revisions' trackers count: the
+// autoscaler decides right after it scrapes the pods, at any moment of a
+// second, on the second before, and a report sent at a random moment
+// would often miss that decision. Panic mode reads that one second
+// alone, so a load step through the activator would be judged on the
+// pods' share of it.
 func (p *reporter) run(ctx context.Context) {
-	tick := p.clk.NewTicker(p.interval)
-	defer tick.Stop()
+	now := p.clk.Now()
+	first := p.clk.NewTimer(now.Truncate(time.Second).Add(time.Second + reportDelay).Sub(now))
+	defer first.Stop()
+	var tick clock.Ticker
+	var ticks <-chan time.Time
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C():
+		case <-first.C():
+			tick = p.clk.NewTicker(p.interval)
+			ticks = tick.C()
+			p.send(ctx, p.loadStats())
+		case <-ticks:
 			p.send(ctx, p.loadStats())
 		case key := <-p.cold:
 			keys := map[types.NamespacedName]bool{key: true}

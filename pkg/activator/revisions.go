@@ -113,7 +113,9 @@ func (g *registry) upsertRevision(rev *v1.Revision) {
 	g.mu.Lock()
 	r, ok := g.revisions[key]
 	if !ok {
-		r = &revision{key: key, throttler: newThrottler(limit, g.maxQueue), tracker: stats.NewTracker(g.clk)}
+		// Wall-clock seconds: the reporter sends each one just after it
+		// ends (reporter.run).
+		r = &revision{key: key, throttler: newThrottler(limit, g.maxQueue), tracker: stats.NewWallClockTracker(g.clk)}
 		r.starting = newStartingPods(g.probe, func() { g.syncPods(key) })
 		g.revisions[key] = r
 	}

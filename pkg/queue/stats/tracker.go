@@ -88,6 +88,17 @@ func NewTracker(clk clock.PassiveClock) *Tracker {
 	return &Tracker{clk: clk, start: now, wallStart: now.Round(0)}
 }
 
+// NewWallClockTracker returns a Tracker whose seconds are the wall
+// clock's: its first began at the last whole second, so each second it
+// completes is complete the moment the wall clock's is, and a report sent
+// just after a wall-clock second ends carries that very second.
+func NewWallClockTracker(clk clock.PassiveClock) *Tracker {
+	now := clk.Now()
+	// Subtracting keeps the monotonic reading, which Truncate would drop.
+	start := now.Add(-time.Duration(now.Nanosecond()))
+	return &Tracker{clk: clk, start: start, wallStart: start.Round(0)}
+}
+
 // In records the arrival of a request of kind k. Every In must be
 // followed by an Out of the same kind once the request is over.
 func (t *Tracker) In(k Kind) {

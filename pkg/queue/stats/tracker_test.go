@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -341,4 +342,24 @@ func BenchmarkTrackerInOut(b *testing.B) {
 			tr.Out(Proxied)
 		}
 	})
+}
+
+func TestWallClockTrackerCountsTheWallClocksSeconds(t *testing.T) {
+	// Created 300 ms into a second: its first second is the wall
+	// clock's, begun before it.
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 30, 12, 0, 10, 300_000_000, time.UTC))
+	tr := NewWallClockTracker(clk)
+	clk.SetTime(clk.Now().Add(200 * time.Millisecond)) // 10.5 s
+	tr.In(Proxied)
+	clk.SetTime(clk.Now().Add(400 * time.Millisecond)) // 10.9 s
+	tr.Out(Proxied)
+	clk.SetTime(clk.Now().Add(110 * time.Millisecond)) // 11.01 s, as the activator reports
+	w := tr.LastSecond()
+	wantEnd := time.Date(2026, 11, 30, 12, 0, 11, 0, time.UTC)
+	if !w.End.Equal(wantEnd) || w.Seconds != 1 {
+		t.Fatalf("LastSecond = %d s ending %v, want the second ending %v", w.Seconds, w.End, wantEnd)
+	}
+	if w.ProxiedRequests != 1 || math.Abs(w.AverageProxiedConcurrency-0.4) > 1e-9 {
+		t.Errorf("LastSecond = %d requests at %.3f, want 1 at 0.4 (400 ms of one request)", w.ProxiedRequests, w.AverageProxiedConcurrency)
+	}
 }
