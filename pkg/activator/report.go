@@ -99,33 +99,27 @@ func (p *reporter) coldRequest(key types.NamespacedName) {
 const reportDelay = 10 * time.Millisecond
 
 // run reports until ctx ends. The reports go out just after each
-// wall-clock second, the seconds the revisions' trackers count: the
-// autoscaler decides right after it scrapes the pods, at any moment of a
-// second, on the second before, and a report sent at a random moment
-// would often miss that decision. Panic mode reads that one second
-// alone, so a load step through the activator would be judged on the
-// pods' share of it.
+// wall-clock interval (second) ends, the seconds the revisions' trackers
+// count: the autoscaler decides right after it scrapes the pods, at any
+// moment of a second, on the second before, and a report sent at a
+// random moment would often miss that decision. Panic mode reads that
+// one second alone, so a load step through the activator would be judged
+// on the pods' share of it. Each wait is measured afresh from the clock,
+// so the reports never drift off the boundaries.
 func (p *reporter) run(ctx context.Context) {
-	now := p.clk.Now()
-	first := p.clk.NewTimer(now.Truncate(time.Second).Add(time.Second + reportDelay).Sub(now))
-	defer first.Stop()
-	var tick clock.Ticker
-	var ticks <-chan time.Time
-	defer func() {
-		if tick != nil {
-			tick.Stop()
-		}
-	}()
+	untilNext := func() time.Duration {
+		now := p.clk.Now()
+		return now.Truncate(p.interval).Add(p.interval + reportDelay).Sub(now)
+	}
+	timer := p.clk.NewTimer(untilNext())
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-first.C():
-			tick = p.clk.NewTicker(p.interval)
-			ticks = tick.C()
+		case <-timer.C():
 			p.send(ctx, p.loadStats())
-		case <-ticks:
-			p.send(ctx, p.loadStats())
+			timer.Reset(untilNext())
 		case key := <-p.cold:
 			keys := map[types.NamespacedName]bool{key: true}
 			for drained := false; !drained; {

@@ -15,7 +15,6 @@ import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
 	painformer "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler"
-	pareconciler "flywheel.dev/pkg/client/injection/reconciler/autoscaling/v1alpha1/podautoscaler"
 	"flywheel.dev/pkg/reconciler/autoscaling/podscale"
 )
 
@@ -29,42 +28,26 @@ const agentName = "hpa-class-controller"
 // too. A deleted PodAutoscaler's loop ends; its HPA goes with it, by
 // owner reference.
 func NewController(ctx context.Context, cmw configmap.Watcher, loops podscale.Loops) *controller.Impl {
-	logger := logging.FromContext(ctx)
-	paInformer := painformer.Get(ctx)
 	hpaInformer := hpainformer.Get(ctx)
-	deploymentInformer := deploymentinformer.Get(ctx)
-	podInformer := podinformer.Get(ctx)
-
+	informers := podscale.Informers{
+		PodAutoscalers: painformer.Get(ctx).Informer(),
+		Deployments:    deploymentinformer.Get(ctx).Informer(),
+		Pods:           podinformer.Get(ctx).Informer(),
+	}
 	r := &Reconciler{
 		kube:             kubeclient.Get(ctx),
 		hpaLister:        hpaInformer.Lister(),
-		deploymentLister: deploymentInformer.Lister(),
-		podLister:        podInformer.Lister(),
+		deploymentLister: deploymentinformer.Get(ctx).Lister(),
+		podLister:        podinformer.Get(ctx).Lister(),
 		deciders:         loops,
 		config:           podscale.AutoscalerConfig,
 	}
-	impl := pareconciler.NewImpl(ctx, r, serving.HPAClass, func(impl *controller.Impl) controller.Options {
-		store := podscale.NewConfigStore(logger.Named("config-store"), func(string, any) {
-			impl.FilteredGlobalResync(isHPA, paInformer.Informer())
-		})
-		store.WatchConfigs(cmw)
-		return controller.Options{AgentName: agentName, ConfigStore: store}
-	})
-
-	if err := podscale.Watch(impl, isHPA, paInformer.Informer(), deploymentInformer.Informer(), podInformer.Informer(), loops.Forget); err != nil {
-		logger.Fatalw("Setting up the controller", "error", err)
-	}
+	impl := podscale.NewImpl(ctx, cmw, r, serving.HPAClass, agentName, informers, loops)
 	if _, err := hpaInformer.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
 		FilterFunc: controller.FilterController(&autoscalingv1alpha1.PodAutoscaler{}),
 		Handler:    controller.HandleAll(impl.EnqueueControllerOf),
 	}); err != nil {
-		logger.Fatalw("Watching HorizontalPodAutoscalers", "error", err)
+		logging.FromContext(ctx).Fatalw("Watching HorizontalPodAutoscalers", "error", err)
 	}
 	return impl
-}
-
-// isHPA reports whether obj is a PodAutoscaler of the HPA class.
-func isHPA(obj any) bool {
-	pa, ok := obj.(*autoscalingv1alpha1.PodAutoscaler)
-	return ok && pa.Class() == serving.HPAClass
 }

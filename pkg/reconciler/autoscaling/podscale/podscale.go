@@ -14,6 +14,7 @@ import (
 	appsv1listers "k8s.io/client-go/listers/apps/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
 	pkgreconciler "knative.dev/pkg/reconciler"
@@ -22,6 +23,7 @@ import (
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/autoscaler/metrics"
 	"flywheel.dev/pkg/autoscaler/scaling"
+	pareconciler "flywheel.dev/pkg/client/injection/reconciler/autoscaling/v1alpha1/podautoscaler"
 )
 
 // Reasons of the PodAutoscaler's conditions.
@@ -242,4 +244,32 @@ type Deciders interface {
 type Loops interface {
 	Deciders
 	Forget(rev types.NamespacedName)
+}
+
+// Informers are the informers both classes' reconcilers read.
+type Informers struct {
+	PodAutoscalers, Deployments, Pods cache.SharedIndexInformer
+}
+
+// NewImpl returns the controller of class's PodAutoscalers around r: it
+// watches config-autoscaler (resyncing the class's PodAutoscalers when it
+// changes) and feeds the controller as Watch does. Whoever runs loops
+// enqueues a PodAutoscaler whose loop's decision changed.
+func NewImpl(ctx context.Context, cmw configmap.Watcher, r pareconciler.Interface, class, agentName string, informers Informers, loops Loops) *controller.Impl {
+	logger := logging.FromContext(ctx)
+	isClass := func(obj any) bool {
+		pa, ok := obj.(*autoscalingv1alpha1.PodAutoscaler)
+		return ok && pa.Class() == class
+	}
+	impl := pareconciler.NewImpl(ctx, r, class, func(impl *controller.Impl) controller.Options {
+		store := NewConfigStore(logger.Named("config-store"), func(string, any) {
+			impl.FilteredGlobalResync(isClass, informers.PodAutoscalers)
+		})
+		store.WatchConfigs(cmw)
+		return controller.Options{AgentName: agentName, ConfigStore: store}
+	})
+	if err := Watch(impl, isClass, informers.PodAutoscalers, informers.Deployments, informers.Pods, loops.Forget); err != nil {
+		logger.Fatalw("Setting up the controller", "error", err)
+	}
+	return impl
 }
