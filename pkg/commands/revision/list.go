@@ -70,7 +70,7 @@ func runList(ctx context.Context, out io.Writer, p *params.Params, o listOptions
 		return cmp.Or(
 			strings.Compare(a.Namespace, b.Namespace),
 			strings.Compare(a.Labels[serving.ServiceLabel.String()], b.Labels[serving.ServiceLabel.String()]),
-			cmp.Compare(generation(b), generation(a)),
+			cmp.Compare(b.ConfigurationGeneration(), a.ConfigurationGeneration()),
 			strings.Compare(a.Name, b.Name),
 		)
 	})
@@ -99,11 +99,4 @@ func runList(ctx context.Context, out io.Writer, p *params.Params, o listOptions
 			r.Labels[serving.ConfigurationGenerationLabel.String()], printers.Age(now, r.CreationTimestamp), ready, reason)
 	}
 	return t.Flush()
-}
-
-// generation is the Configuration generation a Revision was made from;
-// 0 when the label is missing.
-func generation(r servingv1.Revision) int64 {
-	g, _ := strconv.ParseInt(r.Labels[serving.ConfigurationGenerationLabel.String()], 10, 64)
-	return g
 }

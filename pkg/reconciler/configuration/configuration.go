@@ -188,7 +188,7 @@ func (r *Reconciler) findLatestReady(ctx context.Context, cfg *v1.Configuration)
 		case err != nil:
 			return fmt.Errorf("getting Revision %s: %w", name, err)
 		default:
-			since = generationOf(rev)
+			since = rev.ConfigurationGeneration()
 		}
 	}
 
@@ -198,7 +198,7 @@ func (r *Reconciler) findLatestReady(ctx context.Context, cfg *v1.Configuration)
 	}
 	var newest *v1.Revision
 	for _, rev := range revs {
-		if gen := generationOf(rev); gen > since && metav1.IsControlledBy(rev, cfg) && rev.IsReady() {
+		if gen := rev.ConfigurationGeneration(); gen > since && metav1.IsControlledBy(rev, cfg) && rev.IsReady() {
 			newest, since = rev, gen
 		}
 	}
@@ -216,15 +216,4 @@ func setLatestReady(ctx context.Context, cfg *v1.Configuration, name string) {
 			"LatestReadyRevisionName updated to %q", name)
 	}
 	cfg.Status.SetLatestReadyRevisionName(name)
-}
-
-// generationOf returns the Configuration generation a Revision was made
-// for, 0 when its label is missing or garbled.
-func generationOf(rev *v1.Revision) int64 {
-	s, _ := serving.ConfigurationGenerationLabel.Get(rev.Labels)
-	gen, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0
-	}
-	return gen
 }

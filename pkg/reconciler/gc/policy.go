@@ -63,14 +63,21 @@ func Collect(cfg *v1.Configuration, revs []*v1.Revision, bounds *apisconfig.GC, 
 }
 
 // active reports whether rev must be kept whatever the bounds: a Route
-// serves it, its Configuration would send traffic to it, or its owner
-// said so.
+// serves it, its Configuration would send traffic to it or has just made
+// it, or its owner said so.
+//
+// A Revision made for the Configuration's current generation is kept even
+// before the status names it latest created: the Revision's creation
+// wakes this reconciler, often before the Configuration's status catches
+// up, and deleting it then would have the Configuration make it afresh,
+// losing its pods.
 func active(cfg *v1.Configuration, rev *v1.Revision) bool {
 	routes, _ := serving.RoutesAnnotation.Get(rev.Annotations)
 	noGC, _ := NoGCAnnotation.Get(rev.Annotations)
 	return rev.RoutingState() == serving.RoutingStateActive ||
 		routes != "" ||
 		noGC == "true" ||
+		rev.ConfigurationGeneration() >= cfg.Generation ||
 		rev.Name == cfg.Status.LatestCreatedRevisionName ||
 		rev.Name == cfg.Status.LatestReadyRevisionName
 }

@@ -35,8 +35,13 @@ var eager = bounds(func(g *apisconfig.GC) {
 
 func TestCollect(t *testing.T) {
 	const day = 24 * time.Hour
-	cfg := fwtesting.Configuration("hello", "demo",
+	cfg := fwtesting.Configuration("hello", "demo", fwtesting.WithConfigGeneration(9),
 		fwtesting.WithLatestCreated("hello-00009"), fwtesting.WithLatestReady("hello-00008"))
+	// madeFor labels a Revision with the Configuration generation it was
+	// made for.
+	madeFor := func(generation string) fwtesting.RevisionOption {
+		return func(rev *v1.Revision) { rev.Labels[serving.ConfigurationGenerationLabel.String()] = generation }
+	}
 
 	tests := []struct {
 		name        string
@@ -55,8 +60,19 @@ func TestCollect(t *testing.T) {
 			idle("pinned", 30*day, 30*day, func(rev *v1.Revision) {
 				rev.Annotations[NoGCAnnotation.String()] = "true"
 			}),
+			// The status not yet updated: made for this generation, or
+			// for one the lister has not shown yet.
+			idle("made-for-this-generation", 30*day, 30*day, madeFor("9")),
+			idle("made-for-a-newer-generation", 30*day, 30*day, madeFor("10")),
 		},
 		bounds: eager,
+	}, {
+		name: "a Revision of an earlier generation is not protected by its label",
+		revs: []*v1.Revision{
+			idle("made-for-an-earlier-generation", 30*day, 30*day, madeFor("7")),
+		},
+		bounds:     eager,
+		wantDoomed: []string{"made-for-an-earlier-generation"},
 	}, {
 		name: "non-active and past both times: collected, least recently active first",
 		revs: []*v1.Revision{

@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -66,6 +67,18 @@ func (r *Revision) IsFailed() bool {
 func (r *Revision) RoutingState() serving.RoutingState {
 	s, _ := serving.RoutingStateLabel.Get(r.Labels)
 	return serving.RoutingState(s)
+}
+
+// ConfigurationGeneration returns the generation of the Configuration the
+// Revision was made for, from its label; 0 when the label is missing or
+// garbled.
+func (r *Revision) ConfigurationGeneration() int64 {
+	s, _ := serving.ConfigurationGenerationLabel.Get(r.Labels)
+	gen, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return gen
 }
 
 // InitializeConditions sets every condition to Unknown.
