@@ -267,6 +267,26 @@ func TestRequestsWaitingForPodsAreAllAnswered(t *testing.T) {
 	}
 }
 
+// TestForwardedRequestsSayTheyCameThroughTheActivator: the activator
+// counts each request it forwards for the autoscaler, so it tells the
+// pod's sidecar, which would otherwise count it a second time.
+func TestForwardedRequestsSayTheyCameThroughTheActivator(t *testing.T) {
+	e := startActivator(t, Config{})
+	key := e.addRevision("hello-00001", 0, 300)
+	via := make(chan string, 1)
+	pod := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		via <- r.Header.Get(queue.ViaActivatorHeader)
+	}))
+	t.Cleanup(pod.Close)
+	e.setPods(key, strings.TrimPrefix(pod.URL, "http://"))
+	if code, body := e.request(key); code != http.StatusOK {
+		t.Fatalf("request: %d %q, want 200", code, body)
+	}
+	if got := <-via; got != queue.ViaActivatorValue {
+		t.Errorf("%s = %q at the pod, want %q", queue.ViaActivatorHeader, got, queue.ViaActivatorValue)
+	}
+}
+
 // TestAStartingPodGetsRequestsOnceItAnswersAProbe lists a pod in the
 // slices as not ready yet, as kube-controller-manager does from the
 // moment the pod has an address: the activator probes its queue-proxy and

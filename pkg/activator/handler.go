@@ -14,6 +14,7 @@ import (
 
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/stats"
 )
 
@@ -150,13 +151,16 @@ func (h *handler) refuse(w http.ResponseWriter, r *http.Request, at *attempt) {
 
 // rewrite makes the outbound request. The activator is a hop inside the
 // platform: what the gateway said about the client (X-Forwarded-*)
-// passes through unchanged, and the pod is chosen in the transport.
+// passes through unchanged, and the pod is chosen in the transport. The
+// pod's sidecar learns that the request came this way, as the activator
+// counts it for the autoscaler already.
 func rewrite(pr *httputil.ProxyRequest) {
 	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 		if v, ok := pr.In.Header[h]; ok {
 			pr.Out.Header[h] = v
 		}
 	}
+	pr.Out.Header.Set(queue.ViaActivatorHeader, queue.ViaActivatorValue)
 	pr.Out.URL.Scheme = "http"
 	pr.Out.Host = pr.In.Host
 }

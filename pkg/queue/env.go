@@ -138,6 +138,14 @@ const (
 	// NetworkProbeValue is the value of NetworkProbeHeader the sidecar
 	// answers; it also comes back as the body.
 	NetworkProbeValue = "queue"
+	// ViaActivatorHeader with the value ViaActivatorValue marks a request
+	// the activator forwarded. The sidecar counts it apart in its stats,
+	// since the activator reports it too; Routes remove the header from
+	// what clients send, so that a client cannot hide its load.
+	ViaActivatorHeader = "K-Via-Activator"
+	// ViaActivatorValue is the value of ViaActivatorHeader the activator
+	// sets.
+	ViaActivatorValue = "true"
 	// KubeletProbeUserAgentPrefix starts the User-Agent of the kubelet's
 	// HTTP probes. In transparent mode they arrive through the sidecar; it
 	// forwards them ahead of any queue and does not count them as load.

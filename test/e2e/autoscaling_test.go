@@ -23,8 +23,11 @@ import (
 	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	"flywheel.dev/pkg/autoscaler/metrics"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/local"
+	"flywheel.dev/pkg/queue"
+	"flywheel.dev/pkg/queue/stats"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
@@ -82,8 +85,10 @@ func TestHPAClassScalesWithLoadToZeroAndBack(t *testing.T) {
 // TestBurstCapacityKeepsTheActivatorInPath gives a Revision a target of 10
 // requests per pod and a target burst capacity of 15. With one pod there
 // are only 10 to spare: the autoscaler keeps the activator in the path
-// though the pod is ready, and says why. With two pods, 20 spare, the
-// requests go straight to the pods.
+// though the pod is ready, and says why, and the pod's sidecar counts the
+// forwarded request as the activator's. With two pods, 20 spare, the
+// requests go straight to the pods, which count them as their own even
+// when a client claims otherwise.
 func TestBurstCapacityKeepsTheActivatorInPath(t *testing.T) {
 	ctx := t.Context()
 	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
@@ -102,6 +107,11 @@ func TestBurstCapacityKeepsTheActivatorInPath(t *testing.T) {
 	waitActivatorPath(t, client, ns, first, corev1.ConditionTrue, "BelowBurstCapacity")
 	waitPublicEndpoints(t, ns, first, "the activator", isActivator(t))
 	mustGet(t, host, nil)
+	// The pod's sidecar counts the request as the activator's, which
+	// reports it itself.
+	waitPodStats(t, ns, first, "the request through the activator", func(r stats.Report) bool {
+		return r.ActivatorRequestCount >= 1
+	})
 
 	svc, err := client.ServingV1().Services(ns).Get(ctx, "sleeper", metav1.GetOptions{})
 	if err != nil {
@@ -116,7 +126,50 @@ func TestBurstCapacityKeepsTheActivatorInPath(t *testing.T) {
 	waitActivatorPath(t, client, ns, second, corev1.ConditionFalse, "EnoughCapacity")
 	activator := isActivator(t)
 	waitPublicEndpoints(t, ns, second, "the pods", func(a string) bool { return !activator(a) })
-	mustGet(t, host, nil)
+	// A client that says its requests came through the activator, to
+	// hide its load, is not believed: the Route removes the header, and
+	// the pods count the requests as their own.
+	forged := http.Header{queue.ViaActivatorHeader: {queue.ViaActivatorValue}}
+	for range 3 {
+		mustGet(t, host, forged)
+	}
+	waitPodStats(t, ns, second, "requests counted as the pods' own", func(r stats.Report) bool {
+		return r.ProxiedRequestCount > r.ActivatorRequestCount
+	})
+}
+
+// waitPodStats waits until ok holds for the sum of what the sidecars of
+// the Revision's pods measured over the last minute, read from their
+// stats endpoints as the autoscaler reads them.
+func waitPodStats(t *testing.T, ns, rev, what string, ok func(stats.Report) bool) {
+	t.Helper()
+	var sum stats.Report
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		pods, err := cluster.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: serving.RevisionLabel.String() + "=" + rev})
+		if err != nil {
+			return false, err
+		}
+		sum = stats.Report{}
+		for _, p := range pods.Items {
+			if p.Status.PodIP == "" {
+				continue
+			}
+			// A time before the sidecar started asks for every second
+			// it keeps.
+			r, err := metrics.Scrape(ctx, httpClient, p.Status.PodIP, time.Unix(1, 0))
+			if err != nil {
+				return false, nil
+			}
+			sum.ProxiedRequestCount += r.ProxiedRequestCount
+			sum.ActivatorRequestCount += r.ActivatorRequestCount
+		}
+		return ok(sum), nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the sidecars of %s to report %s; last: %d proxied, %d of them through the activator: %v",
+			rev, what, sum.ProxiedRequestCount, sum.ActivatorRequestCount, err)
+	}
+	t.Logf("sidecars of %s: %d proxied, %d of them through the activator", rev, sum.ProxiedRequestCount, sum.ActivatorRequestCount)
 }
 
 // waitActivatorPath waits until the Revision's ActivatorInPath condition

@@ -76,7 +76,11 @@ func (c *Collector) RecordPods(rev types.NamespacedName, reports []stats.Report,
 	defer c.mu.Unlock()
 	s := c.series(rev)
 	for _, r := range reports {
-		c.record(s, r, scale)
+		// The requests the activator forwarded are in its own reports,
+		// counted from their arrival there: here they would count twice.
+		concurrency := max(r.AverageProxiedConcurrency-r.AverageActivatorConcurrency, 0)
+		requests := max(r.ProxiedRequestCount-r.ActivatorRequestCount, 0)
+		c.record(s, r, concurrency*scale, float64(requests)*scale)
 	}
 }
 
@@ -85,15 +89,17 @@ func (c *Collector) RecordPods(rev types.NamespacedName, reports []stats.Report,
 func (c *Collector) RecordActivator(rev types.NamespacedName, r stats.Report) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.record(c.series(rev), r, 1)
+	c.record(c.series(rev), r, r.AverageProxiedConcurrency, float64(r.ProxiedRequestCount))
 }
 
-func (c *Collector) record(s *series, r stats.Report, scale float64) {
+// record adds a report's average concurrency and its request count over
+// its seconds.
+func (c *Collector) record(s *series, r stats.Report, concurrency, requests float64) {
 	if r.Seconds <= 0 {
 		return
 	}
-	s.concurrency.Record(r.Time, r.Seconds, r.AverageProxiedConcurrency*scale)
-	s.rps.Record(r.Time, r.Seconds, float64(r.ProxiedRequestCount)/float64(r.Seconds)*scale)
+	s.concurrency.Record(r.Time, r.Seconds, concurrency)
+	s.rps.Record(r.Time, r.Seconds, requests/float64(r.Seconds))
 }
 
 // RecordWaiting notes that the activator pod holds n requests for the

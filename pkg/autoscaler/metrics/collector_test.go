@@ -80,6 +80,44 @@ func TestScrapeAndAverage(t *testing.T) {
 	}
 }
 
+// TestRequestsThroughTheActivatorCountOnce: a request the activator
+// forwarded is in the activator's report from its arrival there, and in
+// the pod's as one of the activator's; the Revision's figures count it
+// once.
+func TestRequestsThroughTheActivatorCountOnce(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	tracker := stats.NewTracker(clk)
+	client := sidecar(t, stats.ReportHandler(tracker, stats.Labels{Namespace: "demo", Revision: "hello-00001", Pod: "p1"}))
+	// Over one second: one request straight from the gateway, and three
+	// forwarded by the activator, in flight throughout.
+	tracker.In(stats.Proxied)
+	for range 3 {
+		tracker.In(stats.ProxiedViaActivator)
+	}
+	clk.Step(time.Second)
+	report, err := Scrape(t.Context(), client, "10.0.0.1", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.AverageProxiedConcurrency != 4 || report.AverageActivatorConcurrency != 3 || report.ActivatorRequestCount != 3 {
+		t.Fatalf("pod's report = %+v, want 4 proxied of which 3 through the activator", report)
+	}
+
+	rev := types.NamespacedName{Namespace: "demo", Name: "hello-00001"}
+	c := NewCollector(time.Minute)
+	// The sampled pod stands for two; the activator held its three and
+	// two more still waiting for a pod.
+	c.RecordPods(rev, []stats.Report{report}, 2)
+	c.RecordActivator(rev, stats.Report{Time: report.Time, Seconds: 1, AverageProxiedConcurrency: 5, ProxiedRequestCount: 5})
+	now := report.Time.Add(time.Second / 2)
+	if got, ok := c.Average(rev, Concurrency, now, time.Second); !ok || got != 2*1+5 {
+		t.Errorf("concurrency = %v, %t; want 7 (two pods' own 1, the activator's 5)", got, ok)
+	}
+	if got, ok := c.Average(rev, RPS, now, time.Second); !ok || got != 2*1+5 {
+		t.Errorf("rps = %v, %t; want 7", got, ok)
+	}
+}
+
 func TestScrapeRefusesWhatItCannotRead(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -10,11 +10,16 @@ import (
 // KindOf tells a probe from a proxied request: network probes of the
 // activator and gateway (NetworkProbeHeader) and the kubelet's probes
 // (KubeletProbeUserAgentPrefix) keep arriving at an idle pod and must not
-// keep it from scaling down.
+// keep it from scaling down. Of the proxied requests, those the activator
+// forwarded (ViaActivatorHeader) are told apart, as the activator reports
+// them itself.
 func KindOf(r *http.Request) Kind {
-	if r.Header.Get(queue.NetworkProbeHeader) == queue.NetworkProbeValue ||
-		strings.HasPrefix(r.Header.Get("User-Agent"), queue.KubeletProbeUserAgentPrefix) {
+	switch {
+	case r.Header.Get(queue.NetworkProbeHeader) == queue.NetworkProbeValue ||
+		strings.HasPrefix(r.Header.Get("User-Agent"), queue.KubeletProbeUserAgentPrefix):
 		return Probe
+	case r.Header.Get(queue.ViaActivatorHeader) == queue.ViaActivatorValue:
+		return ProxiedViaActivator
 	}
 	return Proxied
 }

@@ -21,6 +21,11 @@ func TestKindOf(t *testing.T) {
 		{name: "the probe header with another value is the app's business", header: http.Header{queue.NetworkProbeHeader: {"activator"}}, want: Proxied},
 		{name: "a kubelet probe", header: http.Header{"User-Agent": {queue.KubeletProbeUserAgentPrefix + "1.36"}}, want: Probe},
 		{name: "a user agent that mentions the kubelet later", header: http.Header{"User-Agent": {"curl/8 kube-probe/1.36"}}, want: Proxied},
+		{name: "forwarded by the activator", header: http.Header{queue.ViaActivatorHeader: {queue.ViaActivatorValue}}, want: ProxiedViaActivator},
+		{name: "the activator's header with another value", header: http.Header{queue.ViaActivatorHeader: {"yes"}}, want: Proxied},
+		{name: "the activator's probe is a probe", header: http.Header{
+			queue.ViaActivatorHeader: {queue.ViaActivatorValue}, queue.NetworkProbeHeader: {queue.NetworkProbeValue},
+		}, want: Probe},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -61,33 +61,40 @@ type Report struct {
 	// AverageConcurrency is the time-weighted average number of requests
 	// in flight over the covered seconds, probes included.
 	AverageConcurrency float64 `json:"averageConcurrency"`
-	// AverageProxiedConcurrency is the same without probes: the figure
-	// to scale on.
+	// AverageProxiedConcurrency is the same without probes.
 	AverageProxiedConcurrency float64 `json:"averageProxiedConcurrency"`
+	// AverageActivatorConcurrency is the part of AverageProxiedConcurrency
+	// that the activator forwarded. The activator reports those requests
+	// itself, so the autoscaler scales on the difference of the two.
+	AverageActivatorConcurrency float64 `json:"averageActivatorConcurrency"`
 	// RequestCount counts the requests that arrived in the covered
 	// seconds, probes included; ProxiedRequestCount and ProbeRequestCount
-	// split it. Per second, divide by Seconds.
-	RequestCount        int64 `json:"requestCount"`
-	ProxiedRequestCount int64 `json:"proxiedRequestCount"`
-	ProbeRequestCount   int64 `json:"probeRequestCount"`
+	// split it, and ActivatorRequestCount counts those of the proxied
+	// ones that the activator forwarded. Per second, divide by Seconds.
+	RequestCount          int64 `json:"requestCount"`
+	ProxiedRequestCount   int64 `json:"proxiedRequestCount"`
+	ActivatorRequestCount int64 `json:"activatorRequestCount"`
+	ProbeRequestCount     int64 `json:"probeRequestCount"`
 }
 
 // NewReport returns the Report of w for the pod labelled l.
 func NewReport(w Window, l Labels) Report {
 	return Report{
-		Version:                   Version,
-		Namespace:                 l.Namespace,
-		Service:                   l.Service,
-		Configuration:             l.Configuration,
-		Revision:                  l.Revision,
-		Pod:                       l.Pod,
-		Time:                      w.End.UTC(),
-		Seconds:                   w.Seconds,
-		AverageConcurrency:        w.AverageConcurrency,
-		AverageProxiedConcurrency: w.AverageProxiedConcurrency,
-		RequestCount:              w.ProxiedRequests + w.ProbeRequests,
-		ProxiedRequestCount:       w.ProxiedRequests,
-		ProbeRequestCount:         w.ProbeRequests,
+		Version:                     Version,
+		Namespace:                   l.Namespace,
+		Service:                     l.Service,
+		Configuration:               l.Configuration,
+		Revision:                    l.Revision,
+		Pod:                         l.Pod,
+		Time:                        w.End.UTC(),
+		Seconds:                     w.Seconds,
+		AverageConcurrency:          w.AverageConcurrency,
+		AverageProxiedConcurrency:   w.AverageProxiedConcurrency,
+		AverageActivatorConcurrency: w.AverageActivatorConcurrency,
+		RequestCount:                w.ProxiedRequests + w.ProbeRequests,
+		ProxiedRequestCount:         w.ProxiedRequests,
+		ActivatorRequestCount:       w.ActivatorRequests,
+		ProbeRequestCount:           w.ProbeRequests,
 	}
 }
 

@@ -43,7 +43,7 @@ func TestReportHandler(t *testing.T) {
 	tr, clk := newTracker(t)
 	h := ReportHandler(tr, labels)
 	// Second 0: one request for 750ms and one probe; second 1: two
-	// requests for 500ms each.
+	// requests for 500ms each, one of them forwarded by the activator.
 	tr.In(Proxied)
 	at(clk, 250*ms)
 	tr.In(Probe)
@@ -52,26 +52,26 @@ func TestReportHandler(t *testing.T) {
 	tr.Out(Proxied)
 	at(clk, 1500*ms)
 	tr.In(Proxied)
-	tr.In(Proxied)
+	tr.In(ProxiedViaActivator)
 	at(clk, 2*time.Second)
 	tr.Out(Proxied)
-	tr.Out(Proxied)
+	tr.Out(ProxiedViaActivator)
 	at(clk, 2100*ms)
 
 	second1 := Report{
 		Version: Version, Namespace: "ns", Service: "svc", Configuration: "cfg",
 		Revision: "rev-00001", Pod: "rev-00001-deployment-abc",
 		Time: start.Add(2 * time.Second), Seconds: 1,
-		AverageConcurrency: 1, AverageProxiedConcurrency: 1,
-		RequestCount: 2, ProxiedRequestCount: 2,
+		AverageConcurrency: 1, AverageProxiedConcurrency: 1, AverageActivatorConcurrency: 0.5,
+		RequestCount: 2, ProxiedRequestCount: 2, ActivatorRequestCount: 1,
 	}
 	both := second1
 	both.Seconds = 2
-	both.AverageConcurrency, both.AverageProxiedConcurrency = 0.875, 0.875
+	both.AverageConcurrency, both.AverageProxiedConcurrency, both.AverageActivatorConcurrency = 0.875, 0.875, 0.25
 	both.RequestCount, both.ProxiedRequestCount, both.ProbeRequestCount = 4, 3, 1
 	none := second1
-	none.Seconds, none.AverageConcurrency, none.AverageProxiedConcurrency = 0, 0, 0
-	none.RequestCount, none.ProxiedRequestCount = 0, 0
+	none.Seconds, none.AverageConcurrency, none.AverageProxiedConcurrency, none.AverageActivatorConcurrency = 0, 0, 0, 0
+	none.RequestCount, none.ProxiedRequestCount, none.ActivatorRequestCount = 0, 0, 0
 
 	since := func(t time.Time) string {
 		return queue.StatsPath + "?" + url.Values{SinceParam: {t.Format(time.RFC3339Nano)}}.Encode()
@@ -129,9 +129,9 @@ func TestStatsJSONFieldNames(t *testing.T) {
 	}
 	slices.Sort(got)
 	want := []string{
-		"averageConcurrency", "averageProxiedConcurrency", "configuration", "namespace", "pod",
-		"probeRequestCount", "proxiedRequestCount", "requestCount", "revision", "seconds", "service",
-		"time", "version",
+		"activatorRequestCount", "averageActivatorConcurrency", "averageConcurrency", "averageProxiedConcurrency",
+		"configuration", "namespace", "pod", "probeRequestCount", "proxiedRequestCount", "requestCount",
+		"revision", "seconds", "service", "time", "version",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON fields (-want, +got):\n%s", diff)

@@ -15,6 +15,12 @@ type Kind uint8
 const (
 	// Proxied is a request a user sent, on its way to the app.
 	Proxied Kind = iota
+	// ProxiedViaActivator is a Proxied request that the activator
+	// forwarded. The activator counts it too, for its whole life waiting
+	// included, and reports it for the Revision; the autoscaler takes it
+	// from there and leaves it out of the pod's share, so that it is not
+	// counted twice.
+	ProxiedViaActivator
 	// Probe is a network or kubelet probe: it says nothing about demand,
 	// and a pod at rest receives them all the time.
 	Probe
@@ -27,6 +33,8 @@ func (k Kind) String() string {
 	switch k {
 	case Proxied:
 		return "proxied"
+	case ProxiedViaActivator:
+		return "proxied-via-activator"
 	case Probe:
 		return "probe"
 	}
@@ -175,17 +183,22 @@ type Window struct {
 	// AverageConcurrency is the time-weighted average of the number of
 	// requests in flight, probes included, over the window.
 	AverageConcurrency float64
-	// AverageProxiedConcurrency is the same for proxied requests only:
-	// the figure to scale on.
+	// AverageProxiedConcurrency is the same for proxied requests only,
+	// those the activator forwarded included.
 	AverageProxiedConcurrency float64
+	// AverageActivatorConcurrency is the part of AverageProxiedConcurrency
+	// that the activator forwarded, which it reports itself.
+	AverageActivatorConcurrency float64
 	// AverageProbeConcurrency is the same for probes; it is computed
 	// apart rather than as the difference of the two above, which
 	// rounding could make slightly negative.
 	AverageProbeConcurrency float64
 	// ProxiedRequests and ProbeRequests count the requests of each kind
-	// that arrived in the window.
-	ProxiedRequests int64
-	ProbeRequests   int64
+	// that arrived in the window; ActivatorRequests counts those of the
+	// proxied ones that the activator forwarded.
+	ProxiedRequests   int64
+	ActivatorRequests int64
+	ProbeRequests     int64
 }
 
 // LastSecond returns the latest complete second.
@@ -231,13 +244,16 @@ func (t *Tracker) window(first int64) Window {
 		for kind := range numKinds {
 			area[kind] += s.area[kind]
 		}
-		w.ProxiedRequests += s.arrivals[Proxied]
+		w.ProxiedRequests += s.arrivals[Proxied] + s.arrivals[ProxiedViaActivator]
+		w.ActivatorRequests += s.arrivals[ProxiedViaActivator]
 		w.ProbeRequests += s.arrivals[Probe]
 	}
 	w.Seconds = int(t.cur - first)
 	span := float64(time.Duration(w.Seconds) * time.Second)
-	w.AverageConcurrency = float64(area[Proxied]+area[Probe]) / span
-	w.AverageProxiedConcurrency = float64(area[Proxied]) / span
+	proxied := area[Proxied] + area[ProxiedViaActivator]
+	w.AverageConcurrency = float64(proxied+area[Probe]) / span
+	w.AverageProxiedConcurrency = float64(proxied) / span
+	w.AverageActivatorConcurrency = float64(area[ProxiedViaActivator]) / span
 	w.AverageProbeConcurrency = float64(area[Probe]) / span
 	return w
 }
@@ -265,9 +281,9 @@ func (t *Tracker) Snapshot() Snapshot {
 	defer t.mu.Unlock()
 	t.advance(now)
 	return Snapshot{
-		InFlightProxied: t.inFlight[Proxied],
+		InFlightProxied: t.inFlight[Proxied] + t.inFlight[ProxiedViaActivator],
 		InFlightProbe:   t.inFlight[Probe],
-		ProxiedRequests: t.total[Proxied],
+		ProxiedRequests: t.total[Proxied] + t.total[ProxiedViaActivator],
 		ProbeRequests:   t.total[Probe],
 		LastSecond:      t.window(t.cur - 1),
 	}

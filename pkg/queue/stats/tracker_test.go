@@ -80,6 +80,14 @@ func TestTimeWeightedAverage(t *testing.T) {
 			AverageConcurrency: 1, AverageProxiedConcurrency: 0.5, AverageProbeConcurrency: 0.5,
 			ProxiedRequests: 1, ProbeRequests: 2},
 	}, {
+		name: "requests the activator forwarded are proxied, and counted apart too",
+		events: []event{in(0, Proxied), in(0, ProxiedViaActivator), in(250*ms, ProxiedViaActivator),
+			out(500*ms, ProxiedViaActivator), out(500*ms, Proxied)},
+		readAt: 1 * time.Second,
+		want: Window{End: start.Add(time.Second), Seconds: 1,
+			AverageConcurrency: 1.75, AverageProxiedConcurrency: 1.75, AverageActivatorConcurrency: 1.25,
+			ProxiedRequests: 3, ActivatorRequests: 2},
+	}, {
 		name:   "an idle second after a busy one is 0",
 		events: []event{in(0, Proxied), out(500*ms, Proxied)},
 		readAt: 2 * time.Second,
@@ -255,10 +263,11 @@ func TestSnapshot(t *testing.T) {
 	tr.Out(Proxied)
 	at(clk, 1200*ms)
 	tr.In(Proxied)
+	tr.In(ProxiedViaActivator)
 	want := Snapshot{
-		InFlightProxied: 2,
+		InFlightProxied: 3,
 		InFlightProbe:   1,
-		ProxiedRequests: 3,
+		ProxiedRequests: 4,
 		ProbeRequests:   1,
 		LastSecond: Window{End: start.Add(time.Second), Seconds: 1,
 			AverageConcurrency: 2.5, AverageProxiedConcurrency: 1.5, AverageProbeConcurrency: 1,
@@ -303,11 +312,11 @@ func TestOutWithoutInPanics(t *testing.T) {
 
 func TestConcurrentInOut(t *testing.T) {
 	tr := NewTracker(clock.RealClock{})
-	const goroutines, each = 16, 1000
+	const goroutines, each = 15, 1000
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Go(func() {
-			k := Kind(g % 2)
+			k := Kind(g % int(numKinds))
 			for range each {
 				tr.In(k)
 				_ = tr.Snapshot()
@@ -318,15 +327,18 @@ func TestConcurrentInOut(t *testing.T) {
 	wg.Wait()
 	got := tr.Snapshot()
 	got.LastSecond = Window{}
-	want := Snapshot{ProxiedRequests: goroutines / 2 * each, ProbeRequests: goroutines / 2 * each}
+	// A third of the goroutines per kind; the proxied count includes
+	// those the activator forwarded.
+	perKind := goroutines / int64(numKinds) * each
+	want := Snapshot{ProxiedRequests: 2 * perKind, ProbeRequests: perKind}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after every request ended (-want, +got):\n%s", diff)
 	}
 }
 
 func TestKindString(t *testing.T) {
-	got := []string{Proxied.String(), Probe.String(), Kind(7).String()}
-	if diff := cmp.Diff([]string{"proxied", "probe", "Kind(7)"}, got); diff != "" {
+	got := []string{Proxied.String(), ProxiedViaActivator.String(), Probe.String(), Kind(7).String()}
+	if diff := cmp.Diff([]string{"proxied", "proxied-via-activator", "probe", "Kind(7)"}, got); diff != "" {
 		t.Errorf("Kind.String (-want, +got):\n%s", diff)
 	}
 }

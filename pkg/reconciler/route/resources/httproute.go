@@ -13,6 +13,7 @@ import (
 	apisconfig "flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
+	"flywheel.dev/pkg/queue"
 	revisionnames "flywheel.dev/pkg/reconciler/revision/resources/names"
 	"flywheel.dev/pkg/reconciler/route/config"
 	"flywheel.dev/pkg/reconciler/route/resources/names"
@@ -191,10 +192,14 @@ func backend(namespace, revision string, weight int64) gatewayv1.HTTPBackendRef 
 		},
 		Filters: []gatewayv1.HTTPRouteFilter{{
 			Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
-			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
-				{Name: serving.RevisionHeader, Value: revision},
-				{Name: serving.NamespaceHeader, Value: namespace},
-			}},
+			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{
+				Set: []gatewayv1.HTTPHeader{
+					{Name: serving.RevisionHeader, Value: revision},
+					{Name: serving.NamespaceHeader, Value: namespace},
+				},
+				// Only the activator may say a request came through it.
+				Remove: []string{queue.ViaActivatorHeader},
+			},
 		}},
 	}
 }

@@ -52,7 +52,8 @@ func tagged(tag string) gatewayv1.HTTPRouteMatch {
 }
 
 // to is a backendRef to the Service of revision in namespace demo, which
-// tells the activator the Revision by its headers.
+// tells the activator the Revision by its headers and keeps clients from
+// posing as the activator.
 func to(revision string, weight int32) gatewayv1.HTTPBackendRef {
 	return gatewayv1.HTTPBackendRef{
 		BackendRef: gatewayv1.BackendRef{
@@ -64,10 +65,13 @@ func to(revision string, weight int32) gatewayv1.HTTPBackendRef {
 		},
 		Filters: []gatewayv1.HTTPRouteFilter{{
 			Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
-			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
-				{Name: "Knative-Serving-Revision", Value: revision},
-				{Name: "Knative-Serving-Namespace", Value: "demo"},
-			}},
+			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{
+				Set: []gatewayv1.HTTPHeader{
+					{Name: "Knative-Serving-Revision", Value: revision},
+					{Name: "Knative-Serving-Namespace", Value: "demo"},
+				},
+				Remove: []string{"K-Via-Activator"},
+			},
 		}},
 	}
 }
