@@ -107,10 +107,7 @@ const reportDelay = 10 * time.Millisecond
 // on the pods' share of it. Each wait is measured afresh from the clock,
 // so the reports never drift off the boundaries.
 func (p *reporter) run(ctx context.Context) {
-	untilNext := func() time.Duration {
-		now := p.clk.Now()
-		return now.Truncate(p.interval).Add(p.interval + reportDelay).Sub(now)
-	}
+	untilNext := func() time.Duration { return stats.UntilAfterBoundary(p.clk.Now(), p.interval, reportDelay) }
 	timer := p.clk.NewTimer(untilNext())
 	defer timer.Stop()
 	for {

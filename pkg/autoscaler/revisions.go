@@ -2,6 +2,7 @@ package autoscaler
 
 import (
 	"context"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"flywheel.dev/pkg/autoscaler/metrics"
 	"flywheel.dev/pkg/autoscaler/scaling"
+	"flywheel.dev/pkg/queue/stats"
 )
 
 // Intervals of a Revision's loop: its pods are scraped every second, as
@@ -23,6 +25,30 @@ const (
 	ScrapeInterval = time.Second
 	DecideInterval = ScrapeInterval
 )
+
+// A Revision's scrapes happen just after each wall-clock second ends: the
+// sidecars and the activators count the wall clock's seconds, so the one
+// just ended is then complete everywhere and in the windows of the
+// decision that follows. Scraping at a random moment of the second, a
+// load step waited up to a second more to be seen.
+const (
+	// scrapeDelay gives the sidecars time to close the second, and the
+	// activators' reports of it, sent 10 ms after it ends, time to
+	// arrive.
+	scrapeDelay = 30 * time.Millisecond
+	// scrapeSpread spreads the Revisions' scrapes over this much more,
+	// by a hash of their names, so that a thousand Revisions do not all
+	// scrape in the same millisecond.
+	scrapeSpread = 100 * time.Millisecond
+)
+
+// scrapeOffset is how long after each wall-clock second rev's pods are
+// scraped.
+func scrapeOffset(rev types.NamespacedName) time.Duration {
+	h := fnv.New32a()
+	h.Write([]byte(rev.String()))
+	return scrapeDelay + time.Duration(h.Sum32()%uint32(scrapeSpread/time.Millisecond))*time.Millisecond
+}
 
 // Revisions runs the autoscaler's work for each Revision it is told
 // about: a scrape of a sample of its ready pods every ScrapeInterval
@@ -167,7 +193,9 @@ func (r *Revisions) Stop() {
 
 func (l *loop) run(ctx context.Context) {
 	defer close(l.done)
-	scrape := l.r.clk.NewTicker(ScrapeInterval)
+	offset := scrapeOffset(l.rev)
+	untilScrape := func() time.Duration { return stats.UntilAfterBoundary(l.r.clk.Now(), ScrapeInterval, offset) }
+	scrape := l.r.clk.NewTimer(untilScrape())
 	defer scrape.Stop()
 	for {
 		select {
@@ -176,6 +204,7 @@ func (l *loop) run(ctx context.Context) {
 		case <-scrape.C():
 			l.scrapeOnce(ctx)
 			l.decide()
+			scrape.Reset(untilScrape())
 		case <-l.poke:
 			l.decide()
 		}

@@ -121,6 +121,48 @@ func TestRevisionLoopScalesOnWhatItScrapes(t *testing.T) {
 	}
 }
 
+// TestScrapesJustAfterEachWallClockSecond: the loop scrapes at its
+// Revision's offset past each wall-clock second, when the second just
+// ended is complete at the sidecars, whenever the loop started.
+func TestScrapesJustAfterEachWallClockSecond(t *testing.T) {
+	start := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(start.Add(400 * time.Millisecond))
+	scraped := make(chan time.Time, 10)
+	scrape := func(context.Context, string, time.Time) (stats.Report, error) {
+		scraped <- clk.Now()
+		return stats.Report{}, nil
+	}
+	ready := func(types.NamespacedName) []string { return []string{"10.0.0.1"} }
+	r := NewRevisions(clk, metrics.NewCollector(time.Minute), scrape, ready, nil, slog.New(slog.DiscardHandler))
+	defer r.Stop()
+	r.Watch(rev, metrics.Concurrency, nil)
+
+	offset := scrapeOffset(rev)
+	if offset < scrapeDelay || offset >= scrapeDelay+scrapeSpread {
+		t.Fatalf("offset %v, want within [%v, %v)", offset, scrapeDelay, scrapeDelay+scrapeSpread)
+	}
+	for _, second := range []time.Time{start.Add(time.Second), start.Add(2 * time.Second)} {
+		want := second.Add(offset)
+		// The clock stops a millisecond short, then reaches the time: a
+		// scrape at the first stop would carry that time.
+		for deadline := time.Now().Add(10 * time.Second); !clk.HasWaiters(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the loop never waited for its next scrape")
+			}
+		}
+		clk.SetTime(want.Add(-time.Millisecond))
+		clk.SetTime(want)
+		select {
+		case at := <-scraped:
+			if !at.Equal(want) {
+				t.Errorf("scraped at %v, want %v (%v after the second)", at, want, offset)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no scrape by %v", want)
+		}
+	}
+}
+
 // TestNoDecisionBeforeAnythingIsMeasured: a new Revision whose pod is not
 // ready yet has no load recorded; the loop must not take that for no
 // load and scale it to zero before its pod could serve. Its first

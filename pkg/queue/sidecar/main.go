@@ -41,7 +41,9 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	tracker := stats.NewTracker(clock.RealClock{})
+	// The wall clock's seconds: the autoscaler scrapes just after each
+	// ends, and gets it complete.
+	tracker := stats.NewWallClockTracker(clock.RealClock{})
 	metrics, err := stats.Mux(tracker, stats.LabelsFromConfig(cfg))
 	if err != nil {
 		log.Error("setting up metrics", "error", err)

@@ -107,6 +107,15 @@ func NewWallClockTracker(clk clock.PassiveClock) *Tracker {
 	return &Tracker{clk: clk, start: start, wallStart: start.Round(0)}
 }
 
+// UntilAfterBoundary returns how long from now until delay past the next
+// multiple of interval on the wall clock: when to come for the second
+// that wall-clock trackers (NewWallClockTracker) are about to complete,
+// once they have. Each wait is measured afresh from the clock, so a
+// reader that waits this way every time never drifts off the boundaries.
+func UntilAfterBoundary(now time.Time, interval, delay time.Duration) time.Duration {
+	return now.Truncate(interval).Add(interval + delay).Sub(now)
+}
+
 // In records the arrival of a request of kind k. Every In must be
 // followed by an Out of the same kind once the request is over.
 func (t *Tracker) In(k Kind) {
