@@ -39,7 +39,7 @@ const (
 	// scrapeSpread spreads the Revisions' scrapes over this much more,
 	// by a hash of their names, so that a thousand Revisions do not all
 	// scrape in the same millisecond.
-	scrapeSpread = 100 * time.Millisecond
+	scrapeSpread = 250 * time.Millisecond
 )
 
 // scrapeOffset is how long after each wall-clock second rev's pods are
@@ -194,8 +194,7 @@ func (r *Revisions) Stop() {
 func (l *loop) run(ctx context.Context) {
 	defer close(l.done)
 	offset := scrapeOffset(l.rev)
-	untilScrape := func() time.Duration { return stats.UntilAfterBoundary(l.r.clk.Now(), ScrapeInterval, offset) }
-	scrape := l.r.clk.NewTimer(untilScrape())
+	scrape := l.r.clk.NewTimer(stats.UntilAfterBoundary(l.r.clk.Now(), ScrapeInterval, offset))
 	defer scrape.Stop()
 	for {
 		select {
@@ -203,10 +202,11 @@ func (l *loop) run(ctx context.Context) {
 			return
 		case <-scrape.C():
 			l.scrapeOnce(ctx)
-			l.decide()
-			scrape.Reset(untilScrape())
+			now := l.r.clk.Now()
+			l.decide(now)
+			scrape.Reset(stats.UntilAfterBoundary(now, ScrapeInterval, offset))
 		case <-l.poke:
-			l.decide()
+			l.decide(l.r.clk.Now())
 		}
 	}
 }
@@ -230,8 +230,7 @@ func (l *loop) scrapeOnce(ctx context.Context) {
 
 // decide runs the decider on the windows as they stand, and tells the
 // Revisions' owner when the decision changed.
-func (l *loop) decide() {
-	now := l.r.clk.Now()
+func (l *loop) decide(now time.Time) {
 	l.mu.Lock()
 	if l.decider == nil {
 		l.mu.Unlock()

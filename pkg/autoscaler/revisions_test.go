@@ -97,7 +97,7 @@ func TestRevisionLoopScalesOnWhatItScrapes(t *testing.T) {
 			clk.Step(time.Second)
 			l.scrapeOnce(t.Context())
 		}
-		l.decide()
+		l.decide(clk.Now())
 	}
 	// Two pods at 10 each, a target of 10: two pods.
 	step(6)
@@ -115,7 +115,7 @@ func TestRevisionLoopScalesOnWhatItScrapes(t *testing.T) {
 	}
 	// An unchanged decision is not told again.
 	_, before := d.last()
-	l.decide()
+	l.decide(clk.Now())
 	if _, after := d.last(); after != before {
 		t.Errorf("an unchanged decision was told again (%d decisions, then %d)", before, after)
 	}
@@ -181,7 +181,7 @@ func TestNoDecisionBeforeAnythingIsMeasured(t *testing.T) {
 	for range 3 {
 		clk.Step(time.Second)
 		l.scrapeOnce(t.Context())
-		l.decide()
+		l.decide(clk.Now())
 	}
 	if got, n := d.last(); n != 0 {
 		t.Fatalf("decided %+v with nothing measured, want no decision", got)
@@ -197,7 +197,7 @@ func TestNoDecisionBeforeAnythingIsMeasured(t *testing.T) {
 	clk.Step(time.Second)
 	l.scrapeOnce(t.Context())
 	clk.Step(time.Second)
-	l.decide()
+	l.decide(clk.Now())
 	if got, n := d.last(); n != 1 || !got.ScalingToZero {
 		t.Errorf("after an idle report: decision %+v (#%d), want the last pod kept while scaling to zero", got, n)
 	}
@@ -245,7 +245,7 @@ func TestMeasuredOnlyRevisionsDoNotDecide(t *testing.T) {
 	<-l.done
 	clk.Step(time.Second)
 	l.scrapeOnce(t.Context())
-	l.decide()
+	l.decide(clk.Now())
 	if _, n := d.last(); n != 0 {
 		t.Error("a Revision of the HPA class got a decision")
 	}

@@ -115,8 +115,9 @@ func quantile(counts []int64, bounds []time.Duration, q float64) float64 {
 }
 
 // decisionClock is the real clock that counts decisions: a Revision's
-// loop reads Now once per decision (autoscaler.Revisions' decide) and
-// nowhere else. The report sets the count beside what the loops' ticks
+// loop reads Now once per decision (autoscaler.Revisions' run, which
+// passes it to decide and times the next scrape from it) and once as it
+// starts, before the window. The report sets the count beside what the loops' ticks
 // promise, so a change of that habit shows.
 type decisionClock struct {
 	clock.RealClock
