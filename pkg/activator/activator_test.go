@@ -34,7 +34,7 @@ const testNamespace = "default"
 
 // env is an activator running on loopback with fake API clients.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	a       *Activator
 	kube    *kubefake.Clientset
 	serving *servingfake.Clientset
@@ -43,7 +43,7 @@ type env struct {
 	stats chan Stat
 }
 
-func startActivator(t *testing.T, cfg Config) *env {
+func startActivator(t testing.TB, cfg Config) *env {
 	t.Helper()
 	e := &env{t: t, kube: kubefake.NewClientset(), serving: servingfake.NewSimpleClientset(), stats: make(chan Stat, 1000)}
 	autoscaler := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
