@@ -73,6 +73,12 @@ type Decision struct {
 	// capacity, in the metric's units, rounded down; negative means the
 	// activator should be in the path.
 	ExcessBurstCapacity int32
+	// BelowBurstCapacity says the ready pods' spare capacity fell short
+	// of the target burst capacity within the last stable window. The
+	// activator stays in the path until it has been covered for a whole
+	// one, so that a load at the edge does not switch the Revision's
+	// endpoints with every second's figure.
+	BelowBurstCapacity bool
 	// Panicking says panic mode is on.
 	Panicking bool
 	// ScalingToZero says the decision is zero but the last pod is kept
@@ -81,9 +87,10 @@ type Decision struct {
 }
 
 // ActivatorInPath reports whether requests should go through the
-// activator: too little spare capacity, or on the way to zero.
+// activator: too little spare capacity now or lately, or on the way to
+// zero.
 func (d Decision) ActivatorInPath() bool {
-	return d.ExcessBurstCapacity < 0 || d.ScalingToZero
+	return d.ExcessBurstCapacity < 0 || d.BelowBurstCapacity || d.ScalingToZero
 }
 
 // Decider decides for one Revision. It keeps what the rules need to
@@ -102,6 +109,9 @@ type Decider struct {
 	// zeroSince is when the decision first became zero; zero when it
 	// is not.
 	zeroSince time.Time
+	// shortSince is when ready pods last had less spare capacity than
+	// the target burst capacity; zero when they never had.
+	shortSince time.Time
 }
 
 type timed struct {
@@ -157,7 +167,19 @@ func (d *Decider) Decide(now time.Time, load Load) Decision {
 	want = d.delayScaleDown(now, want)
 	want = d.bound(want)
 
-	dec := Decision{DesiredPods: want, Panicking: panicking, ExcessBurstCapacity: ExcessBurstCapacity(s, load)}
+	excess := ExcessBurstCapacity(s, load)
+	// Only the load can make a shortfall worth holding on to. With no
+	// pod ready the activator is in the path for that reason; with pods
+	// still to come (fewer ready than wanted, as a new Revision's start
+	// one by one) the shortfall ends when they are ready; and -1 and 0
+	// have no capacity to fall short of.
+	if excess < 0 && load.ReadyPods > 0 && load.ReadyPods >= want && s.TargetBurstCapacity > 0 {
+		d.shortSince = now
+	}
+	dec := Decision{
+		DesiredPods: want, Panicking: panicking, ExcessBurstCapacity: excess,
+		BelowBurstCapacity: s.TargetBurstCapacity > 0 && !d.shortSince.IsZero() && now.Sub(d.shortSince) < s.StableWindow,
+	}
 	switch {
 	case want > 0:
 		d.zeroSince = time.Time{}

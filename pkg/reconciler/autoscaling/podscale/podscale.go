@@ -134,7 +134,7 @@ func MarkScale(pa *autoscalingv1alpha1.PodAutoscaler, desired, ready int32) {
 // through the activator, and why: while no pod is ready, while the
 // Revision scales to zero, always with a target burst capacity of -1, and,
 // with burstCapacity, while the ready pods' spare capacity is below the
-// target burst capacity. The decision, once there is one (decided),
+// target burst capacity and for a stable window after. The decision, once there is one (decided),
 // carries the load; before the first the ready pods are measured against
 // none, so that a new Revision does not switch a second after it served.
 //
@@ -152,9 +152,10 @@ func MarkActivatorPath(pa *autoscalingv1alpha1.PodAutoscaler, spec scaling.Spec,
 		pa.Status.MarkActivatorInPath(ReasonScalingToZero, "The Revision is scaling to zero: requests go through the activator so that none is lost when the last pod goes.")
 	case spec.TargetBurstCapacity < 0:
 		pa.Status.MarkActivatorInPath(ReasonAlwaysInPath, "target-burst-capacity is -1: requests always go through the activator.")
-	case burstCapacity && excess < 0:
+	case burstCapacity && (excess < 0 || decision.BelowBurstCapacity):
 		pa.Status.MarkActivatorInPath(ReasonBelowBurstCapacity, fmt.Sprintf(
-			"The ready pods' spare capacity is below the target burst capacity of %g: the activator spreads requests over them and buffers bursts while more start.", spec.TargetBurstCapacity))
+			"The ready pods' spare capacity is below the target burst capacity of %g, or was within the stable window (%s): the activator spreads requests over them and buffers bursts while more start.",
+			spec.TargetBurstCapacity, spec.StableWindow))
 	case burstCapacity:
 		pa.Status.MarkActivatorOutOfPath(ReasonEnoughCapacity, fmt.Sprintf(
 			"The ready pods' spare capacity covers the target burst capacity of %g: requests go straight to them.", spec.TargetBurstCapacity))

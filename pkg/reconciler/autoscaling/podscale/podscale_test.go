@@ -39,6 +39,10 @@ func TestMarkActivatorPath(t *testing.T) {
 		decision: &scaling.Decision{DesiredPods: 2, ExcessBurstCapacity: -3}, burstCapacity: true,
 		want: corev1.ConditionTrue, wantReason: ReasonBelowBurstCapacity,
 	}, {
+		name: "spare capacity covered again, but short within the stable window", spec: spec, ready: 3,
+		decision: &scaling.Decision{DesiredPods: 3, ExcessBurstCapacity: 4, BelowBurstCapacity: true}, burstCapacity: true,
+		want: corev1.ConditionTrue, wantReason: ReasonBelowBurstCapacity,
+	}, {
 		name: "enough spare capacity: straight to the pods", spec: spec, ready: 3,
 		decision: &scaling.Decision{DesiredPods: 3, ExcessBurstCapacity: 0}, burstCapacity: true,
 		want: corev1.ConditionFalse, wantReason: ReasonEnoughCapacity,
