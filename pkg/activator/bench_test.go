@@ -2,7 +2,6 @@ package activator
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"flywheel.dev/pkg/apis/serving"
+	"flywheel.dev/pkg/network/forward/forwardtest"
 )
 
 // BenchmarkForwarding sends requests one after another through the
@@ -29,7 +29,7 @@ func BenchmarkForwarding(b *testing.B) {
 		key := e.addRevision("hello-00001", 0, 300)
 		e.setPods(key, strings.TrimPrefix(pod.URL, "http://"))
 		header := http.Header{serving.RevisionHeader: {key.Name}, serving.NamespaceHeader: {key.Namespace}}
-		sendAll(b, e.url, header)
+		forwardtest.SendAll(b, e.url, "hello.example.com", header)
 	})
 	b.Run("reverseproxy", func(b *testing.B) {
 		target, err := url.Parse(pod.URL)
@@ -38,31 +38,6 @@ func BenchmarkForwarding(b *testing.B) {
 		}
 		s := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
 		b.Cleanup(s.Close)
-		sendAll(b, s.URL, nil)
+		forwardtest.SendAll(b, s.URL, "hello.example.com", nil)
 	})
-}
-
-func sendAll(b *testing.B, target string, header http.Header) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-	b.Cleanup(client.CloseIdleConnections)
-	b.ReportAllocs()
-	for b.Loop() {
-		req, err := http.NewRequest(http.MethodGet, target+"/", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Host = "hello.example.com"
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
-	}
 }

@@ -1,8 +1,6 @@
 package proxy_test
 
 import (
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -12,6 +10,7 @@ import (
 
 	gt "flywheel.dev/pkg/gateway/gatewaytest"
 	"flywheel.dev/pkg/gateway/proxy"
+	"flywheel.dev/pkg/network/forward/forwardtest"
 )
 
 // BenchmarkForwarding sends requests one after another through the
@@ -27,7 +26,7 @@ func BenchmarkForwarding(b *testing.B) {
 	b.Run("gateway", func(b *testing.B) {
 		g := newGateway(b, proxy.Options{}, nil)
 		g.route(gt.Rule([]gatewayv1.HTTPRouteMatch{gt.PathPrefix("/")}, gt.Backend("app", 80, 1)), app)
-		forward(b, g.url)
+		forwardtest.SendAll(b, g.url, host, nil)
 	})
 	b.Run("reverseproxy", func(b *testing.B) {
 		target, err := url.Parse(server.URL)
@@ -36,28 +35,6 @@ func BenchmarkForwarding(b *testing.B) {
 		}
 		s := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
 		b.Cleanup(s.Close)
-		forward(b, s.URL)
+		forwardtest.SendAll(b, s.URL, host, nil)
 	})
-}
-
-func forward(b *testing.B, target string) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-	b.Cleanup(client.CloseIdleConnections)
-	b.ReportAllocs()
-	for b.Loop() {
-		req, err := http.NewRequest(http.MethodGet, target+"/", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		req.Host = host
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b.Fatalf("status %d", resp.StatusCode)
-		}
-	}
 }
