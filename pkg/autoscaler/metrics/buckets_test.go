@@ -54,6 +54,43 @@ func TestBucketsForgetBeyondRetention(t *testing.T) {
 	}
 }
 
+// TestBucketsGrowForALongerWindow: the ring holds a minute until a
+// longer window is read; then it grows, keeping the minute it holds, and
+// the seconds it never kept count as not recorded rather than idle.
+func TestBucketsGrowForALongerWindow(t *testing.T) {
+	b := NewBuckets(time.Hour)
+	if len(b.sums) != initialSeconds {
+		t.Fatalf("a new Buckets holds %d seconds, want %d", len(b.sums), initialSeconds)
+	}
+	// 10 a second for seconds 0 to 99; the ring holds 40 to 99.
+	for s := 1; s <= 100; s++ {
+		b.Record(sec(float64(s)), 1, 10)
+	}
+	if got, ok := b.Average(sec(100.5), 60*time.Second); !ok || got != 10 {
+		t.Errorf("over a minute: %v, %t; want 10", got, ok)
+	}
+	// Seconds 0 to 39 are gone: the 2-minute window counts from 40, not
+	// as 40 idle seconds.
+	if got, ok := b.Average(sec(100.5), 2*time.Minute); !ok || got != 10 {
+		t.Errorf("over two minutes, just grown: %v, %t; want 10, the kept minute's", got, ok)
+	}
+	if len(b.sums) != 120 {
+		t.Errorf("after a 2-minute window the ring holds %d seconds, want 120", len(b.sums))
+	}
+	// From here it keeps two minutes: seconds 100 to 219, at 1.
+	for s := 101; s <= 220; s++ {
+		b.Record(sec(float64(s)), 1, 1)
+	}
+	if got, ok := b.Average(sec(220.5), 2*time.Minute); !ok || got != 1 {
+		t.Errorf("over two minutes, filled: %v, %t; want 1", got, ok)
+	}
+	// No window beyond the most it may keep.
+	b.Average(sec(220.5), 2*time.Hour)
+	if len(b.sums) != 3600 {
+		t.Errorf("after a 2-hour window the ring holds %d seconds, want the most, 3600", len(b.sums))
+	}
+}
+
 func TestSampleSize(t *testing.T) {
 	for pods, want := range map[int]int{0: 0, 1: 1, 3: 3, 10: 10, 100: 50, 1000: 88} {
 		if got := SampleSize(pods); got != want {

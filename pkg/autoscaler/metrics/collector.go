@@ -45,12 +45,12 @@ type waitingAt struct {
 // stands: it reports every second while it holds any.
 const waitingFresh = 3 * time.Second
 
-// Retention is the history the autoscaler keeps per Revision: the
+// Retention is the most history the autoscaler keeps per Revision: the
 // longest stable window the window annotation allows.
 const Retention = time.Hour
 
-// NewCollector keeps retention of history per Revision: the longest
-// stable window in use.
+// NewCollector keeps per Revision as much history as its longest window
+// read needs, up to retention.
 func NewCollector(retention time.Duration) *Collector {
 	return &Collector{retention: retention, revisions: map[types.NamespacedName]*series{}}
 }
