@@ -68,11 +68,15 @@ func (s *startingPods) update(ready, starting []string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := slices.Clone(ready)
+	present := make(map[string]bool, len(ready)+len(starting))
 	for _, a := range ready {
 		s.everReady[a] = true
+		present[a] = true
 	}
+	// listed holds the starting addresses to probe: never ready yet.
 	listed := make(map[string]bool, len(starting))
 	for _, a := range starting {
+		present[a] = true
 		if s.everReady[a] {
 			continue
 		}
@@ -98,9 +102,10 @@ func (s *startingPods) update(ready, starting []string) []string {
 			delete(s.answered, a)
 		}
 	}
-	// An address the slices dropped may come back as another pod's.
+	// An address the slices dropped may come back as another pod's; one
+	// they still list, ready or not, is still the pod they called ready.
 	for a := range s.everReady {
-		if !listed[a] && !slices.Contains(ready, a) {
+		if !present[a] {
 			delete(s.everReady, a)
 		}
 	}

@@ -71,9 +71,17 @@ func TestAPodOnceReadyIsLeftToTheSlices(t *testing.T) {
 
 	s.update([]string{"a:1"}, nil)
 	// Its kubelet took it out of rotation: the activator does not
-	// probe it back in.
-	if got := s.update(nil, []string{"a:1"}); len(got) != 0 {
-		t.Errorf("update = %v, want none: a pod the slices called ready and then not is theirs to decide", got)
+	// probe it back in, however many slice changes follow.
+	for range 2 {
+		if got := s.update(nil, []string{"a:1"}); len(got) != 0 {
+			t.Errorf("update = %v, want none: a pod the slices called ready and then not is theirs to decide", got)
+		}
+		s.mu.Lock()
+		probing := len(s.probing)
+		s.mu.Unlock()
+		if probing != 0 {
+			t.Fatal("a probe started for a pod the slices had called ready")
+		}
 	}
 	if n := probes.count("a:1"); n != 0 {
 		t.Errorf("a:1 was probed %d times after the slices had called it ready", n)
