@@ -81,7 +81,8 @@ func sidecarsMain(ctx context.Context, args []string) error {
 	for r := range f.Revisions {
 		rev := f.rev(r)
 		for j := range f.Pods {
-			p := &simPod{rev: r, index: j, tracker: stats.NewTracker(clk)}
+			// Wall-clock seconds, as a real sidecar counts them.
+			p := &simPod{rev: r, index: j, tracker: stats.NewWallClockTracker(clk)}
 			p.report = stats.ReportHandler(p.tracker, stats.Labels{
 				Namespace: rev.Namespace, Service: rev.Name, Configuration: rev.Name, Revision: rev.Name, Pod: f.podName(r, j),
 			})
