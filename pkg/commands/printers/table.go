@@ -93,7 +93,7 @@ func Pods(actual, desired *int32) string {
 // the activator takes its requests), empty before it is reported.
 func Active(conds []apis.Condition) string {
 	for _, c := range conds {
-		if c.Type == "Active" {
+		if c.Type == servingv1.RevisionConditionActive {
 			if c.Reason == "" {
 				return string(c.Status)
 			}
@@ -108,7 +108,7 @@ func Active(conds []apis.Condition) string {
 // before the autoscaler said.
 func RequestPath(conds []apis.Condition) string {
 	for _, c := range conds {
-		if c.Type != "ActivatorInPath" {
+		if c.Type != servingv1.RevisionConditionActivatorInPath {
 			continue
 		}
 		switch c.Status {
