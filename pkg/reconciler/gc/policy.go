@@ -25,13 +25,10 @@ func Collect(cfg *v1.Configuration, revs []*v1.Revision, bounds *apisconfig.GC, 
 			idle = append(idle, rev)
 		}
 	}
-	// The most recently active first; among equals, the newest, then by
-	// name, so that the choice is the same on every pass.
+	// The most recently active first; then by name, so that the choice
+	// is the same on every pass.
 	slices.SortFunc(idle, func(a, b *v1.Revision) int {
-		return cmp.Or(
-			lastActive(b).Compare(lastActive(a)),
-			b.CreationTimestamp.Compare(a.CreationTimestamp.Time),
-			cmp.Compare(a.Name, b.Name))
+		return cmp.Or(compareActivity(b, a), cmp.Compare(a.Name, b.Name))
 	})
 
 	kept := min(int64(len(idle)), bounds.MinNonActiveRevisions)
@@ -57,9 +54,20 @@ func Collect(cfg *v1.Configuration, revs []*v1.Revision, bounds *apisconfig.GC, 
 		}
 	}
 	slices.SortFunc(doomed, func(a, b *v1.Revision) int {
-		return cmp.Or(lastActive(a).Compare(lastActive(b)), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(compareActivity(a, b), cmp.Compare(a.Name, b.Name))
 	})
 	return doomed, recheck
+}
+
+// compareActivity orders a before b when a was active less recently: by
+// when each was last active, then when it was made, both to the second
+// only, then by the Configuration generation it was made for, which
+// orders Revisions retired or made in the same second as they were made.
+func compareActivity(a, b *v1.Revision) int {
+	return cmp.Or(
+		lastActive(a).Compare(lastActive(b)),
+		a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
+		cmp.Compare(a.ConfigurationGeneration(), b.ConfigurationGeneration()))
 }
 
 // active reports whether rev must be kept whatever the bounds: a Route

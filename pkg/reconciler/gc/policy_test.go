@@ -67,6 +67,19 @@ func TestCollect(t *testing.T) {
 		},
 		bounds: eager,
 	}, {
+		// Times are kept to the second: two Revisions made and retired
+		// in the same second are told apart by their generations.
+		name: "max-non-active-revisions among Revisions of the same second: the later generation is kept",
+		revs: []*v1.Revision{
+			idle("hello-00004", time.Hour, time.Minute, madeFor("4")),
+			idle("hello-00003", time.Hour, time.Minute, madeFor("3")),
+		},
+		bounds: bounds(func(g *apisconfig.GC) {
+			g.MinNonActiveRevisions, g.MaxNonActiveRevisions = 0, 1
+			g.RetainSinceCreateTime, g.RetainSinceLastActiveTime = apisconfig.GCDisabled, apisconfig.GCDisabled
+		}),
+		wantDoomed: []string{"hello-00003"},
+	}, {
 		name: "a Revision of an earlier generation is not protected by its label",
 		revs: []*v1.Revision{
 			idle("made-for-an-earlier-generation", 30*day, 30*day, madeFor("7")),
