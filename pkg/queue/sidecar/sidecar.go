@@ -52,6 +52,15 @@ type Sidecar struct {
 	// draining is set on termination: readiness and network probes fail
 	// so that traffic moves elsewhere, while requests are still served.
 	draining atomic.Bool
+	// terminating is closed when draining is set, for the preStop hooks
+	// that wait to learn whether the pod stops or only the app does.
+	terminating chan struct{}
+	// terminationWait is how long a preStop hook waits for terminating
+	// (the constant terminationWait, but for tests).
+	terminationWait time.Duration
+	// hooksWaiting counts the preStop hooks that have not yet seen the
+	// sidecar terminate.
+	hooksWaiting atomic.Int32
 	// drained is closed once the request servers have shut down: no
 	// request is in flight and none will come.
 	drained chan struct{}
@@ -67,7 +76,14 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sidecar{cfg: cfg, opts: opts, log: opts.Logger, drained: make(chan struct{})}
+	s := &Sidecar{
+		cfg:             cfg,
+		opts:            opts,
+		log:             opts.Logger,
+		terminating:     make(chan struct{}),
+		terminationWait: terminationWait,
+		drained:         make(chan struct{}),
+	}
 	s.prober = readiness.NewProber(cfg.ReadinessProbe, readiness.NewCheck(cfg.ReadinessProbe, cfg.UserPort), opts.Clock)
 	s.proxy = proxy.New(proxy.LoopbackTarget(cfg.UserPort), proxy.Options{
 		H2C:          cfg.AppProtocol == queue.AppProtocolH2C,
@@ -155,6 +171,16 @@ func (s *Sidecar) notReadyReason() string {
 // gets an answer rather than a timeout.
 const readyWait = 900 * time.Millisecond
 
+// terminationWait is how long the app's preStop hook waits for the
+// sidecar's own SIGTERM before concluding that the app alone is stopping
+// (a failed liveness or startup probe): the kubelet then restarts the app
+// and leaves the sidecar running, so no drain will ever come. When the pod
+// is deleted, the kubelet sends the sidecar SIGTERM and runs the app's
+// hook at the same moment, and the hook can arrive first; a couple of
+// seconds covers that race on a loaded node and still restarts the app in
+// seconds rather than after the whole grace period.
+const terminationWait = 2 * time.Second
+
 // AdminHandler serves the pod's readiness and liveness endpoints.
 func (s *Sidecar) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -174,9 +200,17 @@ func (s *Sidecar) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	// The app container's preStop hook: the kubelet sends the app SIGTERM
-	// only once this answers, so the app keeps serving the requests the
-	// sidecar still forwards while it drains.
+	// only once this answers. When the pod stops, the answer waits for the
+	// drain, so the app keeps serving the requests the sidecar still
+	// forwards; when only the app stops (the kubelet restarts it), it comes
+	// as soon as that is clear, so the restart takes seconds.
 	mux.HandleFunc("GET "+queue.DrainPath, func(w http.ResponseWriter, r *http.Request) {
+		if !s.awaitTermination(r.Context()) {
+			if r.Context().Err() == nil {
+				_, _ = w.Write([]byte("not terminating: the app stops alone\n"))
+			}
+			return
+		}
 		select {
 		case <-s.drained:
 			_, _ = w.Write([]byte("drained\n"))
@@ -184,6 +218,30 @@ func (s *Sidecar) AdminHandler() http.Handler {
 		}
 	})
 	return mux
+}
+
+// awaitTermination reports whether the sidecar is terminating or starts
+// to within terminationWait; false when it does not, or ctx ends first.
+func (s *Sidecar) awaitTermination(ctx context.Context) bool {
+	s.hooksWaiting.Add(1)
+	defer s.hooksWaiting.Add(-1)
+	t := s.opts.Clock.NewTimer(s.terminationWait)
+	defer t.Stop()
+	select {
+	case <-s.terminating:
+		return true
+	case <-t.C():
+		// Both may be ready: termination wins, so that a hook never
+		// lets the app stop under a drain.
+		select {
+		case <-s.terminating:
+			return true
+		default:
+			return false
+		}
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Listeners are the sockets the sidecar serves. Serving and Admin are
@@ -296,11 +354,12 @@ func (s *Sidecar) Serve(ctx context.Context, ls Listeners) error {
 	var err error
 	select {
 	case <-ctx.Done():
-		s.log.Info("draining", "window", s.cfg.DrainWindow)
+		s.log.Info("draining", "window", s.cfg.DrainWindow, "preStopHooksWaiting", s.hooksWaiting.Load())
 	case err = <-serveErr:
 		s.log.Error("a server failed; shutting down", "error", err)
 	}
 	s.draining.Store(true)
+	close(s.terminating)
 	if err == nil {
 		<-s.opts.Clock.After(s.cfg.DrainWindow)
 	}

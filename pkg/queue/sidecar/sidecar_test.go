@@ -63,6 +63,11 @@ type running struct {
 
 func start(t *testing.T, cfg queue.Config) *running {
 	t.Helper()
+	return startSidecar(t, New(cfg, Options{}))
+}
+
+func startSidecar(t *testing.T, s *Sidecar) *running {
+	t.Helper()
 	listen := func() net.Listener {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -71,7 +76,6 @@ func start(t *testing.T, cfg queue.Config) *running {
 		return l
 	}
 	ls := Listeners{Serving: listen(), Admin: listen()}
-	s := New(cfg, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{
 		serving: "http://" + ls.Serving.Addr().String(),
@@ -254,17 +258,10 @@ func TestDrainServesEveryRequest(t *testing.T) {
 	}()
 	r.cancel() // SIGTERM
 
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll(t, "readiness fails after termination", func() bool {
 		code, _ := get(t, r.admin+queue.ReadyPath, nil)
-		if code == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readiness still %d after termination, want 503", code)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return code == http.StatusServiceUnavailable
+	})
 	if code, body := get(t, r.serving+"/", nil); code != http.StatusOK || body != "hello" {
 		t.Errorf("request during the drain window = %d %q, want 200 hello", code, body)
 	}
@@ -298,6 +295,88 @@ func TestDrainServesEveryRequest(t *testing.T) {
 		// has not sent a request yet, which a client's transport may
 		// have dialled and then not needed: more than that is a hang.
 		t.Fatal("the sidecar did not stop after its requests finished")
+	}
+}
+
+// TestDrainHookReturnsWhenOnlyTheAppStops is a liveness restart: the
+// kubelet runs the app's preStop hook but leaves the sidecar running. The
+// hook must answer within seconds, not hold the app for the pod's whole
+// grace period waiting for a drain that never comes.
+func TestDrainHookReturnsWhenOnlyTheAppStops(t *testing.T) {
+	a := newApp(t)
+	r := start(t, testConfig(a.port(t)))
+
+	begin := time.Now()
+	code, body := get(t, r.admin+queue.DrainPath, nil)
+	if code != http.StatusOK {
+		t.Errorf("preStop hook = %d %q, want 200", code, body)
+	}
+	if took, limit := time.Since(begin), terminationWait+2*time.Second; took > limit {
+		t.Errorf("preStop hook took %v with the sidecar running, want under %v", took, limit)
+	}
+	// The sidecar goes on as before, for the app's next run.
+	if code, _ := get(t, r.admin+queue.ReadyPath, nil); code != http.StatusOK {
+		t.Errorf("readiness after the hook = %d, want 200: the sidecar is not draining", code)
+	}
+	if code, body := get(t, r.serving+"/", nil); code != http.StatusOK || body != "hello" {
+		t.Errorf("request after the hook = %d %q, want the app's 200 hello", code, body)
+	}
+}
+
+// TestDrainHookWaitsForTerminationThatFollows is a pod deletion where the
+// app's preStop hook reaches the sidecar before the sidecar's own SIGTERM
+// does: the hook still holds the app until the drain is over.
+func TestDrainHookWaitsForTerminationThatFollows(t *testing.T) {
+	a := newApp(t)
+	s := New(testConfig(a.port(t)), Options{})
+	s.terminationWait = time.Minute // the order below is then certain
+	r := startSidecar(t, s)
+
+	inFlight := make(chan int, 1)
+	go func() {
+		code, _ := get(t, r.serving+"/slow", nil)
+		inFlight <- code
+	}()
+	<-a.started
+	preStop := make(chan int, 1)
+	go func() {
+		code, _ := get(t, r.admin+queue.DrainPath, nil)
+		preStop <- code
+	}()
+	poll(t, "the preStop hook waits", func() bool { return s.hooksWaiting.Load() == 1 })
+	r.cancel() // SIGTERM, after the hook
+	poll(t, "the sidecar drains", func() bool {
+		code, _ := get(t, r.admin+queue.ReadyPath, nil)
+		return code == http.StatusServiceUnavailable
+	})
+	select {
+	case code := <-preStop:
+		t.Fatalf("the preStop hook returned (%d) with a request in flight: the app would stop under it", code)
+	default:
+	}
+	close(a.release)
+	if code := <-inFlight; code != http.StatusOK {
+		t.Errorf("request in flight at termination = %d, want 200", code)
+	}
+	select {
+	case code := <-preStop:
+		if code != http.StatusOK {
+			t.Errorf("the preStop hook = %d after the drain, want 200", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app's preStop hook did not return after the drain")
+	}
+}
+
+// poll waits up to 5 s for cond, checking every few milliseconds.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
