@@ -3,6 +3,8 @@ package v1
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -103,6 +105,16 @@ func validatePodSpec(ctx context.Context, ps *corev1.PodSpec) *apis.FieldError {
 			errs = errs.Also(disabledFeature(f.name, f.feature))
 		}
 	}
+
+	if ps.ServiceAccountName != "" {
+		// Kubernetes' own rule and words: a pod refused later for this
+		// would leave the Revision failing with a message far from the
+		// field.
+		if msgs := validation.IsDNS1123Subdomain(ps.ServiceAccountName); len(msgs) > 0 {
+			errs = errs.Also(apis.ErrInvalidValue(ps.ServiceAccountName, "serviceAccountName", strings.Join(msgs, "; ")))
+		}
+	}
+	errs = errs.Also(validatePodSecurityContext(ps.SecurityContext).ViaField("securityContext"))
 
 	volumes, verrs := validateVolumes(ps.Volumes, features)
 	errs = errs.Also(verrs)
@@ -353,12 +365,40 @@ func validateSecurityContext(sc *corev1.SecurityContext, features *config.Featur
 	if sc == nil {
 		return nil
 	}
-	var errs *apis.FieldError
+	errs := validateIDs(map[string]*int64{"runAsUser": sc.RunAsUser, "runAsGroup": sc.RunAsGroup})
 	if sc.Privileged != nil && *sc.Privileged {
 		errs = errs.Also(apis.ErrInvalidValue(true, "privileged", "privileged containers are not allowed"))
 	}
 	if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 && features.ContainerSpecAddCapabilities == config.Disabled {
 		errs = errs.Also(disabledFeature("add", config.FeatureContainerSpecAddCapabilities).ViaField("capabilities"))
+	}
+	return errs
+}
+
+// validatePodSecurityContext checks the user and group IDs of the pod's
+// security context; whether it may be set at all is a feature flag.
+func validatePodSecurityContext(sc *corev1.PodSecurityContext) *apis.FieldError {
+	if sc == nil {
+		return nil
+	}
+	errs := validateIDs(map[string]*int64{"runAsUser": sc.RunAsUser, "runAsGroup": sc.RunAsGroup, "fsGroup": sc.FSGroup})
+	for i, g := range sc.SupplementalGroups {
+		if g < 0 || g > math.MaxInt32 {
+			errs = errs.Also(apis.ErrOutOfBoundsValue(g, 0, math.MaxInt32, fmt.Sprintf("supplementalGroups[%d]", i)))
+		}
+	}
+	return errs
+}
+
+// validateIDs refuses user and group IDs outside the range Kubernetes
+// accepts, so that admission names the field instead of the pod failing
+// to start.
+func validateIDs(ids map[string]*int64) *apis.FieldError {
+	var errs *apis.FieldError
+	for _, field := range slices.Sorted(maps.Keys(ids)) {
+		if id := ids[field]; id != nil && (*id < 0 || *id > math.MaxInt32) {
+			errs = errs.Also(apis.ErrOutOfBoundsValue(*id, 0, math.MaxInt32, field))
+		}
 	}
 	return errs
 }

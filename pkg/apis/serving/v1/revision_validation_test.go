@@ -128,6 +128,57 @@ func TestRevisionSpecValidation(t *testing.T) {
 		},
 		want: "containers[0].securityContext.privileged",
 	}, {
+		name: "container runAsUser below 0",
+		change: func(rs *RevisionSpec) {
+			rs.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](-1)}
+		},
+		want: "expected 0 <= -1 <= 2147483647: containers[0].securityContext.runAsUser",
+	}, {
+		name: "container runAsGroup below 0",
+		change: func(rs *RevisionSpec) {
+			rs.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsGroup: ptr.To[int64](-1)}
+		},
+		want: "containers[0].securityContext.runAsGroup",
+	}, {
+		name: "container runAsUser 0 and above",
+		change: func(rs *RevisionSpec) {
+			rs.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](0), RunAsGroup: ptr.To[int64](65532)}
+		},
+	}, {
+		name: "init container runAsUser below 0",
+		change: func(rs *RevisionSpec) {
+			rs.InitContainers = []corev1.Container{{Name: "init", Image: "i", SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](-5)}}}
+		},
+		want: "initContainers[0].securityContext.runAsUser",
+	}, {
+		name: "pod runAsUser below 0",
+		ctx:  withConfig(context.Background(), func(c *config.Config) { c.Features.PodSpecSecurityContext = config.Enabled }),
+		change: func(rs *RevisionSpec) {
+			rs.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](-1)}
+		},
+		want: "expected 0 <= -1 <= 2147483647: securityContext.runAsUser",
+	}, {
+		name: "pod runAsGroup and fsGroup below 0",
+		ctx:  withConfig(context.Background(), func(c *config.Config) { c.Features.PodSpecSecurityContext = config.Enabled }),
+		change: func(rs *RevisionSpec) {
+			rs.SecurityContext = &corev1.PodSecurityContext{RunAsGroup: ptr.To[int64](-1), FSGroup: ptr.To[int64](-2)}
+		},
+		want: "securityContext.fsGroup",
+	}, {
+		name: "pod runAsUser 0 and above",
+		ctx:  withConfig(context.Background(), func(c *config.Config) { c.Features.PodSpecSecurityContext = config.Enabled }),
+		change: func(rs *RevisionSpec) {
+			rs.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](0)}
+		},
+	}, {
+		name:   "service account name not a DNS-1123 subdomain",
+		change: func(rs *RevisionSpec) { rs.ServiceAccountName = "Not_Valid" },
+		want: "invalid value: Not_Valid: serviceAccountName\n" +
+			"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters",
+	}, {
+		name:   "service account name a DNS-1123 subdomain",
+		change: func(rs *RevisionSpec) { rs.ServiceAccountName = "builder.bot-1" },
+	}, {
 		name: "added capabilities while the feature is off",
 		change: func(rs *RevisionSpec) {
 			rs.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}

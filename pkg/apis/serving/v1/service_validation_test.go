@@ -7,9 +7,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 
+	"flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/apis/serving"
 )
 
@@ -48,6 +50,24 @@ func TestServiceValidation(t *testing.T) {
 		name:   "template errors are under spec.template",
 		change: func(s *Service) { s.Spec.Template.Spec.Containers[0].Image = "" },
 		want:   "spec.template.spec.containers[0].image",
+	}, {
+		name: "runAsUser below 0 is named by its full path",
+		change: func(s *Service) {
+			s.Spec.Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](-1)}
+		},
+		want: "expected 0 <= -1 <= 2147483647: spec.template.spec.containers[0].securityContext.runAsUser",
+	}, {
+		name: "pod runAsUser below 0 is named by its full path",
+		ctx:  withConfig(context.Background(), func(c *config.Config) { c.Features.PodSpecSecurityContext = config.Enabled }),
+		change: func(s *Service) {
+			s.Spec.Template.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](-1)}
+		},
+		want: "expected 0 <= -1 <= 2147483647: spec.template.spec.securityContext.runAsUser",
+	}, {
+		name:   "service account name with Kubernetes' message and the full path",
+		change: func(s *Service) { s.Spec.Template.Spec.ServiceAccountName = "-bad" },
+		want: "invalid value: -bad: spec.template.spec.serviceAccountName\n" +
+			strings.Join(validation.IsDNS1123Subdomain("-bad"), "; "),
 	}, {
 		name:   "revision name without the service prefix",
 		change: func(s *Service) { s.Spec.Template.Name = "other-v1" },
