@@ -29,6 +29,10 @@ const (
 	DefaultExternalGateway = "flywheel-system/flywheel-external"
 	// DefaultClusterLocalGateway is the Gateway of cluster-local hosts.
 	DefaultClusterLocalGateway = "flywheel-system/flywheel-local"
+	// DefaultClusterLocalGatewayService is the Service in front of the
+	// built-in gateway's cluster-local listener
+	// (config/core/500-gateway.yaml).
+	DefaultClusterLocalGatewayService = "flywheel-system/flywheel-gateway-local"
 )
 
 // Network is the configuration of how Routes are exposed.
@@ -45,6 +49,11 @@ type Network struct {
 	// ClusterLocalGateway is the Gateway that cluster-local hosts attach
 	// to, and every host of a cluster-local Route.
 	ClusterLocalGateway types.NamespacedName
+	// ClusterLocalGatewayService is the Service through which pods reach
+	// the cluster-local Gateway. Each Route's Service of its own name is
+	// an ExternalName alias of it, so that <route>.<namespace>.svc.cluster.local
+	// resolves to the Gateway that serves that host.
+	ClusterLocalGatewayService types.NamespacedName
 	// DefaultExternalScheme is the scheme of public URLs: "http", or
 	// "https" where the Gateway terminates TLS.
 	DefaultExternalScheme string
@@ -75,11 +84,12 @@ type TagTemplateValues struct {
 // empty or missing.
 func DefaultNetwork() *Network {
 	return &Network{
-		DomainTemplate:        DefaultDomainTemplate,
-		TagTemplate:           DefaultTagTemplate,
-		ExternalGateway:       mustNamespacedName(DefaultExternalGateway),
-		ClusterLocalGateway:   mustNamespacedName(DefaultClusterLocalGateway),
-		DefaultExternalScheme: "http",
+		DomainTemplate:             DefaultDomainTemplate,
+		TagTemplate:                DefaultTagTemplate,
+		ExternalGateway:            mustNamespacedName(DefaultExternalGateway),
+		ClusterLocalGateway:        mustNamespacedName(DefaultClusterLocalGateway),
+		ClusterLocalGatewayService: mustNamespacedName(DefaultClusterLocalGatewayService),
+		DefaultExternalScheme:      "http",
 	}
 }
 
@@ -97,6 +107,7 @@ func (n *Network) fields() []field {
 		{"tag-template", bind(cm.AsString, &n.TagTemplate)},
 		{"external-gateway", bind(cm.AsNamespacedName, &n.ExternalGateway)},
 		{"cluster-local-gateway", bind(cm.AsNamespacedName, &n.ClusterLocalGateway)},
+		{"cluster-local-gateway-service", bind(cm.AsNamespacedName, &n.ClusterLocalGatewayService)},
 		{"default-external-scheme", bind(cm.AsString, &n.DefaultExternalScheme)},
 	}
 }
@@ -128,6 +139,12 @@ func (n *Network) validate() error {
 	n.DefaultExternalScheme = strings.ToLower(strings.TrimSpace(n.DefaultExternalScheme))
 	if n.DefaultExternalScheme != "http" && n.DefaultExternalScheme != "https" {
 		return invalid(name, "default-external-scheme", fmt.Sprintf("%q", n.DefaultExternalScheme), `must be "http" or "https"`)
+	}
+	// A Service's name is a DNS-1035 label, stricter than the
+	// namespace/name parser checks: it must start with a letter.
+	if msgs := validation.IsDNS1035Label(n.ClusterLocalGatewayService.Name); len(msgs) > 0 {
+		return invalid(name, "cluster-local-gateway-service", fmt.Sprintf("%q", n.ClusterLocalGatewayService.String()),
+			"must name a Service: "+strings.Join(msgs, "; "))
 	}
 	if _, err := template.New("domain-template").Parse(n.DomainTemplate); err != nil {
 		return invalid(name, "domain-template", fmt.Sprintf("%q", n.DomainTemplate), "must be a Go text/template: "+err.Error())
@@ -168,6 +185,12 @@ func (n *Network) validate() error {
 			"must use both {{.Tag}} and {{.Name}}, or two tags would share a host")
 	}
 	return nil
+}
+
+// ClusterLocalGatewayHost is the DNS name of ClusterLocalGatewayService
+// inside the cluster.
+func (n *Network) ClusterLocalGatewayHost() string {
+	return n.ClusterLocalGatewayService.Name + "." + n.ClusterLocalGatewayService.Namespace + "." + ClusterLocalDomain
 }
 
 // Host returns the host DomainTemplate makes of v. It fails when the

@@ -9,11 +9,12 @@ import (
 
 func TestNewNetworkFromMap(t *testing.T) {
 	allKeys := map[string]string{
-		"domain-template":         "{{.Name}}-{{.Namespace}}.{{.Domain}}",
-		"tag-template":            "{{.Name}}-{{.Tag}}",
-		"external-gateway":        "gateways/public",
-		"cluster-local-gateway":   "gateways/internal",
-		"default-external-scheme": "HTTPS",
+		"domain-template":               "{{.Name}}-{{.Namespace}}.{{.Domain}}",
+		"tag-template":                  "{{.Name}}-{{.Tag}}",
+		"external-gateway":              "gateways/public",
+		"cluster-local-gateway":         "gateways/internal",
+		"cluster-local-gateway-service": "gateways/internal-lb",
+		"default-external-scheme":       "HTTPS",
 	}
 	checkCoversKeys(t, allKeys, NetworkKeys())
 
@@ -30,11 +31,12 @@ func TestNewNetworkFromMap(t *testing.T) {
 		name: "every key set; the scheme is lower-cased",
 		data: allKeys,
 		want: &Network{
-			DomainTemplate:        "{{.Name}}-{{.Namespace}}.{{.Domain}}",
-			TagTemplate:           "{{.Name}}-{{.Tag}}",
-			ExternalGateway:       types.NamespacedName{Namespace: "gateways", Name: "public"},
-			ClusterLocalGateway:   types.NamespacedName{Namespace: "gateways", Name: "internal"},
-			DefaultExternalScheme: "https",
+			DomainTemplate:             "{{.Name}}-{{.Namespace}}.{{.Domain}}",
+			TagTemplate:                "{{.Name}}-{{.Tag}}",
+			ExternalGateway:            types.NamespacedName{Namespace: "gateways", Name: "public"},
+			ClusterLocalGateway:        types.NamespacedName{Namespace: "gateways", Name: "internal"},
+			ClusterLocalGatewayService: types.NamespacedName{Namespace: "gateways", Name: "internal-lb"},
+			DefaultExternalScheme:      "https",
 		},
 	}, {
 		name:       "domain template that does not parse",
@@ -77,6 +79,14 @@ func TestNewNetworkFromMap(t *testing.T) {
 		data:       map[string]string{"cluster-local-gateway": "gateways/Local"},
 		wantErrKey: "cluster-local-gateway",
 	}, {
+		name:       "gateway Service without a namespace",
+		data:       map[string]string{"cluster-local-gateway-service": "flywheel-gateway-local"},
+		wantErrKey: "cluster-local-gateway-service",
+	}, {
+		name:       "gateway Service whose name is no Service name: it starts with a digit",
+		data:       map[string]string{"cluster-local-gateway-service": "gateways/1-local"},
+		wantErrKey: "cluster-local-gateway-service",
+	}, {
 		name:       "scheme other than http or https",
 		data:       map[string]string{"default-external-scheme": "ftp"},
 		wantErrKey: "default-external-scheme",
@@ -118,5 +128,18 @@ func TestNetworkHosts(t *testing.T) {
 	values.Name = "a-name-that-is-long-enough-to-make-the-first-label-of-the-host-too-long"
 	if got, err := n.Host(values); err == nil {
 		t.Errorf("Host with a 70-character label = %q, want an error", got)
+	}
+}
+
+func TestClusterLocalGatewayHost(t *testing.T) {
+	if got, want := DefaultNetwork().ClusterLocalGatewayHost(), "flywheel-gateway-local.flywheel-system.svc.cluster.local"; got != want {
+		t.Errorf("ClusterLocalGatewayHost of the defaults = %q, want %q", got, want)
+	}
+	n, err := NewNetworkFromMap(map[string]string{"cluster-local-gateway-service": "istio-system/knative-local-gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := n.ClusterLocalGatewayHost(), "knative-local-gateway.istio-system.svc.cluster.local"; got != want {
+		t.Errorf("ClusterLocalGatewayHost = %q, want %q", got, want)
 	}
 }

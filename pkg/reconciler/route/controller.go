@@ -4,9 +4,12 @@ import (
 	"context"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+	kubeclient "knative.dev/pkg/client/injection/kube/client"
+	serviceinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/service"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
@@ -23,8 +26,8 @@ import (
 )
 
 // NewController returns the controller of Routes. It reconciles a Route
-// when it changes; when a Configuration, Revision or HTTPRoute it names
-// changes, through the tracker, which also hears of objects that do not
+// when it changes; when a Configuration, Revision, HTTPRoute or Service it
+// names changes, through the tracker, which also hears of objects that do not
 // exist yet; at each rollout step; and, all Routes, when config-network,
 // config-domain or config-features changes, since hosts and rules follow
 // from them.
@@ -34,13 +37,16 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 	configurationInformer := configurationinformer.Get(ctx)
 	revisionInformer := revisioninformer.Get(ctx)
 	httpRouteInformer := gatewayapi.GetHTTPRouteInformer(ctx)
+	serviceInformer := serviceinformer.Get(ctx)
 
 	r := &Reconciler{
 		client:              servingclient.Get(ctx),
+		kubeClient:          kubeclient.Get(ctx),
 		gatewayClient:       gatewayapi.GetClient(ctx),
 		configurationLister: configurationInformer.Lister(),
 		revisionLister:      revisionInformer.Lister(),
 		httpRouteLister:     httpRouteInformer.Lister(),
+		serviceLister:       serviceInformer.Lister(),
 		clock:               clock.RealClock{},
 	}
 	impl := routereconciler.NewImpl(ctx, r, func(impl *controller.Impl) controller.Options {
@@ -64,6 +70,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 		{configurationInformer.Informer(), "Configurations", v1.SchemeGroupVersion.WithKind("Configuration")},
 		{revisionInformer.Informer(), "Revisions", v1.SchemeGroupVersion.WithKind("Revision")},
 		{httpRouteInformer.Informer(), "HTTPRoutes", schema.GroupVersion(gatewayv1.GroupVersion).WithKind("HTTPRoute")},
+		{serviceInformer.Informer(), "Services", corev1.SchemeGroupVersion.WithKind("Service")},
 	} {
 		handler := controller.HandleAll(controller.EnsureTypeMeta(impl.Tracker.OnChanged, watch.gvk))
 		if _, err := watch.informer.AddEventHandler(handler); err != nil {

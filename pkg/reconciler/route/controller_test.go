@@ -3,6 +3,8 @@ package route
 import (
 	"testing"
 
+	_ "knative.dev/pkg/client/injection/kube/client/fake"
+	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/service/fake"
 	rtesting "knative.dev/pkg/reconciler/testing"
 
 	// The fake clients and informers NewController takes from the context.

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgotesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
+	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
 	"knative.dev/pkg/logging"
@@ -73,6 +74,40 @@ func served(r *v1.Route, opts ...fwtesting.RouteOption) *v1.Route {
 // first HTTPRoute, the cluster-local one, has not accepted it.
 var pending = fwtesting.WithRouteIngressUnknown(ReasonHTTPRoutePending,
 	`Waiting for Gateway flywheel-system/flywheel-local to accept HTTPRoute "hello.demo.svc.cluster.local"`)
+
+// service is the Service the reconciler makes for r with the default
+// configuration, an alias of the cluster-local gateway's Service, then
+// opts.
+func service(r *v1.Route, opts ...func(*corev1.Service)) *corev1.Service {
+	svc := resources.MakeService(r, defaultConfig())
+	for _, opt := range opts {
+		opt(svc)
+	}
+	return svc
+}
+
+// withServiceLabels sets a Service's labels.
+func withServiceLabels(labels map[string]string) func(*corev1.Service) {
+	return func(svc *corev1.Service) { svc.Labels = labels }
+}
+
+// withExternalName points a Service at another name.
+func withExternalName(name string) func(*corev1.Service) {
+	return func(svc *corev1.Service) { svc.Spec.ExternalName = name }
+}
+
+// withoutOwner makes a Service someone else's.
+func withoutOwner(svc *corev1.Service) { svc.OwnerReferences = nil }
+
+// asClusterIP makes a Service a ClusterIP one selecting pods, as the API
+// server stores it.
+func asClusterIP(svc *corev1.Service) {
+	svc.Spec.Type = corev1.ServiceTypeClusterIP
+	svc.Spec.ExternalName = ""
+	svc.Spec.ClusterIP = "10.96.0.10"
+	svc.Spec.ClusterIPs = []string{"10.96.0.10"}
+	svc.Spec.Selector = map[string]string{"app": "hello"}
+}
 
 // rev is a ready Revision with a 300s timeout, then opts.
 func rev(name string, opts ...fwtesting.RevisionOption) *v1.Revision {
@@ -251,10 +286,12 @@ func factory(requeue *time.Duration) rtesting.Factory {
 		*requeue = 0
 		r := &Reconciler{
 			client:              servingclient.Get(ctx),
+			kubeClient:          kubeclient.Get(ctx),
 			gatewayClient:       gatewayapi.GetClient(ctx),
 			configurationLister: listers.GetConfigurationLister(),
 			revisionLister:      listers.GetRevisionLister(),
 			httpRouteLister:     listers.GetHTTPRouteLister(),
+			serviceLister:       listers.GetK8sServiceLister(),
 			tracker:             &rtesting.FakeTracker{},
 			clock:               clocktesting.NewFakePassiveClock(now),
 			enqueueAfter:        func(_ *v1.Route, d time.Duration) { *requeue = d },

@@ -45,7 +45,7 @@ func TestReconcileRollout(t *testing.T) {
 	table := rtesting.TableTest{{
 		Name: "a rollout duration: the first Revision takes the traffic at once, and the state is recorded",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(gradual),
 			status(gradual, fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -55,7 +55,7 @@ func TestReconcileRollout(t *testing.T) {
 	}, {
 		Name: "a new latest ready Revision: the move starts at 100/0, the next step in 10s",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(gradual),
 			served(gradual, onOne, state("hello-00001", time.Time{})),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -67,7 +67,7 @@ func TestReconcileRollout(t *testing.T) {
 	}, {
 		Name: "25s in: two steps done, 80/20, the next step in 5s",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(gradual),
 			served(gradual, sending(100), state("hello-00002", now.Add(-25*time.Second))),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -84,7 +84,7 @@ func TestReconcileRollout(t *testing.T) {
 	}, {
 		Name: "the Gateways serve the step: status reports the split",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(gradual),
 			served(gradual, sending(100), state("hello-00002", now.Add(-25*time.Second)), pending),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -95,7 +95,7 @@ func TestReconcileRollout(t *testing.T) {
 	}, {
 		Name: "the duration is over: all on hello-00002, hello-00001 reserve, no more steps",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(gradual),
 			served(gradual, sending(10), state("hello-00002", now.Add(-100*time.Second))),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -113,7 +113,7 @@ func TestReconcileRollout(t *testing.T) {
 	}, {
 		Name: "the duration removed: the move ends at once and the state goes",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), sending(100), state("hello-00002", now)),
 			configuration("hello-00002"),
 			routed("hello-00001"),

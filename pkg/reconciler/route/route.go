@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
@@ -31,16 +33,17 @@ import (
 // the conditions it sets.
 const (
 	// ReasonCreated says an HTTPRoute was created for one of the Route's
-	// hosts.
+	// hosts, or the Route's Service was.
 	ReasonCreated = "Created"
-	// ReasonUpdated says an HTTPRoute was brought in line with the Route.
+	// ReasonUpdated says an HTTPRoute, or the Route's Service, was brought
+	// in line with the Route.
 	ReasonUpdated = "Updated"
 	// ReasonDeleted says an HTTPRoute of a host the Route no longer has
 	// was deleted.
 	ReasonDeleted = "Deleted"
 	// ReasonNotOwned says the HTTPRoute of one of the Route's hosts exists
 	// and belongs to something else, often another Route with a host of
-	// the same name.
+	// the same name; or that a Service of the Route's name does.
 	ReasonNotOwned = v1.ReasonNotOwned
 	// ReasonInvalidHost says config-network's templates make no valid
 	// host of this Route.
@@ -59,16 +62,19 @@ const (
 	ReasonHTTPRouteRefsNotResolved = "HTTPRouteRefsNotResolved"
 )
 
-// Reconciler serves a Route's traffic through HTTPRoutes and reports where
-// and how it is served.
+// Reconciler serves a Route's traffic through HTTPRoutes, gives its
+// cluster-local host a Service, and reports where and how it is served.
 type Reconciler struct {
 	client              clientset.Interface
+	kubeClient          kubernetes.Interface
 	gatewayClient       gatewayclientset.Interface
 	configurationLister listers.ConfigurationLister
 	revisionLister      listers.RevisionLister
 	httpRouteLister     gatewayv1listers.HTTPRouteLister
-	// tracker hears of changes to the Configurations, Revisions and
-	// HTTPRoutes a Route names, including ones that do not exist yet.
+	serviceLister       corev1listers.ServiceLister
+	// tracker hears of changes to the Configurations, Revisions,
+	// HTTPRoutes and Service a Route names, including ones that do not
+	// exist yet.
 	tracker tracker.Interface
 	// clock decides rollout steps and stamps routing state changes.
 	clock clock.PassiveClock
@@ -96,6 +102,12 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, route *v1.Route) reconci
 	}
 	route.Status.URL = resources.URLOf(hosts, "", cfg)
 	route.Status.Address = &duckv1.Addressable{URL: resources.ClusterLocalURL(hosts)}
+
+	// The Service does not depend on the traffic, so it is there, and the
+	// address resolves, even while the traffic cannot be served yet.
+	if err := r.reconcileService(ctx, route, resources.MakeService(route, cfg)); err != nil {
+		return err
+	}
 
 	if err := r.trackTargets(route); err != nil {
 		return err

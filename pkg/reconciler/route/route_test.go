@@ -54,6 +54,13 @@ func TestReconcile(t *testing.T) {
 	clusterLocal := route(fwtesting.WithRouteLabels(map[string]string{serving.VisibilityLabel.String(): serving.VisibilityClusterLocal}))
 	local := httpRoutes(clusterLocal, nil, latest("hello-00001", 100))
 
+	// owned is the Route of a Service, with the Service's labels and
+	// annotations.
+	owned := route(
+		fwtesting.WithRouteLabels(map[string]string{serving.ServiceLabel.String(): testName}),
+		fwtesting.WithRouteAnnotations(map[string]string{serving.CreatorAnnotation.String(): "jane@example.com"}))
+	ownedRoutes := httpRoutes(owned, nil, latest("hello-00001", 100))
+
 	table := rtesting.TableTest{{
 		Name: "key of a deleted Route: nothing to do",
 		Key:  testKey,
@@ -69,16 +76,19 @@ func TestReconcile(t *testing.T) {
 			routesPatch(testName, `"hello"`),
 			statePatch("hello-00001", `"hello"`, serving.RoutingStateActive),
 		},
-		WantCreates: creates(one),
+		WantCreates: append(objects(service(route())), creates(one)...),
 		// The status is written over the Route as it was read, before the
 		// finalizer patch.
 		WantStatusUpdates: statusUpdate(status(fwtesting.Route(testName, testNamespace, fwtesting.WithRouteGeneration(1)),
 			fwtesting.WithRouteTrafficAssigned, pending)),
-		WantEvents: append([]string{normal("FinalizerUpdate", "Updated %q finalizers", testName)}, created(one)...),
+		WantEvents: append([]string{
+			normal("FinalizerUpdate", "Updated %q finalizers", testName),
+			normal(ReasonCreated, "Created Service %q", testName),
+		}, created(one)...),
 	}, {
 		Name: "Gateways accepted the HTTPRoutes: Ready, serving the latest ready Revision",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			status(route(), fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -87,7 +97,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "everything in line: no writes",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), onOne),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -95,7 +105,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "accepted only at an older generation: the Gateway has not seen the last change yet",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), onOne),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -104,7 +114,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "a Gateway refuses an HTTPRoute: IngressReady False with its reason",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			status(route(), fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -117,7 +127,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "a Gateway cannot find a backend yet: IngressReady Unknown with its reason",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			status(route(), fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -130,7 +140,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "a new latest ready Revision: HTTPRoutes updated, the old Revision reserve, status keeps what is served",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), onOne),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -149,7 +159,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "HTTPRoutes without the Revision headers: updated to set them on every backendRef",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), onOne),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -163,7 +173,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "the new split served: status reports it",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), onOne, pending),
 			configuration("hello-00002"),
 			routed("hello-00002")),
@@ -172,7 +182,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "a split by percent: one weighted backend per Revision",
 		Key:  testKey,
-		Objects: objects(
+		Objects: objects(service(route()),
 			status(split, fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -182,7 +192,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "tags: a host each on both Gateways, and a header rule each on the main hosts",
 		Key:  testKey,
-		Objects: objects(
+		Objects: objects(service(route()),
 			status(tagged, fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -192,7 +202,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "tags served: each tag's URL in the status",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			status(tagged, fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00002"),
 			routed("hello-00001"),
@@ -207,7 +217,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "tag-header-based-routing Disabled: the header rules go",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			fwtesting.ConfigMap(apisconfig.FeaturesConfigName, map[string]string{"tag-header-based-routing": "Disabled"}),
 			status(tagged, fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00002"),
@@ -223,7 +233,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "cluster-local visibility: only the cluster-local Gateway, and a cluster-local URL",
 		Key:  testKey,
-		Objects: objects(
+		Objects: objects(service(clusterLocal),
 			clusterLocal,
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -234,7 +244,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "made cluster-local: the public HTTPRoute goes",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(clusterLocal),
 			served(clusterLocal, onOne, fwtesting.WithRouteURL("http://hello.demo.example.com")),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -246,7 +256,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "config-network's domain template changes: new hosts, the old HTTPRoute goes",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			fwtesting.ConfigMap(apisconfig.NetworkConfigName, map[string]string{"domain-template": "{{.Name}}-{{.Namespace}}.{{.Domain}}"}),
 			served(route(), onOne),
 			configuration("hello-00001"),
@@ -265,7 +275,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "config-domain gives the Route another domain",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			fwtesting.ConfigMap(apisconfig.DomainConfigName, map[string]string{"apps.example.org": ""}),
 			served(route(), onOne),
 			configuration("hello-00001"),
@@ -284,7 +294,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "the HTTPRoute of a host belongs to something else: NotOwned, no retry",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			status(route(), fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -297,7 +307,7 @@ func TestReconcile(t *testing.T) {
 	}, {
 		Name: "creating an HTTPRoute fails: retried",
 		Key:  testKey,
-		Objects: objects(
+		Objects: objects(service(route()),
 			status(route(), fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00001"),
 			routed("hello-00001")),
@@ -320,6 +330,86 @@ func TestReconcile(t *testing.T) {
 			return r
 		}()),
 		WantEvents: []string{warning(ReasonInvalidHost, "%s; shorten the Route's name or change config-network", invalidHostMessage)},
+	}, {
+		Name: "the Route's Service is missing: created, so that its cluster-local host resolves",
+		Key:  testKey,
+		Objects: concat(objects(
+			served(route(), onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(one)),
+		WantCreates: objects(service(route())),
+		WantEvents:  []string{normal(ReasonCreated, "Created Service %q", testName)},
+	}, {
+		Name: "a Service's Route: its Service carries the Route's labels and annotations",
+		Key:  testKey,
+		Objects: concat(objects(
+			served(owned, onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(ownedRoutes)),
+		WantCreates: objects(service(owned)),
+		WantEvents:  []string{normal(ReasonCreated, "Created Service %q", testName)},
+	}, {
+		Name: "the Route's Service is out of date: labels and target brought in line",
+		Key:  testKey,
+		Objects: concat(objects(
+			service(route(), withServiceLabels(map[string]string{"serving.knative.dev/route": testName, "stale": "yes"}),
+				withExternalName("elsewhere.example.com")),
+			served(route(), onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(one)),
+		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: service(route())}},
+		WantEvents:  []string{normal(ReasonUpdated, "Updated Service %q", testName)},
+	}, {
+		Name: "the Route's Service was made a ClusterIP Service: made an alias again",
+		Key:  testKey,
+		Objects: concat(objects(
+			service(route(), asClusterIP),
+			served(route(), onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(one)),
+		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: service(route())}},
+		WantEvents:  []string{normal(ReasonUpdated, "Updated Service %q", testName)},
+	}, {
+		Name: "config-network names another cluster-local gateway Service: the Route's Service follows",
+		Key:  testKey,
+		Objects: concat(objects(
+			fwtesting.ConfigMap(apisconfig.NetworkConfigName, map[string]string{"cluster-local-gateway-service": "mesh/local-gateway"}),
+			service(route()),
+			served(route(), onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(one)),
+		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: service(route(), withExternalName("local-gateway.mesh.svc.cluster.local"))}},
+		WantEvents:  []string{normal(ReasonUpdated, "Updated Service %q", testName)},
+	}, {
+		Name: "a Service of the Route's name belongs to something else: NotOwned, no retry, the HTTPRoutes left alone",
+		Key:  testKey,
+		Objects: concat(objects(
+			service(route(), withoutOwner),
+			served(route(), onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(one)),
+		WantErr:           true,
+		WantStatusUpdates: statusUpdate(served(route(), onOne, fwtesting.WithRouteIngressFailed(ReasonNotOwned, serviceNotOwned))),
+		WantEvents:        []string{warning(ReasonNotOwned, "%s", serviceNotOwned)},
+	}, {
+		Name: "creating the Service fails: retried",
+		Key:  testKey,
+		Objects: concat(objects(
+			served(route(), onOne),
+			configuration("hello-00001"),
+			routed("hello-00001")),
+			accepted(one)),
+		WithReactors: []clientgotesting.ReactionFunc{rtesting.InduceFailure("create", "services")},
+		WantErr:      true,
+		WantCreates:  objects(service(route())),
+		WantEvents: []string{warning("InternalError",
+			"creating Service hello: inducing failure for create services")},
 	}}
 	table.Test(t, factory(&requeue))
 }
@@ -328,6 +418,10 @@ func TestReconcile(t *testing.T) {
 // in a-namespace-long-enough cannot be made with the template {{.Name}}-{{.Namespace}}.
 const invalidHostMessage = `domain-template of config-network: the host "a-route-with-a-name-long-enough-to-break-a-namespace-long-enough.example.com" ` +
 	`has a label "a-route-with-a-name-long-enough-to-break-a-namespace-long-enough" that is not valid: must be no more than 63 characters`
+
+// serviceNotOwned is why a Route cannot have a Service someone else made.
+const serviceNotOwned = `Service "hello" exists and is controlled by another object; ` +
+	`the Route needs a Service of its name for its cluster-local host: delete it, or rename the Route`
 
 // withConfig returns the default configuration changed by mutate.
 func withConfig(mutate func(*config.Config)) *config.Config {

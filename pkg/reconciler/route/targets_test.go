@@ -26,7 +26,7 @@ func TestReconcileTargets(t *testing.T) {
 	table := rtesting.TableTest{{
 		Name: "the Configuration has no ready Revision yet: AllTrafficAssigned Unknown, no HTTPRoutes",
 		Key:  testKey,
-		Objects: objects(
+		Objects: objects(service(route()),
 			route(),
 			fwtesting.Configuration(testName, testNamespace, fwtesting.WithConfigInitConditions, fwtesting.WithLatestCreated("hello-00001")),
 			fwtesting.Revision("hello-00001", testNamespace, fwtesting.WithRevisionPending)),
@@ -35,7 +35,7 @@ func TestReconcileTargets(t *testing.T) {
 	}, {
 		Name: "the Configuration's only Revision failed: AllTrafficAssigned False",
 		Key:  testKey,
-		Objects: objects(
+		Objects: objects(service(route()),
 			route(),
 			fwtesting.Configuration(testName, testNamespace, fwtesting.WithConfigRoutes(testName), fwtesting.WithConfigInitConditions,
 				fwtesting.WithLatestCreated("hello-00001"), fwtesting.WithLatestCreatedFailed("hello-00001", "exit 1"))),
@@ -43,22 +43,22 @@ func TestReconcileTargets(t *testing.T) {
 	}, {
 		Name:              "the Configuration does not exist",
 		Key:               testKey,
-		Objects:           objects(route()),
+		Objects:           objects(service(route()), route()),
 		WantStatusUpdates: statusUpdate(status(route(), fwtesting.WithRouteMissingTarget("Configuration", testName))),
 	}, {
 		Name:              "a named Revision does not exist",
 		Key:               testKey,
-		Objects:           objects(route(byName("hello-00009"))),
+		Objects:           objects(service(route()), route(byName("hello-00009"))),
 		WantStatusUpdates: statusUpdate(status(route(byName("hello-00009")), fwtesting.WithRouteMissingTarget("Revision", "hello-00009"))),
 	}, {
 		Name:              "a named Revision is coming up",
 		Key:               testKey,
-		Objects:           objects(route(byName("hello-00002")), fwtesting.Revision("hello-00002", testNamespace, fwtesting.WithRevisionPending)),
+		Objects:           objects(service(route()), route(byName("hello-00002")), fwtesting.Revision("hello-00002", testNamespace, fwtesting.WithRevisionPending)),
 		WantStatusUpdates: statusUpdate(status(route(byName("hello-00002")), fwtesting.WithRouteRevisionNotReady("hello-00002"))),
 	}, {
 		Name: "a served Route whose new target is not ready keeps serving the old split, and its Revisions active",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(byName("hello-00002")), onOne),
 			configuration("hello-00001"),
 			routed("hello-00001"),
@@ -68,7 +68,7 @@ func TestReconcileTargets(t *testing.T) {
 	}, {
 		Name: "routing metadata: a Revision another Route also serves stays active, a Revision never routed stays pending",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), fwtesting.WithStatusTraffic(fwtesting.TrafficTo("hello-00002", 100, true))),
 			fwtesting.Configuration(testName, testNamespace, fwtesting.WithConfigReady("hello-00001"), fwtesting.WithConfigRoutes("hello,other")),
 			fwtesting.Configuration("unrelated", testNamespace, fwtesting.WithConfigRoutes("hello")),
@@ -85,7 +85,7 @@ func TestReconcileTargets(t *testing.T) {
 	}, {
 		Name: "a Revision routed but labelled otherwise is made active again",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(), onOne),
 			configuration("hello-00001"),
 			rev("hello-00001", fwtesting.WithRoutingState(serving.RoutingStateReserve, earlier), fwtesting.WithRevisionRoutes(testName))),
@@ -95,7 +95,7 @@ func TestReconcileTargets(t *testing.T) {
 	}, {
 		Name: "a deleted Route leaves the metadata of what it served, and its finalizer goes",
 		Key:  testKey,
-		Objects: concat(objects(
+		Objects: concat(objects(service(route()),
 			served(route(fwtesting.WithRouteDeletionTimestamp), onOne),
 			fwtesting.Configuration(testName, testNamespace, fwtesting.WithConfigReady("hello-00001"), fwtesting.WithConfigRoutes("hello,other")),
 			routed("hello-00001"),
@@ -111,7 +111,7 @@ func TestReconcileTargets(t *testing.T) {
 	}, {
 		Name: "patching a Revision fails: retried",
 		Key:  testKey,
-		Objects: objects(
+		Objects: objects(service(route()),
 			status(route(), fwtesting.WithRouteTrafficAssigned, pending),
 			configuration("hello-00001"),
 			fresh("hello-00001")),

@@ -3,6 +3,7 @@ package resources
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -33,7 +34,8 @@ const maxRules = 16
 
 // MakeHTTPRoutes returns the HTTPRoutes that serve tc at route's hosts,
 // one per host, each attached to the Gateway of its host's visibility and
-// controlled by the Route.
+// controlled by the Route. A cluster-local host's HTTPRoute also matches
+// its short names (see hostnames).
 //
 // A main host splits requests by the targets' percents and, with
 // tag-header-based-routing on, sends a request whose Knative-Serving-Tag
@@ -92,12 +94,28 @@ func MakeHTTPRoutes(route *v1.Route, tc *traffic.Config, cfg *config.Config) ([]
 			},
 			Spec: gatewayv1.HTTPRouteSpec{
 				CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{ParentRef(gateway)}},
-				Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(host.Name)},
+				Hostnames:       hostnames(host),
 				Rules:           rules,
 			},
 		})
 	}
 	return routes, nil
+}
+
+// hostnames returns the names a request for host may carry in its Host
+// header. Inside the cluster a client may use any name its DNS search path
+// completes, <name>.<namespace> and <name>.<namespace>.svc as much as
+// <name>.<namespace>.svc.cluster.local, and the Host header keeps the
+// name as the client wrote it; so a cluster-local host's HTTPRoute
+// matches all three. The Route's Service makes them resolve.
+func hostnames(host Host) []gatewayv1.Hostname {
+	names := []gatewayv1.Hostname{gatewayv1.Hostname(host.Name)}
+	short, ok := strings.CutSuffix(host.Name, "."+apisconfig.ClusterLocalDomain)
+	if host.Visibility != ClusterLocal || !ok {
+		return names
+	}
+	svc, _, _ := strings.Cut(apisconfig.ClusterLocalDomain, ".")
+	return append(names, gatewayv1.Hostname(short+"."+svc), gatewayv1.Hostname(short))
 }
 
 // ParentRef is the reference of an HTTPRoute to the Gateway gw.

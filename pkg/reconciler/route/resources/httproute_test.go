@@ -81,6 +81,10 @@ func timeout(d string) *gatewayv1.HTTPRouteTimeouts {
 }
 
 func httpRoute(route *v1.Route, host string, parent gatewayv1.ParentReference, rules ...gatewayv1.HTTPRouteRule) *gatewayv1.HTTPRoute {
+	hostnames := []gatewayv1.Hostname{gatewayv1.Hostname(host)}
+	if short, ok := strings.CutSuffix(host, ".svc.cluster.local"); ok {
+		hostnames = append(hostnames, gatewayv1.Hostname(short+".svc"), gatewayv1.Hostname(short))
+	}
 	return &gatewayv1.HTTPRoute{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            host,
@@ -90,7 +94,7 @@ func httpRoute(route *v1.Route, host string, parent gatewayv1.ParentReference, r
 		},
 		Spec: gatewayv1.HTTPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{parent}},
-			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(host)},
+			Hostnames:       hostnames,
 			Rules:           rules,
 		},
 	}
@@ -246,5 +250,39 @@ func TestDuration(t *testing.T) {
 		if got := Duration(seconds); got != want {
 			t.Errorf("Duration(%d) = %q, want %q", seconds, got, want)
 		}
+	}
+}
+
+// TestClusterLocalHostnames: inside the cluster a Route is reached by the
+// short names a pod's DNS search path completes, <route>.<namespace> and
+// <route>.<namespace>.svc, as well as the full one; the Host header keeps
+// the name the client used, so the cluster-local HTTPRoute must match all
+// three. Public hosts have one name only.
+func TestClusterLocalHostnames(t *testing.T) {
+	tc := &traffic.Config{
+		Targets: []traffic.Target{
+			{RevisionName: "hello-00001", Percent: 100},
+			{RevisionName: "hello-00001", Tag: "blue"},
+		},
+		Revisions: revisions(map[string]int64{"hello-00001": 300}),
+	}
+	cfg := defaultConfig()
+	cfg.Features.TagHeaderBasedRouting = apisconfig.Disabled
+	routes, err := MakeHTTPRoutes(fwtesting.Route("hello", "demo"), tc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]gatewayv1.Hostname{}
+	for _, hr := range routes {
+		got[hr.Name] = hr.Spec.Hostnames
+	}
+	want := map[string][]gatewayv1.Hostname{
+		"hello.demo.svc.cluster.local":      {"hello.demo.svc.cluster.local", "hello.demo.svc", "hello.demo"},
+		"hello.demo.example.com":            {"hello.demo.example.com"},
+		"blue-hello.demo.svc.cluster.local": {"blue-hello.demo.svc.cluster.local", "blue-hello.demo.svc", "blue-hello.demo"},
+		"blue-hello.demo.example.com":       {"blue-hello.demo.example.com"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("hostnames by HTTPRoute (-want, +got):\n%s", diff)
 	}
 }
