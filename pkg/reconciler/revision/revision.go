@@ -171,7 +171,7 @@ func (r *Reconciler) reconcileDeployment(ctx context.Context, rev *v1.Revision, 
 	case apierrs.IsNotFound(err):
 		created, err := r.kube.AppsV1().Deployments(rev.Namespace).Create(ctx, want, metav1.CreateOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("creating Deployment %s: %w", want.Name, err)
+			return nil, createFailed(rev, "Deployment", want.Name, err)
 		}
 		controller.GetEventRecorder(ctx).Eventf(rev, corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", want.Name)
 		return created, nil
@@ -189,7 +189,7 @@ func (r *Reconciler) reconcileDeployment(ctx context.Context, rev *v1.Revision, 
 	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
 	updated, err := r.kube.AppsV1().Deployments(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("updating Deployment %s: %w", want.Name, err)
+		return nil, updateFailed(rev, "Deployment", want.Name, err)
 	}
 	return updated, nil
 }
@@ -201,7 +201,7 @@ func (r *Reconciler) reconcileService(ctx context.Context, rev *v1.Revision, wan
 	switch {
 	case apierrs.IsNotFound(err):
 		if _, err := r.kube.CoreV1().Services(rev.Namespace).Create(ctx, want, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("creating Service %s: %w", want.Name, err)
+			return createFailed(rev, "Service", want.Name, err)
 		}
 		return nil
 	case err != nil:
@@ -217,7 +217,7 @@ func (r *Reconciler) reconcileService(ctx context.Context, rev *v1.Revision, wan
 	update.Spec.Ports, update.Spec.Selector = want.Spec.Ports, want.Spec.Selector
 	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
 	if _, err := r.kube.CoreV1().Services(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("updating Service %s: %w", want.Name, err)
+		return updateFailed(rev, "Service", want.Name, err)
 	}
 	return nil
 }
@@ -229,7 +229,7 @@ func (r *Reconciler) reconcilePodAutoscaler(ctx context.Context, rev *v1.Revisio
 	case apierrs.IsNotFound(err):
 		created, err := r.client.AutoscalingV1alpha1().PodAutoscalers(rev.Namespace).Create(ctx, want, metav1.CreateOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("creating PodAutoscaler %s: %w", want.Name, err)
+			return nil, createFailed(rev, "PodAutoscaler", want.Name, err)
 		}
 		return created, nil
 	case err != nil:
@@ -245,9 +245,41 @@ func (r *Reconciler) reconcilePodAutoscaler(ctx context.Context, rev *v1.Revisio
 	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
 	updated, err := r.client.AutoscalingV1alpha1().PodAutoscalers(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("updating PodAutoscaler %s: %w", want.Name, err)
+		return nil, updateFailed(rev, "PodAutoscaler", want.Name, err)
 	}
 	return updated, nil
+}
+
+// createFailed and updateFailed report a failed write of one of the
+// Revision's objects. Unless the error only asks to try again, the API
+// server's message turns ResourcesAvailable, and so Ready, False: a
+// Deployment the API refuses, a quota or an admission policy is the
+// user's to see, on the Revision and through it on the Configuration and
+// the Service, instead of a Revision left Unknown. The error is returned
+// either way, so the write is retried with back-off: a quota may free up
+// or a policy change.
+func createFailed(rev *v1.Revision, kind, name string, err error) error {
+	if !asksForRetry(err) {
+		rev.Status.MarkResourceCreateFailed(kind, name, err.Error())
+	}
+	return fmt.Errorf("creating %s %s: %w", kind, name, err)
+}
+
+func updateFailed(rev *v1.Revision, kind, name string, err error) error {
+	if !asksForRetry(err) {
+		rev.Status.MarkResourceUpdateFailed(kind, name, err.Error())
+	}
+	return fmt.Errorf("updating %s %s: %w", kind, name, err)
+}
+
+// asksForRetry reports whether err says nothing about the object, only
+// that the same write may succeed soon: a conflict with a newer version
+// or a lister behind the API server (the retry reads again), throttling
+// and timeouts. Reporting those would flip a Ready Revision to False for
+// a moment.
+func asksForRetry(err error) bool {
+	return apierrs.IsConflict(err) || apierrs.IsAlreadyExists(err) || apierrs.IsTooManyRequests(err) ||
+		apierrs.IsServerTimeout(err) || apierrs.IsTimeout(err)
 }
 
 func (r *Reconciler) notOwned(rev *v1.Revision, kind, name string) error {

@@ -7,8 +7,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgotesting "k8s.io/client-go/testing"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	"knative.dev/pkg/configmap"
@@ -284,6 +287,96 @@ func TestReconcile(t *testing.T) {
 		}()}},
 		WantEvents: []string{rtesting.Eventf(corev1.EventTypeWarning, "InternalError",
 			`revision hello-00001: Unable to fetch image "registry.example/missing:v1": MANIFEST_UNKNOWN`)},
+	}, {
+		Name: "a Revision stored with a port given by name only gets a Deployment on the default port",
+		Key:  testKey,
+		// Stored before admission filled in the number; the API server
+		// refuses a Deployment whose container port has none.
+		Objects:      objects(unnumbered(rev())),
+		WithReactors: []clientgotesting.ReactionFunc{refuseUnnumberedPorts},
+		WantCreates: []runtime.Object{
+			resources.MakePodAutoscaler(unnumbered(rev())),
+			func() *appsv1.Deployment {
+				d, _ := resources.MakeDeployment(unnumbered(rev()), config.DefaultDeployment(), config.DefaultAutoscaler())
+				if p := d.Spec.Template.Spec.Containers[0].Ports; len(p) != 1 || p[0].ContainerPort != 8080 || p[0].Name != "h2c" {
+					panic("the app's port is not 8080 with its name")
+				}
+				return d
+			}(),
+			resources.MakePrivateService(unnumbered(rev())),
+			resources.MakePublicService(unnumbered(rev())),
+		},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *v1.Revision {
+			r := status(func(s *v1.RevisionStatus) {
+				s.MarkResourcesAvailableUnknown(v1.ReasonDeploying, "")
+				s.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
+				s.ActualReplicas = ptrTo[int32](0)
+			})
+			return unnumbered(r)
+		}()}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", revName+"-deployment")},
+	}, {
+		Name:         "a Deployment the API server refuses fails the Revision with the server's message",
+		Key:          testKey,
+		Objects:      objects(rev()),
+		WithReactors: []clientgotesting.ReactionFunc{refuse("create", "deployments", invalidDeployment)},
+		WantErr:      true,
+		WantCreates:  []runtime.Object{deployment()},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: failed(func(s *v1.RevisionStatus) {
+			s.MarkResourceCreateFailed("Deployment", revName+"-deployment", invalidDeployment.Error())
+		})}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeWarning, "InternalError",
+			"creating Deployment %s-deployment: %v", revName, invalidDeployment)},
+	}, {
+		Name:         "a Service a quota refuses fails the Revision with the server's message",
+		Key:          testKey,
+		Objects:      objects(rev(), deployment()),
+		WithReactors: []clientgotesting.ReactionFunc{refuse("create", "services", overQuota)},
+		WantErr:      true,
+		WantCreates:  []runtime.Object{resources.MakePrivateService(rev())},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: failed(func(s *v1.RevisionStatus) {
+			s.MarkResourceCreateFailed("Service", resources.MakePrivateService(rev()).Name, overQuota.Error())
+		})}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeWarning, "InternalError",
+			"creating Service %s: %v", resources.MakePrivateService(rev()).Name, overQuota)},
+	}, {
+		Name:         "a PodAutoscaler that cannot be created fails the Revision with the error",
+		Key:          testKey,
+		Objects:      objects(rev(), deployment(), resources.MakePrivateService(rev()), resources.MakePublicService(rev())),
+		WithReactors: []clientgotesting.ReactionFunc{rtesting.InduceFailure("create", "podautoscalers")},
+		WantErr:      true,
+		WantCreates:  []runtime.Object{resources.MakePodAutoscaler(rev())},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: failed(func(s *v1.RevisionStatus) {
+			s.MarkResourceCreateFailed("PodAutoscaler", revName, "inducing failure for create podautoscalers")
+		})}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeWarning, "InternalError",
+			"creating PodAutoscaler %s: inducing failure for create podautoscalers", revName)},
+	}, {
+		Name: "a Deployment update the API server refuses fails a ready Revision with the server's message",
+		Key:  testKey,
+		Objects: append(objects(ready(), deployment(progressing(corev1.ConditionTrue, 1), func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = "someone/else"
+		})), children()...),
+		WithReactors: []clientgotesting.ReactionFunc{refuse("update", "deployments", invalidDeployment)},
+		WantErr:      true,
+		WantUpdates:  []clientgotesting.UpdateActionImpl{{Object: deployment(progressing(corev1.ConditionTrue, 1))}},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *v1.Revision {
+			r := ready()
+			r.Status.MarkResourceUpdateFailed("Deployment", revName+"-deployment", invalidDeployment.Error())
+			return r
+		}()}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeWarning, "InternalError",
+			"updating Deployment %s-deployment: %v", revName, invalidDeployment)},
+	}, {
+		Name: "a conflict updating the Deployment is retried and leaves a ready Revision ready",
+		Key:  testKey,
+		Objects: append(objects(ready(), deployment(progressing(corev1.ConditionTrue, 1), func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Image = "someone/else"
+		})), children()...),
+		WithReactors: []clientgotesting.ReactionFunc{refuse("update", "deployments",
+			apierrs.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, revName+"-deployment", errors.New("the object has been modified")))},
+		WantErr:     true,
+		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: deployment(progressing(corev1.ConditionTrue, 1))}},
 	}}
 
 	table.Test(t, fwtesting.MakeFactory(func(ctx context.Context, listers *fwtesting.Listers, cmw configmap.Watcher) controller.Reconciler {
@@ -304,6 +397,67 @@ func TestReconcile(t *testing.T) {
 		return revisionreconciler.NewReconciler(ctx, logging.FromContext(ctx), servingclient.Get(ctx),
 			listers.GetRevisionLister(), controller.GetEventRecorder(ctx), r, controller.Options{ConfigStore: store})
 	}))
+}
+
+// failed is the Revision after a pass that stopped at a refused write:
+// the conditions initialized, then mark.
+func failed(mark func(*v1.RevisionStatus)) *v1.Revision {
+	r := rev()
+	r.Status.InitializeConditions()
+	r.Status.ObservedGeneration = 1
+	mark(&r.Status)
+	return r
+}
+
+// ready is a Revision whose pods served: Ready True.
+func ready() *v1.Revision {
+	return status(func(s *v1.RevisionStatus) {
+		s.MarkResourcesAvailableTrue()
+		s.MarkContainerHealthyTrue()
+		s.ActualReplicas = ptrTo[int32](1)
+	})
+}
+
+// unnumbered gives r's app a port by name only (h2c), as a Revision
+// stored before admission filled in the number has it.
+func unnumbered(r *v1.Revision) *v1.Revision {
+	r.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "h2c"}}
+	return r
+}
+
+// Errors as the API server gives them.
+var (
+	invalidDeployment = apierrs.NewInvalid(schema.GroupKind{Group: "apps", Kind: "Deployment"}, revName+"-deployment", field.ErrorList{
+		field.Required(field.NewPath("spec", "template", "spec", "containers").Index(0).Child("ports").Index(0).Child("containerPort"), ""),
+	})
+	overQuota = apierrs.NewForbidden(schema.GroupResource{Resource: "services"}, revName+"-private",
+		errors.New("exceeded quota: services, requested: services=1, used: services=10, limited: services=10"))
+)
+
+// refuse answers every verb on resource with err.
+func refuse(verb, resource string, err error) clientgotesting.ReactionFunc {
+	return func(action clientgotesting.Action) (bool, runtime.Object, error) {
+		return action.Matches(verb, resource), nil, err
+	}
+}
+
+// refuseUnnumberedPorts refuses a Deployment with a container port that
+// has no number, as the API server's validation does.
+func refuseUnnumberedPorts(action clientgotesting.Action) (bool, runtime.Object, error) {
+	if !action.Matches("create", "deployments") {
+		return false, nil, nil
+	}
+	d := action.(clientgotesting.CreateAction).GetObject().(*appsv1.Deployment)
+	for i, c := range d.Spec.Template.Spec.Containers {
+		for j, p := range c.Ports {
+			if p.ContainerPort == 0 {
+				return true, nil, apierrs.NewInvalid(schema.GroupKind{Group: "apps", Kind: "Deployment"}, d.Name, field.ErrorList{
+					field.Required(field.NewPath("spec", "template", "spec", "containers").Index(i).Child("ports").Index(j).Child("containerPort"), ""),
+				})
+			}
+		}
+	}
+	return false, nil, nil
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"flywheel.dev/pkg/apis/config"
+	"flywheel.dev/pkg/apis/serving"
 )
 
 // SetDefaults implements apis.Defaultable.
@@ -23,8 +24,8 @@ func (rts *RevisionTemplateSpec) SetDefaults(ctx context.Context) {
 }
 
 // SetDefaults fills in the request limits and timeouts, container names,
-// the serving container's readiness probe and the resources of
-// config-defaults.
+// the serving container's port number and readiness probe and the
+// resources of config-defaults.
 func (rs *RevisionSpec) SetDefaults(ctx context.Context) {
 	d := config.FromContextOrDefaults(ctx).Defaults
 
@@ -52,6 +53,7 @@ func (rs *RevisionSpec) SetDefaults(ctx context.Context) {
 		c := &rs.Containers[i]
 		defaultResources(c, d)
 		if c == serving {
+			defaultPort(c)
 			defaultReadinessProbe(c)
 		}
 	}
@@ -98,6 +100,15 @@ func defaultResources(c *corev1.Container, d *config.Defaults) {
 	set(&c.Resources.Requests, corev1.ResourceMemory, d.RevisionMemoryRequest)
 	set(&c.Resources.Limits, corev1.ResourceCPU, d.RevisionCPULimit)
 	set(&c.Resources.Limits, corev1.ResourceMemory, d.RevisionMemoryLimit)
+}
+
+// defaultPort gives a port declared by name only (ports: [{name: h2c}])
+// the runtime contract's default number: the name chooses the protocol,
+// not the port, and a Deployment refuses a port without a number.
+func defaultPort(c *corev1.Container) {
+	if len(c.Ports) > 0 && c.Ports[0].ContainerPort == 0 {
+		c.Ports[0].ContainerPort = serving.DefaultUserPort
+	}
 }
 
 // defaultReadinessProbe gives the serving container a TCP readiness probe

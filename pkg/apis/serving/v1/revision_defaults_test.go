@@ -58,6 +58,38 @@ func TestRevisionSpecDefaults(t *testing.T) {
 			TimeoutSeconds:       ptr.To[int64](300),
 		},
 	}, {
+		name: "a port given by name only is the default port with that protocol",
+		in: RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "a", Ports: []corev1.ContainerPort{{Name: "h2c"}},
+		}}}},
+		want: RevisionSpec{
+			PodSpec: corev1.PodSpec{
+				EnableServiceLinks: ptr.To(false),
+				Containers: []corev1.Container{{
+					Name: "app", Image: "a", ReadinessProbe: tcpProbe,
+					Ports: []corev1.ContainerPort{{Name: "h2c", ContainerPort: 8080}},
+				}},
+			},
+			ContainerConcurrency: ptr.To[int64](0),
+			TimeoutSeconds:       ptr.To[int64](300),
+		},
+	}, {
+		name: "a port number given is kept",
+		in: RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "a", Ports: []corev1.ContainerPort{{Name: "http1", ContainerPort: 9000}},
+		}}}},
+		want: RevisionSpec{
+			PodSpec: corev1.PodSpec{
+				EnableServiceLinks: ptr.To(false),
+				Containers: []corev1.Container{{
+					Name: "app", Image: "a", ReadinessProbe: tcpProbe,
+					Ports: []corev1.ContainerPort{{Name: "http1", ContainerPort: 9000}},
+				}},
+			},
+			ContainerConcurrency: ptr.To[int64](0),
+			TimeoutSeconds:       ptr.To[int64](300),
+		},
+	}, {
 		name: "init containers get their own base name",
 		in:   RevisionSpec{PodSpec: corev1.PodSpec{InitContainers: []corev1.Container{{Image: "i"}}}},
 		want: RevisionSpec{

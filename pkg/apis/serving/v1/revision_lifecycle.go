@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -40,6 +41,10 @@ const (
 	ReasonContainerMissing         = "ContainerMissing"
 	ReasonExitCode                 = "ExitCode"
 	ReasonUnschedulable            = "Unschedulable"
+	// ReasonCreateFailed and ReasonUpdateFailed say the API server
+	// refused to create or update one of the Revision's objects.
+	ReasonCreateFailed = "CreateFailed"
+	ReasonUpdateFailed = "UpdateFailed"
 )
 
 var revisionCondSet = apis.NewLivingConditionSet(
@@ -104,6 +109,20 @@ func (rs *RevisionStatus) MarkResourcesAvailableFalse(reason, message string) {
 // MarkResourcesAvailableUnknown says the resources are still coming up.
 func (rs *RevisionStatus) MarkResourcesAvailableUnknown(reason, message string) {
 	revisionCondSet.Manage(rs).MarkUnknown(RevisionConditionResourcesAvailable, reason, "%s", message)
+}
+
+// MarkResourceCreateFailed says the API server refused to create the
+// Revision's kind object name, with the server's message. Ready turns
+// False: until what refused it changes (the spec, a quota, an admission
+// policy), the Revision cannot come up.
+func (rs *RevisionStatus) MarkResourceCreateFailed(kind, name, message string) {
+	rs.MarkResourcesAvailableFalse(ReasonCreateFailed, fmt.Sprintf("Failed to create %s %q: %s", kind, name, message))
+}
+
+// MarkResourceUpdateFailed says the API server refused to update the
+// Revision's kind object name, with the server's message.
+func (rs *RevisionStatus) MarkResourceUpdateFailed(kind, name, message string) {
+	rs.MarkResourcesAvailableFalse(ReasonUpdateFailed, fmt.Sprintf("Failed to update %s %q: %s", kind, name, message))
 }
 
 // MarkContainerHealthyTrue says the containers started healthy.

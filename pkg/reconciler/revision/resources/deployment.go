@@ -45,6 +45,12 @@ func MakePodSpec(rev *v1.Revision, cfg *config.Deployment) (*corev1.PodSpec, err
 			if handsProbeToSidecar(c) {
 				c.ReadinessProbe = nil
 			}
+			// A port given by name only (admission fills in the number,
+			// but a Revision stored before that did not) is the default
+			// port: a Deployment refuses a container port without one.
+			if len(c.Ports) > 0 && c.Ports[0].ContainerPort == 0 {
+				c.Ports[0].ContainerPort = UserPort(rev)
+			}
 			defaultProbePort(c.LivenessProbe, UserPort(rev))
 			defaultProbePort(c.StartupProbe, UserPort(rev))
 		}

@@ -248,6 +248,34 @@ func TestMakePodSpec(t *testing.T) {
 			t.Errorf("liveness port = %v, want 8080", got)
 		}
 	})
+	t.Run("a port given by name only listens on the default port with that protocol", func(t *testing.T) {
+		for _, name := range []string{serving.PortNameH2C, serving.PortNameHTTP1} {
+			// Stored before admission defaulted the number: a Deployment
+			// refuses a container port without one.
+			rev := revision(withPort(name, 0))
+			ps, err := MakePodSpec(rev, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			user := container(t, ps, "user-container")
+			if diff := cmp.Diff([]corev1.ContainerPort{{Name: name, ContainerPort: 8080}}, user.Ports); diff != "" {
+				t.Errorf("%s: app ports (-want, +got):\n%s", name, diff)
+			}
+			if got := envOf(user)["PORT"]; got != "8080" {
+				t.Errorf("%s: PORT = %q, want 8080", name, got)
+			}
+			if got := rev.Spec.Containers[0].Ports[0].ContainerPort; got != 0 {
+				t.Errorf("%s: the Revision's own spec changed to port %d", name, got)
+			}
+			qc, err := QueueConfig(rev, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if qc.UserPort != 8080 || string(qc.AppProtocol) != name {
+				t.Errorf("%s: sidecar speaks %s to port %d, want %s to 8080", name, qc.AppProtocol, qc.UserPort, name)
+			}
+		}
+	})
 	t.Run("only the serving container gets PORT", func(t *testing.T) {
 		rev := revision(withPort("", 8081))
 		rev.Spec.Containers = append(rev.Spec.Containers, corev1.Container{Name: "helper", Image: "h"})
