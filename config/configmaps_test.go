@@ -119,6 +119,11 @@ func TestConfigMapExamplesMatchDefaults(t *testing.T) {
 		keys:  apisconfig.GCKeys(),
 		parse: func(data map[string]string) (any, error) { return apisconfig.NewGCFromMap(data) },
 		want:  apisconfig.DefaultGC(),
+	}, {
+		name:  apisconfig.LeaderElectionConfigName,
+		keys:  apisconfig.LeaderElectionKeys(),
+		parse: func(data map[string]string) (any, error) { return apisconfig.NewLeaderElectionFromMap(data) },
+		want:  apisconfig.DefaultLeaderElection(),
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
