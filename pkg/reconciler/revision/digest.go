@@ -3,21 +3,21 @@ package revision
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"flywheel.dev/pkg/apis/config"
+	"flywheel.dev/pkg/reconciler/revision/resources"
 )
 
 // DigestResolver turns a container image into the digest it names today,
 // so that a Revision keeps running the same bytes however its tag moves.
 type DigestResolver interface {
 	// Resolve returns image pinned by digest (repository@sha256:…), or ""
-	// when the image is not one a registry can resolve (ko://, a path, a
-	// registry configured to be skipped): the node's report is used then.
+	// when the image is not one Flywheel resolves (ko://, a path, a
+	// registry configured to be skipped): the pods then run the image as
+	// written, and the digest the node reports is recorded.
 	Resolve(ctx context.Context, image string, cfg *config.Deployment) (string, error)
 }
 
@@ -32,7 +32,7 @@ var _ DigestResolver = RegistryResolver{}
 
 // Resolve implements DigestResolver.
 func (r RegistryResolver) Resolve(ctx context.Context, image string, cfg *config.Deployment) (string, error) {
-	if strings.Contains(image, "://") || strings.HasPrefix(image, "/") {
+	if resources.LocalImage(image) {
 		return "", nil // local mode's executables: the node reports their digest
 	}
 	ref, err := name.ParseReference(image)
@@ -42,8 +42,8 @@ func (r RegistryResolver) Resolve(ctx context.Context, image string, cfg *config
 	if d, ok := ref.(name.Digest); ok {
 		return d.String(), nil
 	}
-	if slices.Contains(cfg.RegistriesSkippingTagResolving, ref.Context().RegistryStr()) {
-		return "", nil
+	if !resources.ResolvesTags(image, cfg) {
+		return "", nil // a skipped registry: its pods run the tag
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.DigestResolutionTimeout)
 	defer cancel()

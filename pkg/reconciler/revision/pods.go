@@ -80,35 +80,48 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// digestsFromPods returns the image digests the node reported for the
-// Revision's containers, and whether every container has one. Locally the
-// node runs executables and reports their content digest as the image ID;
-// a registry resolver can take this one's place on a real cluster.
-func digestsFromPods(rev *v1.Revision, pods []*corev1.Pod) ([]v1.ContainerStatus, bool) {
-	for _, pod := range pods {
-		ids := make(map[string]string, len(pod.Status.ContainerStatuses))
-		for _, cs := range pod.Status.ContainerStatuses {
-			if d := digestOf(cs.ImageID); d != "" {
-				ids[cs.Name] = d
-			}
+// recordDigests fills in the digest of each container that resolution
+// left empty with the one the node reports for it, from any of the
+// Revision's pods. Locally the node runs executables and reports their
+// content digest as the image ID. The digest is a record of what runs:
+// the Deployment keeps the image as written (resources.ResolvesTags), so
+// recording it starts no new pods.
+func recordDigests(rev *v1.Revision, pods []*corev1.Pod) {
+	images := make(map[string]string, len(rev.Spec.Containers))
+	for _, c := range rev.Spec.Containers {
+		images[c.Name] = c.Image
+	}
+	for i := range rev.Status.ContainerStatuses {
+		s := &rev.Status.ContainerStatuses[i]
+		if s.ImageDigest != "" {
+			continue
 		}
-		out := make([]v1.ContainerStatus, 0, len(rev.Spec.Containers))
-		complete := true
-		for _, c := range rev.Spec.Containers {
-			d, ok := ids[c.Name]
-			complete = complete && ok
-			status := v1.ContainerStatus{Name: c.Name}
-			if ok {
-				// The image as written, pinned: what Knative reports.
-				status.ImageDigest = strings.SplitN(c.Image, "@", 2)[0] + "@" + d
-			}
-			out = append(out, status)
+		image, ok := images[s.Name]
+		if !ok {
+			continue
 		}
-		if complete {
-			return out, true
+		if d := reportedDigest(pods, s.Name); d != "" {
+			// The image as written, with the digest it ran: a node
+			// that maps images by name (local mode's) finds it again.
+			s.ImageDigest = strings.SplitN(image, "@", 2)[0] + "@" + d
 		}
 	}
-	return nil, false
+}
+
+// reportedDigest is the digest a node reported for the container of that
+// name in one of pods, or "".
+func reportedDigest(pods []*corev1.Pod, container string) string {
+	for _, pod := range pods {
+		for _, cs := range pod.Status.ContainerStatuses {
+			if cs.Name != container {
+				continue
+			}
+			if d := digestOf(cs.ImageID); d != "" {
+				return d
+			}
+		}
+	}
+	return ""
 }
 
 // digestOf extracts sha256:… from an image ID, in either of the forms

@@ -96,11 +96,7 @@ func (r *Reconciler) updateStatus(rev *v1.Revision, d *appsv1.Deployment, pa *au
 		rs.ActualReplicas = &d.Status.ReadyReplicas
 	}
 
-	if !digestsComplete(rev) {
-		if digests, ok := digestsFromPods(rev, pods); ok {
-			rs.ContainerStatuses = digests
-		}
-	}
+	recordDigests(rev, pods)
 
 	switch failure := diagnose(pods); {
 	case failure != nil && failure.resources:
@@ -119,16 +115,22 @@ func (r *Reconciler) updateStatus(rev *v1.Revision, d *appsv1.Deployment, pa *au
 }
 
 // resolveDigests pins each container's image to the digest its tag names
-// now, once: the pods then run those bytes however the tag moves. Images a
-// registry cannot resolve (local mode's ko:// executables) are left to the
-// node's report.
+// now, once, before the Deployment exists: the pods then run those bytes
+// however the tag moves. It records one status for each container, as
+// Knative does; the digest of an image Flywheel does not resolve (a
+// registry in registries-skipping-tag-resolving, local mode's ko://
+// executables) stays empty, the pods run that image as written, and
+// recordDigests fills in what the node reports.
 func (r *Reconciler) resolveDigests(ctx context.Context, rev *v1.Revision, cfg *Config) error {
-	if r.resolver == nil || digestsComplete(rev) {
-		return nil
+	if len(rev.Status.ContainerStatuses) == len(rev.Spec.Containers) {
+		return nil // resolved when the Revision was new
 	}
 	statuses := make([]v1.ContainerStatus, len(rev.Spec.Containers))
 	for i, c := range rev.Spec.Containers {
 		statuses[i].Name = c.Name
+		if r.resolver == nil {
+			continue
+		}
 		digest, err := r.resolver.Resolve(ctx, c.Image, cfg.Deployment)
 		if err != nil {
 			msg := fmt.Sprintf("Unable to fetch image %q: %v", c.Image, err)
@@ -136,26 +138,10 @@ func (r *Reconciler) resolveDigests(ctx context.Context, rev *v1.Revision, cfg *
 			rev.Status.MarkResourcesAvailableFalse(v1.ReasonContainerMissing, msg)
 			return fmt.Errorf("revision %s: %s", rev.Name, msg)
 		}
-		if digest == "" {
-			return nil // the node reports this one
-		}
 		statuses[i].ImageDigest = digest
 	}
 	rev.Status.ContainerStatuses = statuses
 	return nil
-}
-
-// digestsComplete reports whether every container's digest is known.
-func digestsComplete(rev *v1.Revision) bool {
-	if len(rev.Status.ContainerStatuses) != len(rev.Spec.Containers) {
-		return false
-	}
-	for _, cs := range rev.Status.ContainerStatuses {
-		if cs.ImageDigest == "" {
-			return false
-		}
-	}
-	return true
 }
 
 // reconcileDeployment creates or updates the Deployment. Its replicas are

@@ -3,6 +3,7 @@ package revision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,6 +34,9 @@ const (
 	revName = "hello-00001"
 	testKey = ns + "/" + revName
 	image   = "ko://example.com/hello"
+	// skippedImage is of a registry in registries-skipping-tag-resolving
+	// by default.
+	skippedImage = "kind.local/app:latest"
 )
 
 // rev is the Revision of every row, with opts applied.
@@ -57,7 +61,14 @@ func rev(opts ...fwtesting.RevisionOption) *v1.Revision {
 // status is the Revision after reconciliation: rev with the conditions
 // mark sets on top of the initial ones.
 func status(mark func(*v1.RevisionStatus)) *v1.Revision {
-	r := rev()
+	return statusOf(rev(), mark)
+}
+
+// statusOf is status for the Revision r: its images resolved (none of
+// them pinned, unless mark says so), then the conditions mark sets on top
+// of the initial ones.
+func statusOf(r *v1.Revision, mark func(*v1.RevisionStatus)) *v1.Revision {
+	WithResolved()(r)
 	r.Status.InitializeConditions()
 	r.Status.ObservedGeneration = 1
 	r.Status.MarkActiveUnknown(v1.ReasonDeploying, "")
@@ -65,8 +76,38 @@ func status(mark func(*v1.RevisionStatus)) *v1.Revision {
 	return r
 }
 
+// WithResolved records the resolution of the Revision's images, done once
+// before its Deployment: a digest for each container in order, "" for one
+// that runs as written. Missing digests are "".
+func WithResolved(digests ...string) fwtesting.RevisionOption {
+	return func(r *v1.Revision) {
+		r.Status.ContainerStatuses = make([]v1.ContainerStatus, len(r.Spec.Containers))
+		for i, c := range r.Spec.Containers {
+			r.Status.ContainerStatuses[i].Name = c.Name
+			if i < len(digests) {
+				r.Status.ContainerStatuses[i].ImageDigest = digests[i]
+			}
+		}
+	}
+}
+
+// WithSidecar adds a second container, name running image, beside the
+// app, which then declares its port so that it stays the one serving.
+func WithSidecar(name, image string) fwtesting.RevisionOption {
+	return func(r *v1.Revision) {
+		r.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080}}
+		r.Spec.Containers = append(r.Spec.Containers, corev1.Container{Name: name, Image: image})
+	}
+}
+
 func deployment(opts ...func(*appsv1.Deployment)) *appsv1.Deployment {
-	d, err := resources.MakeDeployment(rev(), config.DefaultDeployment(), config.DefaultAutoscaler())
+	return deploymentOf(rev(), opts...)
+}
+
+// deploymentOf is the Deployment made of r as it stands, with opts
+// applied.
+func deploymentOf(r *v1.Revision, opts ...func(*appsv1.Deployment)) *appsv1.Deployment {
+	d, err := resources.MakeDeployment(r, config.DefaultDeployment(), config.DefaultAutoscaler())
 	if err != nil {
 		panic(err)
 	}
@@ -74,6 +115,30 @@ func deployment(opts ...func(*appsv1.Deployment)) *appsv1.Deployment {
 		o(d)
 	}
 	return d
+}
+
+// runs panics unless d's containers run images, in order: a row's
+// expected Deployment states what its pods run, not only how it is built.
+func runs(images ...string) func(*appsv1.Deployment) {
+	return func(d *appsv1.Deployment) {
+		for i, image := range images {
+			if got := d.Spec.Template.Spec.Containers[i].Image; got != image {
+				panic(fmt.Sprintf("container %d runs %q, want %q", i, got, image))
+			}
+		}
+	}
+}
+
+// reporting is a running pod of the Revision whose node reports, for each
+// container, the image as given and the digest it ran.
+func reporting(r *v1.Revision, digest string) *corev1.Pod {
+	return pod(func(p *corev1.Pod) {
+		for _, c := range r.Spec.Containers {
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+				Name: c.Name, Image: c.Image, ImageID: digest, Ready: true,
+			})
+		}
+	})
 }
 
 func progressing(status corev1.ConditionStatus, ready int32) func(*appsv1.Deployment) {
@@ -201,7 +266,7 @@ func TestReconcile(t *testing.T) {
 		})), children()...),
 		WantErr: true,
 		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *v1.Revision {
-			r := rev()
+			r := rev(WithResolved())
 			r.Status.InitializeConditions()
 			r.Status.ObservedGeneration = 1
 			r.Status.MarkResourcesAvailableFalse(ReasonNotOwned, `There is an existing Deployment "hello-00001-deployment" that we do not own.`)
@@ -270,6 +335,73 @@ func TestReconcile(t *testing.T) {
 			r.Spec.Containers[0].Image = "registry.example/hello:v1"
 			return r
 		}()}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", revName+"-deployment")},
+	}, {
+		// kind.local/app:latest, mapped to an executable by the node's
+		// images ConfigMap: no registry answers for it, so its pods run
+		// the tag, from the first pod on.
+		Name:    "an image of a registry skipping tag resolving: the Deployment is created once, running the tag",
+		Key:     testKey,
+		Objects: objects(rev(fwtesting.WithRevisionImage(skippedImage))),
+		WantCreates: []runtime.Object{
+			resources.MakePodAutoscaler(rev(fwtesting.WithRevisionImage(skippedImage))),
+			deploymentOf(rev(fwtesting.WithRevisionImage(skippedImage)), runs(skippedImage)),
+			resources.MakePrivateService(rev(fwtesting.WithRevisionImage(skippedImage))),
+			resources.MakePublicService(rev(fwtesting.WithRevisionImage(skippedImage))),
+		},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: statusOf(rev(fwtesting.WithRevisionImage(skippedImage)), func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableUnknown(v1.ReasonDeploying, "")
+			s.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
+			s.ActualReplicas = ptrTo[int32](0)
+		})}},
+		WantEvents: []string{rtesting.Eventf(corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", revName+"-deployment")},
+	}, {
+		Name: "the digest a node reports for an image of a skipped registry is recorded, the Deployment left as created",
+		Key:  testKey,
+		Objects: append(objects(
+			rev(fwtesting.WithRevisionImage(skippedImage), WithResolved()),
+			deploymentOf(rev(fwtesting.WithRevisionImage(skippedImage)), progressing(corev1.ConditionTrue, 1)),
+			reporting(rev(fwtesting.WithRevisionImage(skippedImage)), "sha256:abc"),
+		), children()...),
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: statusOf(rev(fwtesting.WithRevisionImage(skippedImage)), func(s *v1.RevisionStatus) {
+			s.MarkResourcesAvailableTrue()
+			s.MarkContainerHealthyTrue()
+			s.ActualReplicas = ptrTo[int32](1)
+			s.ContainerStatuses[0].ImageDigest = "kind.local/app:latest@sha256:abc"
+		})}},
+	}, {
+		// The pass after the one above: the recorded digest is no reason
+		// for a second ReplicaSet and a second cold start.
+		Name: "a recorded digest of an image of a skipped registry leaves the Deployment's pod template as created",
+		Key:  testKey,
+		Objects: append(objects(
+			statusOf(rev(fwtesting.WithRevisionImage(skippedImage)), func(s *v1.RevisionStatus) {
+				s.MarkResourcesAvailableTrue()
+				s.MarkContainerHealthyTrue()
+				s.ActualReplicas = ptrTo[int32](1)
+				s.ContainerStatuses[0].ImageDigest = "kind.local/app:latest@sha256:abc"
+			}),
+			deploymentOf(rev(fwtesting.WithRevisionImage(skippedImage)), progressing(corev1.ConditionTrue, 1), runs(skippedImage)),
+			reporting(rev(fwtesting.WithRevisionImage(skippedImage)), "sha256:abc"),
+		), children()...),
+	}, {
+		Name:    "a resolved image runs by digest and a skipped registry's image beside it by tag, from the first Deployment",
+		Key:     testKey,
+		Objects: objects(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"), WithSidecar("proxy", skippedImage))),
+		WantCreates: []runtime.Object{
+			resources.MakePodAutoscaler(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"), WithSidecar("proxy", skippedImage))),
+			deploymentOf(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"), WithSidecar("proxy", skippedImage),
+				WithResolved("registry.example/hello@sha256:abc")), runs("registry.example/hello@sha256:abc", skippedImage)),
+			resources.MakePrivateService(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"), WithSidecar("proxy", skippedImage))),
+			resources.MakePublicService(rev(fwtesting.WithRevisionImage("registry.example/hello:v1"), WithSidecar("proxy", skippedImage))),
+		},
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: statusOf(
+			rev(fwtesting.WithRevisionImage("registry.example/hello:v1"), WithSidecar("proxy", skippedImage)), func(s *v1.RevisionStatus) {
+				s.MarkResourcesAvailableUnknown(v1.ReasonDeploying, "")
+				s.MarkContainerHealthyUnknown(v1.ReasonDeploying, "waiting for a pod to become ready")
+				s.ActualReplicas = ptrTo[int32](0)
+				s.ContainerStatuses[0].ImageDigest = "registry.example/hello@sha256:abc"
+			})}},
 		WantEvents: []string{rtesting.Eventf(corev1.EventTypeNormal, ReasonCreated, "Created Deployment %q", revName+"-deployment")},
 	}, {
 		Name:    "an image the registry does not know fails the Revision with the image named",
@@ -402,7 +534,7 @@ func TestReconcile(t *testing.T) {
 // failed is the Revision after a pass that stopped at a refused write:
 // the conditions initialized, then mark.
 func failed(mark func(*v1.RevisionStatus)) *v1.Revision {
-	r := rev()
+	r := rev(WithResolved())
 	r.Status.InitializeConditions()
 	r.Status.ObservedGeneration = 1
 	mark(&r.Status)

@@ -3,7 +3,6 @@ package resources
 import (
 	"slices"
 	"strconv"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +33,7 @@ func MakePodSpec(rev *v1.Revision, cfg *config.Deployment) (*corev1.PodSpec, err
 		return nil, err
 	}
 	ps := rev.Spec.PodSpec.DeepCopy()
-	pinImages(ps, rev.Status.ContainerStatuses)
+	pinImages(ps, rev.Status.ContainerStatuses, cfg)
 	serving := rev.Spec.ServingContainer()
 	for i := range ps.Containers {
 		c := &ps.Containers[i]
@@ -75,22 +74,6 @@ func MakePodSpec(rev *v1.Revision, cfg *config.Deployment) (*corev1.PodSpec, err
 	}
 	ps.TerminationGracePeriodSeconds = ptr.To(terminationGrace(qc))
 	return ps, nil
-}
-
-// pinImages runs each container by the digest resolved for it, where it
-// came from a registry: a node-reported digest of a local executable
-// (ko://…) is a record, not something a node could pull.
-func pinImages(ps *corev1.PodSpec, statuses []v1.ContainerStatus) {
-	for _, s := range statuses {
-		if s.ImageDigest == "" || strings.Contains(s.ImageDigest, "://") {
-			continue
-		}
-		for i := range ps.Containers {
-			if ps.Containers[i].Name == s.Name {
-				ps.Containers[i].Image = s.ImageDigest
-			}
-		}
-	}
 }
 
 func servingIndex(rev *v1.Revision, serving *corev1.Container) int {

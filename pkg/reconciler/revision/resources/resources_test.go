@@ -324,6 +324,73 @@ func TestMakeDeployment(t *testing.T) {
 	}
 }
 
+// TestPodRunsResolvedDigestsOnly holds the rule that makes a Revision's
+// pod template final when its Deployment is created: only a digest the
+// Revision was resolved to replaces its image; a digest a node reported
+// later is a record and changes nothing the pods run.
+func TestPodRunsResolvedDigestsOnly(t *testing.T) {
+	skipping := config.DefaultDeployment()
+	skipping.RegistriesSkippingTagResolving = append(skipping.RegistriesSkippingTagResolving, "registry.example")
+	tests := []struct {
+		name   string
+		image  string
+		digest string
+		cfg    *config.Deployment
+		want   string
+	}{{
+		name:   "a registry's tag runs by the digest it resolved to",
+		image:  "registry.example/hello:v1",
+		digest: "registry.example/hello@sha256:abc",
+		cfg:    config.DefaultDeployment(),
+		want:   "registry.example/hello@sha256:abc",
+	}, {
+		name:  "a registry's tag not resolved yet runs as written",
+		image: "registry.example/hello:v1",
+		cfg:   config.DefaultDeployment(),
+		want:  "registry.example/hello:v1",
+	}, {
+		name:   "a skipped registry's tag runs as written, whatever the node reported",
+		image:  "kind.local/app:latest",
+		digest: "kind.local/app:latest@sha256:abc",
+		cfg:    config.DefaultDeployment(),
+		want:   "kind.local/app:latest",
+	}, {
+		name:   "a ko:// image runs as written",
+		image:  "ko://example.com/hello",
+		digest: "ko://example.com/hello@sha256:abc",
+		cfg:    config.DefaultDeployment(),
+		want:   "ko://example.com/hello",
+	}, {
+		name:   "a path runs as written",
+		image:  "/usr/local/bin/app",
+		digest: "/usr/local/bin/app@sha256:abc",
+		cfg:    config.DefaultDeployment(),
+		want:   "/usr/local/bin/app",
+	}, {
+		// The list is read when the Deployment is built.
+		name:   "a registry added to the skipped ones runs its tags as written",
+		image:  "registry.example/hello:v1",
+		digest: "registry.example/hello@sha256:abc",
+		cfg:    skipping,
+		want:   "registry.example/hello:v1",
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := revision(func(r *v1.Revision) {
+				r.Spec.Containers[0].Image = tc.image
+				r.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "user-container", ImageDigest: tc.digest}}
+			})
+			ps, err := MakePodSpec(rev, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := container(t, ps, "user-container").Image; got != tc.want {
+				t.Errorf("the pod runs %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestAppStopsAfterTheSidecarDrains checks that every app container's
 // preStop hook waits on the sidecar's drain, so that the app is told to
 // stop only after the last request the sidecar forwards.
