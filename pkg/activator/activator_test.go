@@ -180,7 +180,9 @@ func (e *env) request(key types.NamespacedName) (int, string) {
 	req.Host = "hello.example.com"
 	req.Header.Set(serving.RevisionHeader, key.Name)
 	req.Header.Set(serving.NamespaceHeader, key.Namespace)
-	resp, err := http.DefaultClient.Do(req)
+	// Bounded, so that an activator that never answers fails the test
+	// rather than hanging it.
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -365,12 +367,60 @@ func TestWaitingEndsAtTheRevisionTimeout(t *testing.T) {
 	key := e.addRevision("slow-00001", 0, 1)
 	start := time.Now()
 	code, body := e.request(key)
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "within its timeout") {
-		t.Errorf("request with no pod for longer than timeoutSeconds: %d %q, want 503 naming the timeout", code, body)
+	if code != http.StatusGatewayTimeout || !strings.Contains(body, "timeoutSeconds") || !strings.Contains(body, "waiting for a pod") {
+		t.Errorf("request with no pod for longer than timeoutSeconds: %d %q, want 504 naming the timeout and the wait for a pod", code, body)
 	}
 	if took := time.Since(start); took < time.Second || took > 10*time.Second {
 		t.Errorf("gave up after %v, want about the revision's 1s timeout", took)
 	}
+}
+
+// TestRevisionTimeoutBoundsTheResponseStart forwards to pods that answer
+// late and that stream, with timeoutSeconds 1, the shortest a Revision
+// may have: a response not started by then is a 504, one started in time
+// streams on past it to a clean end.
+func TestRevisionTimeoutBoundsTheResponseStart(t *testing.T) {
+	const timeout = time.Second
+	const want = "first;second;third;last"
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(silent.Close)
+	stream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i, p := range strings.SplitAfter(want, ";") {
+			if i > 0 {
+				time.Sleep(timeout / 2)
+			}
+			_, _ = io.WriteString(w, p)
+			http.NewResponseController(w).Flush()
+		}
+	}))
+	t.Cleanup(stream.Close)
+	e := startActivator(t, Config{})
+
+	t.Run("not started", func(t *testing.T) {
+		key := e.addRevision("silent-00001", 0, int64(timeout/time.Second))
+		e.setPods(key, strings.TrimPrefix(silent.URL, "http://"))
+		start := time.Now()
+		code, body := e.request(key)
+		if code != http.StatusGatewayTimeout || !strings.Contains(body, "timeoutSeconds") || !strings.Contains(body, "to answer") {
+			t.Errorf("request to a pod that does not answer: %d %q, want 504 naming the timeout and the pod", code, body)
+		}
+		if took := time.Since(start); took < timeout || took > 10*time.Second {
+			t.Errorf("gave up after %v, want about the revision's %v timeout", took, timeout)
+		}
+	})
+	t.Run("started", func(t *testing.T) {
+		key := e.addRevision("stream-00001", 0, int64(timeout/time.Second))
+		e.setPods(key, strings.TrimPrefix(stream.URL, "http://"))
+		start := time.Now()
+		if code, body := e.request(key); code != http.StatusOK || body != want {
+			t.Errorf("stream: %d %q, want 200 and all of %q", code, body, want)
+		}
+		if took := time.Since(start); took < 3*timeout/2 {
+			t.Errorf("the stream took %v, want at least %v: the test pod did not stream", took, 3*timeout/2)
+		}
+	})
 }
 
 func TestEachPodGetsAtMostContainerConcurrency(t *testing.T) {

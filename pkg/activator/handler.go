@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -22,9 +23,18 @@ import (
 // fails, as it does for a pod that went away before its endpoint did.
 const maxAttempts = 3
 
-// errWaitTimeout ends a wait for a pod that lasted the Revision's whole
-// timeout.
-var errWaitTimeout = errors.New("no pod of the revision had room within its timeout")
+// errNotStarted ends a request whose response had not started within
+// the Revision's timeoutSeconds, waiting for a pod included.
+var errNotStarted = errors.New("no response started within the Revision's timeoutSeconds")
+
+// The phases of a request under the Revision's timeout: the timer and the
+// transport race to move it from phaseWaiting, so that exactly one
+// decides between a 504 and the pod's response.
+const (
+	phaseWaiting  int32 = iota // no response yet; the timeout runs
+	phaseStarted               // the pod's response headers came in time
+	phaseTimedOut              // the timeout passed first: answer 504
+)
 
 // handler serves the requests of every Revision. In order:
 //  1. the Revision comes from the headers the route set (400 without
@@ -32,10 +42,14 @@ var errWaitTimeout = errors.New("no pod of the revision had room within its time
 //  2. the request counts as the Revision's load from here on, waiting
 //     included, since waiting requests are exactly the demand the
 //     autoscaler must see;
-//  3. it waits for a pod with room, up to the Revision's timeout and
-//     within the bound on waiting requests (503 beyond either); a
-//     Revision with no ready pod wakes the autoscaler at once;
+//  3. it waits for a pod with room, within the bound on waiting requests
+//     (503 beyond it); a Revision with no ready pod wakes the autoscaler
+//     at once;
 //  4. it is forwarded, and offered to another pod when connecting fails.
+//
+// From 3 on, the Revision's timeoutSeconds bounds the wait for the
+// response to start (504 when it passes); a response that has started
+// streams on, however long, as Knative's timeoutSeconds says.
 type handler struct {
 	registry *registry
 	reporter *reporter
@@ -48,12 +62,14 @@ type handler struct {
 // attempt is the state of one request, shared by the handler and the
 // transport through the request's context.
 type attempt struct {
-	rev *revision
-	h2c bool
-	// ctx is the request's; waiting for a pod ends at deadline, the
-	// Revision's timeout after the request arrived.
-	ctx      context.Context
-	deadline time.Time
+	rev     *revision
+	h2c     bool
+	timeout time.Duration
+	// ctx is the request's, ended by the Revision's timeout until the
+	// response starts.
+	ctx context.Context
+	// phase is where the request stands against that timeout.
+	phase atomic.Int32
 	// reporter hears of a request that must wait with no pod ready.
 	reporter *reporter
 	// pod is the one the request is counted against, nil when none.
@@ -76,9 +92,7 @@ func (at *attempt) acquire() error {
 	if at.rev.throttler.readyPods() == 0 {
 		at.reporter.coldRequest(at.rev.key)
 	}
-	wait, cancel := context.WithDeadlineCause(at.ctx, at.deadline, errWaitTimeout)
-	defer cancel()
-	at.pod, at.err = at.rev.throttler.acquire(wait)
+	at.pod, at.err = at.rev.throttler.acquire(at.ctx)
 	return at.err
 }
 
@@ -124,7 +138,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer rev.tracker.Out(stats.Proxied)
 
 	timeout, h2c := rev.settings()
-	at := &attempt{rev: rev, h2c: h2c, ctx: r.Context(), deadline: time.Now().Add(timeout), reporter: h.reporter}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	at := &attempt{rev: rev, h2c: h2c, timeout: timeout, ctx: ctx, reporter: h.reporter}
+	timer := time.AfterFunc(timeout, func() {
+		if at.phase.CompareAndSwap(phaseWaiting, phaseTimedOut) {
+			cancel(errNotStarted)
+		}
+	})
+	defer timer.Stop()
+	r = r.WithContext(ctx)
 	if at.acquire() != nil {
 		h.refuse(w, r, at)
 		return
@@ -141,6 +164,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // refuse answers a request that got no pod.
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, at *attempt) {
 	switch {
+	case at.phase.Load() == phaseTimedOut:
+		h.timedOut(w, at)
 	case r.Context().Err() != nil:
 		// The client left; nobody reads an answer.
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -169,6 +194,8 @@ func rewrite(pr *httputil.ProxyRequest) {
 func (h *handler) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	at := attemptOf(r.Context())
 	switch {
+	case at.phase.Load() == phaseTimedOut:
+		h.timedOut(w, at)
 	case r.Context().Err() != nil:
 		w.WriteHeader(http.StatusBadGateway)
 	case at.pod == nil:
@@ -178,6 +205,16 @@ func (h *handler) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.Debug("forwarding failed", "revision", at.rev.key.String(), "pod", at.pod.address, "error", err)
 		writeError(w, http.StatusBadGateway, fmt.Sprintf("%s: %v", at.rev.key, err))
 	}
+}
+
+// timedOut answers a request whose response had not started within the
+// Revision's timeout.
+func (h *handler) timedOut(w http.ResponseWriter, at *attempt) {
+	where := "waiting for a pod with room"
+	if at.pod != nil {
+		where = "waiting for pod " + at.pod.address + " to answer"
+	}
+	writeError(w, http.StatusGatewayTimeout, fmt.Sprintf("%s: %v (%v), %s", at.rev.key, errNotStarted, at.timeout, where))
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -219,6 +256,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// alone: each attempt points it at its pod in place.
 		req.URL.Host = at.pod.address
 		resp, err := rt.RoundTrip(req)
+		if err == nil && !at.phase.CompareAndSwap(phaseWaiting, phaseStarted) && at.phase.Load() == phaseTimedOut {
+			// The response came as the timeout passed: the timeout
+			// decided first.
+			_ = resp.Body.Close()
+			return nil, errNotStarted
+		}
 		if err == nil || n == maxAttempts || !forward.IsDialError(err) || !body.Retryable() || req.Context().Err() != nil {
 			return resp, err
 		}

@@ -35,8 +35,8 @@ type revision struct {
 	starting *startingPods
 
 	mu sync.Mutex
-	// timeout bounds how long a request may wait for a pod: the
-	// Revision's timeoutSeconds, which is all the time it has.
+	// timeout bounds the wait for a request's response to start,
+	// waiting for a pod included: the Revision's timeoutSeconds.
 	timeout time.Duration
 	// h2c says the pods speak HTTP/2 without TLS.
 	h2c bool

@@ -43,11 +43,14 @@ type Config struct {
 	// QueueDepth is how many more requests may wait for a slot; beyond
 	// that the sidecar answers 503. Unused when ContainerConcurrency is 0.
 	QueueDepth int
-	// RevisionTimeout bounds a whole request, queue wait included.
+	// RevisionTimeout bounds the wait for the response to start, queue
+	// wait included (Knative's timeoutSeconds); a response that has
+	// started is not cut for its length.
 	RevisionTimeout time.Duration
 	// ResponseStartTimeout bounds the wait for response headers; 0 is off.
 	ResponseStartTimeout time.Duration
-	// IdleTimeout bounds the gap between writes of a response; 0 is off.
+	// IdleTimeout bounds the gap between writes of a response, before its
+	// start and after; 0 is off.
 	IdleTimeout time.Duration
 	// DrainWindow is how long the sidecar keeps serving after SIGTERM.
 	DrainWindow time.Duration
@@ -217,6 +220,10 @@ func (c Config) Validate() error {
 	if c.RevisionTimeout <= 0 {
 		bad(EnvRevisionTimeout, c.RevisionTimeout, "not positive", "set it to the Revision's timeoutSeconds, e.g. 300s")
 	}
+	// Both the revision and the response-start timeout bound the wait for
+	// the response's start, so a longer response-start timeout could never
+	// fire; the idle timeout also bounds a response that has started, which
+	// may run past the revision timeout, so it may be the longer.
 	for _, t := range []struct {
 		key EnvKey
 		d   time.Duration
@@ -224,7 +231,7 @@ func (c Config) Validate() error {
 		switch {
 		case t.d < 0:
 			bad(t.key, t.d, "negative", "set it to 0s (off) or more")
-		case c.RevisionTimeout > 0 && t.d > c.RevisionTimeout:
+		case t.key == EnvResponseStartTimeout && c.RevisionTimeout > 0 && t.d > c.RevisionTimeout:
 			bad(t.key, t.d, "longer than "+string(EnvRevisionTimeout)+"="+c.RevisionTimeout.String()+", so it could never fire",
 				"lower it, or raise the revision timeout")
 		}

@@ -46,6 +46,11 @@ func TestConfigRoundTrip(t *testing.T) {
 		Revision:      "hello-00001",
 		Pod:           "hello-00001-deployment-abc",
 	}
+	// The idle timeout may outlast the revision timeout: it also bounds
+	// a response that has started, which the revision timeout does not.
+	longIdle := DefaultConfig(8080)
+	longIdle.RevisionTimeout = 10 * time.Second
+	longIdle.IdleTimeout = time.Minute
 	tcp := DefaultConfig(3000)
 	tcp.ContainerConcurrency = 1
 	tcp.QueueDepth = 0
@@ -54,6 +59,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		"every field set":          full,
 		"defaults":                 DefaultConfig(8080),
 		"tcp probe, explicit zero": tcp,
+		"idle past the revision":   longIdle,
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := ConfigFromEnv(envMap(want.Env()))

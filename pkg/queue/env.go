@@ -37,7 +37,8 @@ const (
 	// EnvQueueDepth is how many requests may wait for a free slot beyond
 	// the ones the app is serving.
 	EnvQueueDepth EnvKey = "FLYWHEEL_QUEUE_DEPTH"
-	// EnvRevisionTimeout bounds a whole request (Go duration, e.g. 300s).
+	// EnvRevisionTimeout bounds the wait for the response to start (Go
+	// duration, e.g. 300s): the Revision's timeoutSeconds.
 	EnvRevisionTimeout EnvKey = "FLYWHEEL_REVISION_TIMEOUT"
 	// EnvResponseStartTimeout bounds the wait for the app's response
 	// headers; 0s switches it off.

@@ -94,14 +94,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &state{rule: rule, backend: backend, upgrade: isUpgrade(r)}
 	ctx := r.Context()
 	if rule.Timeout > 0 {
-		// The timeout covers the whole exchange, body included, as
-		// timeouts.request says; an upgraded connection is exempt once
-		// the upgrade is answered (see transport).
+		// timeouts.request bounds the wait for the response to start,
+		// the request's body included, and ends when the response's
+		// headers come (see transport): a started response streams on.
+		// The Route reconciler sets it from a Revision's timeoutSeconds,
+		// which bounds only the time to the response's start.
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
-		st.timer = time.AfterFunc(rule.Timeout, func() { cancel(&timeoutError{rule: rule}) })
-		defer st.timer.Stop()
+		timer := time.AfterFunc(rule.Timeout, func() {
+			if st.phase.CompareAndSwap(phaseWaiting, phaseTimedOut) {
+				cancel(&timeoutError{rule: rule})
+			}
+		})
+		defer timer.Stop()
+	} else {
+		st.phase.Store(phaseUntimed)
 	}
 	p.reverse.ServeHTTP(w, r.WithContext(withState(ctx, st)))
 }
@@ -139,11 +147,10 @@ func modifyResponse(resp *http.Response) error {
 // proxyError answers a request that could not be forwarded.
 func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateOf(r.Context())
-	var timeout *timeoutError
 	var noEndpoint *noEndpointError
 	switch {
-	case errors.As(context.Cause(r.Context()), &timeout):
-		writeError(w, http.StatusGatewayTimeout, timeout.Error())
+	case st.phase.Load() == phaseTimedOut:
+		writeError(w, http.StatusGatewayTimeout, (&timeoutError{rule: st.rule}).Error())
 	case st.backendTimedOut.Load():
 		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf(
 			"Service %s did not answer within the backend request timeout of %v (spec.rules[%d].timeouts.backendRequest of HTTPRoute %s)",
@@ -185,6 +192,6 @@ func isUpgrade(r *http.Request) bool {
 type timeoutError struct{ rule *routing.Rule }
 
 func (e *timeoutError) Error() string {
-	return fmt.Sprintf("no complete answer within the request timeout of %v (spec.rules[%d].timeouts.request of HTTPRoute %s)",
+	return fmt.Sprintf("no answer started within the request timeout of %v (spec.rules[%d].timeouts.request of HTTPRoute %s)",
 		e.rule.Timeout, e.rule.Index, e.rule.Route)
 }

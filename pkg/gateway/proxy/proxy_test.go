@@ -317,9 +317,35 @@ func TestRequestTimeout(t *testing.T) {
 		if code != http.StatusGatewayTimeout {
 			t.Errorf("status %d, want 504", code)
 		}
-		contains(t, "body", body, "request timeout of 100ms", "spec.rules[0].timeouts.request of HTTPRoute demo/r")
+		contains(t, "body", body, "no answer started within the request timeout of 100ms", "spec.rules[0].timeouts.request of HTTPRoute demo/r")
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("answered after %v, want about 100ms", d)
+		}
+	})
+	t.Run("a started response streams past timeouts.request", func(t *testing.T) {
+		// The Route reconciler sets timeouts.request from the Revision's
+		// timeoutSeconds, which bounds the response's start only.
+		const timeout = 200 * time.Millisecond
+		const want = "first;second;third;last"
+		stream := newBackend(t, "stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for i, p := range strings.SplitAfter(want, ";") {
+				if i > 0 {
+					time.Sleep(timeout)
+				}
+				_, _ = io.WriteString(w, p)
+				http.NewResponseController(w).Flush()
+			}
+		}))
+		rule := gt.Rule(nil, gt.Backend("stream", 80, 1))
+		rule.Timeouts = &gatewayv1.HTTPRouteTimeouts{Request: ptr.To(gatewayv1.Duration(timeout.String()))}
+		g.route(rule, stream)
+		start := time.Now()
+		code, body, _ := g.do(t, nil, "GET", "/", nil)
+		if code != http.StatusOK || body != want {
+			t.Errorf("got %d %q, want 200 and all of %q", code, body, want)
+		}
+		if d := time.Since(start); d < 3*timeout {
+			t.Errorf("the stream took %v, want at least %v: the test backend did not stream", d, 3*timeout)
 		}
 	})
 	t.Run("timeouts.backendRequest", func(t *testing.T) {

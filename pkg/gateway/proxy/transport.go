@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,10 +21,24 @@ type state struct {
 	rule    *routing.Rule
 	backend *routing.Backend
 	upgrade bool
-	// timer enforces timeouts.request; nil when the rule has none.
-	timer           *time.Timer
+	// phase says whether timeouts.request still runs: the timer and the
+	// transport race to move it from phaseWaiting, so that exactly one
+	// decides between a 504 and the backend's response.
+	phase           atomic.Int32
 	backendTimedOut atomic.Bool
 }
+
+// The phases of a request under timeouts.request.
+const (
+	phaseWaiting  int32 = iota // no response yet; the timeout runs
+	phaseStarted               // the response's headers came in time
+	phaseTimedOut              // the timeout passed first: answer 504
+	phaseUntimed               // the rule has no timeouts.request
+)
+
+// errRequestTimeout is what the transport returns for a response that
+// came after timeouts.request passed; the error handler answers 504.
+var errRequestTimeout = errors.New("the response came after timeouts.request passed")
 
 type stateKey struct{}
 
@@ -118,10 +133,15 @@ func (t *transport) attempt(rt http.RoundTripper, req *http.Request, st *state, 
 		}
 		return nil, err
 	}
-	if resp.StatusCode == http.StatusSwitchingProtocols && st.timer != nil {
-		// The upgraded connection may rightly live longer than any
-		// request; the timeout covered the handshake.
-		st.timer.Stop()
+	// The response has started (an upgrade's 101 too): timeouts.request
+	// no longer applies, unless it passed first.
+	if !st.phase.CompareAndSwap(phaseWaiting, phaseStarted) && st.phase.Load() == phaseTimedOut {
+		_ = resp.Body.Close()
+		ep.End()
+		if stopTimeout != nil {
+			stopTimeout()
+		}
+		return nil, errRequestTimeout
 	}
 	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
 		resp.Body = &countedConn{ReadWriteCloser: rwc, counted: counted{ep: ep, stop: stopTimeout}}

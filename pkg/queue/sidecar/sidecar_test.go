@@ -19,7 +19,8 @@ import (
 )
 
 // app is a test app on loopback: "/" answers "hello", "/slow" waits for
-// release (or the client) before answering.
+// release (or the client) before answering, "/stream" writes streamed
+// at once and then, a part every streamGap, for 600 ms.
 type app struct {
 	srv     *httptest.Server
 	release chan struct{}
@@ -30,6 +31,16 @@ func newApp(t *testing.T) *app {
 	t.Helper()
 	a := &app{release: make(chan struct{}), started: make(chan struct{}, 100)}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stream" {
+			for i, p := range strings.SplitAfter(streamed, ";") {
+				if i > 0 {
+					time.Sleep(streamGap)
+				}
+				_, _ = io.WriteString(w, p)
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
 		if r.URL.Path == "/slow" {
 			a.started <- struct{}{}
 			select {
@@ -43,6 +54,11 @@ func newApp(t *testing.T) *app {
 	t.Cleanup(a.srv.Close)
 	return a
 }
+
+const (
+	streamed  = "first;second;third;last"
+	streamGap = 200 * time.Millisecond
+)
 
 func (a *app) port(t *testing.T) int {
 	t.Helper()
@@ -229,6 +245,27 @@ func TestTimeoutAnswers504(t *testing.T) {
 	code, body := get(t, r.serving+"/slow", nil)
 	if code != http.StatusGatewayTimeout || !strings.Contains(body, "response-start timeout") {
 		t.Errorf("slow request = %d %q, want 504 naming the response-start timeout", code, body)
+	}
+}
+
+// TestRevisionTimeoutBoundsTheResponseStart: a response that has not
+// started within the revision timeout gets a 504; one that has started
+// streams on past it to a clean end.
+func TestRevisionTimeoutBoundsTheResponseStart(t *testing.T) {
+	a := newApp(t)
+	cfg := testConfig(a.port(t))
+	cfg.RevisionTimeout = 200 * time.Millisecond
+	r := start(t, cfg)
+
+	if code, body := get(t, r.serving+"/slow", nil); code != http.StatusGatewayTimeout || !strings.Contains(body, "revision timeout") {
+		t.Errorf("request with no answer = %d %q, want 504 naming the revision timeout", code, body)
+	}
+	begin := time.Now()
+	if code, body := get(t, r.serving+"/stream", nil); code != http.StatusOK || body != streamed {
+		t.Errorf("stream = %d %q, want 200 and all of %q", code, body, streamed)
+	}
+	if took := time.Since(begin); took < 3*streamGap {
+		t.Errorf("the stream took %v, want at least %v: the test app did not stream", took, 3*streamGap)
 	}
 }
 

@@ -20,7 +20,9 @@ type Kind int32
 const (
 	// None means no timeout has fired.
 	None Kind = iota
-	// Revision bounds the whole request.
+	// Revision bounds the wait for the response to start, as Knative's
+	// timeoutSeconds does: a response that has started streams on for as
+	// long as the app writes.
 	Revision
 	// ResponseStart bounds the wait for the response's headers.
 	ResponseStart
@@ -60,8 +62,13 @@ func (e *Error) Error() string { return e.Kind.String() + " (" + e.After.String(
 // Next decides, at now, whether a timeout has fired for a request that
 // arrived at start and last wrote at lastWrite (start if it has not
 // written), and whether its response has started. If none has fired, it
-// returns how long until the earliest one could. It is pure so that every
-// timing rule is testable without a clock.
+// returns how long until the earliest one could, or zero when none ever
+// can. It is pure so that every timing rule is testable without a clock.
+//
+// The revision and response-start timeouts bound the time to the
+// response's start, so that an answer that has begun is never cut for
+// its length alone (a stream, a large download); only the idle timeout
+// bounds a response that has started.
 func Next(t Timeouts, now, start, lastWrite time.Time, started bool) (fired Kind, wait time.Duration) {
 	var (
 		earliest time.Time
@@ -76,8 +83,8 @@ func Next(t Timeouts, now, start, lastWrite time.Time, started bool) (fired Kind
 			earliest, kind = at, k
 		}
 	}
-	consider(Revision, t.Revision, start)
 	if !started {
+		consider(Revision, t.Revision, start)
 		consider(ResponseStart, t.ResponseStart, start)
 	}
 	consider(Idle, t.Idle, lastWrite)
@@ -164,7 +171,7 @@ func Handler(next http.Handler, t Timeouts, clk clock.WithDelayedExecution) http
 func explain(k Kind) string {
 	switch k {
 	case Revision:
-		return "the request took longer than the revision timeout"
+		return "the app did not start its response within the revision timeout"
 	case ResponseStart:
 		return "the app did not start its response within the response-start timeout"
 	case Idle:
@@ -206,12 +213,15 @@ func (w *writer) check() {
 	}
 	t := w.t
 	if w.hijacked.Load() {
-		// An upgraded connection has no response to start or writes to
-		// watch; only the revision timeout bounds it.
-		t = Timeouts{Revision: t.Revision}
+		// An upgraded connection has started (101) and has no writes
+		// to watch: nothing bounds it.
+		t = Timeouts{}
 	}
 	last := w.start.Add(time.Duration(w.lastWrite.Load()))
 	kind, wait := Next(t, now, w.start, last, state != stateOpen)
+	if kind == None && wait == 0 {
+		return // the response started and no idle timeout watches it
+	}
 	if kind == None {
 		// A new timer rather than Reset: k8s.io/utils' fake clock cannot
 		// fire a reset AfterFunc timer twice (its unread channel is full),
@@ -225,9 +235,9 @@ func (w *writer) check() {
 	}
 	w.fired.Store(int32(kind))
 	if !w.state.CompareAndSwap(stateOpen, stateFired) {
-		if kind == ResponseStart {
+		if kind != Idle {
 			// The response started after the state was read: the
-			// response-start timeout no longer applies; look again.
+			// timeouts to its start no longer apply; look again.
 			w.check()
 			return
 		}
@@ -298,7 +308,7 @@ func (w *writer) FlushError() error {
 func (w *writer) Flush() { _ = w.FlushError() }
 
 // Hijack hands the connection to the handler (WebSocket). From then on
-// only the revision timeout applies.
+// no timeout applies.
 func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if !w.begin() {
 		return nil, nil, errTimedOut

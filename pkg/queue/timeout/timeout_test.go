@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -31,8 +32,12 @@ func TestNext(t *testing.T) {
 		{name: "writes push idle back", t: all, now: 7 * time.Second, last: 4 * time.Second, wantWait: 2 * time.Second},
 		{name: "response start fires", t: Timeouts{Revision: time.Minute, ResponseStart: 10 * time.Second}, now: 10 * time.Second, wantKind: ResponseStart},
 		{name: "response start no longer applies once started",
-			t: Timeouts{Revision: time.Minute, ResponseStart: 10 * time.Second}, now: 30 * time.Second, started: true, wantWait: 30 * time.Second},
-		{name: "revision fires though writes keep coming", t: all, now: 60 * time.Second, last: 59 * time.Second, started: true, wantKind: Revision},
+			t: Timeouts{ResponseStart: 10 * time.Second, Idle: time.Minute}, now: 30 * time.Second, started: true, wantWait: 30 * time.Second},
+		{name: "revision fires before the response starts", t: Timeouts{Revision: time.Minute}, now: time.Minute, wantKind: Revision},
+		{name: "revision no longer applies once started",
+			t: all, now: 10 * time.Minute, last: 10*time.Minute - time.Second, started: true, wantWait: 4 * time.Second},
+		{name: "nothing bounds a started response without idle",
+			t: Timeouts{Revision: time.Minute, ResponseStart: 10 * time.Second}, now: 10 * time.Minute, started: true},
 		{name: "revision is the earliest", t: Timeouts{Revision: 3 * time.Second, Idle: 5 * time.Second}, now: time.Second, wantWait: 2 * time.Second},
 	}
 	for _, tc := range tests {
@@ -136,19 +141,62 @@ func TestResponseStartedInTimeIsNotCut(t *testing.T) {
 	}()
 	waitForTimer(t, clk)
 	// Past the response-start deadline: the timer fires, finds the
-	// response started, and re-arms for the revision timeout.
-	deadline := time.Now().Add(10 * time.Second)
+	// response started, and, with no idle timeout, is not armed again:
+	// the revision timeout too bounds only the wait for the start.
 	clk.Step(20 * time.Second)
-	for !clk.HasWaiters() {
+	deadline := time.Now().Add(10 * time.Second)
+	for clk.HasWaiters() {
 		if time.Now().After(deadline) {
-			t.Fatal("the timer was not re-armed for the revision timeout")
+			t.Fatal("a timer is still armed for a response that has started")
 		}
 		time.Sleep(time.Millisecond)
 	}
+	clk.Step(time.Hour)
 	close(finish)
 	<-done
 	if rec.Code != http.StatusOK || rec.Body.String() != "done" {
 		t.Errorf("got %d %q, want 200 done", rec.Code, rec.Body)
+	}
+}
+
+// TestStartedStreamOutlivesTheRevisionTimeout streams through a real
+// server for three times the revision timeout, on the real clock: the
+// client gets every byte and a clean end.
+func TestStartedStreamOutlivesTheRevisionTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	srv := httptest.NewServer(Handler(http.HandlerFunc(streamFor(3*timeout)), Timeouts{Revision: timeout}, clock.RealClock{}))
+	defer srv.Close()
+
+	begin := time.Now()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || string(b) != streamed {
+		t.Errorf("got %d %q, %v; want 200 %q and a clean end", resp.StatusCode, b, err, streamed)
+	}
+	if took := time.Since(begin); took < 3*timeout {
+		t.Errorf("the stream took %v, want at least %v: the test app did not stream", took, 3*timeout)
+	}
+}
+
+// streamed is what streamFor writes.
+const streamed = "first;second;third;last"
+
+// streamFor is an app that starts its response at once and then streams
+// for d.
+func streamFor(d time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.SplitAfter(streamed, ";")
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(d / time.Duration(len(parts)-1))
+			}
+			_, _ = io.WriteString(w, p)
+			w.(http.Flusher).Flush()
+		}
 	}
 }
 
@@ -161,7 +209,7 @@ func TestTimeoutMidResponseAbortsTheStream(t *testing.T) {
 		step time.Duration
 	}{
 		{"idle", Timeouts{Revision: time.Minute, Idle: 5 * time.Second}, 5 * time.Second},
-		{"revision", Timeouts{Revision: 30 * time.Second}, 30 * time.Second},
+		{"idle past the revision timeout", Timeouts{Revision: 30 * time.Second, Idle: 50 * time.Second}, 50 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := clocktesting.NewFakeClock(t0)
