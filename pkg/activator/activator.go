@@ -136,10 +136,15 @@ type Activator struct {
 	server   *http.Server
 	listener net.Listener
 	admin    net.Listener
-	// synced is set once the informers have listed everything; draining
-	// once Run's context is done. Either unset makes it not ready.
-	synced, draining atomic.Bool
-	slices           informers.SharedInformerFactory
+	// handlers are the registry's informer handlers: once each has had
+	// the informer's first list, the registry holds every Revision and
+	// its pods.
+	handlers []cache.ResourceEventHandlerRegistration
+	// loaded is closed once the handlers have synced; draining is set
+	// once Run's context is done. The activator is ready between the two.
+	loaded   chan struct{}
+	draining atomic.Bool
+	slices   informers.SharedInformerFactory
 	// autoscalerSlices watches the autoscaler's Service's slices, with
 	// Config.AutoscalerService.
 	autoscalerSlices informers.SharedInformerFactory
@@ -159,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 // before anything runs and tests can ask for port 0.
 func New(cfg Config) (*Activator, error) {
 	cfg = cfg.withDefaults()
-	a := &Activator{cfg: cfg, log: cfg.Logger, kube: cfg.Kube, serving: cfg.Serving}
+	a := &Activator{cfg: cfg, log: cfg.Logger, kube: cfg.Kube, serving: cfg.Serving, loaded: make(chan struct{})}
 	if cfg.RESTConfig == nil && (a.kube == nil || a.serving == nil) {
 		return nil, errors.New("no API server to watch: Config needs RESTConfig, or both Kube and Serving")
 	}
@@ -185,12 +190,15 @@ func New(cfg Config) (*Activator, error) {
 	// pods that may never be asked again.
 	probeClient := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
 	a.registry = newRegistry(cfg.Clock, cfg.MaxQueueDepth, cfg.DefaultRequestTimeout, sliceInformer.Lister(), networkProbe(probeClient), a.log)
-	if _, err := sliceInformer.Informer().AddEventHandler(a.registry.sliceHandlers()); err != nil {
+	sliceHandler, err := sliceInformer.Informer().AddEventHandler(a.registry.sliceHandlers())
+	if err != nil {
 		return nil, err
 	}
-	if _, err := a.revisions.Serving().V1().Revisions().Informer().AddEventHandler(a.registry.revisionHandlers()); err != nil {
+	revisionHandler, err := a.revisions.Serving().V1().Revisions().Informer().AddEventHandler(a.registry.revisionHandlers())
+	if err != nil {
 		return nil, err
 	}
+	a.handlers = []cache.ResourceEventHandlerRegistration{sliceHandler, revisionHandler}
 	switch {
 	case cfg.AutoscalerURL != "":
 		url := cfg.AutoscalerURL
@@ -211,7 +219,7 @@ func New(cfg Config) (*Activator, error) {
 	// The gateway speaks h2c to Revisions whose pods do.
 	protocols.SetUnencryptedHTTP2(true)
 	a.server = &http.Server{
-		Handler:           newHandler(a.registry, a.reporter, a.synced.Load, cfg.Dial, a.log),
+		Handler:           newHandler(a.registry, a.reporter, cfg.Dial, a.log),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
@@ -233,16 +241,20 @@ func (a *Activator) Addr() net.Addr { return a.listener.Addr() }
 // AdminAddr returns the address of /livez and /readyz.
 func (a *Activator) AdminAddr() net.Addr { return a.admin.Addr() }
 
-// Run serves until ctx is done, then drains: it reports not ready for
-// the drain window while still serving, then stops accepting connections
-// and waits, up to the shutdown timeout, for requests in flight, those
-// still waiting for a pod included.
+// Run loads the Revisions, serves until ctx is done, then drains: it
+// reports not ready for the drain window while still serving, then stops
+// accepting connections and waits, up to the shutdown timeout, for
+// requests in flight, those still waiting for a pod included.
+//
+// The listener, bound by New, is served only once the registry holds
+// every Revision and its pods as the informers first listed them: until
+// then a connection waits in the listener's backlog and its request is
+// forwarded once they are, rather than answered 503 or 404 because a
+// restarted activator does not know its Revision yet.
 func (a *Activator) Run(ctx context.Context) error {
 	admin := &http.Server{Handler: a.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 2)
 	go serve(admin, a.admin, serveErr)
-	go serve(a.server, a.listener, serveErr)
-	a.log.Info("serving", "address", a.listener.Addr().String())
 
 	watchCtx, stopWatching := context.WithCancel(context.Background())
 	defer stopWatching()
@@ -252,12 +264,14 @@ func (a *Activator) Run(ctx context.Context) error {
 		a.autoscalerSlices.Start(watchCtx.Done())
 		defer a.autoscalerSlices.Shutdown()
 	}
+	synced := make([]cache.DoneChecker, 0, len(a.handlers))
+	for _, h := range a.handlers {
+		synced = append(synced, h.HasSyncedChecker())
+	}
+	a.log.Info("loading the revisions before serving")
 	go func() {
-		if cache.WaitForCacheSync(watchCtx.Done(),
-			a.slices.Discovery().V1().EndpointSlices().Informer().HasSynced,
-			a.revisions.Serving().V1().Revisions().Informer().HasSynced) {
-			a.synced.Store(true)
-			a.log.Info("informers synced: ready")
+		if cache.WaitFor(watchCtx, "", synced...) {
+			close(a.loaded)
 		}
 	}()
 	if a.reporter != nil {
@@ -265,14 +279,23 @@ func (a *Activator) Run(ctx context.Context) error {
 	}
 
 	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("serving: %w", err)
+	serving := false
+	for stop := false; !stop; {
+		select {
+		case <-ctx.Done():
+			stop = true
+		case err = <-serveErr:
+			err, stop = fmt.Errorf("serving: %w", err), true
+		case <-a.loadedUnlessServing(serving):
+			serving = true
+			a.log.Info("revisions loaded: serving", "address", a.listener.Addr().String())
+			go serve(a.server, a.listener, serveErr)
+		}
 	}
 
 	a.draining.Store(true)
-	if err == nil && a.cfg.DrainWindow > 0 {
+	// Nothing can have been sent here before it served.
+	if err == nil && serving && a.cfg.DrainWindow > 0 {
 		a.log.Info("draining: not ready, still serving", "window", a.cfg.DrainWindow.String())
 		time.Sleep(a.cfg.DrainWindow)
 	}
@@ -284,12 +307,34 @@ func (a *Activator) Run(ctx context.Context) error {
 		a.log.Warn("requests still in flight at the end of the shutdown timeout", "error", serr)
 		_ = a.server.Close()
 	}
+	// Shutdown closes the listener only if it was served.
+	_ = a.listener.Close()
 	stopWatching()
 	a.slices.Shutdown()
 	a.revisions.Shutdown()
 	_ = admin.Close()
 	a.log.Info("stopped")
 	return err
+}
+
+// loadedUnlessServing returns the channel closed once the Revisions are
+// loaded, or nil, which never receives, once the listener is served.
+func (a *Activator) loadedUnlessServing(serving bool) <-chan struct{} {
+	if serving {
+		return nil
+	}
+	return a.loaded
+}
+
+// isLoaded reports whether the registry holds what the informers first
+// listed.
+func (a *Activator) isLoaded() bool {
+	select {
+	case <-a.loaded:
+		return true
+	default:
+		return false
+	}
 }
 
 func serve(s *http.Server, ln net.Listener, errc chan<- error) {
@@ -299,8 +344,7 @@ func serve(s *http.Server, ln net.Listener, errc chan<- error) {
 }
 
 // adminHandler serves /livez (the process runs) and /readyz, also as
-// /healthz (the informers have synced and the activator is not
-// draining).
+// /healthz (the Revisions are loaded and the activator is not draining).
 func (a *Activator) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(w, "ok") })
@@ -308,7 +352,7 @@ func (a *Activator) adminHandler() http.Handler {
 		switch {
 		case a.draining.Load():
 			http.Error(w, "draining", http.StatusServiceUnavailable)
-		case !a.synced.Load():
+		case !a.isLoaded():
 			http.Error(w, "revisions and endpoints not loaded yet", http.StatusServiceUnavailable)
 		default:
 			_, _ = fmt.Fprintln(w, "ok")

@@ -55,8 +55,6 @@ type handler struct {
 	reporter *reporter
 	reverse  *httputil.ReverseProxy
 	log      *slog.Logger
-	// synced reports whether the registry knows every Revision yet.
-	synced func() bool
 }
 
 // attempt is the state of one request, shared by the handler and the
@@ -100,8 +98,8 @@ type attemptKey struct{}
 
 func attemptOf(ctx context.Context) *attempt { return ctx.Value(attemptKey{}).(*attempt) }
 
-func newHandler(g *registry, rep *reporter, synced func() bool, dial forward.DialFunc, log *slog.Logger) *handler {
-	h := &handler{registry: g, reporter: rep, synced: synced, log: log}
+func newHandler(g *registry, rep *reporter, dial forward.DialFunc, log *slog.Logger) *handler {
+	h := &handler{registry: g, reporter: rep, log: log}
 	h.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(dial),
@@ -124,12 +122,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := types.NamespacedName{Namespace: ns, Name: name}
+	// Run serves nothing before the registry holds every Revision the
+	// informers first listed: an unknown one is not one still loading.
 	rev := h.registry.get(key)
-	if rev == nil && !h.synced() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "the activator is starting and has not loaded the revisions yet")
-		return
-	}
 	if rev == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("revision %s not found", key))
 		return

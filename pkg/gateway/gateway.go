@@ -32,9 +32,11 @@ type Gateway struct {
 
 	servers map[types.NamespacedName]*server
 	admin   net.Listener
-	// loaded is set once the first tables are built; draining once Run's
-	// context is done. Either unset makes the gateway not ready.
-	loaded, draining atomic.Bool
+	// loaded is closed once the first tables, built from synced caches,
+	// are in place; draining is set once Run's context is done. The
+	// gateway is ready between the two.
+	loaded   chan struct{}
+	draining atomic.Bool
 }
 
 // server serves one Gateway.
@@ -59,7 +61,10 @@ func Run(ctx context.Context, cfg Config) error {
 // is reported before anything runs and tests can ask for port 0.
 func New(cfg Config) (*Gateway, error) {
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: cfg.Logger, kube: cfg.Kube, gateways: cfg.GatewayAPI, servers: map[types.NamespacedName]*server{}}
+	g := &Gateway{
+		cfg: cfg, log: cfg.Logger, kube: cfg.Kube, gateways: cfg.GatewayAPI,
+		servers: map[types.NamespacedName]*server{}, loaded: make(chan struct{}),
+	}
 	if len(cfg.Listen) == 0 {
 		return nil, errors.New("no Gateway to serve: give at least one --listen NAMESPACE/GATEWAY=HOST:PORT")
 	}
@@ -114,8 +119,9 @@ func (g *Gateway) newServer(gw types.NamespacedName, addr string) (*server, erro
 	return s, nil
 }
 
-// guard answers for a Gateway that has no table yet, so that a client
-// learns whether to retry (503, still starting) or fix something (404).
+// guard answers for a Gateway that has no table: it does not exist, or
+// is not of our class. (Run serves nothing before the first tables are
+// built, so no table never means "not loaded yet".)
 func (g *Gateway) guard(s *server, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.table.Load() != nil {
@@ -123,12 +129,6 @@ func (g *Gateway) guard(s *server, next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !g.loaded.Load() {
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, "503 Service Unavailable: the gateway is starting and has not loaded the routes of Gateway %s yet\n", s.gateway)
-			return
-		}
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = fmt.Fprintf(w, "404 Not Found: Gateway %s does not exist, or its GatewayClass is not one of controller %s\n",
 			s.gateway, controllerName)
@@ -155,37 +155,51 @@ func (g *Gateway) closeListeners() {
 	}
 }
 
-// Run serves until ctx is done, then drains: it reports not ready for
-// the drain window while still serving, then stops accepting connections
-// and waits, up to the shutdown timeout, for requests in flight.
+// Run loads the routes, serves them until ctx is done, then drains: it
+// reports not ready for the drain window while still serving, then stops
+// accepting connections and waits, up to the shutdown timeout, for
+// requests in flight.
+//
+// The listeners, bound by New, are served only once the first tables are
+// built from synced caches: until then a connection waits in the
+// listener's backlog and its request is answered by its route once they
+// are, rather than with a 503 or 404 that only says the gateway has just
+// started, as a restarted gateway under load would otherwise answer.
 func (g *Gateway) Run(ctx context.Context) error {
 	admin := &http.Server{Handler: g.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, len(g.servers)+1)
 	go serve(admin, g.admin, serveErr)
-	for _, s := range g.servers {
-		g.log.Info("serving Gateway", "gateway", s.gateway.String(), "address", s.listener.Addr().String())
-		go serve(s.http, s.listener, serveErr)
-	}
 
 	syncCtx, stopSync := context.WithCancel(context.Background())
 	syncDone := make(chan error, 1)
 	go func() { syncDone <- g.watch(syncCtx) }()
+	g.log.Info("loading the routes before serving")
 
 	var err error
-	watching := true
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("serving: %w", err)
-	case err = <-syncDone:
-		watching = false
-		if err != nil {
-			err = fmt.Errorf("watching the API server: %w", err)
+	watching, serving := true, false
+	for stop := false; !stop; {
+		select {
+		case <-ctx.Done():
+			stop = true
+		case err = <-serveErr:
+			err, stop = fmt.Errorf("serving: %w", err), true
+		case err = <-syncDone:
+			watching, stop = false, true
+			if err != nil {
+				err = fmt.Errorf("watching the API server: %w", err)
+			}
+		case <-g.loadedUnlessServing(serving):
+			serving = true
+			for _, s := range g.servers {
+				g.log.Info("serving Gateway", "gateway", s.gateway.String(), "address", s.listener.Addr().String())
+				go serve(s.http, s.listener, serveErr)
+			}
 		}
 	}
 
 	g.draining.Store(true)
-	if err == nil && g.cfg.DrainWindow > 0 {
+	// Nothing can have been sent here before it served.
+	if err == nil && serving && g.cfg.DrainWindow > 0 {
 		g.log.Info("draining: not ready, still serving", "window", g.cfg.DrainWindow.String())
 		time.Sleep(g.cfg.DrainWindow)
 	}
@@ -204,10 +218,31 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.log.Warn("requests still in flight at the end of the shutdown timeout", "gateway", s.gateway.String(), "error", serr)
 			_ = s.http.Close()
 		}
+		// Shutdown closes only the listeners it served.
+		_ = s.listener.Close()
 	}
 	_ = admin.Close()
 	g.log.Info("stopped")
 	return err
+}
+
+// loadedUnlessServing returns the channel closed once the routes are
+// loaded, or nil, which never receives, once the listeners are served.
+func (g *Gateway) loadedUnlessServing(serving bool) <-chan struct{} {
+	if serving {
+		return nil
+	}
+	return g.loaded
+}
+
+// isLoaded reports whether the first tables are in place.
+func (g *Gateway) isLoaded() bool {
+	select {
+	case <-g.loaded:
+		return true
+	default:
+		return false
+	}
 }
 
 // serve reports on errc why s stopped serving, unless Shutdown or Close
@@ -227,7 +262,7 @@ func (g *Gateway) adminHandler() http.Handler {
 		switch {
 		case g.draining.Load():
 			http.Error(w, "draining", http.StatusServiceUnavailable)
-		case !g.loaded.Load():
+		case !g.isLoaded():
 			http.Error(w, "routes not loaded yet", http.StatusServiceUnavailable)
 		default:
 			_, _ = fmt.Fprintln(w, "ok")

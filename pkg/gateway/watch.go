@@ -195,7 +195,10 @@ func (g *Gateway) sync(ctx context.Context, c *caches) error {
 		s.table.Store(t)
 	}
 	c.endpoints.Prune()
-	g.loaded.Store(true)
+	if !g.isLoaded() {
+		// Only this goroutine closes it.
+		close(g.loaded)
+	}
 
 	// The tables above are serving: status may now say so.
 	now := metav1.Now()

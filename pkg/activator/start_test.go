@@ -1,0 +1,198 @@
+package activator
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	clientgotesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
+
+	"flywheel.dev/pkg/apis/serving"
+	v1 "flywheel.dev/pkg/apis/serving/v1"
+	servingfake "flywheel.dev/pkg/client/clientset/versioned/fake"
+)
+
+// heldList makes the fake's first list of resource wait until release is
+// called: an API server slow to answer a starting process. listing is
+// closed once the list has begun.
+type heldList struct {
+	listing, released chan struct{}
+	begin, release    sync.Once
+}
+
+func holdList(t *testing.T, fake *clientgotesting.Fake, resource string) *heldList {
+	t.Helper()
+	h := &heldList{listing: make(chan struct{}), released: make(chan struct{})}
+	fake.PrependReactor("list", resource, func(clientgotesting.Action) (bool, runtime.Object, error) {
+		h.begin.Do(func() { close(h.listing) })
+		<-h.released
+		return false, nil, nil
+	})
+	t.Cleanup(h.Release)
+	return h
+}
+
+// Release lets the held list, and every later one, through.
+func (h *heldList) Release() { h.release.Do(func() { close(h.released) }) }
+
+// heldConnections returns how many connections to addr, an IPv4 listener,
+// the kernel has completed and the process not accepted: the rx_queue of
+// its listening socket in /proc/net/tcp. It skips the test where there
+// is none.
+func heldConnections(t *testing.T, addr string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skipf("cannot see the listen backlog without /proc/net/tcp: %v", err)
+	}
+	ap := netip.MustParseAddrPort(addr)
+	ip := ap.Addr().As4()
+	local := fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(ip[:]), ap.Port())
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st tx_queue:rx_queue ...
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != local || f[3] != "0A" { // 0A: LISTEN
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		n, err := strconv.ParseUint(rx, 16, 32)
+		if err != nil {
+			t.Fatalf("/proc/net/tcp: %q: %v", line, err)
+		}
+		return int(n)
+	}
+	t.Fatalf("no socket listens on %s in /proc/net/tcp", addr)
+	return 0
+}
+
+// TestRequestsAtStartAreForwarded starts the activator while the API
+// server is slow to list the Revisions, as after a restart under load,
+// and sends requests for a Revision with a ready pod meanwhile: each must
+// be held until the Revisions are loaded and then reach the pod, never
+// get a 503 or 404 that only says the activator is starting; and /readyz
+// fails until then.
+func TestRequestsAtStartAreForwarded(t *testing.T) {
+	pod := startApp(t, "pod-1", 0)
+	key := types.NamespacedName{Namespace: testNamespace, Name: "hello"}
+	rev := &v1.Revision{
+		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
+		Spec:       v1.RevisionSpec{ContainerConcurrency: ptr.To[int64](0), TimeoutSeconds: ptr.To[int64](30)},
+	}
+	rev.Spec.Containers = []corev1.Container{{Image: "app"}}
+	e := &env{t: t, kube: kubefake.NewClientset(), serving: servingfake.NewSimpleClientset(rev)}
+	e.writeSlices(key, true, pod.addr())
+	held := holdList(t, &e.serving.Fake, "revisions")
+
+	a, err := New(Config{
+		Kube: e.kube, Serving: e.serving,
+		Address: "127.0.0.1:0", AdminAddress: "127.0.0.1:0", DrainWindow: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.a, e.url = a, "http://"+a.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		held.Release()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("activator Run: %v", err)
+		}
+	}()
+	ready := func() int {
+		resp, err := http.Get("http://" + a.AdminAddr().String() + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	<-held.listing
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while the Revisions load: %d, want 503", code)
+	}
+	const clients = 10
+	answers := e.sendAll(key, clients)
+	// Not one may be accepted, let alone answered, before the Revisions
+	// are loaded: each waits in the listener's backlog.
+	waitFor(t, "the connections held unaccepted", func() bool {
+		return len(answers) > 0 || heldConnections(t, a.Addr().String()) == clients
+	})
+	if len(answers) > 0 {
+		t.Fatalf("a request sent while the Revisions loaded was answered before they were: %q", <-answers)
+	}
+	held.Release()
+
+	var got []string
+	for range clients {
+		got = append(got, <-answers)
+	}
+	want := make([]string, clients)
+	for i := range want {
+		want[i] = "200 pod-1 host=hello.example.com"
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers to the requests sent while the activator started (-want, +got):\n%s", diff)
+	}
+	waitFor(t, "the activator ready", func() bool { return ready() == http.StatusOK })
+}
+
+// sendAll sends n requests for key at once, each on a connection of its
+// own as the gateway's are after a restart. It returns once every request
+// is written (to the kernel, whether or not the activator has accepted
+// its connection), and the channel that gets each answer as "code body".
+func (e *env) sendAll(key types.NamespacedName, n int) <-chan string {
+	e.t.Helper()
+	answers := make(chan string, n)
+	var written sync.WaitGroup
+	written.Add(n)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	for range n {
+		go func() {
+			var once sync.Once
+			wrote := func() { once.Do(written.Done) }
+			defer wrote() // a request that failed before it was written
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
+			})
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/", nil)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			req.Host = "hello.example.com"
+			req.Header.Set(serving.RevisionHeader, key.Name)
+			req.Header.Set(serving.NamespaceHeader, key.Namespace)
+			resp, err := client.Do(req)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			answers <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+		}()
+	}
+	written.Wait()
+	return answers
+}

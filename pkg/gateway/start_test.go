@@ -1,0 +1,225 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	clientgotesting "k8s.io/client-go/testing"
+	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
+
+	"flywheel.dev/pkg/gateway"
+	gt "flywheel.dev/pkg/gateway/gatewaytest"
+	"flywheel.dev/pkg/gateway/status"
+)
+
+// heldList makes the fake's first list of resource wait until release is
+// called: an API server slow to answer a starting process. listing is
+// closed once the list has begun.
+type heldList struct {
+	listing, released chan struct{}
+	begin, release    sync.Once
+}
+
+func holdList(t *testing.T, fake *clientgotesting.Fake, resource string) *heldList {
+	t.Helper()
+	h := &heldList{listing: make(chan struct{}), released: make(chan struct{})}
+	fake.PrependReactor("list", resource, func(clientgotesting.Action) (bool, runtime.Object, error) {
+		h.begin.Do(func() { close(h.listing) })
+		<-h.released
+		return false, nil, nil
+	})
+	t.Cleanup(h.Release)
+	return h
+}
+
+// Release lets the held list, and every later one, through.
+func (h *heldList) Release() { h.release.Do(func() { close(h.released) }) }
+
+// heldConnections returns how many connections to addr, an IPv4 listener,
+// the kernel has completed and the process not accepted: the rx_queue of
+// its listening socket in /proc/net/tcp. It skips the test where there
+// is none.
+func heldConnections(t *testing.T, addr string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skipf("cannot see the listen backlog without /proc/net/tcp: %v", err)
+	}
+	ap := netip.MustParseAddrPort(addr)
+	ip := ap.Addr().As4()
+	local := fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(ip[:]), ap.Port())
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st tx_queue:rx_queue ...
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != local || f[3] != "0A" { // 0A: LISTEN
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		n, err := strconv.ParseUint(rx, 16, 32)
+		if err != nil {
+			t.Fatalf("/proc/net/tcp: %q: %v", line, err)
+		}
+		return int(n)
+	}
+	t.Fatalf("no socket listens on %s in /proc/net/tcp", addr)
+	return 0
+}
+
+// sendAll sends n GETs for host to url at once, each on a connection of
+// its own as clients coming back to a restarted gateway do. It returns
+// once every request is written (to the kernel, whether or not the
+// gateway has accepted its connection), and the channel that gets each
+// answer as "code body".
+func sendAll(t *testing.T, url string, n int) <-chan string {
+	t.Helper()
+	answers := make(chan string, n)
+	var written sync.WaitGroup
+	written.Add(n)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	for range n {
+		go func() {
+			var once sync.Once
+			wrote := func() { once.Do(written.Done) }
+			defer wrote() // a request that failed before it was written
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
+			})
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			req.Host = host
+			resp, err := client.Do(req)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			answers <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+		}()
+	}
+	written.Wait()
+	return answers
+}
+
+// TestRequestsAtStartAreAnsweredByTheirRoute starts the gateway while the
+// API server is slow to list the EndpointSlices, as after a restart under
+// load, and sends requests meanwhile: each must be held until the routes
+// are loaded and then answered by its route, never with a 503 or 404 that
+// only says the gateway is starting; and /readyz fails until then.
+func TestRequestsAtStartAreAnsweredByTheirRoute(t *testing.T) {
+	kube := kubefake.NewClientset(gt.Service("a", 80, 8080), gt.EndpointSlice("a", serveText(t, "a")),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gt.Namespace}})
+	gws := gatewayfake.NewSimpleClientset(gt.GatewayClass(gt.ClassName, status.ControllerName),
+		gt.HTTPRoute("hello", "gw", gt.WithHostnames(host), gt.WithRule(gt.Rule(nil, gt.Backend("a", 80, 1)))))
+	if _, err := gws.GatewayV1().Gateways(gt.Namespace).Create(t.Context(), gt.Gateway("gw"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	held := holdList(t, &kube.Fake, "endpointslices")
+
+	gwKey := types.NamespacedName{Namespace: gt.Namespace, Name: "gw"}
+	g, err := gateway.New(gateway.Config{
+		Kube: kube, GatewayAPI: gws,
+		Listen:       map[types.NamespacedName]string{gwKey: "127.0.0.1:0"},
+		AdminAddress: "127.0.0.1:0", DrainWindow: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() {
+		held.Release()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	readyz := "http://" + g.AdminAddr().String() + "/readyz"
+
+	<-held.listing
+	if code, body, err := get(readyz); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while the routes load: %d %q (%v), want 503", code, body, err)
+	}
+	const clients = 10
+	answers := sendAll(t, "http://"+g.Addr(gwKey).String()+"/", clients)
+	// Not one may be accepted, let alone answered, before the routes are
+	// loaded: each waits in the listener's backlog.
+	waitFor(t, "the connections held unaccepted", func() bool {
+		return len(answers) > 0 || heldConnections(t, g.Addr(gwKey).String()) == clients
+	})
+	if len(answers) > 0 {
+		t.Fatalf("a request sent while the routes loaded was answered before they were: %q", <-answers)
+	}
+	held.Release()
+
+	var got []string
+	for range clients {
+		got = append(got, <-answers)
+	}
+	want := make([]string, clients)
+	for i := range want {
+		want[i] = "200 a"
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers to the requests sent while the gateway started (-want, +got):\n%s", diff)
+	}
+	waitFor(t, "the gateway ready", func() bool { code, _, _ := get(readyz); return code == http.StatusOK })
+}
+
+// TestStoppedBeforeItsRoutesLoadTheGatewayServesNothing stops the gateway
+// while it waits for the API server: with nothing served there is nothing
+// to drain, so Run returns without the drain window, and the listener,
+// never served, is closed.
+func TestStoppedBeforeItsRoutesLoadTheGatewayServesNothing(t *testing.T) {
+	kube := kubefake.NewClientset()
+	held := holdList(t, &kube.Fake, "endpointslices")
+	gwKey := types.NamespacedName{Namespace: gt.Namespace, Name: "gw"}
+	g, err := gateway.New(gateway.Config{
+		Kube: kube, GatewayAPI: gatewayfake.NewSimpleClientset(),
+		Listen:       map[types.NamespacedName]string{gwKey: "127.0.0.1:0"},
+		AdminAddress: "127.0.0.1:0", DrainWindow: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	<-held.listing
+	cancel()
+	// The fake, unlike an API server, does not end a list when its
+	// caller gives up.
+	held.Release()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return when stopped before its routes loaded")
+	}
+	if code, body, err := get("http://" + g.Addr(gwKey).String() + "/"); err == nil {
+		t.Errorf("the gateway answered %d %q after Run returned, want no connection", code, body)
+	}
+}
