@@ -36,9 +36,9 @@ type podFS struct {
 	// volumesReady projects again the API data volumes that could not be
 	// projected yet and says why any still cannot; nil: all are ready.
 	volumesReady func(ctx context.Context) error
-	// cgroupNS is set when containers run in cgroup namespaces of their
-	// own (the node has cgroup v2): /sys/fs/cgroup then shows the
-	// container's cgroup.
+	// cgroupNS is set when containers run in cgroups and cgroup
+	// namespaces of their own (the node has cgroups): /sys/fs/cgroup then
+	// shows the container's cgroups.
 	cgroupNS bool
 }
 
@@ -56,7 +56,7 @@ var etcFiles = []string{"hosts", "resolv.conf", "hostname"}
 
 // rootPlanFor is the filesystem of container c: the host's, with the
 // pod's /tmp, a minimal /dev, the pod's /etc files, /proc/sys and /sys
-// read-only, the image's executable at /ko-app/<name> and the container's
+// read-only (with the container's cgroups at /sys/fs/cgroup), the image's executable at /ko-app/<name> and the container's
 // volume mounts.
 func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*containerinit.RootPlan, error) {
 	ops := []containerinit.MountOp{
@@ -85,9 +85,9 @@ func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*contai
 		containerinit.MountOp{Kind: containerinit.OpReadOnly, Target: "/sys"},
 	)
 	if fsys.cgroupNS {
-		// Mounted inside the container's cgroup namespace, cgroup2 shows
-		// the container's own cgroup as its root.
-		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpCgroup2, Target: "/sys/fs/cgroup", ReadOnly: true})
+		// Mounted inside the container's cgroup namespace, each
+		// hierarchy shows the container's own cgroup as its root.
+		ops = append(ops, hostCgroups().viewOps("/sys/fs/cgroup")...)
 	}
 	if exe != "" {
 		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: exe, Target: koAppDir + exeName, File: true, ReadOnly: true})

@@ -3,6 +3,7 @@ package node
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,8 +101,14 @@ func TestRootPlanFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op := withCgroup.Ops[len(withCgroup.Ops)-2]; op.Kind != containerinit.OpCgroup2 || op.Target != "/sys/fs/cgroup" || !op.ReadOnly {
-		t.Errorf("with a cgroup namespace, the op after /sys is %+v, want cgroup2 at /sys/fs/cgroup read-only", op)
+	// The container's cgroups, as the host lays them out
+	// (TestCgroupViewOps), come after /sys is made read-only.
+	view := hostCgroups().viewOps("/sys/fs/cgroup")
+	sys := slices.IndexFunc(withCgroup.Ops, func(op containerinit.MountOp) bool {
+		return op.Kind == containerinit.OpReadOnly && op.Target == "/sys"
+	})
+	if after := withCgroup.Ops[sys+1:]; len(after) < len(view) || !cmp.Equal(view, after[:len(view)]) {
+		t.Errorf("with a cgroup namespace, the ops after /sys are %+v, want %+v first", after, view)
 	}
 	if st, err := os.Stat(filepath.Join(emptyDir, "made", "here")); err != nil || !st.IsDir() {
 		t.Errorf("the emptyDir's subPath was not made: %v", err)

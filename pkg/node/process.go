@@ -45,7 +45,10 @@ type processSpec struct {
 	// enterPID, when set, runs the process in the mount and UTS
 	// namespaces of that process (an exec probe in its container).
 	enterPID int
-	// cgroup, when set, is the cgroup v2 directory the process starts in.
+	// cgroup, when set, is the cgroup the process starts in, named by its
+	// path in the host's first hierarchy (cgroupLayout.root): it is cloned
+	// into the v2 directory and moved into the v1 ones before the
+	// container init goes on.
 	cgroup string
 }
 
@@ -108,26 +111,26 @@ func (execRunner) start(spec processSpec) (process, error) {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
+	var v1Cgroups []string
 	if spec.cgroup != "" {
-		// Started inside the cgroup (clone3), so not even its first
-		// instructions run outside the container's limits.
-		fd, err := unix.Open(spec.cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			specW.Close()
-			return nil, fmt.Errorf("opening cgroup %s: %w", spec.cgroup, err)
+		var unified string
+		unified, v1Cgroups = cgroupPlacement(spec.cgroup)
+		if unified != "" {
+			// Started inside the cgroup (clone3), so not even its first
+			// instructions run outside it.
+			fd, err := unix.Open(unified, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				specW.Close()
+				return nil, fmt.Errorf("opening cgroup %s: %w", unified, err)
+			}
+			defer unix.Close(fd)
+			cmd.SysProcAttr.UseCgroupFD = true
+			cmd.SysProcAttr.CgroupFD = fd
 		}
-		defer unix.Close(fd)
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = fd
 	}
 	if spec.enterPID == 0 {
 		if spec.root != nil {
 			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
-			if spec.cgroup != "" {
-				// Cloned into its cgroup first, so that the namespace's
-				// root is the container's cgroup.
-				cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWCGROUP
-			}
 		}
 		if spec.hostname != "" {
 			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUTS
@@ -138,6 +141,10 @@ func (execRunner) start(spec processSpec) (process, error) {
 		Exe: spec.exe, Path: spec.path,
 		UID: spec.uid, GID: spec.gid, Groups: spec.groups,
 		Hostname: spec.hostname, Root: spec.root, EnterPID: spec.enterPID,
+		// The init makes the namespace once it is in every hierarchy's
+		// cgroup (v1 ones are joined after the clone), so that it is
+		// rooted at the container's cgroups.
+		CgroupNS: spec.enterPID == 0 && spec.root != nil && spec.cgroup != "",
 	}
 	b, err := json.Marshal(&init)
 	if err != nil {
@@ -153,6 +160,15 @@ func (execRunner) start(spec processSpec) (process, error) {
 	statusW.Close()
 	p := &execProcess{cmd: cmd, exited: make(chan struct{})}
 	go p.wait()
+	// The init waits for its spec: it runs nothing of the container's
+	// before it is in the container's v1 cgroups (memory limits live
+	// there on a v1 or hybrid host).
+	if err := joinCgroups(cmd.Process.Pid, v1Cgroups); err != nil {
+		specW.Close()
+		_ = p.signal(syscall.SIGKILL)
+		<-p.exited
+		return nil, err
+	}
 	// A large spec fills the pipe before the child reads it: write while
 	// the child runs.
 	go func() {

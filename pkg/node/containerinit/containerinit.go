@@ -50,6 +50,10 @@ type Spec struct {
 	// Root is the container's filesystem, built in the mount namespace
 	// the node cloned for the process; nil keeps the host's.
 	Root *RootPlan `json:"root,omitempty"`
+	// CgroupNS asks for a cgroup namespace of the process's own, rooted
+	// at the cgroups the node placed it in before sending this spec, for
+	// Root's cgroup mounts to show.
+	CgroupNS bool `json:"cgroupNS,omitempty"`
 	// EnterPID joins the mount and UTS namespaces of that (container)
 	// process instead: exec probes and hooks see what the container sees.
 	EnterPID int `json:"enterPID,omitempty"`
@@ -102,6 +106,11 @@ func runContainerInit() error {
 	if spec.Exe != "" {
 		if exe, err = unix.Open(spec.Exe, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
 			return fmt.Errorf("opening the image's executable %s: %w", spec.Exe, err)
+		}
+	}
+	if spec.CgroupNS && spec.EnterPID == 0 {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("making the container's cgroup namespace: %w", err)
 		}
 	}
 	switch {

@@ -61,6 +61,10 @@ const (
 	// OpCgroup2 mounts the cgroup v2 hierarchy as the process's cgroup
 	// namespace sees it.
 	OpCgroup2 OpKind = "cgroup2"
+	// OpCgroup1 mounts the cgroup v1 hierarchy of the controllers Data
+	// lists (comma-separated, all those bound to it), as the process's
+	// cgroup namespace sees it.
+	OpCgroup1 OpKind = "cgroup"
 	// OpSymlink makes Target a symbolic link to Source.
 	OpSymlink OpKind = "symlink"
 	// OpReadOnly makes the mount tree at Target read-only.
@@ -171,7 +175,7 @@ func (b *rootBuilder) applyOnce(op MountOp) error {
 			}
 		}
 		return nil
-	case OpTmpfs, OpDevpts, OpCgroup2:
+	case OpTmpfs, OpDevpts, OpCgroup2, OpCgroup1:
 		dst, err := b.ensure(op.Target, true)
 		if err != nil {
 			return err
@@ -181,7 +185,7 @@ func (b *rootBuilder) applyOnce(op MountOp) error {
 		switch op.Kind {
 		case OpDevpts:
 			flags = unix.MS_NOSUID | unix.MS_NOEXEC
-		case OpCgroup2:
+		case OpCgroup2, OpCgroup1:
 			flags |= unix.MS_NOEXEC
 		}
 		if err := unix.Mount(fstype, dst, fstype, flags, op.Data); err != nil {
