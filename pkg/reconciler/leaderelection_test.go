@@ -94,7 +94,7 @@ func TestRestartedInItsPodLeadsAtOnce(t *testing.T) {
 	t.Setenv("SYSTEM_NAMESPACE", systemNamespace)
 	kc := fakekube.NewClientset(heldLease("flywheel-controller-7d9f-abcde", time.Now()))
 
-	promoted, _ := runElector(t, t.Context(), kc, "flywheel-controller-7d9f-abcde")
+	promoted, _ := runElector(t.Context(), t, kc, "flywheel-controller-7d9f-abcde")
 	select {
 	case <-promoted:
 	case <-time.After(electionTimeout):
@@ -110,7 +110,7 @@ func TestCleanShutdownReleasesTheLease(t *testing.T) {
 	kc := fakekube.NewClientset()
 
 	ctx, stop := context.WithCancel(t.Context())
-	promoted, done := runElector(t, ctx, kc, "flywheel-controller-7d9f-abcde")
+	promoted, done := runElector(ctx, t, kc, "flywheel-controller-7d9f-abcde")
 	select {
 	case <-promoted:
 	case <-time.After(electionTimeout):
@@ -127,7 +127,7 @@ func TestCleanShutdownReleasesTheLease(t *testing.T) {
 		t.Errorf("lease holder after a clean shutdown = %q, want none", holder)
 	}
 
-	promoted, _ = runElector(t, t.Context(), kc, "flywheel-controller-7d9f-fghij")
+	promoted, _ = runElector(t.Context(), t, kc, "flywheel-controller-7d9f-fghij")
 	select {
 	case <-promoted:
 	case <-time.After(electionTimeout):
@@ -183,7 +183,7 @@ func heldLease(holder string, renewed time.Time) *coordinationv1.Lease {
 // runElector runs, until ctx ends, the elector Main's wiring builds for a
 // reconciler as the process identity. promoted is closed when it leads;
 // done when it has stopped, its lease released.
-func runElector(t *testing.T, ctx context.Context, kc kubernetes.Interface, identity string) (promoted, done <-chan struct{}) {
+func runElector(ctx context.Context, t *testing.T, kc kubernetes.Interface, identity string) (promoted, done <-chan struct{}) {
 	t.Helper()
 	ctx, err := withLeaderElection(ctx, kc, systemNamespace, identity)
 	if err != nil {

@@ -164,7 +164,7 @@ func TestResponseStartedInTimeIsNotCut(t *testing.T) {
 // client gets every byte and a clean end.
 func TestStartedStreamOutlivesTheRevisionTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
-	srv := httptest.NewServer(Handler(http.HandlerFunc(streamFor(3*timeout)), Timeouts{Revision: timeout}, clock.RealClock{}))
+	srv := httptest.NewServer(Handler(streamFor(3*timeout), Timeouts{Revision: timeout}, clock.RealClock{}))
 	defer srv.Close()
 
 	begin := time.Now()
