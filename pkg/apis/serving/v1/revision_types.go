@@ -63,8 +63,9 @@ type RevisionSpec struct {
 	// +optional
 	ContainerConcurrency *int64 `json:"containerConcurrency,omitempty"`
 
-	// TimeoutSeconds is the most time a request may take, from its arrival
-	// to the end of its response.
+	// TimeoutSeconds is the most time a request may wait, from its arrival,
+	// for its response to start; a response that has started may stream
+	// past it, bounded only by IdleTimeoutSeconds.
 	// +optional
 	TimeoutSeconds *int64 `json:"timeoutSeconds,omitempty"`
 
