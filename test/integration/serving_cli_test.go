@@ -111,7 +111,7 @@ func TestCLI(t *testing.T) {
 	var names []string
 	for _, r := range revs.Items {
 		names = append(names, r.Name)
-		if r.Kind != "Revision" || len(r.Status.ContainerStatuses) == 0 {
+		if r.Kind != "Revision" || len(r.Status.ContainerStatuses) == 0 || r.Status.ContainerStatuses[0].ImageDigest == "" {
 			t.Errorf("revision %s: kind %q, container statuses %v; want a Revision with its digest", r.Name, r.Kind, r.Status.ContainerStatuses)
 		}
 	}
