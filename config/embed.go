@@ -25,6 +25,13 @@ import (
 //go:embed core
 var Core embed.FS
 
+// Local is what local mode adds to a cluster that a real one brings
+// itself: kube-proxy and CoreDNS, each as its kubeadm install runs it.
+// Paths start with "local/".
+//
+//go:embed local
+var Local embed.FS
+
 // Manifests decodes every object of every .yaml file in fsys, in install
 // order, skipping empty documents (a leading "---", a document of comments).
 //

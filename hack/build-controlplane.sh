@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kube-controller-manager from the pinned Go
-# modules in third_party/controlplane, once per version, into a cache under
-# the user's cache directory, and prints that directory. Nothing is downloaded
-# but Go modules.
+# Builds etcd, kube-apiserver, kube-controller-manager and kube-proxy from
+# the pinned Go modules in third_party/controlplane, and CoreDNS from its own
+# in third_party/coredns, once per version, into a cache under the user's
+# cache directory, and prints that directory. Nothing is downloaded but Go
+# modules.
 #
 # The cache key covers everything that decides the binaries (the tools
 # module's files and the Go version), so a fresh clone on the same machine
@@ -13,11 +14,18 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 module="$root/third_party/controlplane"
 kube_version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' "$module/go.mod")
 etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$module/go.mod")
+coredns_module="$root/third_party/coredns"
 
-key=$( (cd "$module" && cat go.mod go.sum */main.go; go version) | sha256sum | cut -c1-16)
+key=$( (cd "$module" && cat go.mod go.sum */main.go; cd "$coredns_module" && cat go.mod go.sum main.go; go version) | sha256sum | cut -c1-16)
 cache="${FLYWHEEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}/controlplane/${kube_version}-${etcd_version}-${key}"
 
-cached() { [[ -x "$cache/kube-apiserver" && -x "$cache/kube-controller-manager" && -x "$cache/etcd" ]]; }
+binaries=(etcd kube-apiserver kube-controller-manager kube-proxy coredns)
+cached() {
+	local b
+	for b in "${binaries[@]}"; do
+		[[ -x "$cache/$b" ]] || return 1
+	done
+}
 if cached; then
 	echo "$cache"
 	exit 0
@@ -48,10 +56,13 @@ kube_ldflags="-s -w
  -X k8s.io/client-go/pkg/version.gitMajor=1
  -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
 
-echo >&2 "building etcd ${etcd_version}, kube-apiserver and kube-controller-manager ${kube_version} (first time only, ~10 min on 2 cores)"
+echo >&2 "building etcd ${etcd_version}, kube-apiserver, kube-controller-manager and kube-proxy ${kube_version}, and CoreDNS (first time only, ~12 min on 2 cores)"
 cd "$module"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/etcd" ./etcd
 CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-apiserver" ./kube-apiserver
 CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-controller-manager" ./kube-controller-manager
+CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-proxy" ./kube-proxy
+cd "$coredns_module"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/coredns" .
 mv "$work"/* "$cache"/
 echo "$cache"

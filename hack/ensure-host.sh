@@ -11,8 +11,9 @@ fi
 
 # Debian packages, by the command each provides. The network setup goes
 # through netlink from Go; the queue-proxy's transparent mode runs the
-# iptables binary, as its init container does in a pod.
-declare -A packages=([iptables]=iptables)
+# iptables binary, as its init container does in a pod; local mode's
+# kube-proxy programs the host with nft (nftables mode), as on a node.
+declare -A packages=([iptables]=iptables [nft]=nftables)
 
 missing=()
 for cmd in "${!packages[@]}"; do

@@ -124,6 +124,13 @@ func sweep(st *State, dir string, out io.Writer) error {
 			fmt.Fprintf(out, "Swept the node's pods, network namespaces, links, routes and rules (%s).\n", st.NodeDataDir)
 		}
 	}
+	if st.KubeProxy != "" {
+		if err := CleanUpKubeProxy(context.Background(), st.KubeProxy); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintln(out, "Removed kube-proxy's nftables and iptables rules.")
+		}
+	}
 	removed, err := SweepSandboxes(st.Sandboxes)
 	errs = append(errs, err)
 	for _, r := range removed {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,7 +33,8 @@ const LocalDomain = "localhost"
 
 // startNode runs the process node until Stop, and binds every pod that no
 // scheduler placed to it: local mode has one node and no kube-scheduler.
-func (c *Flywheel) startNode(ctx context.Context) error {
+// Pods get addresses from podCIDR and, with ClusterFirst, clusterDNS.
+func (c *Flywheel) startNode(ctx context.Context, podCIDR netip.Prefix, clusterDNS []netip.Addr) error {
 	logFile, err := os.Create(filepath.Join(c.workDir, "node.log"))
 	if err != nil {
 		return err
@@ -57,7 +59,9 @@ func (c *Flywheel) startNode(ctx context.Context) error {
 	n, err := node.New(node.Config{
 		RESTConfig:   c.ControlPlane.RESTConfig(),
 		DataDir:      dataDir,
+		PodCIDR:      podCIDR.String(),
 		ServiceCIDR:  c.ControlPlane.ServiceClusterIPRange,
+		ClusterDNS:   clusterDNS,
 		ClientCAFile: c.ControlPlane.CACertPath,
 		ModuleRoot:   root,
 		// Pods reach the API server through the node's relay on its IP.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,9 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/manifest"
+	"flywheel.dev/pkg/node"
 )
 
 // Names in config/core that local mode relies on.
@@ -27,11 +31,10 @@ const (
 	// componentLabel names a component on its Deployment, as status and
 	// logs call it.
 	componentLabel = "app.kubernetes.io/component"
-	// gatewayDeployment and its container's ports carry the built-in
-	// gateway's two listeners.
+	// gatewayDeployment and its container's port carry the built-in
+	// gateway's external listener.
 	gatewayDeployment   = "flywheel-gateway"
 	gatewayExternalPort = "http-external"
-	gatewayLocalPort    = "http-local"
 )
 
 // componentsTimeout bounds the wait for every component's Deployment;
@@ -39,31 +42,53 @@ const (
 const componentsTimeout = 10 * time.Minute
 
 // upAsPods installs objs (the Gateway API CRDs and config/core, the
-// components' Deployments included) and runs the node, which runs the
-// components as the pods of those Deployments, as on a real cluster. The
-// built-in gateway's listeners become host ports on gatewayAddr and the
-// port after it. It returns once every component is ready and the webhook
-// admits through the API server.
-func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructured, external, clusterLocal *net.TCPAddr, progress io.Writer) error {
-	if err := exposeGateway(objs, external, clusterLocal); err != nil {
+// components' Deployments included) and config/local's kube-proxy and
+// CoreDNS, and runs the node, which runs them all as the pods of their
+// workloads, as on a real cluster. kube-proxy and CoreDNS run from the
+// executables in binDir. The built-in gateway's external listener
+// becomes a host port on external. It returns once every
+// component is ready and the webhook admits through the API server.
+func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructured, binDir string, external *net.TCPAddr, progress io.Writer) error {
+	if err := exposeGateway(objs, external); err != nil {
 		return err
 	}
+	podCIDR := netip.MustParsePrefix(node.DefaultPodCIDR)
+	serviceCIDR, err := netip.ParsePrefix(c.ControlPlane.ServiceClusterIPRange)
+	if err != nil {
+		return fmt.Errorf("the service range: %w", err)
+	}
+	networking, err := clusterNetworking(podCIDR, serviceCIDR, hostHasNftables())
+	if err != nil {
+		return err
+	}
+	images, err := localImages(networking, binDir)
+	if err != nil {
+		return err
+	}
+	objs = append(objs, networking...)
 	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
-		return fmt.Errorf("installing the Gateway API CRDs and config/core: %w", err)
+		return fmt.Errorf("installing the Gateway API CRDs, config/core and config/local: %w", err)
 	}
 	if err := c.useLocalDomain(ctx); err != nil {
 		return err
 	}
-	if err := c.startNode(ctx); err != nil {
+	if err := mapNodeImages(ctx, c.Kube, images); err != nil {
+		return fmt.Errorf("mapping kube-proxy's and CoreDNS's images to their executables: %w", err)
+	}
+	// Recorded before kube-proxy can run, so that a crash from here on
+	// still has its rules removed by Down.
+	c.kubeProxy = filepath.Join(binDir, kubeProxyName)
+	if err := c.record(func(st *State) { st.KubeProxy = c.kubeProxy }); err != nil {
 		return err
 	}
-	var components []Component
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GetNamespace() == SystemNamespace {
-			name := cmp.Or(o.GetLabels()[componentLabel], o.GetName())
-			components = append(components, Component{Name: name, Deployment: o.GetName()})
-		}
+	nodeIP := podCIDR.Addr().Next()
+	if err := pointKubernetesServiceAtNode(ctx, c.Kube, nodeIP); err != nil {
+		return fmt.Errorf("pointing the kubernetes Service at the node: %w", err)
 	}
+	if err := c.startNode(ctx, podCIDR, []netip.Addr{clusterDNSIP(serviceCIDR)}); err != nil {
+		return err
+	}
+	components := workloadComponents(objs)
 	if err := c.record(func(st *State) { st.Components = append(st.Components, components...) }); err != nil {
 		return err
 	}
@@ -72,9 +97,9 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 		for i, comp := range components {
 			names[i] = comp.Name
 		}
-		fmt.Fprintf(progress, "Starting Flywheel's %s as pods (the first time, the node builds them: a few minutes)...\n", strings.Join(names, ", "))
+		fmt.Fprintf(progress, "Starting %s as pods (the first time, the node builds Flywheel's: a few minutes)...\n", strings.Join(names, ", "))
 	}
-	if err := c.waitDeploymentsReady(ctx, components); err != nil {
+	if err := c.waitWorkloadsReady(ctx, components); err != nil {
 		return err
 	}
 	if err := c.waitWebhookServing(ctx); err != nil {
@@ -83,50 +108,73 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 	if err := c.waitControllerLeading(ctx); err != nil {
 		return err
 	}
-	c.GatewayAddr, c.ClusterLocalGatewayAddr = external.String(), clusterLocal.String()
-	return c.record(func(st *State) {
-		st.GatewayAddress, st.ClusterLocalGatewayAddress = c.GatewayAddr, c.ClusterLocalGatewayAddr
-	})
+	c.GatewayAddr = external.String()
+	return c.record(func(st *State) { st.GatewayAddress = c.GatewayAddr })
 }
 
-// gatewayHostPorts are the host addresses of the external and the
-// cluster-local Gateway: addr and the port after it. Port 0 picks two
-// free ports. Both must be free now: the node binds them only when the
-// gateway's pod starts, too late for a clear error.
-func gatewayHostPorts(addr string) (external, clusterLocal *net.TCPAddr, err error) {
+// workloadComponents are the components that objs run as pods: Flywheel's
+// Deployments in SystemNamespace, and kube-proxy's DaemonSet and CoreDNS's
+// Deployment in kube-system.
+func workloadComponents(objs []*unstructured.Unstructured) []Component {
+	var components []Component
+	for _, o := range objs {
+		ns := o.GetNamespace()
+		if ns != SystemNamespace && ns != kubeSystem {
+			continue
+		}
+		comp := Component{Name: cmp.Or(o.GetLabels()[componentLabel], o.GetName())}
+		if ns != SystemNamespace {
+			comp.Namespace = ns
+		}
+		switch o.GetKind() {
+		case "Deployment":
+			comp.Deployment = o.GetName()
+		case "DaemonSet":
+			comp.DaemonSet = o.GetName()
+		default:
+			continue
+		}
+		components = append(components, comp)
+	}
+	return components
+}
+
+// gatewayHostAddress is the host address of the external Gateway. Port 0
+// picks a free port. It must be free now: the node binds it only when the
+// gateway's pod starts, too late for a clear error. The cluster-local
+// Gateway gets no host port: pods reach it through its Service, as on any
+// cluster, and the host must not.
+func gatewayHostAddress(addr string) (*net.TCPAddr, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway address %q: %w", addr, err)
+		return nil, fmt.Errorf("gateway address %q: %w", addr, err)
 	}
 	ip := net.ParseIP(host)
 	if ip == nil {
-		return nil, nil, fmt.Errorf("gateway address %q: the host must be an IP address, such as 127.0.0.1", addr)
+		return nil, fmt.Errorf("gateway address %q: the host must be an IP address, such as 127.0.0.1", addr)
 	}
 	p, err := strconv.Atoi(port)
-	if err != nil || p < 0 || p > 65534 {
-		return nil, nil, fmt.Errorf("gateway address %q: the port must be a number from 0 to 65534", addr)
+	if err != nil || p < 0 || p > 65535 {
+		return nil, fmt.Errorf("gateway address %q: the port must be a number from 0 to 65535", addr)
 	}
 	if p == 0 {
-		if p, err = controlplane.FreeConsecutivePorts(2); err != nil {
-			return nil, nil, err
+		if p, err = controlplane.FreeConsecutivePorts(1); err != nil {
+			return nil, err
 		}
 	}
-	ports := []int{p, p + 1}
-	for _, port := range ports {
-		a := net.JoinHostPort(host, strconv.Itoa(port))
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			return nil, nil, fmt.Errorf("the gateway needs %s, which is taken (choose another with --gateway-address): %w", a, err)
-		}
-		_ = l.Close()
+	a := net.JoinHostPort(host, strconv.Itoa(p))
+	l, err := net.Listen("tcp", a)
+	if err != nil {
+		return nil, fmt.Errorf("the gateway needs %s, which is taken (choose another with --gateway-address): %w", a, err)
 	}
-	return &net.TCPAddr{IP: ip, Port: ports[0]}, &net.TCPAddr{IP: ip, Port: ports[1]}, nil
+	_ = l.Close()
+	return &net.TCPAddr{IP: ip, Port: p}, nil
 }
 
-// exposeGateway gives the gateway Deployment's listener ports host ports,
-// as a cluster would give its Service a load balancer: that is how
+// exposeGateway gives the gateway Deployment's external listener a host
+// port, as a cluster would give its Service a load balancer: that is how
 // requests from the host reach Routes.
-func exposeGateway(objs []*unstructured.Unstructured, external, clusterLocal *net.TCPAddr) error {
+func exposeGateway(objs []*unstructured.Unstructured, external *net.TCPAddr) error {
 	i := slices.IndexFunc(objs, func(o *unstructured.Unstructured) bool {
 		return o.GetKind() == "Deployment" && o.GetNamespace() == SystemNamespace && o.GetName() == gatewayDeployment
 	})
@@ -137,19 +185,18 @@ func exposeGateway(objs []*unstructured.Unstructured, external, clusterLocal *ne
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs[i].Object, &d); err != nil {
 		return fmt.Errorf("reading Deployment %s: %w", gatewayDeployment, err)
 	}
-	hostPorts := map[string]*net.TCPAddr{gatewayExternalPort: external, gatewayLocalPort: clusterLocal}
-	found := 0
+	found := false
 	for ci := range d.Spec.Template.Spec.Containers {
 		ports := d.Spec.Template.Spec.Containers[ci].Ports
 		for pi := range ports {
-			if a, ok := hostPorts[ports[pi].Name]; ok {
-				ports[pi].HostIP, ports[pi].HostPort = a.IP.String(), int32(a.Port)
-				found++
+			if ports[pi].Name == gatewayExternalPort {
+				ports[pi].HostIP, ports[pi].HostPort = external.IP.String(), int32(external.Port)
+				found = true
 			}
 		}
 	}
-	if found != len(hostPorts) {
-		return fmt.Errorf("the gateway Deployment %s lacks the container ports %s and %s", gatewayDeployment, gatewayExternalPort, gatewayLocalPort)
+	if !found {
+		return fmt.Errorf("the gateway Deployment %s lacks the container port %s", gatewayDeployment, gatewayExternalPort)
 	}
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&d)
 	if err != nil {
@@ -159,20 +206,20 @@ func exposeGateway(objs []*unstructured.Unstructured, external, clusterLocal *ne
 	return nil
 }
 
-// waitDeploymentsReady waits until every component's Deployment has all
-// its replicas updated and ready.
-func (c *Flywheel) waitDeploymentsReady(ctx context.Context, components []Component) error {
+// waitWorkloadsReady waits until every component's Deployment has all
+// its replicas updated and ready, and every DaemonSet its pods.
+func (c *Flywheel) waitWorkloadsReady(ctx context.Context, components []Component) error {
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, componentsTimeout, true, func(ctx context.Context) (bool, error) {
 		var waiting []string
 		for _, comp := range components {
-			d, err := c.Kube.AppsV1().Deployments(SystemNamespace).Get(ctx, comp.Deployment, metav1.GetOptions{})
+			w, err := WorkloadStateOf(ctx, c.Kube, comp)
 			if err != nil {
 				last = err
 				return false, nil
 			}
-			if !deploymentReady(d) {
-				waiting = append(waiting, fmt.Sprintf("%s (%d of %d ready)", comp.Name, d.Status.ReadyReplicas, replicas(d)))
+			if !w.Done() {
+				waiting = append(waiting, fmt.Sprintf("%s (%d of %d ready)", comp.Name, w.Ready, w.Want))
 			}
 		}
 		if len(waiting) > 0 {
@@ -187,12 +234,46 @@ func (c *Flywheel) waitDeploymentsReady(ctx context.Context, components []Compon
 	return nil
 }
 
-// deploymentReady says the Deployment's controller has seen its spec and
-// every replica of it is updated and ready.
-func deploymentReady(d *appsv1.Deployment) bool {
-	want := replicas(d)
-	return d.Status.ObservedGeneration >= d.Generation &&
-		d.Status.UpdatedReplicas == want && d.Status.ReadyReplicas == want && d.Status.Replicas == want
+// WorkloadState is how far a component's Deployment or DaemonSet is.
+type WorkloadState struct {
+	// Ready counts its ready pods, of the Want it asks for.
+	Ready, Want int32
+	// Updated says its controller has seen its spec and every pod it has
+	// is of that spec.
+	Updated bool
+	// Selector selects its pods.
+	Selector *metav1.LabelSelector
+}
+
+// Done says every pod the workload wants is of its spec and ready.
+func (w WorkloadState) Done() bool { return w.Updated && w.Want > 0 && w.Ready == w.Want }
+
+// WorkloadStateOf reads the state of the component's workload.
+func WorkloadStateOf(ctx context.Context, kube kubernetes.Interface, comp Component) (WorkloadState, error) {
+	ns := comp.WorkloadNamespace()
+	switch {
+	case comp.Deployment != "":
+		d, err := kube.AppsV1().Deployments(ns).Get(ctx, comp.Deployment, metav1.GetOptions{})
+		if err != nil {
+			return WorkloadState{}, err
+		}
+		want := replicas(d)
+		return WorkloadState{
+			Ready: d.Status.ReadyReplicas, Want: want, Selector: d.Spec.Selector,
+			Updated: d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want && d.Status.Replicas == want,
+		}, nil
+	case comp.DaemonSet != "":
+		ds, err := kube.AppsV1().DaemonSets(ns).Get(ctx, comp.DaemonSet, metav1.GetOptions{})
+		if err != nil {
+			return WorkloadState{}, err
+		}
+		want := ds.Status.DesiredNumberScheduled
+		return WorkloadState{
+			Ready: ds.Status.NumberReady, Want: want, Selector: ds.Spec.Selector,
+			Updated: ds.Status.ObservedGeneration >= ds.Generation && ds.Status.UpdatedNumberScheduled == want,
+		}, nil
+	}
+	return WorkloadState{}, fmt.Errorf("component %s runs as no workload", comp.Name)
 }
 
 func replicas(d *appsv1.Deployment) int32 {

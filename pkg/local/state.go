@@ -43,12 +43,13 @@ type State struct {
 	// had it made in the temporary directory: Stop removes it, so Down
 	// does after a crash.
 	ControlPlaneTempDir string `json:"controlPlaneTempDir,omitempty"`
-	// GatewayAddress and ClusterLocalGatewayAddress are where the external
-	// and the cluster-local Gateways listen.
-	GatewayAddress             string `json:"gatewayAddress,omitempty"`
-	ClusterLocalGatewayAddress string `json:"clusterLocalGatewayAddress,omitempty"`
+	// GatewayAddress is where the external Gateway listens.
+	GatewayAddress string `json:"gatewayAddress,omitempty"`
 	// NodeDataDir is the process node's data directory (node.Sweep).
 	NodeDataDir string `json:"nodeDataDir,omitempty"`
+	// KubeProxy is the kube-proxy executable whose --cleanup removes what
+	// it programmed on the host, once the node is gone.
+	KubeProxy string `json:"kubeProxy,omitempty"`
 	// Components are the control plane's processes and Flywheel's
 	// components, in start order.
 	Components []Component `json:"components,omitempty"`
@@ -64,13 +65,37 @@ type Component struct {
 	// zero.
 	Process   Process `json:"process,omitzero"`
 	InProcess bool    `json:"inProcess,omitempty"`
-	// Deployment names the component's Deployment in SystemNamespace
-	// when it runs as pods on the node.
+	// Deployment or DaemonSet names the component's workload when it
+	// runs as pods on the node, in Namespace (SystemNamespace when empty).
 	Deployment string `json:"deployment,omitempty"`
+	DaemonSet  string `json:"daemonSet,omitempty"`
+	Namespace  string `json:"namespace,omitempty"`
 	// Address is where it serves, when something connects to it.
 	Address string `json:"address,omitempty"`
 	// Log is the file it writes its output to.
 	Log string `json:"log,omitempty"`
+}
+
+// AsPods says whether the component runs as the pods of a workload.
+func (c Component) AsPods() bool { return c.Deployment != "" || c.DaemonSet != "" }
+
+// WorkloadNamespace is the namespace of the component's workload.
+func (c Component) WorkloadNamespace() string {
+	if c.Namespace == "" {
+		return SystemNamespace
+	}
+	return c.Namespace
+}
+
+// Workload is the component's workload as kind/name, "" for a process.
+func (c Component) Workload() string {
+	switch {
+	case c.Deployment != "":
+		return "deployment/" + c.Deployment
+	case c.DaemonSet != "":
+		return "daemonset/" + c.DaemonSet
+	}
+	return ""
 }
 
 // Process names a process by pid, start time and executable, so that a

@@ -54,15 +54,17 @@ type Options struct {
 	// empty, a temporary directory is used and removed by Stop.
 	WorkDir string
 	// Node runs the process node (pods as processes; needs root), binds
-	// every pod to it, and runs Flywheel's components as pods from
-	// config/core's Deployments, as on a real cluster, with the built-in
-	// gateway's ports on the host at GatewayAddress: the whole request
-	// path on one machine, Routes served under LocalDomain. Without it
-	// the webhook and the controller run as processes in sandboxes.
+	// every pod to it, and runs Flywheel's components, kube-proxy and
+	// CoreDNS as pods from config/core's and config/local's workloads, as
+	// on a real cluster, with the built-in external gateway's port on the
+	// host at GatewayAddress: the whole request path on one machine,
+	// Routes served under LocalDomain, Services and cluster DNS for pods.
+	// Without it the webhook and the controller run as processes in
+	// sandboxes.
 	Node bool
-	// GatewayAddress is where the external Gateway listens with Node
-	// (the cluster-local one takes the next port); default
-	// DefaultGatewayAddress.
+	// GatewayAddress is where the external Gateway listens with Node;
+	// default DefaultGatewayAddress. The cluster-local one is reached from
+	// pods only, through its Service.
 	GatewayAddress string
 	// Progress, when not nil, gets a line as each long step begins.
 	Progress io.Writer
@@ -81,16 +83,19 @@ type Flywheel struct {
 
 	workDir     string
 	tempWorkDir bool
-	// GatewayAddr and ClusterLocalGatewayAddr are where the external and
-	// the cluster-local Gateways listen, with Options.Node.
-	GatewayAddr, ClusterLocalGatewayAddr string
+	// GatewayAddr is where the external Gateway listens, with
+	// Options.Node.
+	GatewayAddr string
 
 	// sandboxes of the components, by name, in start order.
 	sandboxes []*Sandbox
 	// stopNode ends the node and with it every pod; closers close log
 	// files after that.
 	stopNode func()
-	closers  []func() error
+	// kubeProxy is the executable whose --cleanup removes what
+	// kube-proxy programmed, once the node is gone; empty without a node.
+	kubeProxy string
+	closers   []func() error
 
 	// state is what StateFileName records; nil before Up claimed the
 	// work directory.
@@ -130,10 +135,10 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 	if err := c.claimWorkDir(); err != nil {
 		return err
 	}
-	var gatewayExternal, gatewayClusterLocal *net.TCPAddr
+	var gatewayExternal *net.TCPAddr
 	if opts.Node {
 		// A taken gateway port fails before anything starts.
-		gatewayExternal, gatewayClusterLocal, err = gatewayHostPorts(cmp.Or(opts.GatewayAddress, DefaultGatewayAddress))
+		gatewayExternal, err = gatewayHostAddress(cmp.Or(opts.GatewayAddress, DefaultGatewayAddress))
 		if err != nil {
 			return err
 		}
@@ -167,7 +172,7 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 		return err
 	}
 	if opts.Node {
-		return c.upAsPods(ctx, append(gateway, core...), gatewayExternal, gatewayClusterLocal, opts.Progress)
+		return c.upAsPods(ctx, append(gateway, core...), opts.ControlPlane.BinDir, gatewayExternal, opts.Progress)
 	}
 	// Without a node nothing would run the components' Deployments:
 	// this process runs the webhook and the controller itself, in
@@ -208,6 +213,14 @@ func (c *Flywheel) Stop() {
 	if c.stopNode != nil {
 		c.stopNode()
 		c.stopNode = nil
+	}
+	if c.kubeProxy != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := CleanUpKubeProxy(ctx, c.kubeProxy); err != nil {
+			fmt.Fprintln(os.Stderr, "local: ", err)
+		}
+		cancel()
+		c.kubeProxy = ""
 	}
 	for _, closeLog := range c.closers {
 		_ = closeLog()

@@ -22,6 +22,9 @@ const (
 	// DefaultPodCIDR is the pod range when Config leaves it empty: the range
 	// kubeadm and flannel use, so addresses look familiar.
 	DefaultPodCIDR = "10.244.0.0/16"
+	// DefaultClusterDomain is the cluster's DNS domain when Config leaves
+	// it empty, as on every kubeadm cluster.
+	DefaultClusterDomain = "cluster.local"
 	// DefaultKubeletPort is where the node serves the kubelet API (logs)
 	// on its InternalIP, the port a kubelet uses.
 	DefaultKubeletPort = 10250
@@ -69,6 +72,15 @@ type Config struct {
 	// unreachable route so that none leaves the machine.
 	// controlplane.DefaultServiceClusterIPRange when empty.
 	ServiceCIDR string
+	// ClusterDNS are the cluster DNS servers (a kubelet's --cluster-dns):
+	// pods whose dnsPolicy is ClusterFirst get them in resolv.conf, with
+	// search domains under ClusterDomain. Empty: every pod gets the
+	// host's resolver configuration, as a kubelet without a cluster DNS
+	// gives.
+	ClusterDNS []netip.Addr
+	// ClusterDomain is the cluster's DNS domain (a kubelet's
+	// --cluster-domain); DefaultClusterDomain when empty.
+	ClusterDomain string
 	// KubeletPort is the port of the kubelet API on the node's IP;
 	// DefaultKubeletPort when zero.
 	KubeletPort int
@@ -166,6 +178,9 @@ func (c Config) withDefaults() (*settings, error) {
 	}
 	if c.ServiceCIDR == "" {
 		c.ServiceCIDR = controlplane.DefaultServiceClusterIPRange
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = DefaultClusterDomain
 	}
 	if c.KubeletPort == 0 {
 		c.KubeletPort = DefaultKubeletPort

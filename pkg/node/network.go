@@ -25,15 +25,29 @@ import (
 //   - policy rules that let packets from the pod range go only to the pod
 //     and service ranges (and to the host's own addresses, which the local
 //     table resolves first): pods have no default route, and these rules
-//     keep it so even if a process in a pod adds one.
+//     keep it so even if a process in a pod adds one;
+//   - for pods, the service range routed through lo in a table of the
+//     node's own: a packet from a pod for a ClusterIP is then forwarded,
+//     so that kube-proxy's rules in the forward hook see it (rejecting it
+//     for a Service without endpoints, dropping it for an address no
+//     Service has, as on any node). What no rule stops comes back in on
+//     lo, where a rule ahead of the others makes it unreachable: it never
+//     loops, even on a host that forwards on every link.
 const (
-	// ruleAllowPriority and ruleDenyPriority sit before the main table's
-	// rule (32766).
+	// ruleLoopPriority, ruleAllowPriority and ruleDenyPriority sit
+	// before the main table's rule (32766).
+	ruleLoopPriority  = 30999
 	ruleAllowPriority = 31000
 	ruleDenyPriority  = 31001
 	// loLabel names the node's address in `ip addr` output.
 	loLabel = "lo:flywheel"
 )
+
+// serviceTable is the routing table holding the service range's route
+// for pods; the
+// route metric's number, distinct per pod range, and never one of the
+// kernel's own tables (253–255).
+func serviceTable(podCIDR netip.Prefix) int { return routeMetric(podCIDR) }
 
 // routeMetric is the metric of the node's unreachable routes. Two nodes on
 // one host (say `fw local` and an integration test) share the service
@@ -88,9 +102,19 @@ func setUpHostNetwork(s *settings, store *stateStore) error {
 		}
 	}
 
+	svc := &serviceRouteRecord{Dst: s.serviceCIDR.String(), Table: serviceTable(s.podCIDR)}
+	if err := netlink.RouteAdd(svc.route(lo)); err != nil {
+		return fmt.Errorf("routing %s through lo for pods: %w", s.serviceCIDR, err)
+	}
+	rec.ServiceRoute = svc
+	if err := save(); err != nil {
+		return err
+	}
+
 	rules := []ruleRecord{
+		{Priority: ruleLoopPriority, Src: s.podCIDR.String(), Dst: s.serviceCIDR.String(), Iif: "lo", Unreachable: true},
 		{Priority: ruleAllowPriority, Src: s.podCIDR.String(), Dst: s.podCIDR.String(), Table: unix.RT_TABLE_MAIN},
-		{Priority: ruleAllowPriority, Src: s.podCIDR.String(), Dst: s.serviceCIDR.String(), Table: unix.RT_TABLE_MAIN},
+		{Priority: ruleAllowPriority, Src: s.podCIDR.String(), Dst: s.serviceCIDR.String(), Table: serviceTable(s.podCIDR)},
 		{Priority: ruleDenyPriority, Src: s.podCIDR.String(), Unreachable: true},
 	}
 	for _, r := range rules {
@@ -155,6 +179,13 @@ func removeHostNetwork(rec *hostNetworkState) error {
 			errs = append(errs, fmt.Errorf("removing the unreachable route for %s: %w", r.Dst, err))
 		}
 	}
+	if r := rec.ServiceRoute; r != nil {
+		if lo, err := netlink.LinkByName("lo"); err == nil {
+			if err := netlink.RouteDel(r.route(lo)); err != nil && !isGone(err) {
+				errs = append(errs, fmt.Errorf("removing the route for %s through lo: %w", r.Dst, err))
+			}
+		}
+	}
 	if rec.NodeIP != "" {
 		if ip, err := netip.ParseAddr(rec.NodeIP); err == nil {
 			if lo, err := netlink.LinkByName("lo"); err == nil {
@@ -179,6 +210,16 @@ func (r routeRecord) route() *netlink.Route {
 	}
 }
 
+func (r serviceRouteRecord) route(lo netlink.Link) *netlink.Route {
+	return &netlink.Route{
+		LinkIndex: lo.Attrs().Index,
+		Dst:       ipNet(netip.MustParsePrefix(r.Dst)),
+		Scope:     netlink.SCOPE_LINK,
+		Table:     r.Table,
+		Family:    netlink.FAMILY_V4,
+	}
+}
+
 func (r ruleRecord) rule() *netlink.Rule {
 	rule := netlink.NewRule()
 	rule.Family = netlink.FAMILY_V4
@@ -189,6 +230,7 @@ func (r ruleRecord) rule() *netlink.Rule {
 	if r.Dst != "" {
 		rule.Dst = ipNet(netip.MustParsePrefix(r.Dst))
 	}
+	rule.IifName = r.Iif
 	if r.Unreachable {
 		rule.Type = unix.RTN_UNREACHABLE
 	} else {

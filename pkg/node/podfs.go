@@ -34,6 +34,7 @@ type podFilesystem struct {
 	hideDir     string
 	nodeIP      netip.Addr
 	hostNetwork bool
+	dns         clusterDNS
 	projector   *projector
 	clock       clock.WithTicker
 	syncPeriod  time.Duration
@@ -88,7 +89,7 @@ func (p *podFilesystem) setUp(_ context.Context, sb *sandbox) error {
 	}
 	etc := map[string]string{
 		"hosts":       hostsFile(pod, addrs.podIP, hostname, p.hostNetwork),
-		"resolv.conf": resolvConf(pod, readHostFile("/etc/resolv.conf")),
+		"resolv.conf": resolvConf(pod, readHostFile("/etc/resolv.conf"), p.hostNetwork, p.dns),
 		"hostname":    hostname + "\n",
 	}
 	for name, content := range etc {
@@ -377,12 +378,28 @@ func hostsFile(pod *corev1.Pod, podIP, hostname string, hostNetwork bool) string
 	return b.String()
 }
 
-// resolvConf is the pod's /etc/resolv.conf. Local mode has no cluster
-// DNS, so ClusterFirst falls back to the host's resolver configuration as
-// the kubelet does without a cluster DNS address; dnsPolicy None starts
-// empty. dnsConfig is merged in: nameservers and searches appended,
-// options replacing those of the same name.
-func resolvConf(pod *corev1.Pod, host string) string {
+// clusterDNS is the cluster's DNS as a kubelet's --cluster-dns and
+// --cluster-domain give it; without servers, pods get the host's resolver
+// configuration.
+type clusterDNS struct {
+	servers []netip.Addr
+	domain  string
+}
+
+// resolvConf is the pod's /etc/resolv.conf, made as a kubelet makes it
+// for the pod's dnsPolicy:
+//
+//   - ClusterFirst (the default): the cluster DNS, searching the pod's
+//     namespace, then svc and the cluster domain, then the host's search
+//     domains, with ndots:5; a hostNetwork pod gets the host's file, as
+//     does every pod while no cluster DNS is configured;
+//   - ClusterFirstWithHostNet: ClusterFirst, for hostNetwork pods too;
+//   - Default: the host's file;
+//   - None: only what dnsConfig says.
+//
+// dnsConfig is merged in: nameservers and searches appended, options
+// replacing those of the same name.
+func resolvConf(pod *corev1.Pod, host string, hostNetwork bool, dns clusterDNS) string {
 	var nameservers, searches []string
 	var options []string
 	if pod.Spec.DNSPolicy != corev1.DNSNone {
@@ -401,6 +418,16 @@ func resolvConf(pod *corev1.Pod, host string) string {
 				options = append(options, f[1:]...)
 			}
 		}
+	}
+	if usesClusterDNS(pod.Spec.DNSPolicy, hostNetwork) && len(dns.servers) > 0 {
+		nameservers = nameservers[:0]
+		for _, s := range dns.servers {
+			nameservers = append(nameservers, s.String())
+		}
+		searches = append([]string{
+			pod.Namespace + ".svc." + dns.domain, "svc." + dns.domain, dns.domain,
+		}, searches...)
+		options = []string{"ndots:5"}
 	}
 	if dc := pod.Spec.DNSConfig; dc != nil {
 		nameservers = append(nameservers, dc.Nameservers...)
@@ -428,6 +455,19 @@ func resolvConf(pod *corev1.Pod, host string) string {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
 	return b.String()
+}
+
+// usesClusterDNS says whether a pod with this dnsPolicy asks the cluster
+// DNS: ClusterFirst (also when unset) unless it runs in the host's
+// network, ClusterFirstWithHostNet always.
+func usesClusterDNS(policy corev1.DNSPolicy, hostNetwork bool) bool {
+	switch policy {
+	case corev1.DNSClusterFirstWithHostNet:
+		return true
+	case corev1.DNSClusterFirst, "":
+		return !hostNetwork
+	}
+	return false
 }
 
 // readHostFile reads a host file, empty when it cannot.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,17 +56,48 @@ func TestResolvConf(t *testing.T) {
 		Searches:    []string{"svc.local"},
 		Options:     []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("5")}, {Name: "rotate"}},
 	}
+	dns := clusterDNS{servers: []netip.Addr{netip.MustParseAddr("10.96.0.10")}, domain: "cluster.local"}
+	const clusterFirst = "nameserver 10.96.0.10\nsearch ns.svc.cluster.local svc.cluster.local cluster.local example.org\noptions ndots:5\n"
+	const hostFile = "nameserver 192.0.2.53\nsearch example.org\noptions ndots:2 edns0\n"
 	for _, tc := range []struct {
-		name string
-		spec corev1.PodSpec
-		want string
+		name        string
+		spec        corev1.PodSpec
+		hostNetwork bool
+		noDNS       bool
+		want        string
 	}{{
-		name: "ClusterFirst without a cluster DNS is the host's",
-		spec: corev1.PodSpec{DNSPolicy: corev1.DNSClusterFirst},
-		want: "nameserver 192.0.2.53\nsearch example.org\noptions ndots:2 edns0\n",
+		name:  "ClusterFirst without a cluster DNS is the host's",
+		spec:  corev1.PodSpec{DNSPolicy: corev1.DNSClusterFirst},
+		noDNS: true,
+		want:  hostFile,
 	}, {
-		name: "dnsConfig merged in",
+		name: "ClusterFirst asks the cluster DNS, searching the namespace first",
+		spec: corev1.PodSpec{DNSPolicy: corev1.DNSClusterFirst},
+		want: clusterFirst,
+	}, {
+		name: "an unset policy is ClusterFirst",
+		want: clusterFirst,
+	}, {
+		name:        "ClusterFirst in the host's network is the host's",
+		spec:        corev1.PodSpec{DNSPolicy: corev1.DNSClusterFirst, HostNetwork: true},
+		hostNetwork: true,
+		want:        hostFile,
+	}, {
+		name:        "ClusterFirstWithHostNet asks the cluster DNS from the host's network",
+		spec:        corev1.PodSpec{DNSPolicy: corev1.DNSClusterFirstWithHostNet, HostNetwork: true},
+		hostNetwork: true,
+		want:        clusterFirst,
+	}, {
+		name: "Default is the host's",
+		spec: corev1.PodSpec{DNSPolicy: corev1.DNSDefault},
+		want: hostFile,
+	}, {
+		name: "dnsConfig merged into ClusterFirst",
 		spec: corev1.PodSpec{DNSConfig: dnsConfig},
+		want: "nameserver 10.96.0.10\nnameserver 192.0.2.54\nsearch ns.svc.cluster.local svc.cluster.local cluster.local example.org svc.local\noptions ndots:5 rotate\n",
+	}, {
+		name: "dnsConfig merged into Default",
+		spec: corev1.PodSpec{DNSPolicy: corev1.DNSDefault, DNSConfig: dnsConfig},
 		want: "nameserver 192.0.2.53\nnameserver 192.0.2.54\nsearch example.org svc.local\noptions edns0 ndots:5 rotate\n",
 	}, {
 		name: "None is dnsConfig alone",
@@ -73,7 +105,12 @@ func TestResolvConf(t *testing.T) {
 		want: "nameserver 192.0.2.54\nsearch svc.local\noptions ndots:5 rotate\n",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, resolvConf(&corev1.Pod{Spec: tc.spec}, host)); diff != "" {
+			d := dns
+			if tc.noDNS {
+				d = clusterDNS{}
+			}
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Spec: tc.spec}
+			if diff := cmp.Diff(tc.want, resolvConf(pod, host, tc.hostNetwork, d)); diff != "" {
 				t.Errorf("resolv.conf (-want, +got):\n%s", diff)
 			}
 		})

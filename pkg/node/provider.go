@@ -160,6 +160,7 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 			hideDir:     p.s.DataDir,
 			nodeIP:      p.s.nodeIP,
 			hostNetwork: e.hostNetwork,
+			dns:         clusterDNS{servers: p.s.ClusterDNS, domain: p.s.ClusterDomain},
 			projector:   p.newProjector(),
 			clock:       p.s.Clock,
 			syncPeriod:  p.s.VolumeSyncPeriod,

@@ -44,6 +44,15 @@ type hostNetworkState struct {
 	NodeIP string        `json:"nodeIP"`
 	Routes []routeRecord `json:"routes,omitempty"`
 	Rules  []ruleRecord  `json:"rules,omitempty"`
+	// ServiceRoute is the service range's route for pods, through lo.
+	ServiceRoute *serviceRouteRecord `json:"serviceRoute,omitempty"`
+}
+
+// serviceRouteRecord is the service range's route through lo in a table
+// of the node's own.
+type serviceRouteRecord struct {
+	Dst   string `json:"dst"`
+	Table int    `json:"table"`
 }
 
 // routeRecord is an unreachable route in the main table.
@@ -57,6 +66,8 @@ type ruleRecord struct {
 	Priority int    `json:"priority"`
 	Src      string `json:"src,omitempty"`
 	Dst      string `json:"dst,omitempty"`
+	// Iif, when set, limits the rule to packets arriving on that link.
+	Iif string `json:"iif,omitempty"`
 	// Table is looked up when the rule matches; zero with Unreachable.
 	Table       int  `json:"table,omitempty"`
 	Unreachable bool `json:"unreachable,omitempty"`

@@ -22,11 +22,10 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
-	apisconfig "flywheel.dev/pkg/apis/config"
-	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	fwwait "flywheel.dev/pkg/commands/wait"
+	"flywheel.dev/pkg/local"
 )
 
 // readyTimeout bounds a wait for a Service to become Ready; the first one
@@ -210,32 +209,6 @@ func TestUpdateUnderLoadLosesNoRequest(t *testing.T) {
 	}
 }
 
-// TestClusterLocalIsNotServedExternally deploys a cluster-local Service:
-// its host is served on the cluster-local Gateway and the external one
-// answers 404 for it.
-func TestClusterLocalIsNotServedExternally(t *testing.T) {
-	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
-	ns := newNamespace(t, "private")
-	svc := helloService(ns, "private", "inside")
-	svc.Labels = map[string]string{serving.VisibilityLabel.String(): serving.VisibilityClusterLocal}
-	created, err := client.ServingV1().Services(ns).Create(t.Context(), svc, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := waitReady(t, client, ns, "private", created.Generation)
-	host := ready.Status.URL.Host
-	if want := "private." + ns + "." + apisconfig.ClusterLocalDomain; host != want {
-		t.Fatalf("URL host = %s, want %s", host, want)
-	}
-	if body := mustGetFrom(t, cluster.ClusterLocalGatewayAddr, host, nil); !strings.Contains(body, "Hello inside!") {
-		t.Errorf("the cluster-local Gateway answered %q, want the app's greeting", body)
-	}
-	code, body, err := getFrom(t.Context(), cluster.GatewayAddr, host, nil)
-	if err != nil || code != http.StatusNotFound {
-		t.Errorf("the external Gateway answered %d %q (%v) for cluster-local host %s, want 404", code, body, err, host)
-	}
-}
-
 // TestUnresolvableImageFailsTheService shows that an image the node cannot
 // resolve fails the Service with a reason that names the image.
 func TestUnresolvableImageFailsTheService(t *testing.T) {
@@ -323,7 +296,12 @@ func get(ctx context.Context, host string, header http.Header) (int, string, err
 
 // getFrom sends a request for host to the gateway listening on addr.
 func getFrom(ctx context.Context, addr, host string, header http.Header) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	return request(ctx, addr, host, "/", header)
+}
+
+// request sends a GET for host and path to the gateway listening on addr.
+func request(ctx context.Context, addr, host, path string, header http.Header) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return 0, "", err
 	}
@@ -341,7 +319,7 @@ func getFrom(ctx context.Context, addr, host string, header http.Header) (int, s
 }
 
 // newNamespace creates a namespace for one test and deletes it after.
-func newNamespace(t *testing.T, prefix string) string {
+func newNamespace(t testing.TB, prefix string) string {
 	t.Helper()
 	ns, err := cluster.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"},
@@ -362,7 +340,7 @@ func newNamespace(t *testing.T, prefix string) string {
 }
 
 // describePods logs the pods of ns and their events, to explain a failure.
-func describePods(t *testing.T, ns string) {
+func describePods(t testing.TB, ns string) {
 	ctx := context.Background()
 	pods, err := cluster.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -391,7 +369,8 @@ func describePods(t *testing.T, ns string) {
 	}
 }
 
-// checkHostClean reports any pod network namespace or veth the node left.
+// checkHostClean reports any pod network namespace or veth the node
+// left, and any rule of kube-proxy's.
 func checkHostClean() error {
 	var left []string
 	entries, _ := os.ReadDir("/var/run/netns")
@@ -406,6 +385,7 @@ func checkHostClean() error {
 			left = append(left, "link "+l.Attrs().Name)
 		}
 	}
+	left = append(left, local.KubeProxyLeftovers()...)
 	if len(left) > 0 {
 		return fmt.Errorf("left on the host: %s", strings.Join(left, ", "))
 	}

@@ -114,7 +114,7 @@ func runLogs(ctx context.Context, out, errOut io.Writer, args []string, o logsOp
 		}
 		return podLogs(ctx, out, errOut, kube, o.namespace, pod, o)
 	}
-	if c, ok := recordedComponent(st, component); ok && c.Deployment != "" {
+	if c, ok := recordedComponent(st, component); ok && c.AsPods() {
 		if !st.Running() {
 			return fmt.Errorf("the %s ran as pods of the node, whose logs went with it; fw local up runs it again", component)
 		}
@@ -122,11 +122,11 @@ func runLogs(ctx context.Context, out, errOut io.Writer, args []string, o logsOp
 		if err != nil {
 			return err
 		}
-		pod, err := deploymentPod(ctx, kube, c.Deployment)
+		pod, err := workloadPod(ctx, kube, c)
 		if err != nil {
 			return err
 		}
-		return podLogs(ctx, out, errOut, kube, local.SystemNamespace, pod, o)
+		return podLogs(ctx, out, errOut, kube, c.WorkloadNamespace(), pod, o)
 	}
 	path, err := componentLog(st, dir, component)
 	if err != nil {
@@ -142,23 +142,23 @@ func recordedComponent(st *local.State, name string) (local.Component, bool) {
 	return st.Component(name)
 }
 
-// deploymentPod returns the name of a pod of the Deployment: a ready one
-// if there is one, else the newest.
-func deploymentPod(ctx context.Context, kube kubernetes.Interface, deployment string) (string, error) {
-	d, err := kube.AppsV1().Deployments(local.SystemNamespace).Get(ctx, deployment, metav1.GetOptions{})
+// workloadPod returns the name of a pod of the component's Deployment or
+// DaemonSet: a ready one if there is one, else the newest.
+func workloadPod(ctx context.Context, kube kubernetes.Interface, c local.Component) (string, error) {
+	w, err := local.WorkloadStateOf(ctx, kube, c)
 	if err != nil {
 		return "", err
 	}
-	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	selector, err := metav1.LabelSelectorAsSelector(w.Selector)
 	if err != nil {
-		return "", fmt.Errorf("the selector of Deployment %s: %w", deployment, err)
+		return "", fmt.Errorf("the selector of %s: %w", c.Workload(), err)
 	}
-	pods, err := kube.CoreV1().Pods(local.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	pods, err := kube.CoreV1().Pods(c.WorkloadNamespace()).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if err != nil {
 		return "", err
 	}
 	if len(pods.Items) == 0 {
-		return "", fmt.Errorf("no pod of Deployment %s/%s yet", local.SystemNamespace, deployment)
+		return "", fmt.Errorf("no pod of %s in %s yet", c.Workload(), c.WorkloadNamespace())
 	}
 	best := &pods.Items[0]
 	for i := range pods.Items {

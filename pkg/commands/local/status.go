@@ -88,12 +88,14 @@ type ComponentStatus struct {
 	// one that runs as pods.
 	PID       int  `json:"pid"`
 	InProcess bool `json:"inProcess,omitempty"`
-	// Deployment names, for a component that runs as pods, its
-	// Deployment in flywheel-system; ReadyPods counts them ("1/1").
-	Deployment string `json:"deployment,omitempty"`
-	ReadyPods  string `json:"readyPods,omitempty"`
-	Running    bool   `json:"running"`
-	Address    string `json:"address,omitempty"`
+	// Workload names, for a component that runs as pods, its Deployment
+	// or DaemonSet ("deployment/flywheel-gateway",
+	// "kube-system/daemonset/kube-proxy": the namespace is given when it
+	// is not flywheel-system); ReadyPods counts them ("1/1").
+	Workload  string `json:"workload,omitempty"`
+	ReadyPods string `json:"readyPods,omitempty"`
+	Running   bool   `json:"running"`
+	Address   string `json:"address,omitempty"`
 	// Answering says a TCP connection to Address succeeded.
 	Answering bool   `json:"answering,omitempty"`
 	Message   string `json:"message,omitempty"`
@@ -217,8 +219,8 @@ func gatherStatus(ctx context.Context, st *local.State, dir string, kube kuberne
 	}
 	for _, c := range st.Components {
 		cs := ComponentStatus{Name: c.Name, PID: c.Process.PID, InProcess: c.InProcess, Address: c.Address, Log: c.Log}
-		if c.Deployment != "" {
-			s.Components = append(s.Components, deploymentStatus(ctx, kube, cs, c.Deployment))
+		if c.AsPods() {
+			s.Components = append(s.Components, workloadStatus(ctx, kube, cs, c))
 			continue
 		}
 		if c.InProcess {
@@ -278,22 +280,22 @@ func gatherStatus(ctx context.Context, st *local.State, dir string, kube kuberne
 	return s
 }
 
-// deploymentStatus is the state of a component that runs as the pods of
-// a Deployment: running while one is ready, answering once all are.
-func deploymentStatus(ctx context.Context, kube kubernetes.Interface, cs ComponentStatus, name string) ComponentStatus {
-	cs.Deployment = name
-	d, err := kube.AppsV1().Deployments(local.SystemNamespace).Get(ctx, name, metav1.GetOptions{})
+// workloadStatus is the state of a component that runs as the pods of a
+// Deployment or DaemonSet: running while one is ready, answering once all
+// are.
+func workloadStatus(ctx context.Context, kube kubernetes.Interface, cs ComponentStatus, c local.Component) ComponentStatus {
+	cs.Workload = c.Workload()
+	if ns := c.WorkloadNamespace(); ns != local.SystemNamespace {
+		cs.Workload = ns + "/" + cs.Workload
+	}
+	w, err := local.WorkloadStateOf(ctx, kube, c)
 	if err != nil {
 		cs.Message = err.Error()
 		return cs
 	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	cs.ReadyPods = fmt.Sprintf("%d/%d", d.Status.ReadyReplicas, want)
-	cs.Running = d.Status.ReadyReplicas > 0
-	cs.Answering = d.Status.ReadyReplicas >= want
+	cs.ReadyPods = fmt.Sprintf("%d/%d", w.Ready, w.Want)
+	cs.Running = w.Ready > 0
+	cs.Answering = w.Want > 0 && w.Ready >= w.Want
 	return cs
 }
 
@@ -344,8 +346,8 @@ func printStatus(out io.Writer, format string, s Status) error {
 		switch {
 		case c.InProcess:
 			pid += " (fw)"
-		case c.Deployment != "":
-			pid, addr = "pods", "deployment/"+c.Deployment
+		case c.Workload != "":
+			pid, addr = "pods", c.Workload
 		}
 		t.Row(c.Name, pid, addr, componentState(c))
 	}
@@ -384,11 +386,11 @@ func printStatus(out io.Writer, format string, s Status) error {
 // it serves somewhere, whether the address answers.
 func componentState(c ComponentStatus) string {
 	switch {
-	case c.Deployment != "" && c.Message != "":
+	case c.Workload != "" && c.Message != "":
 		return "unknown: " + c.Message
-	case c.Deployment != "" && c.Answering:
+	case c.Workload != "" && c.Answering:
 		return "ready " + c.ReadyPods
-	case c.Deployment != "":
+	case c.Workload != "":
 		return "not ready: " + c.ReadyPods + " pods ready"
 	}
 	switch {

@@ -42,6 +42,7 @@ func TestStatusTable(t *testing.T) {
 			{Name: "controller", Deployment: "flywheel-controller"},
 			{Name: "gateway", Deployment: "flywheel-gateway"},
 			{Name: "webhook", Deployment: "flywheel-webhook"},
+			{Name: "kube-proxy", Namespace: "kube-system", DaemonSet: "kube-proxy"},
 		},
 	}
 	kube := fake.NewClientset(
@@ -54,6 +55,10 @@ func TestStatusTable(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Namespace: local.SystemNamespace, Name: "flywheel-gateway"},
 			Spec:       appsv1.DeploymentSpec{Replicas: ptr.To[int32](2)},
 			Status:     appsv1.DeploymentStatus{ReadyReplicas: 1},
+		},
+		&appsv1.DaemonSet{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-proxy"},
+			Status:     appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, NumberReady: 1},
 		},
 		&corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: "flywheel-local"},
@@ -101,6 +106,7 @@ node $PID (fw) 10.244.0.1:10250 running, not answering: connection refused
 controller pods deployment/flywheel-controller ready 1/1
 gateway pods deployment/flywheel-gateway not ready: 1/2 pods ready
 webhook pods deployment/flywheel-webhook unknown: deployments.apps "flywheel-webhook" not found
+kube-proxy pods kube-system/daemonset/kube-proxy ready 1/1
 
 NODE            READY  MESSAGE
 flywheel-local  True   ok

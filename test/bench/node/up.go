@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -41,6 +42,8 @@ const (
 	stepGatewayPod        = "gateway pod Ready"
 	stepWebhookPod        = "webhook pod Ready"
 	stepActivatorPod      = "activator pod Ready"
+	stepKubeProxyPod      = "kube-proxy pod Ready"
+	stepCoreDNSPod        = "CoreDNS pod Ready"
 	stepUpReturned        = "local.Up returned"
 	stepNodeReady         = "Node Ready"
 	stepServing           = "gateway and activator answer"
@@ -67,6 +70,8 @@ var upSteps = []upStep{
 	{name: stepGatewayPod, covers: "the same for the gateway", component: "gateway"},
 	{name: stepWebhookPod, covers: "the same for the webhook", component: "webhook"},
 	{name: stepActivatorPod, covers: "the same for the activator", component: "activator"},
+	{name: stepKubeProxyPod, covers: "kube-proxy's pod (a prebuilt executable) started, its first sync of the rules done", component: "kube-proxy"},
+	{name: stepCoreDNSPod, covers: "CoreDNS's pod (a prebuilt executable) started, its first list of the API done", component: "kube-dns"},
 	{name: stepUpReturned, covers: "the webhook serving both configurations, the controller's reconcilers holding their leases"},
 	{name: stepNodeReady, covers: "the Node's Ready condition seen True (the harness's check)"},
 	{name: stepServing, covers: "an HTTP answer from each (the harness's check)"},
@@ -243,13 +248,18 @@ func watchComponentPods(ctx context.Context, workDir string) map[string]time.Tim
 				continue
 			}
 		}
-		pods, err := kube.CoreV1().Pods(local.SystemNamespace).List(ctx, metav1.ListOptions{})
+		flywheel, err := kube.CoreV1().Pods(local.SystemNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		// kube-proxy's and CoreDNS's, by their k8s-app label.
+		networking, err := kube.CoreV1().Pods(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			continue
 		}
 		now := time.Now()
-		for _, p := range pods.Items {
-			name := p.Labels["app.kubernetes.io/component"]
+		for _, p := range append(flywheel.Items, networking.Items...) {
+			name := cmp.Or(p.Labels["app.kubernetes.io/component"], p.Labels["k8s-app"])
 			if _, done := ready[name]; done || name == "" {
 				continue
 			}

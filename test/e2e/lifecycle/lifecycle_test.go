@@ -439,18 +439,25 @@ func (u *upProcess) snapshot(t *testing.T) hostState {
 			h.ports = append(h.ports, c.Address)
 		}
 	}
-	h.ports = append(h.ports, st.GatewayAddress, st.ClusterLocalGatewayAddress)
+	h.ports = append(h.ports, st.GatewayAddress)
 	// Flywheel's own components run as pods of config/core's
-	// Deployments, whose pods the checks above cover.
+	// Deployments, kube-proxy and CoreDNS as config/local's, whose pods
+	// the checks above cover.
 	var asPods []string
 	for _, c := range st.Components {
-		if c.Deployment != "" {
-			asPods = append(asPods, c.Name)
+		if c.AsPods() {
+			asPods = append(asPods, c.WorkloadNamespace()+"/"+c.Workload())
 		}
 	}
 	slices.Sort(asPods)
-	if want := []string{"activator", "autoscaler", "controller", "gateway", "webhook"}; !slices.Equal(asPods, want) {
-		t.Errorf("components recorded as Deployments = %v, want %v", asPods, want)
+	want := []string{
+		"flywheel-system/deployment/flywheel-activator", "flywheel-system/deployment/flywheel-autoscaler",
+		"flywheel-system/deployment/flywheel-controller", "flywheel-system/deployment/flywheel-gateway",
+		"flywheel-system/deployment/flywheel-webhook",
+		"kube-system/daemonset/kube-proxy", "kube-system/deployment/coredns",
+	}
+	if !slices.Equal(asPods, want) {
+		t.Errorf("components recorded as workloads = %v, want %v", asPods, want)
 	}
 	return h
 }
@@ -499,6 +506,8 @@ func checkClean(t *testing.T, h hostState) {
 			left = append(left, fmt.Sprintf("rule %d from %s to %s", r.Priority, r.Src, r.Dst))
 		}
 	}
+	// kube-proxy's nftables table and iptables chains.
+	left = append(left, fwlocal.KubeProxyLeftovers()...)
 	// The node makes no iptables rules; should one appear, it names the
 	// pod range or a pod's veth.
 	if out, err := exec.Command("iptables-save").Output(); err == nil {
