@@ -2,15 +2,10 @@ package gateway_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
-	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,69 +13,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	kubefake "k8s.io/client-go/kubernetes/fake"
-	clientgotesting "k8s.io/client-go/testing"
 	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
 	"flywheel.dev/pkg/gateway"
 	gt "flywheel.dev/pkg/gateway/gatewaytest"
 	"flywheel.dev/pkg/gateway/status"
+	"flywheel.dev/pkg/network/listentest"
 )
-
-// heldList makes the fake's first list of resource wait until release is
-// called: an API server slow to answer a starting process. listing is
-// closed once the list has begun.
-type heldList struct {
-	listing, released chan struct{}
-	begin, release    sync.Once
-}
-
-func holdList(t *testing.T, fake *clientgotesting.Fake, resource string) *heldList {
-	t.Helper()
-	h := &heldList{listing: make(chan struct{}), released: make(chan struct{})}
-	fake.PrependReactor("list", resource, func(clientgotesting.Action) (bool, runtime.Object, error) {
-		h.begin.Do(func() { close(h.listing) })
-		<-h.released
-		return false, nil, nil
-	})
-	t.Cleanup(h.Release)
-	return h
-}
-
-// Release lets the held list, and every later one, through.
-func (h *heldList) Release() { h.release.Do(func() { close(h.released) }) }
-
-// heldConnections returns how many connections to addr, an IPv4 listener,
-// the kernel has completed and the process not accepted: the rx_queue of
-// its listening socket in /proc/net/tcp. It skips the test where there
-// is none.
-func heldConnections(t *testing.T, addr string) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		t.Skipf("cannot see the listen backlog without /proc/net/tcp: %v", err)
-	}
-	ap := netip.MustParseAddrPort(addr)
-	ip := ap.Addr().As4()
-	local := fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(ip[:]), ap.Port())
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		// sl local_address rem_address st tx_queue:rx_queue ...
-		f := strings.Fields(line)
-		if len(f) < 5 || f[1] != local || f[3] != "0A" { // 0A: LISTEN
-			continue
-		}
-		_, rx, _ := strings.Cut(f[4], ":")
-		n, err := strconv.ParseUint(rx, 16, 32)
-		if err != nil {
-			t.Fatalf("/proc/net/tcp: %q: %v", line, err)
-		}
-		return int(n)
-	}
-	t.Fatalf("no socket listens on %s in /proc/net/tcp", addr)
-	return 0
-}
 
 // sendAll sends n GETs for host to url at once, each on a connection of
 // its own as clients coming back to a restarted gateway do. It returns
@@ -134,7 +75,7 @@ func TestRequestsAtStartAreAnsweredByTheirRoute(t *testing.T) {
 	if _, err := gws.GatewayV1().Gateways(gt.Namespace).Create(t.Context(), gt.Gateway("gw"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	held := holdList(t, &kube.Fake, "endpointslices")
+	held := listentest.HoldList(t, &kube.Fake, "endpointslices")
 
 	gwKey := types.NamespacedName{Namespace: gt.Namespace, Name: "gw"}
 	g, err := gateway.New(gateway.Config{
@@ -157,7 +98,7 @@ func TestRequestsAtStartAreAnsweredByTheirRoute(t *testing.T) {
 	}()
 	readyz := "http://" + g.AdminAddr().String() + "/readyz"
 
-	<-held.listing
+	<-held.Listing()
 	if code, body, err := get(readyz); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while the routes load: %d %q (%v), want 503", code, body, err)
 	}
@@ -166,7 +107,7 @@ func TestRequestsAtStartAreAnsweredByTheirRoute(t *testing.T) {
 	// Not one may be accepted, let alone answered, before the routes are
 	// loaded: each waits in the listener's backlog.
 	waitFor(t, "the connections held unaccepted", func() bool {
-		return len(answers) > 0 || heldConnections(t, g.Addr(gwKey).String()) == clients
+		return len(answers) > 0 || listentest.HeldConnections(t, g.Addr(gwKey).String()) == clients
 	})
 	if len(answers) > 0 {
 		t.Fatalf("a request sent while the routes loaded was answered before they were: %q", <-answers)
@@ -193,7 +134,7 @@ func TestRequestsAtStartAreAnsweredByTheirRoute(t *testing.T) {
 // never served, is closed.
 func TestStoppedBeforeItsRoutesLoadTheGatewayServesNothing(t *testing.T) {
 	kube := kubefake.NewClientset()
-	held := holdList(t, &kube.Fake, "endpointslices")
+	held := listentest.HoldList(t, &kube.Fake, "endpointslices")
 	gwKey := types.NamespacedName{Namespace: gt.Namespace, Name: "gw"}
 	g, err := gateway.New(gateway.Config{
 		Kube: kube, GatewayAPI: gatewayfake.NewSimpleClientset(),
@@ -206,7 +147,7 @@ func TestStoppedBeforeItsRoutesLoadTheGatewayServesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
-	<-held.listing
+	<-held.Listing()
 	cancel()
 	// The fake, unlike an API server, does not end a list when its
 	// caller gives up.
