@@ -148,7 +148,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("node: %w", err)
 	}
 	if cgroup == "" {
-		s.Logger.Info("cgroup v2 is not mounted or not writable: pods run without cgroups (no limits, no OOMKilled)")
+		s.Logger.Info("no writable cgroup hierarchy: pods run without cgroups (no limits, no OOMKilled)")
 	}
 
 	podFactory := informers.NewSharedInformerFactoryWithOptions(n.kube, 0,
