@@ -217,7 +217,7 @@ func (c *Flywheel) Stop() {
 	if c.kubeProxy != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if err := CleanUpKubeProxy(ctx, c.kubeProxy); err != nil {
-			fmt.Fprintln(os.Stderr, "local: ", err)
+			fmt.Fprintln(os.Stderr, "local:", err)
 		}
 		cancel()
 		c.kubeProxy = ""

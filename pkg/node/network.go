@@ -44,9 +44,8 @@ const (
 )
 
 // serviceTable is the routing table holding the service range's route
-// for pods; the
-// route metric's number, distinct per pod range, and never one of the
-// kernel's own tables (253–255).
+// for pods: the route metric's number, distinct per pod range, and never
+// one of the kernel's own tables (253–255).
 func serviceTable(podCIDR netip.Prefix) int { return routeMetric(podCIDR) }
 
 // routeMetric is the metric of the node's unreachable routes. Two nodes on
