@@ -1,11 +1,13 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -58,7 +60,7 @@ func (r *relay) serve(l net.Listener, target string) {
 		r.wg.Go(func() {
 			defer r.track(in, false)
 			defer in.Close()
-			out, err := net.DialTimeout("tcp", target, 5*time.Second)
+			out, err := r.dial(target)
 			if err != nil {
 				r.logger.Debug("relay: dialling the target", "target", target, "error", err)
 				return
@@ -76,6 +78,37 @@ func (r *relay) serve(l net.Listener, target string) {
 			<-done
 		})
 	}
+}
+
+// dialPatience is how long a connection waits for a target that refuses:
+// a container restarting in its pod (a gateway that crashed) listens again
+// within it, and the client's connection is then relayed rather than cut,
+// as a load balancer in front of the pod would retry.
+const dialPatience = 5 * time.Second
+
+// dial connects to target, trying again while it refuses connections,
+// for up to dialPatience or until the relay is closed.
+func (r *relay) dial(target string) (net.Conn, error) {
+	deadline := time.Now().Add(dialPatience)
+	wait := 10 * time.Millisecond
+	for first := true; ; first = false {
+		out, err := net.DialTimeout("tcp", target, dialPatience)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().Add(wait).After(deadline) || r.closed() {
+			return out, err
+		}
+		if first {
+			r.logger.Debug("relay: the target refuses; waiting for it", "target", target)
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// closed reports whether close has begun.
+func (r *relay) closed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns == nil
 }
 
 // track adds or removes an open connection; it refuses new ones once the
