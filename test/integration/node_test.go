@@ -658,11 +658,15 @@ func testPodFilesystem(t *testing.T, tn *testNode, ns string) {
 		if got := read("/proc/self/cgroup"); !strings.HasSuffix(got, "0::/\n") {
 			t.Errorf("the container's cgroups:\n%s\nwant its own namespace's root", got)
 		}
-		if got := read("/sys/fs/cgroup/cgroup.procs"); !slices.Contains(strings.Fields(got), strconv.Itoa(self.PID)) {
-			t.Errorf("/sys/fs/cgroup/cgroup.procs in the pod holds %q, want the server's pid %d", got, self.PID)
+		// The pod's /sys/fs/cgroup is laid out as the host's: the v2
+		// hierarchy where the host mounts it (/sys/fs/cgroup, or
+		// /sys/fs/cgroup/unified beside v1's controllers on a hybrid host).
+		procsFile := filepath.Join(filepath.Dir(cg), "cgroup.procs")
+		if got := read(procsFile); !slices.Contains(strings.Fields(got), strconv.Itoa(self.PID)) {
+			t.Errorf("%s in the pod holds %q, want the server's pid %d", procsFile, got, self.PID)
 		}
-		if got := write("/sys/fs/cgroup/cgroup.procs"); !strings.Contains(got, "read-only file system") {
-			t.Errorf("writing /sys/fs/cgroup: %q, want a read-only file system", got)
+		if got := write(procsFile); !strings.Contains(got, "read-only file system") {
+			t.Errorf("writing %s: %q, want a read-only file system", procsFile, got)
 		}
 	}
 

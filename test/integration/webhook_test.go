@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
@@ -72,12 +73,18 @@ func TestWebhookDefaultsAServiceAndRecordsWhoChangedIt(t *testing.T) {
 	bobCfg := rest.CopyConfig(cluster.RESTConfig())
 	bobCfg.Impersonate = rest.ImpersonationConfig{UserName: "bob"}
 	bob := versioned.NewForConfigOrDie(bobCfg)
-	svc, err := bob.ServingV1().Services(ns).Get(ctx, "hello", metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("bob reading the Service: %v", err)
-	}
-	svc.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "bob"}}
-	updated, err := bob.ServingV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{})
+	// As any client does beside a controller that writes the Service's
+	// status: read, change, write, and again on a conflict.
+	var updated *servingv1.Service
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		svc, err := bob.ServingV1().Services(ns).Get(ctx, "hello", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		svc.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "bob"}}
+		updated, err = bob.ServingV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("bob updating the Service: %v", err)
 	}
