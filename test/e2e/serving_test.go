@@ -244,7 +244,7 @@ func helloService(ns, name, target string) *servingv1.Service {
 }
 
 // waitReady waits until the Service is Ready at generation.
-func waitReady(t *testing.T, client versioned.Interface, ns, name string, generation int64) *servingv1.Service {
+func waitReady(t testing.TB, client versioned.Interface, ns, name string, generation int64) *servingv1.Service {
 	t.Helper()
 	s, err := fwwait.ForServiceReady(t.Context(), client.ServingV1(), ns, name, generation, readyTimeout)
 	if err != nil {

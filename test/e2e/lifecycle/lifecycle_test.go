@@ -86,6 +86,8 @@ func TestUpDeployDown(t *testing.T) {
 		"ready",
 		pod.Name, pod.Status.PodIP, "Running",
 		"flywheel-local",
+		// The cluster's networking, as config/local runs it.
+		"kube-system/daemonset/kube-proxy", "kube-system/deployment/coredns",
 	} {
 		if !strings.Contains(status, want) {
 			t.Errorf("fw local status does not show %q", want)
@@ -105,6 +107,10 @@ func TestUpDeployDown(t *testing.T) {
 	// kubelet API.
 	if logs := u.mustFw(t, "local", "logs", "pod/"+pod.Name, "-n", pod.Namespace, "--data-dir", u.dataDir); !strings.Contains(logs, "serving on :8080") {
 		t.Errorf("fw local logs pod/%s = %q, want the server's first line", pod.Name, logs)
+	}
+	// kube-proxy's log comes from its DaemonSet's pod in kube-system.
+	if logs := u.mustFw(t, "local", "logs", "kube-proxy", "--data-dir", u.dataDir); !strings.Contains(logs, "Proxier") {
+		t.Errorf("fw local logs kube-proxy = %q, want kube-proxy's start-up lines naming its proxier", logs)
 	}
 	if logs := u.mustFw(t, "local", "logs", "kube-apiserver", "--tail", "3", "--data-dir", u.dataDir); strings.Count(logs, "\n") != 3 {
 		t.Errorf("fw local logs kube-apiserver --tail 3 printed %d lines:\n%s", strings.Count(logs, "\n"), logs)
