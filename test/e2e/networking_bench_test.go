@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"flywheel.dev/test/e2e/testdata/netprobe/probe"
 )
 
 // loadConcurrency is how many connections the client pod keeps busy.
@@ -55,7 +57,7 @@ func BenchmarkServiceTraffic(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			bc.query.Set("n", fmt.Sprint(b.N))
 			b.ResetTimer()
-			r := probeUntil(b, clientIP, bc.path, bc.query, func(r probeResult) bool { return r.Load != nil })
+			r := probeUntil(b, clientIP, bc.path, bc.query, func(r probe.Result) bool { return r.Load != nil })
 			b.StopTimer()
 			if !r.OK {
 				b.Fatalf("%d of %d failed; the first: %s", r.Load.Errors, r.Load.Count, r.Load.FirstError)

@@ -23,6 +23,7 @@ import (
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/test/e2e/testdata/netprobe/probe"
 )
 
 // netprobeImage answers /dial, /lookup and /get from inside its pod and
@@ -31,24 +32,6 @@ const (
 	netprobeImage = "ko://flywheel.dev/test/e2e/testdata/netprobe"
 	echoPort      = 9000
 )
-
-// probeResult is what netprobe answers (its Result).
-type probeResult struct {
-	OK       bool     `json:"ok"`
-	Error    string   `json:"error"`
-	Refused  bool     `json:"refused"`
-	NotFound bool     `json:"notFound"`
-	Reply    string   `json:"reply"`
-	Status   int      `json:"status"`
-	Addrs    []string `json:"addrs"`
-	SRV      []string `json:"srv"`
-	Millis   float64  `json:"millis"`
-	Load     *struct {
-		Count, Errors       int
-		P50, P99, PerSecond float64
-		FirstError          string
-	} `json:"load"`
-}
 
 // TestServiceTrafficAndDNS runs two netprobe pods, one behind a ClusterIP
 // Service and a headless one, and from the other checks what any cluster
@@ -111,7 +94,7 @@ func TestServiceTrafficAndDNS(t *testing.T) {
 		}
 	})
 	t.Run("a Service without endpoints refuses", func(t *testing.T) {
-		r := probeUntil(t, clientIP, "/dial", url.Values{"proto": {"tcp"}, "send": {"no"}, "addr": {net.JoinHostPort(empty.Spec.ClusterIP, "80")}}, func(r probeResult) bool { return r.Refused })
+		r := probeUntil(t, clientIP, "/dial", url.Values{"proto": {"tcp"}, "send": {"no"}, "addr": {net.JoinHostPort(empty.Spec.ClusterIP, "80")}}, func(r probe.Result) bool { return r.Refused })
 		t.Logf("refused in %.1f ms: %s", r.Millis, r.Error)
 	})
 	t.Run("A record of a Service", func(t *testing.T) {
@@ -135,7 +118,7 @@ func TestServiceTrafficAndDNS(t *testing.T) {
 		}
 	})
 	t.Run("NXDOMAIN for a name that does not exist", func(t *testing.T) {
-		r := probeUntil(t, clientIP, "/lookup", url.Values{"name": {"nothing-here." + ns + ".svc.cluster.local."}}, func(r probeResult) bool { return r.NotFound })
+		r := probeUntil(t, clientIP, "/lookup", url.Values{"name": {"nothing-here." + ns + ".svc.cluster.local."}}, func(r probe.Result) bool { return r.NotFound })
 		t.Logf("NXDOMAIN in %.1f ms", r.Millis)
 	})
 	t.Run("the API server at kubernetes.default.svc", func(t *testing.T) {
@@ -178,13 +161,13 @@ func TestServiceCallsServiceByClusterLocalURL(t *testing.T) {
 		{"http://callee." + ns + ".svc/", "Hello caller!"},
 		{"http://private." + ns + ".svc.cluster.local/", "Hello inside!"},
 	} {
-		var r probeResult
+		var r probe.Result
 		err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 			code, body, err := request(ctx, cluster.GatewayAddr, ready.Status.URL.Host, "/get?"+url.Values{"url": {tc.url}}.Encode(), nil)
 			if err != nil || code != http.StatusOK {
 				return false, nil
 			}
-			r = probeResult{}
+			r = probe.Result{}
 			return json.Unmarshal([]byte(body), &r) == nil && r.OK && r.Status == http.StatusOK, nil
 		})
 		if err != nil {
@@ -250,18 +233,18 @@ func runNetprobe(t testing.TB, ns, name string) string {
 	return ip
 }
 
-func isOK(r probeResult) bool { return r.OK }
+func isOK(r probe.Result) bool { return r.OK }
 
 // probeUntil asks the netprobe pod at podIP for path with query until its
 // answer satisfies done (for a minute: kube-proxy and CoreDNS learn of a
 // new Service within a second or two), and returns that answer.
-func probeUntil(t testing.TB, podIP, path string, query url.Values, done func(probeResult) bool) probeResult {
+func probeUntil(t testing.TB, podIP, path string, query url.Values, done func(probe.Result) bool) probe.Result {
 	t.Helper()
 	u := "http://" + net.JoinHostPort(podIP, "8080") + path + "?" + query.Encode()
-	var last probeResult
+	var last probe.Result
 	var lastErr error
 	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		last, lastErr = probeResult{}, nil
+		last, lastErr = probe.Result{}, nil
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return false, err

@@ -21,40 +21,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"flywheel.dev/test/e2e/testdata/netprobe/probe"
 )
-
-// Result is what each probe answers.
-type Result struct {
-	// OK says the probe succeeded; Error says why not.
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-	// Refused and NotFound classify a failure: the connection was refused
-	// (an ICMP or TCP reset), or the name does not exist (NXDOMAIN).
-	Refused  bool `json:"refused,omitempty"`
-	NotFound bool `json:"notFound,omitempty"`
-	// Reply is the echo's answer or the fetched body; Status the HTTP
-	// status of a fetch.
-	Reply  string `json:"reply,omitempty"`
-	Status int    `json:"status,omitempty"`
-	// Addrs are the A records found, SRV the SRV records as
-	// "target:port".
-	Addrs []string `json:"addrs,omitempty"`
-	SRV   []string `json:"srv,omitempty"`
-	// Millis is how long the probe took.
-	Millis float64 `json:"millis"`
-	// Load is what a repeated probe (/load, /lookups) measured.
-	Load *Load `json:"load,omitempty"`
-}
-
-// Load is the figures of a bounded, repeated probe.
-type Load struct {
-	Count, Errors int
-	// P50 and P99 are latencies in milliseconds; PerSecond the rate over
-	// the whole run.
-	P50, P99, PerSecond float64
-	// FirstError says why a probe failed, when one did.
-	FirstError string `json:",omitempty"`
-}
 
 // The bounds of a repeated probe, so that no request can ask for an
 // unbounded load.
@@ -74,9 +43,9 @@ func main() {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "netprobe %s\n", hostname)
 	})
-	mux.HandleFunc("/dial", probe(dial))
-	mux.HandleFunc("/lookup", probe(lookup))
-	mux.HandleFunc("/get", probe(get))
+	mux.HandleFunc("/dial", answer(dial))
+	mux.HandleFunc("/lookup", answer(lookup))
+	mux.HandleFunc("/get", answer(get))
 	mux.HandleFunc("/load", repeated(func(ctx context.Context, client *http.Client, q func(string) string) error {
 		return getOnce(ctx, client, q("url"))
 	}))
@@ -91,13 +60,13 @@ func main() {
 // at most maxLoadTime, and answers the latencies and the rate. Each
 // worker keeps its own connections alive, as a client pool would.
 func repeated(once func(ctx context.Context, client *http.Client, q func(string) string) error) http.HandlerFunc {
-	return probe(func(ctx context.Context, q func(string) string) Result {
+	return answer(func(ctx context.Context, q func(string) string) probe.Result {
 		var n, c int
 		if _, err := fmt.Sscan(q("n"), &n); err != nil || n < 1 || n > maxRepeats {
-			return Result{Error: fmt.Sprintf("n must be a number from 1 to %d", maxRepeats)}
+			return probe.Result{Error: fmt.Sprintf("n must be a number from 1 to %d", maxRepeats)}
 		}
 		if _, err := fmt.Sscan(q("c"), &c); err != nil || c < 1 || c > maxConcurrency {
-			return Result{Error: fmt.Sprintf("c must be a number from 1 to %d", maxConcurrency)}
+			return probe.Result{Error: fmt.Sprintf("c must be a number from 1 to %d", maxConcurrency)}
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxLoadTime)
 		defer cancel()
@@ -130,7 +99,7 @@ func repeated(once func(ctx context.Context, client *http.Client, q func(string)
 		wg.Wait()
 		elapsed := time.Since(start)
 		close(samples)
-		load := &Load{}
+		load := &probe.Load{}
 		var ds []time.Duration
 		for s := range samples {
 			load.Count++
@@ -148,7 +117,7 @@ func repeated(once func(ctx context.Context, client *http.Client, q func(string)
 			load.P50, load.P99 = millis(ds[len(ds)*50/100]), millis(ds[min(len(ds)-1, len(ds)*99/100)])
 		}
 		load.PerSecond = float64(load.Count-load.Errors) / elapsed.Seconds()
-		return Result{OK: load.Errors == 0 && load.Count == n, Load: load}
+		return probe.Result{OK: load.Errors == 0 && load.Count == n, Load: load}
 	})
 }
 
@@ -175,8 +144,8 @@ func getOnce(ctx context.Context, client *http.Client, url string) error {
 	return nil
 }
 
-// probe runs f with the request's query and answers its Result.
-func probe(f func(ctx context.Context, q func(string) string) Result) http.HandlerFunc {
+// answer runs f with the request's query and answers its Result.
+func answer(f func(ctx context.Context, q func(string) string) probe.Result) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
@@ -190,7 +159,7 @@ func probe(f func(ctx context.Context, q func(string) string) Result) http.Handl
 
 // dial connects to addr over proto (tcp or udp), sends "ping" and reads
 // the echo's answer; over tcp with send=no it only connects.
-func dial(ctx context.Context, q func(string) string) Result {
+func dial(ctx context.Context, q func(string) string) probe.Result {
 	proto, addr := q("proto"), q("addr")
 	d := net.Dialer{Timeout: 3 * time.Second}
 	conn, err := d.DialContext(ctx, proto, addr)
@@ -199,7 +168,7 @@ func dial(ctx context.Context, q func(string) string) Result {
 	}
 	defer conn.Close()
 	if proto == "tcp" && q("send") == "no" {
-		return Result{OK: true}
+		return probe.Result{OK: true}
 	}
 	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
 	if _, err := io.WriteString(conn, "ping\n"); err != nil {
@@ -210,12 +179,12 @@ func dial(ctx context.Context, q func(string) string) Result {
 	if err != nil {
 		return failure(err)
 	}
-	return Result{OK: true, Reply: strings.TrimSpace(string(buf[:n]))}
+	return probe.Result{OK: true, Reply: strings.TrimSpace(string(buf[:n]))}
 }
 
 // lookup resolves name with the pod's resolv.conf: A records, or SRV
 // records of service and proto (type=SRV).
-func lookup(ctx context.Context, q func(string) string) Result {
+func lookup(ctx context.Context, q func(string) string) probe.Result {
 	var r net.Resolver
 	name := q("name")
 	if q("type") == "SRV" {
@@ -223,7 +192,7 @@ func lookup(ctx context.Context, q func(string) string) Result {
 		if err != nil {
 			return failure(err)
 		}
-		res := Result{OK: true}
+		res := probe.Result{OK: true}
 		for _, s := range srvs {
 			res.SRV = append(res.SRV, fmt.Sprintf("%s:%d", s.Target, s.Port))
 		}
@@ -233,11 +202,11 @@ func lookup(ctx context.Context, q func(string) string) Result {
 	if err != nil {
 		return failure(err)
 	}
-	return Result{OK: true, Addrs: addrs}
+	return probe.Result{OK: true, Addrs: addrs}
 }
 
 // get fetches url and answers its status and body.
-func get(ctx context.Context, q func(string) string) Result {
+func get(ctx context.Context, q func(string) string) probe.Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, q("url"), nil)
 	if err != nil {
 		return failure(err)
@@ -251,11 +220,11 @@ func get(ctx context.Context, q func(string) string) Result {
 	if err != nil {
 		return failure(err)
 	}
-	return Result{OK: true, Status: resp.StatusCode, Reply: string(body)}
+	return probe.Result{OK: true, Status: resp.StatusCode, Reply: string(body)}
 }
 
-func failure(err error) Result {
-	res := Result{Error: err.Error(), Refused: errors.Is(err, syscall.ECONNREFUSED)}
+func failure(err error) probe.Result {
+	res := probe.Result{Error: err.Error(), Refused: errors.Is(err, syscall.ECONNREFUSED)}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		res.NotFound = dnsErr.IsNotFound
