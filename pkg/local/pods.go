@@ -81,7 +81,10 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 	if err := c.record(func(st *State) { st.KubeProxy = c.kubeProxy }); err != nil {
 		return err
 	}
-	nodeIP := podCIDR.Addr().Next()
+	nodeIP, err := node.IPOf(podCIDR.String())
+	if err != nil {
+		return err
+	}
 	if err := pointKubernetesServiceAtNode(ctx, c.Kube, nodeIP); err != nil {
 		return fmt.Errorf("pointing the kubernetes Service at the node: %w", err)
 	}
