@@ -2,15 +2,12 @@ package reconciler
 
 import (
 	"log"
-	"os"
 
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"knative.dev/pkg/injection"
 	"knative.dev/pkg/injection/sharedmain"
 	"knative.dev/pkg/signals"
-	"knative.dev/pkg/system"
 
+	"flywheel.dev/pkg/election"
 	"flywheel.dev/pkg/reconciler/configuration"
 	"flywheel.dev/pkg/reconciler/gc"
 	"flywheel.dev/pkg/reconciler/revision"
@@ -38,17 +35,11 @@ func Controllers() []injection.ControllerConstructor {
 }
 
 // Main runs the controllers until the process is signalled, electing a
-// leader among replicas (see withLeaderElection). It takes the standard
+// leader among replicas (see election.WithLeaderElection). It takes the standard
 // knative.dev/pkg flags (--kubeconfig, --server).
 func Main() {
 	cfg := injection.ParseAndGetRESTConfigOrDie()
-	// The leases get a client of their own without a client-side rate
-	// limit: their traffic is bounded by the retry period, and a renewal
-	// must not queue behind a burst of reconciling.
-	leaseCfg := rest.CopyConfig(cfg)
-	leaseCfg.QPS = -1
-	ctx := signals.NewContext()
-	ctx, err := withLeaderElection(ctx, kubernetes.NewForConfigOrDie(leaseCfg), system.Namespace(), os.Getenv(PodNameEnv))
+	ctx, err := election.ForProcess(signals.NewContext(), cfg, Component)
 	if err != nil {
 		log.Fatal("Setting up leader election: ", err)
 	}

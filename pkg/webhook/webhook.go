@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"flag"
+	"log"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"knative.dev/pkg/configmap"
@@ -20,6 +21,7 @@ import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/config"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	"flywheel.dev/pkg/election"
 	"flywheel.dev/pkg/webhook/names"
 )
 
@@ -38,7 +40,13 @@ func Main() {
 	port := flag.Int("port", names.DefaultPort, "port to serve admission requests on, over HTTPS")
 	// This parses the command line, so --port is read only after it.
 	cfg := injection.ParseAndGetRESTConfigOrDie()
-	ctx := webhook.WithOptions(signals.NewContext(), webhook.Options{
+	// Its certificate and configuration reconcilers elect leaders as the
+	// controller's do: a restart in its pod leads again at once.
+	ctx, err := election.ForProcess(signals.NewContext(), cfg, "webhook")
+	if err != nil {
+		log.Fatal("Setting up leader election: ", err)
+	}
+	ctx = webhook.WithOptions(ctx, webhook.Options{
 		ServiceName: names.ServiceName,
 		SecretName:  names.SecretName,
 		Port:        *port,

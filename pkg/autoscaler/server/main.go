@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 	"flywheel.dev/pkg/autoscaler/scaling"
 	painformer "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler"
 	autoscalinglisters "flywheel.dev/pkg/client/listers/autoscaling/v1alpha1"
+	"flywheel.dev/pkg/election"
 	"flywheel.dev/pkg/queue/stats"
 	"flywheel.dev/pkg/reconciler/autoscaling/hpa"
 	"flywheel.dev/pkg/reconciler/autoscaling/kpa"
@@ -59,7 +61,12 @@ func Main() {
 	certFile := flag.String("tls-cert-file", "", "serving certificate of the custom metrics API; empty makes a self-signed one")
 	keyFile := flag.String("tls-private-key-file", "", "its key")
 	cfg := injection.ParseAndGetRESTConfigOrDie()
-	ctx := signals.NewContext()
+	// Its reconcilers elect leaders as the controller's do: a restart in
+	// its pod leads again at once.
+	ctx, err := election.ForProcess(signals.NewContext(), cfg, Component)
+	if err != nil {
+		stdlog.Fatal("Setting up leader election: ", err)
+	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	collector := metrics.NewCollector(metrics.Retention)

@@ -1,13 +1,15 @@
-package reconciler
+package election
 
 import (
 	"context"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,7 +21,6 @@ import (
 	"knative.dev/pkg/injection/sharedmain"
 	"knative.dev/pkg/leaderelection"
 	pkgreconciler "knative.dev/pkg/reconciler"
-	"sigs.k8s.io/yaml"
 
 	"flywheel.dev/config"
 	apisconfig "flywheel.dev/pkg/apis/config"
@@ -62,10 +63,10 @@ func TestLeaderElectionConfig(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, err := withLeaderElection(t.Context(), fakekube.NewClientset(tt.objects...), systemNamespace, "")
+			ctx, err := WithLeaderElection(t.Context(), fakekube.NewClientset(tt.objects...), systemNamespace, "controller", "")
 			if tt.wantErrKey != "" {
 				if err == nil || !strings.Contains(err.Error(), `"`+tt.wantErrKey+`"`) {
-					t.Fatalf("withLeaderElection: error %v, want one naming %q", err, tt.wantErrKey)
+					t.Fatalf("WithLeaderElection: error %v, want one naming %q", err, tt.wantErrKey)
 				}
 				return
 			}
@@ -135,35 +136,44 @@ func TestCleanShutdownReleasesTheLease(t *testing.T) {
 	}
 }
 
-// TestControllerPodNamesItsIdentity holds the Deployment to PodNameEnv:
-// without it the identity is new at each start and a restart waits.
-func TestControllerPodNamesItsIdentity(t *testing.T) {
-	b, err := config.Core.ReadFile("core/500-controller.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d struct {
-		Spec struct {
-			Template struct {
-				Spec corev1.PodSpec
+// TestPodsNameTheirIdentity holds the Deployment of every component that
+// elects leaders to PodNameEnv: without it the identity is new at each
+// start and a restart waits out the dead process's lease.
+func TestPodsNameTheirIdentity(t *testing.T) {
+	for _, file := range []string{"core/500-controller.yaml", "core/500-autoscaler.yaml", "core/500-webhook.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			b, err := config.Core.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	if err := yaml.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	want := corev1.EnvVar{Name: PodNameEnv, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}
-	for _, c := range d.Spec.Template.Spec.Containers {
-		for _, env := range c.Env {
-			if env.Name == PodNameEnv {
-				if diff := cmp.Diff(want, env); diff != "" {
-					t.Errorf("env %s of container %s (-want, +got):\n%s", PodNameEnv, c.Name, diff)
+			docs, err := config.Manifests(fstest.MapFS{file: {Data: b}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range docs {
+				if o.GetKind() != "Deployment" {
+					continue
 				}
+				var d appsv1.Deployment
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &d); err != nil {
+					t.Fatal(err)
+				}
+				want := corev1.EnvVar{Name: PodNameEnv, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}
+				c := d.Spec.Template.Spec.Containers[0]
+				for _, env := range c.Env {
+					if env.Name == PodNameEnv {
+						if diff := cmp.Diff(want, env); diff != "" {
+							t.Errorf("env %s of container %s (-want, +got):\n%s", PodNameEnv, c.Name, diff)
+						}
+						return
+					}
+				}
+				t.Errorf("container %s has no env %s", c.Name, PodNameEnv)
 				return
 			}
-		}
+			t.Errorf("%s has no Deployment", file)
+		})
 	}
-	t.Errorf("the controller's container has no env %s", PodNameEnv)
 }
 
 // heldLease is the lease of the reconciler under test, held by holder
@@ -185,7 +195,7 @@ func heldLease(holder string, renewed time.Time) *coordinationv1.Lease {
 // done when it has stopped, its lease released.
 func runElector(ctx context.Context, t *testing.T, kc kubernetes.Interface, identity string) (promoted, done <-chan struct{}) {
 	t.Helper()
-	ctx, err := withLeaderElection(ctx, kc, systemNamespace, identity)
+	ctx, err := WithLeaderElection(ctx, kc, systemNamespace, "controller", identity)
 	if err != nil {
 		t.Fatal(err)
 	}
