@@ -2,13 +2,8 @@ package activator
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptrace"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -73,7 +68,10 @@ func TestRequestsAtStartAreForwarded(t *testing.T) {
 		t.Errorf("/readyz while the Revisions load: %d, want 503", code)
 	}
 	const clients = 10
-	answers := e.sendAll(key, clients)
+	answers := listentest.SendAll(e.url+"/", "hello.example.com", http.Header{
+		serving.RevisionHeader:  {key.Name},
+		serving.NamespaceHeader: {key.Namespace},
+	}, clients)
 	// Not one may be accepted, let alone answered, before the Revisions
 	// are loaded: each waits in the listener's backlog.
 	waitFor(t, "the connections held unaccepted", func() bool {
@@ -96,44 +94,4 @@ func TestRequestsAtStartAreForwarded(t *testing.T) {
 		t.Errorf("answers to the requests sent while the activator started (-want, +got):\n%s", diff)
 	}
 	waitFor(t, "the activator ready", func() bool { return ready() == http.StatusOK })
-}
-
-// sendAll sends n requests for key at once, each on a connection of its
-// own as the gateway's are after a restart. It returns once every request
-// is written (to the kernel, whether or not the activator has accepted
-// its connection), and the channel that gets each answer as "code body".
-func (e *env) sendAll(key types.NamespacedName, n int) <-chan string {
-	e.t.Helper()
-	answers := make(chan string, n)
-	var written sync.WaitGroup
-	written.Add(n)
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	for range n {
-		go func() {
-			var once sync.Once
-			wrote := func() { once.Do(written.Done) }
-			defer wrote() // a request that failed before it was written
-			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-				WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
-			})
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/", nil)
-			if err != nil {
-				answers <- err.Error()
-				return
-			}
-			req.Host = "hello.example.com"
-			req.Header.Set(serving.RevisionHeader, key.Name)
-			req.Header.Set(serving.NamespaceHeader, key.Namespace)
-			resp, err := client.Do(req)
-			if err != nil {
-				answers <- err.Error()
-				return
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			answers <- fmt.Sprintf("%d %s", resp.StatusCode, body)
-		}()
-	}
-	written.Wait()
-	return answers
 }

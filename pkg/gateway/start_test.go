@@ -2,11 +2,7 @@ package gateway_test
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptrace"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,45 +18,6 @@ import (
 	"flywheel.dev/pkg/gateway/status"
 	"flywheel.dev/pkg/network/listentest"
 )
-
-// sendAll sends n GETs for host to url at once, each on a connection of
-// its own as clients coming back to a restarted gateway do. It returns
-// once every request is written (to the kernel, whether or not the
-// gateway has accepted its connection), and the channel that gets each
-// answer as "code body".
-func sendAll(t *testing.T, url string, n int) <-chan string {
-	t.Helper()
-	answers := make(chan string, n)
-	var written sync.WaitGroup
-	written.Add(n)
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
-	for range n {
-		go func() {
-			var once sync.Once
-			wrote := func() { once.Do(written.Done) }
-			defer wrote() // a request that failed before it was written
-			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-				WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
-			})
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				answers <- err.Error()
-				return
-			}
-			req.Host = host
-			resp, err := client.Do(req)
-			if err != nil {
-				answers <- err.Error()
-				return
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			answers <- fmt.Sprintf("%d %s", resp.StatusCode, body)
-		}()
-	}
-	written.Wait()
-	return answers
-}
 
 // TestRequestsAtStartAreAnsweredByTheirRoute starts the gateway while the
 // API server is slow to list the EndpointSlices, as after a restart under
@@ -103,7 +60,7 @@ func TestRequestsAtStartAreAnsweredByTheirRoute(t *testing.T) {
 		t.Errorf("/readyz while the routes load: %d %q (%v), want 503", code, body, err)
 	}
 	const clients = 10
-	answers := sendAll(t, "http://"+g.Addr(gwKey).String()+"/", clients)
+	answers := listentest.SendAll("http://"+g.Addr(gwKey).String()+"/", host, nil, clients)
 	// Not one may be accepted, let alone answered, before the routes are
 	// loaded: each waits in the listener's backlog.
 	waitFor(t, "the connections held unaccepted", func() bool {

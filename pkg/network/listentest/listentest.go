@@ -1,18 +1,23 @@
 // Package listentest helps tests of servers that must not serve before
 // their tables are loaded (the gateway, the activator): a fake API server
-// slow to list, and how many connections wait unaccepted in a listener's
-// backlog.
+// slow to list, requests sent at once on connections of their own, and
+// how many connections wait unaccepted in a listener's backlog.
 package listentest
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgotesting "k8s.io/client-go/testing"
@@ -74,4 +79,45 @@ func HeldConnections(t *testing.T, addr string) int {
 	}
 	t.Fatalf("no socket listens on %s in /proc/net/tcp", addr)
 	return 0
+}
+
+// SendAll sends n GETs to url for host, with header, at once, each on a
+// connection of its own as clients coming back to a restarted server do.
+// It returns once every request is written (to the kernel, whether or not
+// the server has accepted its connection), and the channel that gets each
+// answer as "code body", or the error.
+func SendAll(url, host string, header http.Header, n int) <-chan string {
+	answers := make(chan string, n)
+	var written sync.WaitGroup
+	written.Add(n)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	for range n {
+		go func() {
+			var once sync.Once
+			wrote := func() { once.Do(written.Done) }
+			defer wrote() // a request that failed before it was written
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
+			})
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			req.Host = host
+			for k, v := range header {
+				req.Header[k] = v
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			answers <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+		}()
+	}
+	written.Wait()
+	return answers
 }
