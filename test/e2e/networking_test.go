@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	apisconfig "flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
@@ -183,6 +184,18 @@ func TestServiceCallsServiceByClusterLocalURL(t *testing.T) {
 	host := "private." + ns + ".svc.cluster.local"
 	if code, body, err := get(t.Context(), host, nil); err != nil || code != http.StatusNotFound {
 		t.Errorf("the external Gateway answered %d %q (%v) for cluster-local host %s, want 404", code, body, err, host)
+	}
+	// Nor can the host reach the cluster-local Gateway's Service: its
+	// ClusterIP is routed nowhere from the host (the attempt fails on the
+	// spot, no packet leaves).
+	svcName := apisconfig.DefaultNetwork().ClusterLocalGatewayService
+	local, err := cluster.Kube.CoreV1().Services(svcName.Namespace).Get(t.Context(), svcName.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(local.Spec.ClusterIP, "80"), 2*time.Second); err == nil {
+		_ = c.Close()
+		t.Errorf("the host reached the cluster-local Gateway at %s", local.Spec.ClusterIP)
 	}
 }
 
