@@ -58,7 +58,7 @@ and what a crashed one left there is removed first. Needs root.`,
 	// Defaults that depend on the environment are resolved when the
 	// command runs, so the generated reference is the same everywhere.
 	cmd.Flags().StringVar(&o.controlPlaneBin, "controlplane-bin", "",
-		"directory holding etcd, kube-apiserver and kube-controller-manager (default $FLYWHEEL_CONTROLPLANE_BIN, else built with hack/build-controlplane.sh)")
+		"directory holding etcd, kube-apiserver, kube-controller-manager, kube-proxy and coredns (default $FLYWHEEL_CONTROLPLANE_BIN, else built with hack/build-controlplane.sh)")
 	addDataDirFlag(cmd, &o.dataDir)
 	cmd.Flags().StringVar(&o.sample, "sample", "examples/hello/service.yaml", "Knative Service manifest to apply once up; empty for none")
 	cmd.Flags().StringVar(&o.gatewayAddress, "gateway-address", local.DefaultGatewayAddress,
