@@ -29,6 +29,7 @@ import (
 
 	"flywheel.dev/config"
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
+	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 )
 
@@ -56,7 +57,7 @@ func coreCRDs(t *testing.T) map[string]*apiextensionsv1.CustomResourceDefinition
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	want := []string{"Configuration", "PodAutoscaler", "Revision", "Route", "Service"}
+	want := []string{"Broker", "Configuration", "PodAutoscaler", "Revision", "Route", "Service", "Trigger"}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Fatalf("kinds with a CRD in config/core (-want, +got):\n%s", diff)
 	}
@@ -227,6 +228,16 @@ func TestCRDNames(t *testing.T) {
 			Versions: []string{"v1alpha1"}, Status: true,
 			Columns: []string{"DesiredScale", "ActualScale", "Ready", "Reason"},
 		},
+		"Broker": {
+			Name: "brokers.eventing.knative.dev", Scope: apiextensionsv1.NamespaceScoped,
+			Categories: eventingCategories, Versions: []string{"v1"}, Status: true,
+			Columns: []string{"URL", "Age", "Ready", "Reason"},
+		},
+		"Trigger": {
+			Name: "triggers.eventing.knative.dev", Scope: apiextensionsv1.NamespaceScoped,
+			Categories: eventingCategories, Versions: []string{"v1"}, Status: true,
+			Columns: []string{"Broker", "Subscriber_URI", "Age", "Ready", "Reason"},
+		},
 	}
 	for kind, crd := range coreCRDs(t) {
 		t.Run(kind, func(t *testing.T) {
@@ -276,6 +287,10 @@ func TestSchemasKeepEveryField(t *testing.T) {
 		{"random Revision", "Revision", randomFill(&servingv1.Revision{})},
 		{"random Route", "Route", randomFill(&servingv1.Route{})},
 		{"random PodAutoscaler", "PodAutoscaler", randomFill(&autoscalingv1alpha1.PodAutoscaler{})},
+		{"Broker", "Broker", fullBroker()},
+		{"Trigger", "Trigger", fullTrigger()},
+		{"random Broker", "Broker", randomFill(&eventingv1.Broker{})},
+		{"random Trigger", "Trigger", randomFill(&eventingv1.Trigger{})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -478,6 +493,10 @@ func randomFill[T any](obj T) T {
 		},
 		func(u *apis.URL, c randfill.Continue) {
 			*u = apis.URL{Scheme: "https", Host: "h" + c.String(8) + ".example.com", Path: "/p"}
+		},
+		// Filters nest without end; two levels reach every field.
+		func(f *eventingv1.SubscriptionsAPIFilter, c randfill.Continue) {
+			*f = randomFilter(c, 2)
 		},
 	).Fill(obj)
 	return obj

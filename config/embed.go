@@ -25,6 +25,14 @@ import (
 //go:embed core
 var Core embed.FS
 
+// Eventing is Flywheel's eventing: NATS JetStream as a StatefulSet, the
+// broker ingress and the broker dispatcher, with their RBAC. Broker and
+// Trigger CRDs are in Core, with every other CRD. Paths start with
+// "eventing/".
+//
+//go:embed eventing
+var Eventing embed.FS
+
 // Local is what local mode adds to a cluster that a real one brings
 // itself: kube-proxy and CoreDNS, each as its kubeadm install runs it.
 // Paths start with "local/".

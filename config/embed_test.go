@@ -17,6 +17,16 @@ func TestManifestsAreWellFormed(t *testing.T) {
 	if len(objs) == 0 {
 		t.Fatal("config/core holds no objects")
 	}
+	// config/eventing installs beside config/core: neither may declare
+	// what the other does.
+	eventing, err := Manifests(Eventing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eventing) == 0 {
+		t.Fatal("config/eventing holds no objects")
+	}
+	objs = append(objs, eventing...)
 	seen := map[string]bool{}
 	for _, o := range objs {
 		key := o.GetAPIVersion() + "/" + o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()

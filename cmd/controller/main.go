@@ -1,5 +1,5 @@
 // Command controller runs Flywheel's reconcilers of the Knative Serving
-// types: Services, Configurations and, as they are added, the rest.
+// and Eventing types (pkg/reconciler.Controllers).
 package main
 
 import "flywheel.dev/pkg/reconciler"

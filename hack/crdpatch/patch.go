@@ -28,6 +28,9 @@ var duckLabels = map[string]map[string]string{
 	"routes.serving.knative.dev": {
 		"duck.knative.dev/addressable": "true",
 	},
+	"brokers.eventing.knative.dev": {
+		"duck.knative.dev/addressable": "true",
+	},
 }
 
 // patch applies every change, in order. Each step says why it is needed.

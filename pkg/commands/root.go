@@ -3,11 +3,14 @@ package commands
 import (
 	"github.com/spf13/cobra"
 
+	"flywheel.dev/pkg/commands/broker"
+	"flywheel.dev/pkg/commands/event"
 	"flywheel.dev/pkg/commands/local"
 	"flywheel.dev/pkg/commands/params"
 	"flywheel.dev/pkg/commands/revision"
 	"flywheel.dev/pkg/commands/route"
 	"flywheel.dev/pkg/commands/service"
+	"flywheel.dev/pkg/commands/trigger"
 )
 
 // NewParams returns the shared parameters with their defaults.
@@ -25,6 +28,9 @@ func NewRootCommand(p *params.Params) *cobra.Command {
 		service.NewServiceCommand(p),
 		revision.NewRevisionCommand(p),
 		route.NewRouteCommand(p),
+		broker.NewBrokerCommand(p),
+		trigger.NewTriggerCommand(p),
+		event.NewEventCommand(p),
 		local.NewLocalCommand(p),
 	)
 	return root

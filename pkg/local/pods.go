@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -41,13 +42,15 @@ const (
 // on a cold build cache the node builds their binaries first.
 const componentsTimeout = 10 * time.Minute
 
-// upAsPods installs objs (the Gateway API CRDs and config/core, the
-// components' Deployments included) and config/local's kube-proxy and
-// CoreDNS, and runs the node, which runs them all as the pods of their
-// workloads, as on a real cluster. kube-proxy and CoreDNS run from the
-// executables in binDir. The built-in gateway's external listener
-// becomes a host port on external. It returns once every
-// component is ready and the webhook admits through the API server.
+// upAsPods installs objs (the Gateway API CRDs, config/core and
+// config/eventing, the components' workloads included) and config/local's
+// kube-proxy and CoreDNS, and runs the node, which runs them all as the
+// pods of their workloads, as on a real cluster. kube-proxy and CoreDNS
+// run from the executables in binDir, NATS from its pinned module, and
+// StatefulSets keep their volumes under the work directory. The built-in
+// gateway's external listener becomes a host port on external. It
+// returns once every component is ready and the webhook admits through
+// the API server.
 func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructured, binDir string, external *net.TCPAddr, progress io.Writer) error {
 	if err := exposeGateway(objs, external); err != nil {
 		return err
@@ -65,6 +68,10 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 	if err != nil {
 		return err
 	}
+	maps.Copy(images, upstreamImageMappings(objs))
+	if err := localVolumes(objs, filepath.Join(c.workDir, "volumes")); err != nil {
+		return err
+	}
 	objs = append(objs, networking...)
 	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
 		return fmt.Errorf("installing the Gateway API CRDs, config/core and config/local: %w", err)
@@ -73,7 +80,7 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 		return err
 	}
 	if err := mapNodeImages(ctx, c.Kube, images); err != nil {
-		return fmt.Errorf("mapping kube-proxy's and CoreDNS's images to their executables: %w", err)
+		return fmt.Errorf("mapping the images of kube-proxy, CoreDNS and NATS to their executables: %w", err)
 	}
 	// Recorded before kube-proxy can run, so that a crash from here on
 	// still has its rules removed by Down.
@@ -134,6 +141,8 @@ func workloadComponents(objs []*unstructured.Unstructured) []Component {
 			comp.Deployment = o.GetName()
 		case "DaemonSet":
 			comp.DaemonSet = o.GetName()
+		case "StatefulSet":
+			comp.StatefulSet = o.GetName()
 		default:
 			continue
 		}
@@ -237,7 +246,8 @@ func (c *Flywheel) waitWorkloadsReady(ctx context.Context, components []Componen
 	return nil
 }
 
-// WorkloadState is how far a component's Deployment or DaemonSet is.
+// WorkloadState is how far a component's Deployment, DaemonSet or
+// StatefulSet is.
 type WorkloadState struct {
 	// Ready counts its ready pods, of the Want it asks for.
 	Ready, Want int32
@@ -274,6 +284,19 @@ func WorkloadStateOf(ctx context.Context, kube kubernetes.Interface, comp Compon
 		return WorkloadState{
 			Ready: ds.Status.NumberReady, Want: want, Selector: ds.Spec.Selector,
 			Updated: ds.Status.ObservedGeneration >= ds.Generation && ds.Status.UpdatedNumberScheduled == want,
+		}, nil
+	case comp.StatefulSet != "":
+		ss, err := kube.AppsV1().StatefulSets(ns).Get(ctx, comp.StatefulSet, metav1.GetOptions{})
+		if err != nil {
+			return WorkloadState{}, err
+		}
+		want := int32(1)
+		if ss.Spec.Replicas != nil {
+			want = *ss.Spec.Replicas
+		}
+		return WorkloadState{
+			Ready: ss.Status.ReadyReplicas, Want: want, Selector: ss.Spec.Selector,
+			Updated: ss.Status.ObservedGeneration >= ss.Generation && ss.Status.UpdatedReplicas == want && ss.Status.Replicas == want,
 		}, nil
 	}
 	return WorkloadState{}, fmt.Errorf("component %s runs as no workload", comp.Name)

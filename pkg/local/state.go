@@ -65,11 +65,13 @@ type Component struct {
 	// zero.
 	Process   Process `json:"process,omitzero"`
 	InProcess bool    `json:"inProcess,omitempty"`
-	// Deployment or DaemonSet names the component's workload when it
-	// runs as pods on the node, in Namespace (SystemNamespace when empty).
-	Deployment string `json:"deployment,omitempty"`
-	DaemonSet  string `json:"daemonSet,omitempty"`
-	Namespace  string `json:"namespace,omitempty"`
+	// Deployment, DaemonSet or StatefulSet names the component's
+	// workload when it runs as pods on the node, in Namespace
+	// (SystemNamespace when empty).
+	Deployment  string `json:"deployment,omitempty"`
+	DaemonSet   string `json:"daemonSet,omitempty"`
+	StatefulSet string `json:"statefulSet,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
 	// Address is where it serves, when something connects to it.
 	Address string `json:"address,omitempty"`
 	// Log is the file it writes its output to.
@@ -77,7 +79,9 @@ type Component struct {
 }
 
 // AsPods says whether the component runs as the pods of a workload.
-func (c Component) AsPods() bool { return c.Deployment != "" || c.DaemonSet != "" }
+func (c Component) AsPods() bool {
+	return c.Deployment != "" || c.DaemonSet != "" || c.StatefulSet != ""
+}
 
 // WorkloadNamespace is the namespace of the component's workload.
 func (c Component) WorkloadNamespace() string {
@@ -94,6 +98,8 @@ func (c Component) Workload() string {
 		return "deployment/" + c.Deployment
 	case c.DaemonSet != "":
 		return "daemonset/" + c.DaemonSet
+	case c.StatefulSet != "":
+		return "statefulset/" + c.StatefulSet
 	}
 	return ""
 }

@@ -172,7 +172,14 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 		return err
 	}
 	if opts.Node {
-		return c.upAsPods(ctx, append(gateway, core...), opts.ControlPlane.BinDir, gatewayExternal, opts.Progress)
+		// Eventing comes with local mode: its NATS, ingress and
+		// dispatcher run as pods like the rest.
+		eventing, err := config.Manifests(config.Eventing)
+		if err != nil {
+			return err
+		}
+		objs := slices.Concat(gateway, core, eventing)
+		return c.upAsPods(ctx, objs, opts.ControlPlane.BinDir, gatewayExternal, opts.Progress)
 	}
 	// Without a node nothing would run the components' Deployments:
 	// this process runs the webhook and the controller itself, in

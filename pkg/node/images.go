@@ -54,7 +54,7 @@ func (e *errImage) Error() string { return e.msg }
 //     kept in the cache under its digest;
 //   - an absolute path is the executable;
 //   - anything else is looked up in the images ConfigMap (image → path,
-//     keyed by ImagesConfigMapKey).
+//     or image → ko://<import path>, keyed by ImagesConfigMapKey).
 //
 // An image may end in @sha256:<hex>, as a Revision's resolved image does;
 // the executable must then have that digest.
@@ -222,8 +222,13 @@ func (r *imageResolver) fromConfigMap(ctx context.Context, img string) (image, e
 	if !ok {
 		return image{}, &errImage{msg: fmt.Sprintf("image %q is not an executable on this node: %s", img, how)}
 	}
+	// A Go import path: the image's program built from its pinned
+	// module, as local mode runs NATS's upstream image.
+	if importPath, ok := strings.CutPrefix(p, KoPrefix); ok {
+		return r.build(ctx, importPath, "")
+	}
 	if !filepath.IsAbs(p) {
-		return image{}, &errImage{msg: fmt.Sprintf("ConfigMap %s/%s maps image %q to %q, which is not an absolute path", r.cmNamespace, r.cmName, img, p)}
+		return image{}, &errImage{msg: fmt.Sprintf("ConfigMap %s/%s maps image %q to %q, which is neither an absolute path nor ko://<Go import path>", r.cmNamespace, r.cmName, img, p)}
 	}
 	return r.file(p)
 }

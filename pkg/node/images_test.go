@@ -62,7 +62,7 @@ func TestResolveImage(t *testing.T) {
 		{name: "a file that is not executable", image: notExec, wantErr: "not an executable file"},
 		{name: "a missing file", image: "/no/such/file", wantErr: "no such file"},
 		{name: "an image mapped by the ConfigMap", image: "registry.example/team/app:v1", wantPath: app},
-		{name: "a mapping to a relative path", image: "relative", wantErr: "not an absolute path"},
+		{name: "a mapping to a relative path", image: "relative", wantErr: "neither an absolute path nor ko://"},
 		{name: "an unknown image", image: "unknown/app:v2", wantErr: `ConfigMap flywheel-system/node-images (data: "unknown_app_v2": /absolute/path)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,6 +132,16 @@ func TestResolveKoImage(t *testing.T) {
 	r.goCommand = "/nonexistent/go"
 	if pinned, err := r.resolve(t.Context(), img+"@sha256:"+got.digest, corev1.PullAlways); err != nil || pinned != got {
 		t.Errorf("the pinned image resolved to %+v (%v), want the cached %+v", pinned, err, got)
+	}
+
+	// An image the ConfigMap maps to an import path is that build.
+	r.goCommand = "go"
+	mapped := newTestResolver(t, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "flywheel-system", Name: "node-images"},
+		Data:       map[string]string{"upstream_server_1.0": img},
+	})
+	if viaMap, err := mapped.resolve(t.Context(), "upstream/server:1.0", corev1.PullAlways); err != nil || viaMap.digest != got.digest {
+		t.Errorf("the image mapped to %s resolved to %+v (%v), want the digest %s", img, viaMap, err, got.digest)
 	}
 
 	_, err = r.resolve(t.Context(), KoPrefix+"flywheel.dev/no/such/package", corev1.PullAlways)

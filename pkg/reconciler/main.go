@@ -6,14 +6,17 @@ import (
 	"knative.dev/pkg/injection"
 	"knative.dev/pkg/injection/sharedmain"
 	"knative.dev/pkg/signals"
+	"knative.dev/pkg/system"
 
 	"flywheel.dev/pkg/election"
+	"flywheel.dev/pkg/reconciler/broker"
 	"flywheel.dev/pkg/reconciler/configuration"
 	"flywheel.dev/pkg/reconciler/gc"
 	"flywheel.dev/pkg/reconciler/revision"
 	"flywheel.dev/pkg/reconciler/route"
 	"flywheel.dev/pkg/reconciler/serverlessservice"
 	"flywheel.dev/pkg/reconciler/service"
+	"flywheel.dev/pkg/reconciler/trigger"
 )
 
 // Component names the controller process in its logs, metrics and leader
@@ -21,7 +24,7 @@ import (
 const Component = "controller"
 
 // Controllers returns the constructors of every controller the controller
-// process runs, each with its informers, config store and event handlers.
+// process runs (Serving's and Eventing's), each with its informers, config store and event handlers.
 // A new reconciler is added here and nowhere else.
 func Controllers() []injection.ControllerConstructor {
 	return []injection.ControllerConstructor{
@@ -31,6 +34,8 @@ func Controllers() []injection.ControllerConstructor {
 		route.NewController,
 		gc.NewController,
 		serverlessservice.NewController,
+		broker.NewController,
+		trigger.NewController,
 	}
 }
 
@@ -42,6 +47,9 @@ func Main() {
 	ctx, err := election.ForProcess(signals.NewContext(), cfg, Component)
 	if err != nil {
 		log.Fatal("Setting up leader election: ", err)
+	}
+	if ctx, err = withJetStream(ctx, cfg, system.Namespace()); err != nil {
+		log.Fatal("Setting up NATS JetStream: ", err)
 	}
 	sharedmain.MainWithConfig(ctx, Component, cfg, Controllers()...)
 }

@@ -6,14 +6,18 @@ import (
 	rtesting "knative.dev/pkg/reconciler/testing"
 
 	// The fake clients and informers the controllers take from the context.
+	_ "knative.dev/pkg/client/injection/ducks/duck/v1/addressable/fake"
 	_ "knative.dev/pkg/client/injection/kube/client/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/apps/v1/deployment/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/pod/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/core/v1/service/fake"
 	_ "knative.dev/pkg/client/injection/kube/informers/discovery/v1/endpointslice/fake"
+	_ "knative.dev/pkg/injection/clients/dynamicclient/fake"
 
 	_ "flywheel.dev/pkg/client/injection/client/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/autoscaling/v1alpha1/podautoscaler/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/eventing/v1/broker/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/eventing/v1/trigger/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/configuration/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/revision/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/route/fake"

@@ -20,6 +20,7 @@ import (
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/config"
+	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/election"
 	"flywheel.dev/pkg/webhook/names"
@@ -32,6 +33,8 @@ var Types = map[schema.GroupVersionKind]resourcesemantics.GenericCRD{
 	servingv1.SchemeGroupVersion.WithKind("Revision"):                &servingv1.Revision{},
 	servingv1.SchemeGroupVersion.WithKind("Route"):                   &servingv1.Route{},
 	autoscalingv1alpha1.SchemeGroupVersion.WithKind("PodAutoscaler"): &autoscalingv1alpha1.PodAutoscaler{},
+	eventingv1.SchemeGroupVersion.WithKind("Broker"):                 &eventingv1.Broker{},
+	eventingv1.SchemeGroupVersion.WithKind("Trigger"):                &eventingv1.Trigger{},
 }
 
 // Main runs the webhook until the process is signalled. Besides --port it

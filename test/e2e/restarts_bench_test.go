@@ -166,7 +166,7 @@ func controllerKill(b *testing.B, client versioned.Interface) {
 // killContainer sends SIGKILL to every process of the container of the
 // one pod selector selects in ns, found through the node's cgroup for it:
 // a crash, after which the node restarts the container in its pod.
-func killContainer(b *testing.B, ns, selector, container string) {
+func killContainer(b testing.TB, ns, selector, container string) {
 	b.Helper()
 	pod := onePod(b, ns, selector)
 	procs := filepath.Join(nodetest.NodeCgroup(node.DefaultNodeName), "pod-"+string(pod.UID), container, "cgroup.procs")
@@ -187,7 +187,7 @@ func killContainer(b *testing.B, ns, selector, container string) {
 
 // waitContainerRestarted waits until the container of the pod selector
 // selects has restarted and the pod is Ready again.
-func waitContainerRestarted(b *testing.B, ns, selector, container string) {
+func waitContainerRestarted(b testing.TB, ns, selector, container string) {
 	b.Helper()
 	err := wait.PollUntilContextTimeout(b.Context(), 20*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		pod := onePod(b, ns, selector)
@@ -203,7 +203,7 @@ func waitContainerRestarted(b *testing.B, ns, selector, container string) {
 	}
 }
 
-func onePod(b *testing.B, ns, selector string) *corev1.Pod {
+func onePod(b testing.TB, ns, selector string) *corev1.Pod {
 	b.Helper()
 	pods, err := cluster.Kube.CoreV1().Pods(ns).List(b.Context(), metav1.ListOptions{LabelSelector: selector})
 	if err != nil || len(pods.Items) != 1 {

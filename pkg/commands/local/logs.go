@@ -203,7 +203,7 @@ func componentNames(st *local.State) []string {
 	}
 	var names []string
 	for _, c := range st.Components {
-		if c.Log != "" || c.Deployment != "" {
+		if c.Log != "" || c.AsPods() {
 			names = append(names, c.Name)
 		}
 	}

@@ -88,8 +88,8 @@ type ComponentStatus struct {
 	// one that runs as pods.
 	PID       int  `json:"pid"`
 	InProcess bool `json:"inProcess,omitempty"`
-	// Workload names, for a component that runs as pods, its Deployment
-	// or DaemonSet ("deployment/flywheel-gateway",
+	// Workload names, for a component that runs as pods, its workload
+	// ("deployment/flywheel-gateway",
 	// "kube-system/daemonset/kube-proxy": the namespace is given when it
 	// is not flywheel-system); ReadyPods counts them ("1/1").
 	Workload  string `json:"workload,omitempty"`

@@ -28,6 +28,7 @@ type upOptions struct {
 	controlPlaneBin string
 	dataDir         string
 	sample          string
+	eventingSample  string
 	gatewayAddress  string
 	exit            bool
 }
@@ -42,7 +43,9 @@ func NewLocalUpCommand(_ *params.Params) *cobra.Command {
 pinned Go modules, install Flywheel (CRDs, configuration, admission
 webhook, controller), run the process node that runs pods as processes
 and the gateway that serves Routes on --gateway-address, then deploy the
-sample Service, call it, and split its traffic between two revisions.
+sample Service, call it, and split its traffic between two revisions;
+then a Broker and a Trigger to a Knative Service that logs the events it
+gets, and send it one with fw event send.
 Runs in the foreground until interrupted or told to stop by fw local down,
 then removes everything it started. It records itself in <data-dir>/state.json
 for fw local status, logs and down; one runs at a time per data directory,
@@ -61,6 +64,8 @@ and what a crashed one left there is removed first. Needs root.`,
 		"directory holding etcd, kube-apiserver, kube-controller-manager, kube-proxy and coredns (default $FLYWHEEL_CONTROLPLANE_BIN, else built with hack/build-controlplane.sh)")
 	addDataDirFlag(cmd, &o.dataDir)
 	cmd.Flags().StringVar(&o.sample, "sample", "examples/hello/service.yaml", "Knative Service manifest to apply once up; empty for none")
+	cmd.Flags().StringVar(&o.eventingSample, "eventing-sample", "examples/event-display/eventing.yaml",
+		"after the sample, manifests of a Broker, a Trigger and its subscriber "+sampleDisplay+" to apply and send an event through; empty for none")
 	cmd.Flags().StringVar(&o.gatewayAddress, "gateway-address", local.DefaultGatewayAddress,
 		"where the gateway serves Routes (host:port); cluster-local Routes are served on the next port")
 	cmd.Flags().BoolVar(&o.exit, "exit", false, "stop again once the sample has run")
@@ -125,11 +130,17 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 		return err
 	}
 	fmt.Fprintf(out, "Flywheel is up in %v: the Knative Serving API (serving.knative.dev/v1), the process node running\n"+
-		"pods, and Flywheel's webhook, controller, activator, autoscaler and gateway as its pods, the gateway on http://%s.\n",
+		"pods, and Flywheel's webhook, controller, activator, autoscaler and gateway as its pods, the gateway on http://%s;\n"+
+		"Knative Eventing (eventing.knative.dev/v1 Broker and Trigger) with NATS JetStream, the broker ingress and dispatcher.\n",
 		time.Since(start).Round(100*time.Millisecond), fw.GatewayAddr)
 
 	if o.sample != "" {
 		if err := applySample(ctx, out, fw, o.sample); err != nil {
+			return err
+		}
+	}
+	if o.eventingSample != "" {
+		if err := runEventingSample(ctx, out, fw, kubeconfig, o.eventingSample); err != nil {
 			return err
 		}
 	}

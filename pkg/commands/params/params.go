@@ -1,11 +1,13 @@
 // Package params holds what every `fw` subcommand shares, so that the noun
 // packages need not import each other or the root: the kubeconfig and
-// namespace flags, the Serving API client built from them, and the clock.
+// namespace flags, the API clients built from them, and the clock.
 package params
 
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
 
+	eventingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1"
 	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
 )
 
@@ -32,6 +35,17 @@ type Params struct {
 	// NewServingClient, when set, replaces the client built from the
 	// kubeconfig. Tests set it to a fake clientset's.
 	NewServingClient func() (servingv1client.ServingV1Interface, error)
+
+	// NewEventingClient, when set, replaces the eventing.knative.dev/v1
+	// client built from the kubeconfig. Tests set it to a fake
+	// clientset's.
+	NewEventingClient func() (eventingv1client.EventingV1Interface, error)
+
+	// HTTPTransport, when set, carries the HTTP requests fw makes itself
+	// rather than through a typed client (fw event send), in place of
+	// the network. Requests to the API server still get the kubeconfig's
+	// credentials. Tests set it to answer without a cluster.
+	HTTPTransport http.RoundTripper
 
 	// Clock tells the age of objects; nil means the real clock. Tests
 	// set a fake one so that tables do not depend on when they run.
@@ -84,6 +98,52 @@ func (p *Params) ServingClient() (servingv1client.ServingV1Interface, error) {
 		return nil, err
 	}
 	return servingv1client.NewForConfig(cfg)
+}
+
+// EventingClient returns a client for the eventing.knative.dev/v1 API.
+func (p *Params) EventingClient() (eventingv1client.EventingV1Interface, error) {
+	if p.NewEventingClient != nil {
+		return p.NewEventingClient()
+	}
+	cfg, err := p.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return eventingv1client.NewForConfig(cfg)
+}
+
+// APIServer returns an HTTP client that carries the kubeconfig's
+// credentials, and the URL of the API server it talks to: for paths no
+// typed client covers, such as a Service's proxy.
+func (p *Params) APIServer() (*http.Client, *url.URL, error) {
+	cfg, err := p.RESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.HTTPTransport != nil {
+		cfg.Transport = p.HTTPTransport
+		// client-go refuses TLS settings next to a transport of one's
+		// own; the replacement carries no TLS.
+		cfg.TLSClientConfig = rest.TLSClientConfig{}
+	}
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to the API server: %w", err)
+	}
+	server, _, err := rest.DefaultServerUrlFor(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the API server's address from the kubeconfig: %w", err)
+	}
+	return client, server, nil
+}
+
+// HTTPClient returns a client for URLs outside the API server, with no
+// credentials.
+func (p *Params) HTTPClient() *http.Client {
+	if p.HTTPTransport != nil {
+		return &http.Client{Transport: p.HTTPTransport}
+	}
+	return &http.Client{}
 }
 
 // RESTConfig returns the connection settings of the kubeconfig's current
@@ -161,6 +221,20 @@ func (p *Params) Connect() (servingv1client.ServingV1Interface, string, error) {
 		return nil, "", err
 	}
 	client, err := p.ServingClient()
+	if err != nil {
+		return nil, "", err
+	}
+	return client, ns, nil
+}
+
+// ConnectEventing returns the Eventing API client and the namespace to
+// work in.
+func (p *Params) ConnectEventing() (eventingv1client.EventingV1Interface, string, error) {
+	ns, err := p.CurrentNamespace()
+	if err != nil {
+		return nil, "", err
+	}
+	client, err := p.EventingClient()
 	if err != nil {
 		return nil, "", err
 	}

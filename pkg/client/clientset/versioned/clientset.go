@@ -23,6 +23,7 @@ import (
 	http "net/http"
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/client/clientset/versioned/typed/autoscaling/v1alpha1"
+	eventingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1"
 	servingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
@@ -32,6 +33,7 @@ import (
 type Interface interface {
 	Discovery() discovery.DiscoveryInterface
 	AutoscalingV1alpha1() autoscalingv1alpha1.AutoscalingV1alpha1Interface
+	EventingV1() eventingv1.EventingV1Interface
 	ServingV1() servingv1.ServingV1Interface
 }
 
@@ -39,12 +41,18 @@ type Interface interface {
 type Clientset struct {
 	*discovery.DiscoveryClient
 	autoscalingV1alpha1 *autoscalingv1alpha1.AutoscalingV1alpha1Client
+	eventingV1          *eventingv1.EventingV1Client
 	servingV1           *servingv1.ServingV1Client
 }
 
 // AutoscalingV1alpha1 retrieves the AutoscalingV1alpha1Client
 func (c *Clientset) AutoscalingV1alpha1() autoscalingv1alpha1.AutoscalingV1alpha1Interface {
 	return c.autoscalingV1alpha1
+}
+
+// EventingV1 retrieves the EventingV1Client
+func (c *Clientset) EventingV1() eventingv1.EventingV1Interface {
+	return c.eventingV1
 }
 
 // ServingV1 retrieves the ServingV1Client
@@ -100,6 +108,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 	if err != nil {
 		return nil, err
 	}
+	cs.eventingV1, err = eventingv1.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 	cs.servingV1, err = servingv1.NewForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
 		return nil, err
@@ -126,6 +138,7 @@ func NewForConfigOrDie(c *rest.Config) *Clientset {
 func New(c rest.Interface) *Clientset {
 	var cs Clientset
 	cs.autoscalingV1alpha1 = autoscalingv1alpha1.New(c)
+	cs.eventingV1 = eventingv1.New(c)
 	cs.servingV1 = servingv1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)

@@ -26,6 +26,7 @@ import (
 
 	versioned "flywheel.dev/pkg/client/clientset/versioned"
 	autoscaling "flywheel.dev/pkg/client/informers/externalversions/autoscaling"
+	eventing "flywheel.dev/pkg/client/informers/externalversions/eventing"
 	internalinterfaces "flywheel.dev/pkg/client/informers/externalversions/internalinterfaces"
 	serving "flywheel.dev/pkg/client/informers/externalversions/serving"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -327,11 +328,16 @@ type SharedInformerFactory interface {
 	InformerFor(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) cache.SharedIndexInformer
 
 	Autoscaling() autoscaling.Interface
+	Eventing() eventing.Interface
 	Serving() serving.Interface
 }
 
 func (f *sharedInformerFactory) Autoscaling() autoscaling.Interface {
 	return autoscaling.New(f, f.namespace, f.tweakListOptions)
+}
+
+func (f *sharedInformerFactory) Eventing() eventing.Interface {
+	return eventing.New(f, f.namespace, f.tweakListOptions)
 }
 
 func (f *sharedInformerFactory) Serving() serving.Interface {

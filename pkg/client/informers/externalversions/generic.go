@@ -22,7 +22,8 @@ import (
 	fmt "fmt"
 
 	v1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
-	v1 "flywheel.dev/pkg/apis/serving/v1"
+	v1 "flywheel.dev/pkg/apis/eventing/v1"
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
 	cache "k8s.io/client-go/tools/cache"
 )
@@ -57,14 +58,20 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	case v1alpha1.SchemeGroupVersion.WithResource("podautoscalers"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Autoscaling().V1alpha1().PodAutoscalers().Informer()}, nil
 
+		// Group=eventing.knative.dev, Version=v1
+	case v1.SchemeGroupVersion.WithResource("brokers"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Eventing().V1().Brokers().Informer()}, nil
+	case v1.SchemeGroupVersion.WithResource("triggers"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Eventing().V1().Triggers().Informer()}, nil
+
 		// Group=serving.knative.dev, Version=v1
-	case v1.SchemeGroupVersion.WithResource("configurations"):
+	case servingv1.SchemeGroupVersion.WithResource("configurations"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Serving().V1().Configurations().Informer()}, nil
-	case v1.SchemeGroupVersion.WithResource("revisions"):
+	case servingv1.SchemeGroupVersion.WithResource("revisions"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Serving().V1().Revisions().Informer()}, nil
-	case v1.SchemeGroupVersion.WithResource("routes"):
+	case servingv1.SchemeGroupVersion.WithResource("routes"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Serving().V1().Routes().Informer()}, nil
-	case v1.SchemeGroupVersion.WithResource("services"):
+	case servingv1.SchemeGroupVersion.WithResource("services"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Serving().V1().Services().Informer()}, nil
 
 	}

@@ -22,6 +22,8 @@ import (
 	clientset "flywheel.dev/pkg/client/clientset/versioned"
 	autoscalingv1alpha1 "flywheel.dev/pkg/client/clientset/versioned/typed/autoscaling/v1alpha1"
 	fakeautoscalingv1alpha1 "flywheel.dev/pkg/client/clientset/versioned/typed/autoscaling/v1alpha1/fake"
+	eventingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1"
+	fakeeventingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1/fake"
 	servingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
 	fakeservingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -100,6 +102,11 @@ var (
 // AutoscalingV1alpha1 retrieves the AutoscalingV1alpha1Client
 func (c *Clientset) AutoscalingV1alpha1() autoscalingv1alpha1.AutoscalingV1alpha1Interface {
 	return &fakeautoscalingv1alpha1.FakeAutoscalingV1alpha1{Fake: &c.Fake}
+}
+
+// EventingV1 retrieves the EventingV1Client
+func (c *Clientset) EventingV1() eventingv1.EventingV1Interface {
+	return &fakeeventingv1.FakeEventingV1{Fake: &c.Fake}
 }
 
 // ServingV1 retrieves the ServingV1Client

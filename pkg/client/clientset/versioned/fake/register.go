@@ -20,6 +20,7 @@ package fake
 
 import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
+	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +34,7 @@ var codecs = serializer.NewCodecFactory(scheme)
 
 var localSchemeBuilder = runtime.SchemeBuilder{
 	autoscalingv1alpha1.AddToScheme,
+	eventingv1.AddToScheme,
 	servingv1.AddToScheme,
 }
 

@@ -1,0 +1,140 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"knative.dev/pkg/apis"
+
+	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
+	eventingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1"
+	"flywheel.dev/pkg/commands/params"
+	"flywheel.dev/pkg/commands/wait"
+)
+
+// NewBrokerCommand returns `fw broker` and its verbs.
+func NewBrokerCommand(p *params.Params) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "broker",
+		Aliases: []string{"brokers"},
+		Short:   "Create, list, describe and delete Brokers",
+		Long: `A Broker takes in CloudEvents at its address and hands each one to the
+Triggers whose filters match it. Flywheel stores every event in NATS
+JetStream before the Broker answers 202, and retries deliveries as the
+Broker's delivery settings (or a Trigger's own) say. Send a test event
+with fw event send --broker NAME.`,
+	}
+	p.AddClusterFlags(cmd.PersistentFlags())
+	cmd.AddCommand(
+		NewBrokerCreateCommand(p),
+		NewBrokerListCommand(p),
+		NewBrokerDescribeCommand(p),
+		NewBrokerDeleteCommand(p),
+	)
+	return cmd
+}
+
+// exactlyOneName is the argument check of the verbs that take one Broker.
+func exactlyOneName(_ *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("give the name of one Broker, e.g. default (got %d arguments)", len(args))
+	}
+	return nil
+}
+
+// address returns the URL producers post to, empty before there is one.
+func address(b *eventingv1.Broker) string {
+	if a := b.Status.Address; a != nil && a.URL != nil {
+		return a.URL.String()
+	}
+	return ""
+}
+
+// errStayedFalse ends a wait whose Broker read Ready False for the whole
+// error window.
+var errStayedFalse = errors.New("the Ready condition stayed False")
+
+// waitForReady waits until the Broker is Ready at generation (or a later
+// one), for at most timeout. As with Services, a Ready False must last
+// wait.ErrorWindow before it counts as a failure: a Broker can pass
+// through False while the stream it needs is made.
+func waitForReady(ctx context.Context, client eventingv1client.EventingV1Interface, ns, name string, generation int64, timeout time.Duration) (*eventingv1.Broker, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	windowCtx, failed := context.WithCancelCause(waitCtx)
+	defer failed(nil)
+	// The check runs on Until's goroutine only, so the timer needs no lock.
+	var stayedFalse *time.Timer
+	defer func() {
+		if stayedFalse != nil {
+			stayedFalse.Stop()
+		}
+	}()
+	b, err := wait.Until(windowCtx, client.Brokers(ns), name, func(b *eventingv1.Broker, found bool) (bool, error) {
+		if !found {
+			return false, fmt.Errorf("the Broker %s was deleted while waiting for it to become ready", name)
+		}
+		if b.Status.ObservedGeneration < generation {
+			return false, nil // the controller has not seen this change yet
+		}
+		ready := b.Status.GetCondition(eventingv1.BrokerConditionReady)
+		switch {
+		case ready.IsTrue():
+			return true, nil
+		case ready.IsFalse():
+			if stayedFalse == nil {
+				stayedFalse = time.AfterFunc(wait.ErrorWindow, func() { failed(errStayedFalse) })
+			}
+		case stayedFalse != nil:
+			stayedFalse.Stop()
+			stayedFalse = nil
+		}
+		return false, nil
+	})
+	switch {
+	case errors.Is(context.Cause(windowCtx), errStayedFalse):
+		return b, fmt.Errorf("the Broker %s failed: %s", name, why(b))
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		if b == nil {
+			return nil, fmt.Errorf("the Broker %s did not appear within %v", name, timeout)
+		}
+		return b, fmt.Errorf("the Broker %s did not become ready within %v; it says %s\nWait longer with --wait-timeout, or see fw broker describe %s",
+			name, timeout, why(b), name)
+	}
+	return b, err
+}
+
+// why describes the most telling condition of a Broker that is not
+// ready: a failed one other than Ready, else Ready, else the first
+// Unknown one.
+func why(b *eventingv1.Broker) string {
+	conds := b.Status.Conditions
+	for _, status := range []corev1.ConditionStatus{corev1.ConditionFalse, corev1.ConditionUnknown} {
+		for _, c := range conds {
+			if c.Type != eventingv1.BrokerConditionReady && c.Status == status {
+				return describeCondition(c)
+			}
+		}
+		for _, c := range conds {
+			if c.Type == eventingv1.BrokerConditionReady && c.Status == status {
+				return describeCondition(c)
+			}
+		}
+	}
+	return "no status reported yet"
+}
+
+func describeCondition(c apis.Condition) string {
+	s := fmt.Sprintf("%s is %s", c.Type, c.Status)
+	if c.Reason != "" {
+		s += " (" + c.Reason + ")"
+	}
+	if c.Message != "" {
+		s += ": " + c.Message
+	}
+	return s
+}

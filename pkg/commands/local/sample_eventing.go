@@ -1,0 +1,198 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8swait "k8s.io/apimachinery/pkg/util/wait"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"knative.dev/pkg/apis"
+	"sigs.k8s.io/yaml"
+
+	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/commands/event"
+	"flywheel.dev/pkg/commands/params"
+	"flywheel.dev/pkg/local"
+	"flywheel.dev/pkg/manifest"
+)
+
+// The eventing sample's names, as examples/event-display/eventing.yaml
+// writes them.
+const (
+	sampleBroker       = "default"
+	sampleTrigger      = "greetings"
+	sampleDisplay      = "event-display"
+	sampleEventType    = "dev.flywheel.sample.greeting"
+	sampleEventsPath   = "/events"
+	sampleEventTimeout = time.Minute
+)
+
+// runEventingSample applies the eventing sample (a Broker, a Knative
+// Service that logs the events it gets, a Trigger to it), sends one event
+// with fw event send, and shows it arriving.
+func runEventingSample(ctx context.Context, out io.Writer, fw *local.Flywheel, kubeconfig, path string) error {
+	objs, err := readManifests(path)
+	if err != nil {
+		return fmt.Errorf("reading the eventing sample %s: %w", path, err)
+	}
+	fmt.Fprintf(out, "\nEventing: a Broker, the Knative Service %s that logs the events it gets, and a Trigger\nsending it the Broker's events of type %s (%s)...\n", sampleDisplay, sampleEventType, path)
+	if err := manifest.Apply(ctx, fw.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
+		return fmt.Errorf("applying the eventing sample: %w", err)
+	}
+	client, err := versioned.NewForConfig(fw.ControlPlane.RESTConfig())
+	if err != nil {
+		return err
+	}
+	display, err := waitReady(ctx, fw, client, "default", sampleDisplay, 1)
+	if err != nil {
+		return err
+	}
+	if err := waitEventingReady(ctx, fw, client); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Broker %s and Trigger %s are Ready.\n", sampleBroker, sampleTrigger)
+
+	args := []string{"--broker", sampleBroker, "--type", sampleEventType, "--data-json", `{"greeting":"Hello from Flywheel"}`}
+	fmt.Fprintf(out, "  $ fw event send %s\n", shellQuote(args))
+	p := &params.Params{Kubeconfig: kubeconfig, Namespace: "default"}
+	send := event.NewEventSendCommand(p)
+	send.SetArgs(args)
+	send.SetOut(&indentWriter{w: out, prefix: "  "})
+	send.SetContext(ctx)
+	if err := send.Execute(); err != nil {
+		return fmt.Errorf("sending the sample event: %w", err)
+	}
+
+	got, err := waitSampleEvent(ctx, fw, display.Status.URL.Host)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "It reached %s, which logged it (fw local logs pod/%s… shows the log):\n  $ curl -H 'Host: %s' http://%s%s\n%s\n",
+		sampleDisplay, sampleDisplay, display.Status.URL.Host, fw.GatewayAddr, sampleEventsPath, indent(got, "  "))
+	return nil
+}
+
+// waitEventingReady waits for the sample's Broker and Trigger.
+func waitEventingReady(ctx context.Context, fw *local.Flywheel, client versioned.Interface) error {
+	var last string
+	err := k8swait.PollUntilContextTimeout(ctx, 200*time.Millisecond, sampleReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		b, err := client.EventingV1().Brokers("default").Get(ctx, sampleBroker, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if !b.IsReady() {
+			last = "Broker " + sampleBroker + ": " + readyMessage(b.Status.GetCondition(apis.ConditionReady))
+			return false, nil
+		}
+		t, err := client.EventingV1().Triggers("default").Get(ctx, sampleTrigger, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if !t.IsReady() {
+			last = "Trigger " + sampleTrigger + ": " + readyMessage(t.Status.GetCondition(apis.ConditionReady))
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the eventing sample did not become Ready (%s): %w\nlogs: %s (controller.log, node/pods/)", last, err, fw.WorkDir())
+	}
+	return nil
+}
+
+func readyMessage(c *apis.Condition) string {
+	if c == nil {
+		return "no status yet"
+	}
+	return strings.TrimSpace(c.Reason + " " + c.Message)
+}
+
+// waitSampleEvent polls event-display's list of events through the
+// gateway until one of the sample's type is there, and returns it.
+func waitSampleEvent(ctx context.Context, fw *local.Flywheel, host string) (string, error) {
+	var found string
+	err := k8swait.PollUntilContextTimeout(ctx, 200*time.Millisecond, sampleEventTimeout, true, func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+fw.GatewayAddr+sampleEventsPath, nil)
+		if err != nil {
+			return false, err
+		}
+		req.Host = host
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		var events []json.RawMessage
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&events) != nil {
+			return false, nil
+		}
+		for _, e := range events {
+			var attrs struct {
+				Type string `json:"type"`
+			}
+			if json.Unmarshal(e, &attrs) == nil && attrs.Type == sampleEventType {
+				var pretty bytes.Buffer
+				_ = json.Indent(&pretty, e, "", "  ")
+				found = pretty.String()
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("the sample event did not reach %s in %v: %w\nlogs: %s (node/pods/ has the dispatcher's and %s's)", sampleDisplay, sampleEventTimeout, err, fw.WorkDir(), sampleDisplay)
+	}
+	return found, nil
+}
+
+// readManifests decodes every object of a multi-document YAML file.
+func readManifests(path string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := utilyaml.NewYAMLReader(bufio.NewReader(f))
+	var objs []*unstructured.Unstructured
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return nil, err
+		}
+		if len(m) > 0 {
+			objs = append(objs, &unstructured.Unstructured{Object: m})
+		}
+	}
+}
+
+// shellQuote writes args as a shell would need them.
+func shellQuote(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, ` "'{}$`) {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		quoted[i] = a
+	}
+	return strings.Join(quoted, " ")
+}

@@ -1,0 +1,132 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/client/informers/externalversions"
+	"flywheel.dev/pkg/eventing"
+	"flywheel.dev/pkg/eventing/jetstream"
+)
+
+// Defaults of the ingress binary's flags.
+const (
+	DefaultAddress     = ":8080"
+	DefaultDrainWindow = 5 * time.Second
+)
+
+// Main is the broker-ingress binary: it parses args, serves every Broker
+// until SIGTERM or SIGINT, drains, and returns the exit code. NATS's
+// address and credentials come from the eventing.NATS*Env variables.
+func Main(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("broker-ingress", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty uses the in-cluster configuration")
+	address := fs.String("address", DefaultAddress, "address to take events on, and of "+HealthPath+" and "+ReadyPath)
+	maxBytes := fs.Int64("max-event-bytes", DefaultMaxEventBytes, "largest event body taken; larger ones get 413 (NATS's max_payload must be larger)")
+	drain := fs.Duration("drain-window", DefaultDrainWindow, "how long to keep taking events, reporting not ready, after SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	natsURL := os.Getenv(eventing.NATSURLEnv)
+	if natsURL == "" {
+		fmt.Fprintf(stderr, "%s is not set: give NATS's address, e.g. nats://nats.flywheel-system.svc:4222\n", eventing.NATSURLEnv)
+		return 2
+	}
+	rest, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		fmt.Fprintf(stderr, "loading the API server configuration (--kubeconfig %q): %v\n", *kubeconfig, err)
+		return 1
+	}
+	rest.UserAgent = "flywheel-broker-ingress"
+	client, err := versioned.NewForConfig(rest)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	nc, err := jetstream.Connect(natsURL, os.Getenv(eventing.NATSUserEnv), os.Getenv(eventing.NATSPasswordEnv), "flywheel-broker-ingress")
+	if err != nil {
+		fmt.Fprintf(stderr, "connecting to NATS at %s: %v\n", natsURL, err)
+		return 1
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	factory := externalversions.NewSharedInformerFactory(client, 10*time.Hour)
+	brokers := factory.Eventing().V1().Brokers()
+	lister := brokers.Lister()
+	synced := brokers.Informer().HasSynced
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+
+	var draining atomic.Bool
+	handler := NewHandler(BrokersFunc(func(b types.NamespacedName) bool {
+		_, err := lister.Brokers(b.Namespace).Get(b.Name)
+		return !apierrs.IsNotFound(err)
+	}), jetstream.NewPublisher(js), Options{
+		MaxEventBytes: *maxBytes,
+		Logger:        log,
+		Loaded:        synced,
+		Ready: func() error {
+			switch {
+			case draining.Load():
+				return errors.New("shutting down")
+			case !synced():
+				// Until then every Broker would look unknown.
+				return errors.New("loading the Brokers")
+			}
+			// NATS out of reach keeps the ingress ready: producers get
+			// 503 with Retry-After, which says more than a refused
+			// connection.
+			return nil
+		},
+	})
+	srv := &http.Server{Addr: *address, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ListenAndServe() }()
+	log.Info("taking events", "address", *address, "nats", natsURL)
+
+	select {
+	case err := <-serveErr:
+		log.Error("serving", "error", err)
+		return 1
+	case <-ctx.Done():
+	}
+	// Readiness fails first, so that the Service stops sending here
+	// before the listener closes.
+	draining.Store(true)
+	time.Sleep(*drain)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("shutting down", "error", err)
+		return 1
+	}
+	return 0
+}
