@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -147,6 +149,16 @@ func TestBrokerDeliversToMatchingTriggers(t *testing.T) {
 	code, _ = postToIngress(t, ns, "no-such-broker", eventBody(t, newEvent("x", "t", "{}")), map[string]string{"Content-Type": "application/cloudevents+json"})
 	if code != http.StatusNotFound {
 		t.Errorf("an event for a Broker that does not exist got %d, want 404", code)
+	}
+
+	// Only the eventing components, with NATS's password, may connect to
+	// NATS: anyone else could publish around the ingress.
+	natsPod := onePod(t, "flywheel-system", "app.kubernetes.io/name=flywheel-nats")
+	if nc, err := nats.Connect(fmt.Sprintf("nats://%s:4222", natsPod.Status.PodIP), nats.Timeout(5*time.Second)); err == nil {
+		nc.Close()
+		t.Error("a client without credentials connected to NATS")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("connecting to NATS without credentials: %v, want an authorization violation", err)
 	}
 }
 

@@ -54,51 +54,18 @@ func address(b *eventingv1.Broker) string {
 	return ""
 }
 
-// errStayedFalse ends a wait whose Broker read Ready False for the whole
-// error window.
-var errStayedFalse = errors.New("the Ready condition stayed False")
-
 // waitForReady waits until the Broker is Ready at generation (or a later
 // one), for at most timeout. As with Services, a Ready False must last
 // wait.ErrorWindow before it counts as a failure: a Broker can pass
 // through False while the stream it needs is made.
 func waitForReady(ctx context.Context, client eventingv1client.EventingV1Interface, ns, name string, generation int64, timeout time.Duration) (*eventingv1.Broker, error) {
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	windowCtx, failed := context.WithCancelCause(waitCtx)
-	defer failed(nil)
-	// The check runs on Until's goroutine only, so the timer needs no lock.
-	var stayedFalse *time.Timer
-	defer func() {
-		if stayedFalse != nil {
-			stayedFalse.Stop()
-		}
-	}()
-	b, err := wait.Until(windowCtx, client.Brokers(ns), name, func(b *eventingv1.Broker, found bool) (bool, error) {
-		if !found {
-			return false, fmt.Errorf("the Broker %s was deleted while waiting for it to become ready", name)
-		}
-		if b.Status.ObservedGeneration < generation {
-			return false, nil // the controller has not seen this change yet
-		}
-		ready := b.Status.GetCondition(eventingv1.BrokerConditionReady)
-		switch {
-		case ready.IsTrue():
-			return true, nil
-		case ready.IsFalse():
-			if stayedFalse == nil {
-				stayedFalse = time.AfterFunc(wait.ErrorWindow, func() { failed(errStayedFalse) })
-			}
-		case stayedFalse != nil:
-			stayedFalse.Stop()
-			stayedFalse = nil
-		}
-		return false, nil
+	b, err := wait.ForReady(ctx, client.Brokers(ns), "Broker", name, generation, timeout, func(b *eventingv1.Broker) (int64, *apis.Condition) {
+		return b.Status.ObservedGeneration, b.Status.GetCondition(eventingv1.BrokerConditionReady)
 	})
 	switch {
-	case errors.Is(context.Cause(windowCtx), errStayedFalse):
+	case errors.Is(err, wait.ErrStayedFalse):
 		return b, fmt.Errorf("the Broker %s failed: %s", name, why(b))
-	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+	case errors.Is(err, wait.ErrTimedOut):
 		if b == nil {
 			return nil, fmt.Errorf("the Broker %s did not appear within %v", name, timeout)
 		}

@@ -179,41 +179,46 @@ func describe(c apis.Condition) string {
 // itself moments later.
 var ErrorWindow = 2 * time.Second
 
-// errStayedFalse ends a wait whose Service read Ready False for the whole
-// ErrorWindow.
-var errStayedFalse = errors.New("the Ready condition stayed False")
+// ErrStayedFalse ends a ForReady whose object read Ready False for the
+// whole ErrorWindow.
+var ErrStayedFalse = errors.New("the Ready condition stayed False")
 
-// ForServiceReady waits until the Service is Ready at generation (or a
-// later one), for at most timeout. When it fails (Ready False for
-// ErrorWindow) or times out, the error is a *NotReadyError with the
-// reason and message of what failed.
-func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interface, namespace, name string, generation int64, timeout time.Duration) (*servingv1.Service, error) {
+// ErrTimedOut ends a ForReady whose object was not Ready in time.
+var ErrTimedOut = errors.New("not ready in time")
+
+// ForReady waits until the object called name is Ready at generation (or
+// a later one), for at most timeout; readiness reads an object's observed
+// generation and Ready condition. A Ready False must last ErrorWindow
+// before it counts: then the error wraps ErrStayedFalse. Past timeout it
+// wraps ErrTimedOut. Either way the object last seen comes back (the zero
+// value if it never appeared). kind names the object in errors.
+func ForReady[T metav1.Object](ctx context.Context, c Client[T], kind, name string, generation int64, timeout time.Duration, readiness func(T) (int64, *apis.Condition)) (T, error) {
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	windowCtx, failed := context.WithCancelCause(waitCtx)
 	defer failed(nil)
 	// The check runs on Until's goroutine only, so the timer needs no
-	// lock; it stops when the Service leaves False.
+	// lock; it stops when the object leaves False.
 	var stayedFalse *time.Timer
 	defer func() {
 		if stayedFalse != nil {
 			stayedFalse.Stop()
 		}
 	}()
-	svc, err := Until(windowCtx, client.Services(namespace), name, func(s *servingv1.Service, found bool) (bool, error) {
+	obj, err := Until(windowCtx, c, name, func(o T, found bool) (bool, error) {
 		if !found {
-			return false, fmt.Errorf("the Service %s was deleted while waiting for it to become ready", name)
+			return false, fmt.Errorf("the %s %s was deleted while waiting for it to become ready", kind, name)
 		}
-		if s.Status.ObservedGeneration < generation {
+		observed, ready := readiness(o)
+		if observed < generation {
 			return false, nil // the controller has not seen this change yet
 		}
-		ready := s.Status.GetCondition(servingv1.ServiceConditionReady)
 		switch {
 		case ready.IsTrue():
 			return true, nil
 		case ready.IsFalse():
 			if stayedFalse == nil {
-				stayedFalse = time.AfterFunc(ErrorWindow, func() { failed(errStayedFalse) })
+				stayedFalse = time.AfterFunc(ErrorWindow, func() { failed(ErrStayedFalse) })
 			}
 		case stayedFalse != nil:
 			stayedFalse.Stop()
@@ -222,9 +227,26 @@ func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interf
 		return false, nil
 	})
 	switch {
-	case errors.Is(context.Cause(windowCtx), errStayedFalse):
-		return svc, notReady(ctx, client, svc, 0)
+	case errors.Is(context.Cause(windowCtx), ErrStayedFalse):
+		return obj, fmt.Errorf("the %s %s: %w", kind, name, ErrStayedFalse)
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		return obj, fmt.Errorf("the %s %s within %v: %w", kind, name, timeout, ErrTimedOut)
+	}
+	return obj, err
+}
+
+// ForServiceReady waits until the Service is Ready at generation (or a
+// later one), for at most timeout. When it fails (Ready False for
+// ErrorWindow) or times out, the error is a *NotReadyError with the
+// reason and message of what failed.
+func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interface, namespace, name string, generation int64, timeout time.Duration) (*servingv1.Service, error) {
+	svc, err := ForReady(ctx, client.Services(namespace), "Service", name, generation, timeout, func(s *servingv1.Service) (int64, *apis.Condition) {
+		return s.Status.ObservedGeneration, s.Status.GetCondition(servingv1.ServiceConditionReady)
+	})
+	switch {
+	case errors.Is(err, ErrStayedFalse):
+		return svc, notReady(ctx, client, svc, 0)
+	case errors.Is(err, ErrTimedOut):
 		if svc == nil {
 			return nil, fmt.Errorf("the Service %s did not appear within %v", name, timeout)
 		}

@@ -8,20 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"os/signal"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	natsjs "github.com/nats-io/nats.go/jetstream"
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/client/informers/externalversions"
-	"flywheel.dev/pkg/eventing"
+	"flywheel.dev/pkg/eventing/clients"
 	"flywheel.dev/pkg/eventing/jetstream"
 )
 
@@ -48,33 +44,13 @@ func Main(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	natsURL := os.Getenv(eventing.NATSURLEnv)
-	if natsURL == "" {
-		fmt.Fprintf(stderr, "%s is not set: give NATS's address, e.g. nats://nats.flywheel-system.svc:4222\n", eventing.NATSURLEnv)
-		return 2
-	}
-	rest, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
-	if err != nil {
-		fmt.Fprintf(stderr, "loading the API server configuration (--kubeconfig %q): %v\n", *kubeconfig, err)
-		return 1
-	}
-	rest.UserAgent = "flywheel-broker-ingress"
-	client, err := versioned.NewForConfig(rest)
+	conns, err := clients.Open(*kubeconfig, "flywheel-broker-ingress")
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	nc, err := jetstream.Connect(natsURL, os.Getenv(eventing.NATSUserEnv), os.Getenv(eventing.NATSPasswordEnv), "flywheel-broker-ingress")
-	if err != nil {
-		fmt.Fprintf(stderr, "connecting to NATS at %s: %v\n", natsURL, err)
-		return 1
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
+	defer conns.Close()
+	client, js, natsURL := conns.Client, conns.JetStream, conns.NATSURL
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

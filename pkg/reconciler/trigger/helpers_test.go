@@ -3,31 +3,23 @@ package trigger
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp/cmpopts"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	k8sscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
-	"knative.dev/pkg/client/injection/ducks/duck/v1/addressable"
-	"knative.dev/pkg/controller"
-	fakedynamicclient "knative.dev/pkg/injection/clients/dynamicclient/fake"
-	logtesting "knative.dev/pkg/logging/testing"
-	"knative.dev/pkg/resolver"
-	"knative.dev/pkg/tracker"
 
 	"flywheel.dev/pkg/apis/eventing"
 	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
+	fwtesting "flywheel.dev/pkg/reconciler/testing"
 )
 
 const (
@@ -216,84 +208,23 @@ func knativeService(name, url string) *unstructured.Unstructured {
 	}}
 }
 
-// newIndexer is an informer's store holding objs.
+// The shared helpers, under the names these tests use.
+type cond = fwtesting.Cond
+
+var (
+	isTrue        = fwtesting.IsTrue
+	isTrueBecause = fwtesting.IsTrueBecause
+	isFalse       = fwtesting.IsFalse
+	isUnknown     = fwtesting.IsUnknown
+	conditionsOf  = fwtesting.ConditionsOf
+	sortConds     = fwtesting.SortConds
+	outcome       = fwtesting.Outcome
+	newResolver   = fwtesting.NewURIResolver
+)
+
 func newIndexer[T runtime.Object](t *testing.T, objs ...T) cache.Indexer {
 	t.Helper()
-	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-	for _, o := range objs {
-		if err := idx.Add(o); err != nil {
-			t.Fatalf("Adding %T to an indexer: %v", o, err)
-		}
-	}
-	return idx
-}
-
-// newResolver is a URI resolver whose references resolve against objs,
-// through a fake dynamic client, and the context to call it with.
-func newResolver(t *testing.T, objs ...runtime.Object) (context.Context, *resolver.URIResolver) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(logtesting.TestContextWithLogger(t))
-	t.Cleanup(cancel)
-	scheme := runtime.NewScheme()
-	if err := k8sscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	ctx, _ = fakedynamicclient.With(ctx, scheme, objs...)
-	ctx = addressable.WithDuck(ctx)
-	// The tracker would enqueue the parent when what it refers to changes;
-	// nothing runs a queue here.
-	return ctx, resolver.NewURIResolverFromTracker(ctx, tracker.New(func(types.NamespacedName) {}, time.Minute))
-}
-
-// cond is what a test checks of a condition: what a user sees in
-// kubectl's Ready and Reason columns.
-type cond struct {
-	Type   apis.ConditionType
-	Status corev1.ConditionStatus
-	Reason string
-}
-
-func isTrue(t apis.ConditionType) cond {
-	return cond{Type: t, Status: corev1.ConditionTrue}
-}
-
-func isTrueBecause(t apis.ConditionType, reason string) cond {
-	return cond{Type: t, Status: corev1.ConditionTrue, Reason: reason}
-}
-
-func isFalse(t apis.ConditionType, reason string) cond {
-	return cond{Type: t, Status: corev1.ConditionFalse, Reason: reason}
-}
-
-func isUnknown(t apis.ConditionType, reason string) cond {
-	return cond{Type: t, Status: corev1.ConditionUnknown, Reason: reason}
-}
-
-// conditionsOf projects a status's conditions to what tests compare.
-func conditionsOf(s duckv1.Status) []cond {
-	got := make([]cond, 0, len(s.Conditions))
-	for _, c := range s.Conditions {
-		got = append(got, cond{Type: c.Type, Status: c.Status, Reason: c.Reason})
-	}
-	return got
-}
-
-// sortConds compares conditions whatever their order.
-var sortConds = cmpopts.SortSlices(func(a, b cond) bool { return a.Type < b.Type })
-
-// outcome says what a reconciliation's result makes the generated
-// reconciler do.
-func outcome(err error) string {
-	if err == nil {
-		return "done"
-	}
-	if ok, after := controller.IsRequeueKey(err); ok {
-		return fmt.Sprint("requeue after ", after)
-	}
-	if controller.IsPermanentError(err) {
-		return "permanent error: " + err.Error()
-	}
-	return "error: " + err.Error()
+	return fwtesting.NewIndexer(t, objs...)
 }
 
 var errNATS = errors.New("nats: no responders available for request")
