@@ -20,6 +20,7 @@ import (
 	"knative.dev/pkg/apis"
 	"sigs.k8s.io/yaml"
 
+	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/commands/event"
 	"flywheel.dev/pkg/commands/params"
@@ -78,9 +79,18 @@ func runEventingSample(ctx context.Context, out io.Writer, fw *local.Flywheel, k
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "It reached %s, which logged it (fw local logs pod/%s… shows the log):\n  $ curl -H 'Host: %s' http://%s%s\n%s\n",
-		sampleDisplay, sampleDisplay, display.Status.URL.Host, fw.GatewayAddr, sampleEventsPath, indent(got, "  "))
+	fmt.Fprintf(out, "It reached %s, which logged it%s:\n  $ curl -H 'Host: %s' http://%s%s\n%s\n",
+		sampleDisplay, logHint(ctx, fw), display.Status.URL.Host, fw.GatewayAddr, sampleEventsPath, indent(got, "  "))
 	return nil
+}
+
+// logHint says how to read event-display's log, naming its pod.
+func logHint(ctx context.Context, fw *local.Flywheel) string {
+	pods, err := fw.Kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: serving.ServiceLabel.String() + "=" + sampleDisplay})
+	if err != nil || len(pods.Items) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (fw local logs pod/%s -c user-container shows it)", pods.Items[0].Name)
 }
 
 // waitEventingReady waits for the sample's Broker and Trigger.

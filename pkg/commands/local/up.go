@@ -152,6 +152,8 @@ Any Kubernetes client works with it, and so does fw (make run built bin/fw):
   bin/fw service list
   bin/fw service create greeter --image ko://flywheel.dev/examples/hello --env TARGET=you
   curl -H 'Host: greeter.default.%s' http://%s/
+  bin/fw trigger list
+  bin/fw event send --broker default --type dev.flywheel.sample.greeting --data-json '{"greeting":"again"}'
 Logs (components, node, pods): %s
   fw local status      what runs, the node and the pods
   fw local logs NAME   a component's log (webhook, controller, gateway, node, ...), or pod/NAME

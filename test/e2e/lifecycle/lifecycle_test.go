@@ -446,9 +446,9 @@ func (u *upProcess) snapshot(t *testing.T) hostState {
 		}
 	}
 	h.ports = append(h.ports, st.GatewayAddress)
-	// Flywheel's own components run as pods of config/core's
-	// Deployments, kube-proxy and CoreDNS as config/local's, whose pods
-	// the checks above cover.
+	// Flywheel's own components run as pods of config/core's and
+	// config/eventing's workloads, kube-proxy and CoreDNS as
+	// config/local's, whose pods the checks above cover.
 	var asPods []string
 	for _, c := range st.Components {
 		if c.AsPods() {
@@ -458,8 +458,10 @@ func (u *upProcess) snapshot(t *testing.T) hostState {
 	slices.Sort(asPods)
 	want := []string{
 		"flywheel-system/deployment/flywheel-activator", "flywheel-system/deployment/flywheel-autoscaler",
+		"flywheel-system/deployment/flywheel-broker-dispatcher", "flywheel-system/deployment/flywheel-broker-ingress",
 		"flywheel-system/deployment/flywheel-controller", "flywheel-system/deployment/flywheel-gateway",
 		"flywheel-system/deployment/flywheel-webhook",
+		"flywheel-system/statefulset/flywheel-nats",
 		"kube-system/daemonset/kube-proxy", "kube-system/deployment/coredns",
 	}
 	if !slices.Equal(asPods, want) {
