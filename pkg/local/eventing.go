@@ -44,7 +44,9 @@ func upstreamImageMappings(objs []*unstructured.Unstructured) map[string]string 
 // claim templates, directories under dir of the same names, as a
 // local-path provisioner would: the node has no storage classes, and a
 // directory outlives the pod as a volume does. Local mode runs one
-// replica, so one directory per claim serves.
+// replica, so one directory per claim serves. Each starts empty: local
+// mode's cluster starts from an empty etcd, and NATS's streams must not
+// outlive the Brokers they were made for.
 func localVolumes(objs []*unstructured.Unstructured, dir string) error {
 	for _, o := range objs {
 		if o.GetKind() != "StatefulSet" {
@@ -60,6 +62,9 @@ func localVolumes(objs []*unstructured.Unstructured, dir string) error {
 		directory := corev1.HostPathDirectoryOrCreate
 		for _, claim := range ss.Spec.VolumeClaimTemplates {
 			p := filepath.Join(dir, ss.Namespace, ss.Name, claim.Name)
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
 			if err := os.MkdirAll(p, 0o700); err != nil {
 				return err
 			}
