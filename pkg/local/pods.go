@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"flywheel.dev/pkg/controlplane"
+	"flywheel.dev/pkg/eventing/clients"
 	"flywheel.dev/pkg/manifest"
 	"flywheel.dev/pkg/node"
 )
@@ -90,6 +91,12 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 	}
 	nodeIP, err := node.IPOf(podCIDR.String())
 	if err != nil {
+		return err
+	}
+	// NATS and the eventing components read NATS's password from its
+	// Secret; made now, they need not wait (in growing back-off) for the
+	// controller's pod to make it.
+	if _, err := clients.EnsureNATSPassword(ctx, c.Kube, SystemNamespace); err != nil {
 		return err
 	}
 	if err := pointKubernetesServiceAtNode(ctx, c.Kube, nodeIP); err != nil {

@@ -134,14 +134,16 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 		"Knative Eventing (eventing.knative.dev/v1 Broker and Trigger) with NATS JetStream, the broker ingress and dispatcher.\n",
 		time.Since(start).Round(100*time.Millisecond), fw.GatewayAddr)
 
+	// Told to stop (Ctrl-C, fw local down) while a sample runs is a
+	// stop like any other, not the sample failing.
 	if o.sample != "" {
 		if err := applySample(ctx, out, fw, o.sample); err != nil {
-			return err
+			return stoppedOr(ctx, out, err)
 		}
 	}
 	if o.eventingSample != "" {
 		if err := runEventingSample(ctx, out, fw, kubeconfig, o.eventingSample); err != nil {
-			return err
+			return stoppedOr(ctx, out, err)
 		}
 	}
 
@@ -165,6 +167,16 @@ Logs (components, node, pods): %s
 	}
 	fmt.Fprintln(out, "Press Ctrl-C to stop Flywheel and remove everything it started.")
 	<-ctx.Done()
+	fmt.Fprintln(out, "Stopping...")
+	return nil
+}
+
+// stoppedOr is nil, after saying so, when ctx ended because fw local up
+// was told to stop; else err.
+func stoppedOr(ctx context.Context, out io.Writer, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
 	fmt.Fprintln(out, "Stopping...")
 	return nil
 }

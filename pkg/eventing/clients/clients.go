@@ -5,11 +5,18 @@
 package clients
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	corev1 "k8s.io/api/core/v1"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"flywheel.dev/pkg/client/clientset/versioned"
@@ -57,3 +64,38 @@ func Open(kubeconfig, component string) (*Connections, error) {
 
 // Close closes the NATS connection.
 func (c *Connections) Close() { c.NATS.Close() }
+
+// EnsureNATSPassword returns the password in NATS's Secret, making the
+// Secret first, with a random password, when it is missing. The
+// controller does at its start; local mode does before its node runs, so
+// that NATS and the eventing components need not wait for the controller. Two replicas racing to make it agree
+// on whichever was stored.
+func EnsureNATSPassword(ctx context.Context, kube kubernetes.Interface, namespace string) (string, error) {
+	secrets := kube.CoreV1().Secrets(namespace)
+	s, err := secrets.Get(ctx, eventing.NATSSecretName, metav1.GetOptions{})
+	if apierrs.IsNotFound(err) {
+		var random [24]byte
+		if _, err := rand.Read(random[:]); err != nil {
+			return "", err
+		}
+		s, err = secrets.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: namespace,
+				Name:      eventing.NATSSecretName,
+				Labels:    map[string]string{"app.kubernetes.io/part-of": "flywheel", "app.kubernetes.io/component": "nats"},
+			},
+			Data: map[string][]byte{eventing.NATSSecretPasswordKey: []byte(base64.RawURLEncoding.EncodeToString(random[:]))},
+		}, metav1.CreateOptions{})
+		if apierrs.IsAlreadyExists(err) {
+			s, err = secrets.Get(ctx, eventing.NATSSecretName, metav1.GetOptions{})
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("NATS's Secret %s/%s: %w", namespace, eventing.NATSSecretName, err)
+	}
+	password := string(s.Data[eventing.NATSSecretPasswordKey])
+	if password == "" {
+		return "", fmt.Errorf("NATS's Secret %s/%s has no %q", namespace, eventing.NATSSecretName, eventing.NATSSecretPasswordKey)
+	}
+	return password, nil
+}
