@@ -7,7 +7,7 @@ package clients
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 
@@ -84,7 +84,7 @@ func EnsureNATSPassword(ctx context.Context, kube kubernetes.Interface, namespac
 				Name:      eventing.NATSSecretName,
 				Labels:    map[string]string{"app.kubernetes.io/part-of": "flywheel", "app.kubernetes.io/component": "nats"},
 			},
-			Data: map[string][]byte{eventing.NATSSecretPasswordKey: []byte(base64.RawURLEncoding.EncodeToString(random[:]))},
+			Data: map[string][]byte{eventing.NATSSecretPasswordKey: []byte(natsPassword(random[:]))},
 		}, metav1.CreateOptions{})
 		if apierrs.IsAlreadyExists(err) {
 			s, err = secrets.Get(ctx, eventing.NATSSecretName, metav1.GetOptions{})
@@ -98,4 +98,13 @@ func EnsureNATSPassword(ctx context.Context, kube kubernetes.Interface, namespac
 		return "", fmt.Errorf("NATS's Secret %s/%s has no %q", namespace, eventing.NATSSecretName, eventing.NATSSecretPasswordKey)
 	}
 	return password, nil
+}
+
+// natsPassword makes a password of random bytes that NATS's configuration
+// takes as it is: nats.conf reads it from the environment as a value of
+// its own syntax, in which one starting with a digit is parsed as a number
+// and refused (NATS then exits), and some punctuation ends a value. So:
+// a letter first, then hex digits.
+func natsPassword(random []byte) string {
+	return "fw" + hex.EncodeToString(random)
 }
