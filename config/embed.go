@@ -72,7 +72,7 @@ func Manifests(fsys fs.FS) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, err
 		}
-		docs, err := decode(b)
+		docs, err := Decode(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
@@ -81,9 +81,9 @@ func Manifests(fsys fs.FS) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-// decode splits a YAML stream into its documents and decodes each that
+// Decode splits a YAML stream into its documents and decodes each that
 // holds an object.
-func decode(b []byte) ([]*unstructured.Unstructured, error) {
+func Decode(b []byte) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	for n := 1; ; n++ {

@@ -1,11 +1,9 @@
 package local
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,10 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8swait "k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"knative.dev/pkg/apis"
-	"sigs.k8s.io/yaml"
 
+	"flywheel.dev/config"
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/commands/event"
@@ -170,29 +167,11 @@ func waitSampleEvent(ctx context.Context, fw *local.Flywheel, host string) (stri
 
 // readManifests decodes every object of a multi-document YAML file.
 func readManifests(path string) ([]*unstructured.Unstructured, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	var objs []*unstructured.Unstructured
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, err
-		}
-		if len(m) > 0 {
-			objs = append(objs, &unstructured.Unstructured{Object: m})
-		}
-	}
+	return config.Decode(b)
 }
 
 // shellQuote writes args as a shell would need them.

@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
+
+	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
 )
 
 // attrKind says where in an event an attribute lives.
@@ -46,13 +47,8 @@ type attribute struct {
 }
 
 func newAttribute(name string) (attribute, error) {
-	if name == "" {
-		return attribute{}, errors.New("an attribute name cannot be empty")
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return attribute{}, errors.New("CloudEvents attribute names hold only lower-case letters and digits")
-		}
+	if err := eventingv1.ValidateAttributeName(name); err != nil {
+		return attribute{}, err
 	}
 	return attribute{name: name, kind: contextAttributes[name]}, nil
 }

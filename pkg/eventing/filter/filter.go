@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	cesql "github.com/cloudevents/sdk-go/sql/v2"
-	cesqlparser "github.com/cloudevents/sdk-go/sql/v2/parser"
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
@@ -148,20 +147,10 @@ func compileAttr(attrs map[string]string, o op, path string) (matcher, error) {
 	return newAttrMatcher(a, o, value), nil
 }
 
-func compileCESQL(expr, path string) (m matcher, err error) {
-	// The parser is generated code; whatever it does with odd input, a bad
-	// Trigger must not take the dispatcher down.
-	defer func() {
-		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("%s: parsing CESQL expression %q: %v", path, expr, r)
-		}
-	}()
-	parsed, err := cesqlparser.Parse(expr)
+func compileCESQL(expr, path string) (matcher, error) {
+	parsed, err := eventingv1.ParseCESQL(expr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: parsing CESQL expression %q: %w", path, expr, err)
-	}
-	if parsed == nil {
-		return nil, fmt.Errorf("%s: parsing CESQL expression %q: no expression", path, expr)
 	}
 	return &cesqlMatcher{expr: parsed}, nil
 }

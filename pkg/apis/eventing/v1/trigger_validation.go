@@ -2,9 +2,11 @@ package v1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	cesql "github.com/cloudevents/sdk-go/sql/v2"
 	cesqlparser "github.com/cloudevents/sdk-go/sql/v2/parser"
 	"knative.dev/pkg/apis"
 
@@ -43,7 +45,7 @@ func (ts *TriggerSpec) validate(ctx context.Context) *apis.FieldError {
 	errs = errs.Also(ts.Subscriber.Validate(ctx).ViaField("subscriber"))
 	if ts.Filter != nil {
 		for name := range ts.Filter.Attributes {
-			if err := validateAttributeName(name); err != nil {
+			if err := ValidateAttributeName(name); err != nil {
 				errs = errs.Also(apis.ErrInvalidKeyName(name, apis.CurrentField, err.Error()).ViaFieldKey("attributes", name).ViaField("filter"))
 			}
 		}
@@ -92,7 +94,7 @@ func (f *SubscriptionsAPIFilter) validate() *apis.FieldError {
 			})
 		}
 		for name, value := range d.attrs {
-			if err := validateAttributeName(name); err != nil {
+			if err := ValidateAttributeName(name); err != nil {
 				errs = errs.Also(apis.ErrInvalidKeyName(name, d.name, err.Error()))
 			}
 			if d.name != "exact" && value == "" {
@@ -102,7 +104,7 @@ func (f *SubscriptionsAPIFilter) validate() *apis.FieldError {
 	}
 	if f.CESQL != "" {
 		set = append(set, "cesql")
-		if err := parseCESQL(f.CESQL); err != nil {
+		if _, err := ParseCESQL(f.CESQL); err != nil {
 			errs = errs.Also(&apis.FieldError{
 				Message: fmt.Sprintf("invalid CESQL expression %q: %v", f.CESQL, err),
 				Paths:   []string{"cesql"},
@@ -120,25 +122,25 @@ func (f *SubscriptionsAPIFilter) validate() *apis.FieldError {
 	return errs
 }
 
-// parseCESQL reports whether expr parses. The parser is generated code
-// that panics on some malformed input ("type = "); the webhook must refuse
-// such a Trigger, not crash on it.
-func parseCESQL(expr string) (err error) {
+// ParseCESQL parses a CESQL expression. The parser is generated code
+// that panics on some malformed input ("type = "): the webhook must refuse
+// such a Trigger, and the dispatcher skip it, not crash on it.
+func ParseCESQL(expr string) (parsed cesql.Expression, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
+			parsed, err = nil, fmt.Errorf("%v", r)
 		}
 	}()
-	parsed, err := cesqlparser.Parse(expr)
+	parsed, err = cesqlparser.Parse(expr)
 	if err == nil && parsed == nil {
-		err = fmt.Errorf("no expression")
+		err = errors.New("no expression")
 	}
-	return err
+	return parsed, err
 }
 
-// validateAttributeName checks a CloudEvents attribute name: lower-case
-// letters and digits.
-func validateAttributeName(name string) error {
+// ValidateAttributeName checks a CloudEvents attribute name: lower-case
+// letters and digits. The dispatcher's filters hold names to it too.
+func ValidateAttributeName(name string) error {
 	if name == "" {
 		return fmt.Errorf("an attribute name cannot be empty")
 	}
