@@ -21,6 +21,7 @@ import (
 	"flywheel.dev/pkg/eventing"
 	"flywheel.dev/pkg/eventing/clients"
 	"flywheel.dev/pkg/eventing/delivery"
+	"flywheel.dev/pkg/eventing/jetstream"
 )
 
 // DefaultProbeAddress serves the dispatcher's probes.
@@ -94,6 +95,7 @@ func Main(args []string, stderr io.Writer) int {
 		return nil
 	}, log)
 	log.Info("dispatching", "nats", natsURL)
+	go TrimStreams(ctx, js, brokers.Lister(), jetstream.TrimPeriod, log)
 
 	go func() {
 		<-ctx.Done()

@@ -28,8 +28,8 @@ func TestMakesADeletedConsumerAgain(t *testing.T) {
 	if err := e.js.DeleteConsumer(e.ctx, jetstream.StreamName(e.broker), jetstream.ConsumerName(tr.UID)); err != nil {
 		t.Fatal(err)
 	}
-	// Until the consumer is back, the stream keeps no event for the
-	// Trigger: it has no interest in them.
+	// Until the consumer is back, the Trigger has no claim on the
+	// stream's events: its new consumer starts with the next one.
 	eventually(t, func() error {
 		_, err := e.consumer(tr)
 		return err

@@ -15,18 +15,21 @@ import (
 // (its 202 lost on the way) does not store it twice.
 const DuplicateWindow = 2 * time.Minute
 
-// StreamConfig is a Broker's stream. Interest retention keeps an event
-// only until every Trigger's consumer acknowledged it, so storage holds
-// what is still to be delivered, not history; a Broker without Triggers
-// accepts events and keeps none, as in Knative. File storage survives a
-// restart of NATS. When the server's storage is full, new events are
-// refused (the ingress answers 503) rather than old ones dropped.
+// StreamConfig is a Broker's stream. It keeps an event until every
+// Trigger's consumer acknowledged it, so storage holds what is still to
+// be delivered, not history: Trim, run every TrimPeriod, purges what all
+// have acknowledged (limits retention with no limits otherwise, rather
+// than interest retention, whose per-event cost Trim explains). A Broker
+// without Triggers accepts events and keeps none, as in Knative. File
+// storage survives a restart of NATS. When the server's storage is full,
+// new events are refused (the ingress answers 503) rather than old ones
+// dropped.
 func StreamConfig(broker types.NamespacedName) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamName(broker),
 		Description: "Broker " + broker.String(),
 		Subjects:    []string{Subject(broker)},
-		Retention:   jetstream.InterestPolicy,
+		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardNew,
 		Duplicates:  DuplicateWindow,

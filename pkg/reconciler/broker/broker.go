@@ -101,8 +101,8 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, b *eventingv1.Broker) re
 
 // deleteOrphanConsumers deletes the consumers of the Broker's stream that
 // no Trigger has: one a dispatcher made again while its Trigger was being
-// deleted would otherwise keep every event of the stream (interest
-// retention) for ever.
+// deleted would otherwise keep every event of the stream for ever: the
+// stream is trimmed only below what every consumer acknowledged.
 func (r *Reconciler) deleteOrphanConsumers(ctx context.Context, b *eventingv1.Broker) error {
 	key := types.NamespacedName{Namespace: b.Namespace, Name: b.Name}
 	consumers, err := r.streams.Consumers(ctx, key)
