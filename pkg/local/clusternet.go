@@ -116,9 +116,18 @@ func hostHasNftables() bool {
 	return exec.Command("nft", "list", "tables").Run() == nil
 }
 
+// localImageUsers are the users of the upstream images config/local's
+// containers stand for, by container name, where they are not ko's
+// nonroot, which the node assumes: kube-proxy's runs as root (it
+// programs the host's nftables); CoreDNS's runs as nonroot.
+var localImageUsers = map[string]string{
+	kubeProxyName: "0",
+}
+
 // localImages maps the image of every container in objs' workloads to
-// the executable of the container's name in binDir: config/local's
-// kube-proxy and CoreDNS, which hack/build-controlplane.sh builds there.
+// the executable of the container's name in binDir, run as the user of
+// the image it stands for: config/local's kube-proxy and CoreDNS, which
+// hack/build-controlplane.sh builds there.
 func localImages(objs []*unstructured.Unstructured, binDir string) (map[string]string, error) {
 	images := map[string]string{}
 	for _, o := range objs {
@@ -134,7 +143,7 @@ func localImages(objs []*unstructured.Unstructured, binDir string) (map[string]s
 			if st, err := os.Stat(exe); err != nil || st.IsDir() {
 				return nil, fmt.Errorf("%s %s/%s runs %s, but %s is not there: rebuild the control-plane directory with hack/build-controlplane.sh", o.GetKind(), o.GetNamespace(), o.GetName(), image, exe)
 			}
-			images[node.ImagesConfigMapKey(image)] = exe
+			images[node.ImagesConfigMapKey(image)] = node.ImageMapping(exe, localImageUsers[name])
 		}
 	}
 	return images, nil

@@ -78,8 +78,10 @@ func TestLocalImagesMapToTheBuiltExecutables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each runs as its upstream image's user: kube-proxy as root,
+	// CoreDNS as nonroot, the node's default.
 	want := map[string]string{
-		node.ImagesConfigMapKey("registry.k8s.io/kube-proxy:v1.36.3"):      filepath.Join(dir, "kube-proxy"),
+		node.ImagesConfigMapKey("registry.k8s.io/kube-proxy:v1.36.3"):      node.ImageMapping(filepath.Join(dir, "kube-proxy"), "0"),
 		node.ImagesConfigMapKey("registry.k8s.io/coredns/coredns:v1.15.0"): filepath.Join(dir, "coredns"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -14,16 +14,26 @@ import (
 	"flywheel.dev/pkg/node"
 )
 
+// upstreamImage is the program an upstream image runs, and who it runs as.
+type upstreamImage struct {
+	importPath string
+	// user is the image's user ("<uid>[:<gid>]"); empty: ko's nonroot,
+	// which the node assumes.
+	user string
+}
+
 // upstreamImages are the upstream images config/ runs that local mode
-// builds from their pinned Go modules instead of pulling: repository →
-// import path of the program. go.mod pins the module; a test holds each
-// manifest's tag to it.
-var upstreamImages = map[string]string{
-	"nats": "github.com/nats-io/nats-server/v2",
+// builds from their pinned Go modules instead of pulling, by repository.
+// go.mod pins each module; a test holds each manifest's tag to it.
+var upstreamImages = map[string]upstreamImage{
+	// NATS's image sets no user: its server runs as root, and its
+	// volume is root's.
+	"nats": {importPath: "github.com/nats-io/nats-server/v2", user: "0"},
 }
 
 // upstreamImageMappings maps every upstream image objs' workloads run to
-// its program's import path, as the node's images ConfigMap takes it.
+// its program's import path and user, as the node's images ConfigMap
+// takes them.
 func upstreamImageMappings(objs []*unstructured.Unstructured) map[string]string {
 	images := map[string]string{}
 	for _, o := range objs {
@@ -32,8 +42,8 @@ func upstreamImageMappings(objs []*unstructured.Unstructured) map[string]string 
 			m, _ := c.(map[string]any)
 			image, _ := m["image"].(string)
 			repo, _, _ := strings.Cut(image, ":")
-			if importPath, ok := upstreamImages[repo]; ok {
-				images[node.ImagesConfigMapKey(image)] = node.KoPrefix + importPath
+			if up, ok := upstreamImages[repo]; ok {
+				images[node.ImagesConfigMapKey(image)] = node.ImageMapping(node.KoPrefix+up.importPath, up.user)
 			}
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 // TestEventingRunsLocally checks what local mode does to config/eventing:
 // NATS's upstream image maps to its server built from the pinned module,
-// and its volume claim becomes an empty directory under the work
+// run as root as the upstream image runs it, and its volume claim becomes an empty directory under the work
 // directory, as the fresh cluster's state is empty too.
 func TestEventingRunsLocally(t *testing.T) {
 	objs, err := config.Manifests(config.Eventing)
@@ -23,7 +23,7 @@ func TestEventingRunsLocally(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := upstreamImageMappings(objs)
-	if diff := cmp.Diff(map[string]string{node.ImagesConfigMapKey("nats:2.15.3"): node.KoPrefix + "github.com/nats-io/nats-server/v2"}, images); diff != "" {
+	if diff := cmp.Diff(map[string]string{node.ImagesConfigMapKey("nats:2.15.3"): node.ImageMapping(node.KoPrefix+"github.com/nats-io/nats-server/v2", "0")}, images); diff != "" {
 		t.Errorf("images mapped (-want, +got):\n%s", diff)
 	}
 

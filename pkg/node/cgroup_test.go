@@ -484,7 +484,7 @@ func TestContainerSeesItsLimits(t *testing.T) {
 		"grep -v ':/$' /proc/self/cgroup || echo cgroups rooted")
 	fsys := testPodFS(t)
 	fsys.cgroupNS = true
-	plan, err := rootPlanFor(fsys, &corev1.Container{}, "", "")
+	plan, err := rootPlanFor(fsys, &corev1.Container{}, "", "", homeDir{})
 	if err != nil {
 		t.Fatal(err)
 	}

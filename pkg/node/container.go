@@ -145,9 +145,23 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 	}
+	id, err := containerIdentity(pod, spec, img.user)
+	if err != nil {
+		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
+	}
 	path, argv, err := entrypoint(img, expandAll(spec.Command, env), expandAll(spec.Args, env), containerinit.LookupEnv(env, "PATH"))
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
+	}
+	// HOME comes from the user's passwd entry unless the env sets it, as
+	// a container runtime sets it: after $(VAR) expansion, which sees
+	// only the container's own variables.
+	var home homeDir
+	if containerinit.LookupEnv(env, "HOME") == "" {
+		env = append(env, "HOME="+id.home)
+		if id.hasHome {
+			home.path = id.home
+		}
 	}
 	// The image's executable is run through a descriptor opened before
 	// the container's mounts, and shows at /ko-app/<name> inside, where
@@ -176,7 +190,12 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		}
 	}
 	if c.p.fs != nil {
-		if root, err = rootPlanFor(c.p.fs, spec, img.path, exeName); err != nil {
+		if home.path != "" {
+			if home.source, err = makeHome(c.p.fs.homesDir, c.name, id); err != nil {
+				return 0, 0, &startError{reason: reasonCreateContainer, err: err}
+			}
+		}
+		if root, err = rootPlanFor(c.p.fs, spec, img.path, exeName, home); err != nil {
 			return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 		}
 	}
@@ -189,7 +208,6 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
 	}
 	defer logFile.Close()
-	uid, gid, groups := credentials(pod, spec)
 	dir := spec.WorkingDir
 	if dir == "" {
 		dir = "/"
@@ -200,7 +218,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	started := deps.clock.Now()
 	proc, err := deps.runner.start(processSpec{
 		path: path, args: argv, env: env, dir: dir,
-		uid: uid, gid: gid, groups: groups,
+		uid: &id.uid, gid: &id.gid, groups: id.groups,
 		stdout: logFile, stderr: logFile,
 		netns: c.p.netns,
 		exe:   exe, root: root, hostname: c.p.hostname, cgroup: cgroup,
@@ -219,7 +237,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	}
 	target := probeTarget{
 		podIP: c.p.addrs.podIP, netns: c.p.netns, ports: spec.Ports, pid: proc.pid(), cgroup: cgroup,
-		env: env, dir: dir, uid: uid, gid: gid, groups: groups,
+		env: env, dir: dir, uid: &id.uid, gid: &id.gid, groups: id.groups,
 	}
 	c.setRunning(index, proc, spec.Image, img, started, target)
 	// Where a start's time went: preparing (image, environment, volumes,
@@ -503,21 +521,4 @@ func (p *podRuntime) graceLocked(probe *corev1.Probe) time.Duration {
 		return time.Duration(*g) * time.Second
 	}
 	return 30 * time.Second
-}
-
-// credentials are the container's runAsUser, runAsGroup and the pod's
-// supplementalGroups; the container's securityContext wins over the pod's.
-func credentials(pod *corev1.Pod, c *corev1.Container) (uid, gid *int64, groups []int64) {
-	if psc := pod.Spec.SecurityContext; psc != nil {
-		uid, gid, groups = psc.RunAsUser, psc.RunAsGroup, psc.SupplementalGroups
-	}
-	if sc := c.SecurityContext; sc != nil {
-		if sc.RunAsUser != nil {
-			uid = sc.RunAsUser
-		}
-		if sc.RunAsGroup != nil {
-			gid = sc.RunAsGroup
-		}
-	}
-	return uid, gid, groups
 }

@@ -23,7 +23,8 @@ func testPodFS(t *testing.T) *podFS {
 	dir := t.TempDir()
 	fsys := &podFS{
 		rootDir: filepath.Join(dir, "root"), tmpDir: filepath.Join(dir, "tmp"), etcDir: filepath.Join(dir, "etc"),
-		volumes: map[string]volumeDir{"scratch": {path: filepath.Join(dir, "scratch"), writable: true}},
+		homesDir: filepath.Join(dir, "homes"),
+		volumes:  map[string]volumeDir{"scratch": {path: filepath.Join(dir, "scratch"), writable: true}},
 	}
 	for _, d := range []string{fsys.rootDir, fsys.tmpDir, fsys.etcDir, fsys.volumes["scratch"].path} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -72,7 +73,7 @@ func TestContainerInit(t *testing.T) {
 	}
 	fsys := testPodFS(t)
 	c := &corev1.Container{VolumeMounts: []corev1.VolumeMount{{Name: "scratch", MountPath: "/var/run/secrets/example"}}}
-	plan, err := rootPlanFor(fsys, c, "/bin/sh", "sh")
+	plan, err := rootPlanFor(fsys, c, "/bin/sh", "sh", homeDir{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestContainerInitDropsNamespaceFiles(t *testing.T) {
 		t.Skip("the container init needs root for mount namespaces")
 	}
 	fsys := testPodFS(t)
-	plan, err := rootPlanFor(fsys, &corev1.Container{}, "", "")
+	plan, err := rootPlanFor(fsys, &corev1.Container{}, "", "", homeDir{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,5 +161,32 @@ func TestContainerInitDropsNamespaceFiles(t *testing.T) {
 	})
 	if out != "0\n" || code != 0 {
 		t.Errorf("namespace files mounted in the container: %q (exit code %d), want 0", out, code)
+	}
+}
+
+// TestContainerRunsAsItsUser starts a container of a pod through the
+// container init, as the node does, and checks who it runs as: an
+// executable image runs as ko's nonroot, with HOME its own writable,
+// empty directory, where a ko image's user would be on a cluster.
+func TestContainerRunsAsItsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container init needs root to change users and build a mount namespace")
+	}
+	pod := testPodSpec(corev1.RestartPolicyNever, "/bin/sh")
+	pod.Spec.Containers[0].Command = []string{"/bin/sh", "-c", strings.Join([]string{
+		"id -u", "id -g", "id -G", "echo $HOME", "pwd", "stat -c %a $HOME", "ls -A $HOME", "touch $HOME/f && echo home writable",
+	}, "; ")}
+	f := newPodFixture(t, pod)
+	f.rt.deps.runner = execRunner{}
+	f.rt.fs = testPodFS(t)
+	f.rt.start()
+	got := f.waitFor("Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	out, err := os.ReadFile(filepath.Join(f.rt.logDir, "c0", "0.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "65532\n65532\n65532\n/home/nonroot\n/\n700\nhome writable\n"
+	if diff := cmp.Diff(want, string(out)); diff != "" {
+		t.Errorf("the container's output (-want, +got):\n%s\nstatus: %+v", diff, got.Status.ContainerStatuses)
 	}
 }

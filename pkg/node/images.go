@@ -37,6 +37,10 @@ type image struct {
 	path string
 	// digest is the sha256 of the executable, hex-encoded.
 	digest string
+	// user is who the executable runs as when the pod names no user;
+	// nil: ko's nonroot, the user of every executable image but those an
+	// images ConfigMap entry gives another (ImageUserOption).
+	user *imageUser
 }
 
 // id is the image ID reported in container statuses.
@@ -54,7 +58,8 @@ func (e *errImage) Error() string { return e.msg }
 //     kept in the cache under its digest;
 //   - an absolute path is the executable;
 //   - anything else is looked up in the images ConfigMap (image → path,
-//     or image → ko://<import path>, keyed by ImagesConfigMapKey).
+//     or image → ko://<import path>, keyed by ImagesConfigMapKey, either
+//     optionally followed by the user it runs as: ImageMapping).
 //
 // An image may end in @sha256:<hex>, as a Revision's resolved image does;
 // the executable must then have that digest.
@@ -218,19 +223,30 @@ func (r *imageResolver) fromConfigMap(ctx context.Context, img string) (image, e
 	if err != nil {
 		return image{}, fmt.Errorf("reading ConfigMap %s/%s: %w", r.cmNamespace, r.cmName, err)
 	}
-	p, ok := cm.Data[key]
+	v, ok := cm.Data[key]
 	if !ok {
 		return image{}, &errImage{msg: fmt.Sprintf("image %q is not an executable on this node: %s", img, how)}
 	}
-	// A Go import path: the image's program built from its pinned
-	// module, as local mode runs NATS's upstream image.
-	if importPath, ok := strings.CutPrefix(p, KoPrefix); ok {
-		return r.build(ctx, importPath, "")
+	p, user, err := parseImageMapping(v)
+	if err != nil {
+		return image{}, &errImage{msg: fmt.Sprintf("ConfigMap %s/%s maps image %q to %q: %v", r.cmNamespace, r.cmName, img, v, err)}
 	}
-	if !filepath.IsAbs(p) {
+	var got image
+	switch {
+	case strings.HasPrefix(p, KoPrefix):
+		// A Go import path: the image's program built from its pinned
+		// module, as local mode runs NATS's upstream image.
+		got, err = r.build(ctx, strings.TrimPrefix(p, KoPrefix), "")
+	case filepath.IsAbs(p):
+		got, err = r.file(p)
+	default:
 		return image{}, &errImage{msg: fmt.Sprintf("ConfigMap %s/%s maps image %q to %q, which is neither an absolute path nor ko://<Go import path>", r.cmNamespace, r.cmName, img, p)}
 	}
-	return r.file(p)
+	if err != nil {
+		return image{}, err
+	}
+	got.user = user
+	return got, nil
 }
 
 // build builds importPath, once at a time per import path: pods started

@@ -47,14 +47,18 @@ func TestResolveImage(t *testing.T) {
 	r := newTestResolver(t, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "flywheel-system", Name: "node-images"},
 		Data: map[string]string{
-			"registry.example_team_app_v1": app,
-			"relative":                     "bin/app",
+			"registry.example_team_app_v1":  app,
+			"registry.example_team_root_v1": app + " user=0",
+			"registry.example_team_bad_v1":  app + " uid=0",
+			"relative":                      "bin/app",
 		},
 	})
 	for _, tc := range []struct {
 		name, image string
 		wantPath    string
-		wantErr     string
+		// wantUser is the user the image runs as; nil: ko's nonroot.
+		wantUser *imageUser
+		wantErr  string
 	}{
 		{name: "an absolute path", image: app, wantPath: app},
 		{name: "an absolute path with its digest", image: app + "@sha256:" + digest, wantPath: app},
@@ -62,6 +66,8 @@ func TestResolveImage(t *testing.T) {
 		{name: "a file that is not executable", image: notExec, wantErr: "not an executable file"},
 		{name: "a missing file", image: "/no/such/file", wantErr: "no such file"},
 		{name: "an image mapped by the ConfigMap", image: "registry.example/team/app:v1", wantPath: app},
+		{name: "an image mapped with its user", image: "registry.example/team/root:v1", wantPath: app, wantUser: &imageUser{uid: 0, gid: 0}},
+		{name: "a mapping with an unknown option", image: "registry.example/team/bad:v1", wantErr: `"uid=0" after the executable`},
 		{name: "a mapping to a relative path", image: "relative", wantErr: "neither an absolute path nor ko://"},
 		{name: "an unknown image", image: "unknown/app:v2", wantErr: `ConfigMap flywheel-system/node-images (data: "unknown_app_v2": /absolute/path)`},
 	} {
@@ -79,6 +85,9 @@ func TestResolveImage(t *testing.T) {
 			}
 			if got.path != tc.wantPath || got.id() != "sha256:"+digest {
 				t.Errorf("resolve(%q) = %+v, want %s with digest %s", tc.image, got, tc.wantPath, digest)
+			}
+			if diff := cmp.Diff(tc.wantUser, got.user, cmp.AllowUnexported(imageUser{})); diff != "" {
+				t.Errorf("resolve(%q) runs as (-want, +got):\n%s", tc.image, diff)
 			}
 		})
 	}

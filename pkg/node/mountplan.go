@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,6 +30,8 @@ type podFS struct {
 	tmpDir string
 	// etcDir holds the pod's hosts, resolv.conf and hostname.
 	etcDir string
+	// homesDir holds each container's home directory (makeHome).
+	homesDir string
 	// hideDir is the node's data directory, hidden from containers: it
 	// holds every pod's volumes.
 	hideDir string
@@ -54,11 +58,18 @@ type volumeDir struct {
 // etcFiles are the files of etcDir, mounted over the host's.
 var etcFiles = []string{"hosts", "resolv.conf", "hostname"}
 
+// homeDir is the home directory a container's image would have for its
+// user: source (a directory on the host) at path; zero: none.
+type homeDir struct {
+	path, source string
+}
+
 // rootPlanFor is the filesystem of container c: the host's, with the
 // pod's /tmp, a minimal /dev, the pod's /etc files, /proc/sys and /sys
-// read-only (with the container's cgroups at /sys/fs/cgroup), the image's executable at /ko-app/<name> and the container's
-// volume mounts.
-func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*containerinit.RootPlan, error) {
+// read-only (with the container's cgroups at /sys/fs/cgroup), the image's
+// executable at /ko-app/<name>, the user's home directory and the
+// container's volume mounts.
+func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string, home homeDir) (*containerinit.RootPlan, error) {
 	ops := []containerinit.MountOp{
 		{Kind: containerinit.OpMirror, Target: "/", Skip: []string{"dev", "tmp"}},
 		{Kind: containerinit.OpTmpfs, Target: "/dev", Data: "mode=755,size=64k"},
@@ -95,6 +106,11 @@ func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*contai
 	if h := fsys.hideDir; h != "" && !containerinit.Under(h, "/tmp") && !containerinit.Under(h, "/dev") && h != "/" {
 		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpTmpfs, Target: h, Data: "mode=700,size=4k", ReadOnly: true})
 	}
+	if home.path != "" {
+		// After the data directory's cover, which /root may hold; before
+		// the volumes, which may be mounted inside it.
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: home.source, Target: home.path, Writable: true})
+	}
 
 	mounts := slices.Clone(c.VolumeMounts)
 	// Parents before children, so that a nested mount lands in the volume
@@ -128,7 +144,9 @@ func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string) (*contai
 // subPathSource is what a volume mount binds: the volume's directory or
 // its subPath, whose symbolic links (an API data volume's files are links
 // into its current data directory) are resolved now, within the volume.
-// A missing subPath of a writable volume is made, as the kubelet does.
+// A missing subPath of a writable volume is made, as the kubelet does,
+// with the volume's own mode: a subPath of an emptyDir is as writable as
+// the emptyDir, for every user.
 func subPathSource(v volumeDir, subPath string) (src string, isDir bool, err error) {
 	if subPath == "" {
 		return v.path, true, nil
@@ -138,7 +156,7 @@ func subPathSource(v volumeDir, subPath string) (src string, isDir bool, err err
 	}
 	p := filepath.Join(v.path, subPath)
 	if _, err := os.Lstat(p); os.IsNotExist(err) && v.writable {
-		if err := os.MkdirAll(p, 0o777); err != nil {
+		if err := makeSubPath(v.path, subPath); err != nil {
 			return "", false, err
 		}
 	}
@@ -158,6 +176,31 @@ func subPathSource(v volumeDir, subPath string) (src string, isDir bool, err err
 		return "", false, err
 	}
 	return resolved, st.IsDir(), nil
+}
+
+// makeSubPath makes the directories of subPath missing in volume dir, each
+// with dir's mode (umask aside).
+func makeSubPath(dir, subPath string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	mode := st.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky)
+	cur := dir
+	for _, elem := range containerinit.SplitPath(subPath) {
+		cur = filepath.Join(cur, elem)
+		err := os.Mkdir(cur, 0o700)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(cur, mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // koAppName is the name of an image's executable under /ko-app: the last

@@ -20,6 +20,10 @@ func TestRootPlanFor(t *testing.T) {
 	if err := os.MkdirAll(emptyDir, 0o777); err != nil {
 		t.Fatal(err)
 	}
+	// World-writable, as the node makes an emptyDir.
+	if err := os.Chmod(emptyDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := writeAtomic(cmDir, map[string]projectedFile{"a": {data: []byte("1"), mode: 0o644}}); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +40,8 @@ func TestRootPlanFor(t *testing.T) {
 		{Name: "scratch", MountPath: "/cache", SubPath: "made/here"},
 		{Name: "pvc", MountPath: "/claim"},
 	}}
-	plan, err := rootPlanFor(fsys, c, "/images/sha256-abc", "server")
+	home := homeDir{path: "/home/nonroot", source: filepath.Join(dir, "homes", "c")}
+	plan, err := rootPlanFor(fsys, c, "/images/sha256-abc", "server", home)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +89,7 @@ func TestRootPlanFor(t *testing.T) {
 		"readOnly /sys",
 		"bind /ko-app/server <- /images/sha256-abc file ro",
 		"tmpfs /var/lib/flywheel ro",
+		"bind /home/nonroot <- /homes/c rw",
 		// Parents first; API data volumes read-only; a subPath through
 		// the volume's links is its file; a missing subPath of an
 		// emptyDir is made.
@@ -97,7 +103,7 @@ func TestRootPlanFor(t *testing.T) {
 		t.Errorf("plan (-want, +got):\n%s", diff)
 	}
 	fsys.cgroupNS = true
-	withCgroup, err := rootPlanFor(fsys, &corev1.Container{}, "", "")
+	withCgroup, err := rootPlanFor(fsys, &corev1.Container{}, "", "", homeDir{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +116,15 @@ func TestRootPlanFor(t *testing.T) {
 	if after := withCgroup.Ops[sys+1:]; len(after) < len(view) || !cmp.Equal(view, after[:len(view)]) {
 		t.Errorf("with a cgroup namespace, the ops after /sys are %+v, want %+v first", after, view)
 	}
-	if st, err := os.Stat(filepath.Join(emptyDir, "made", "here")); err != nil || !st.IsDir() {
-		t.Errorf("the emptyDir's subPath was not made: %v", err)
+	// The emptyDir's subPath is made as writable as the emptyDir, for
+	// a container of any user.
+	for _, p := range []string{"made", "made/here"} {
+		st, err := os.Stat(filepath.Join(emptyDir, p))
+		if err != nil {
+			t.Errorf("the emptyDir's subPath was not made: %v", err)
+		} else if !st.IsDir() || st.Mode().Perm() != 0o777 {
+			t.Errorf("the emptyDir's subPath %s has mode %v, want a directory with mode 0777", p, st.Mode())
+		}
 	}
 }
 
@@ -145,7 +158,7 @@ func TestRootPlanForRefuses(t *testing.T) {
 		{"a missing subPath of a read-only volume", corev1.VolumeMount{Name: "v", MountPath: "/d", SubPath: "nothing"}, "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := rootPlanFor(fsys, &corev1.Container{VolumeMounts: []corev1.VolumeMount{tc.mount}}, "", "")
+			_, err := rootPlanFor(fsys, &corev1.Container{VolumeMounts: []corev1.VolumeMount{tc.mount}}, "", "", homeDir{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("rootPlanFor() error = %v, want one containing %q", err, tc.want)
 			}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"strings"
 	"syscall"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 func TestPodRestartsWithBackOff(t *testing.T) {
@@ -350,4 +352,64 @@ func TestContainerLogs(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("following did not end with the process")
 	}
+}
+
+func TestPodContainerUser(t *testing.T) {
+	t.Run("an executable image runs as nonroot, with its HOME", func(t *testing.T) {
+		f := newPodFixture(t, testPodSpec(corev1.RestartPolicyAlways, "/bin/app"))
+		f.rt.start()
+		f.waitStarted(1)
+		spec := f.runner.proc(0).spec
+		if spec.uid == nil || *spec.uid != 65532 || spec.gid == nil || *spec.gid != 65532 || spec.dir != "/" {
+			t.Errorf("started as %v:%v in %q, want 65532:65532 in /", ptrString(spec.uid), ptrString(spec.gid), spec.dir)
+		}
+		if diff := cmp.Diff([]string{"PATH=/bin", "HOME=/home/nonroot"}, spec.env); diff != "" {
+			t.Errorf("env (-want, +got):\n%s", diff)
+		}
+	})
+
+	t.Run("runAsUser wins, and the container's own HOME stays", func(t *testing.T) {
+		pod := testPodSpec(corev1.RestartPolicyAlways, "/bin/app")
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](0)}
+		f := newPodFixture(t, pod)
+		f.rt.deps.resolveEnv = func(context.Context, *corev1.Pod, *corev1.Container, podAddresses) ([]string, error) {
+			return []string{"PATH=/bin", "HOME=/data"}, nil
+		}
+		f.rt.start()
+		f.waitStarted(1)
+		spec := f.runner.proc(0).spec
+		if spec.uid == nil || *spec.uid != 0 || spec.gid == nil || *spec.gid != 0 {
+			t.Errorf("started as %v:%v, want 0:0", ptrString(spec.uid), ptrString(spec.gid))
+		}
+		if diff := cmp.Diff([]string{"PATH=/bin", "HOME=/data"}, spec.env); diff != "" {
+			t.Errorf("env (-want, +got):\n%s", diff)
+		}
+	})
+
+	t.Run("runAsNonRoot keeps an image that runs as root from starting", func(t *testing.T) {
+		pod := testPodSpec(corev1.RestartPolicyAlways, "/bin/app")
+		pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsNonRoot: ptr.To(true)}
+		f := newPodFixture(t, pod)
+		f.rt.deps.resolveImage = func(context.Context, string, corev1.PullPolicy) (image, error) {
+			return image{path: "/bin/app", digest: "0123", user: &imageUser{}}, nil
+		}
+		f.rt.start()
+		got := f.waitFor("CreateContainerConfigError", func(p *corev1.Pod) bool {
+			w := containerStatus(p, 0).State.Waiting
+			return w != nil && w.Reason == reasonCreateContainerConfig
+		})
+		if msg := containerStatus(got, 0).State.Waiting.Message; !strings.Contains(msg, "runAsNonRoot and image will run as root") {
+			t.Errorf("waiting message %q, want the kubelet's", msg)
+		}
+		if n := f.runner.started(); n != 0 {
+			t.Errorf("%d processes started, want none", n)
+		}
+	})
+}
+
+func ptrString(p *int64) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return itoa(int(*p))
 }

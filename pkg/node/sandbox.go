@@ -172,6 +172,14 @@ func (n *podNetwork) setUp(_ context.Context, sb *sandbox) error {
 			return fmt.Errorf("routing %s in %s: %w", p, n.netns, err)
 		}
 	}
+	// Any user may bind any port in the pod's namespace, as containerd
+	// (from 2.0, enable_unprivileged_ports) and Docker set a pod up: an
+	// image that runs as non-root, as CoreDNS's does, binds port 53.
+	if err := inNetns(sb.netnsPath, func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/ip_unprivileged_port_start", []byte("0"), 0o644)
+	}); err != nil {
+		return fmt.Errorf("letting any user bind low ports in %s: %w", n.netns, err)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -553,7 +554,6 @@ func testPodFilesystem(t *testing.T, tn *testNode, ns string) {
 		"/etc/settings/a":     "1",
 		"/etc/settings/b":     "2",
 		"/opt/a":              "1",
-		"/etc/bee/nested/bee": "2",
 		"/var/creds/password": "s3cret",
 		"/etc/podinfo/labels": `app="files"`,
 		"/etc/podinfo/name":   "files",
@@ -565,6 +565,11 @@ func testPodFilesystem(t *testing.T, tn *testNode, ns string) {
 	}
 	if fi := stat("/etc/bee/..data/nested/bee"); fi.Mode != "-rw-------" {
 		t.Errorf("an item with mode 0600 has mode %s", fi.Mode)
+	}
+	// The image runs as ko's nonroot, and the file is root's, as on a
+	// kubelet without fsGroup.
+	if got := readStatus(t, base+"/read?path="+url.QueryEscape("/etc/bee/nested/bee")); !strings.Contains(got, "permission denied") {
+		t.Errorf("reading an item of mode 0600 as nonroot: %q, want permission denied", got)
 	}
 	if fi := stat("/var/missing"); !fi.Exists {
 		t.Errorf("the optional Secret's volume is not mounted")
@@ -600,11 +605,21 @@ func testPodFilesystem(t *testing.T, tn *testNode, ns string) {
 		t.Errorf("listing ConfigMaps with the pod's token: %s", list)
 	}
 
-	// The runtime contract's shape.
+	// The runtime contract's shape: a ko image runs as ko's base image's
+	// nonroot user, in /, with HOME its own empty directory.
 	var env struct {
 		Env map[string]string `json:"env"`
+		UID int               `json:"uid"`
+		GID int               `json:"gid"`
+		WD  string            `json:"wd"`
 	}
 	getJSON(t, base+"/env", &env)
+	if env.UID != 65532 || env.GID != 65532 || env.WD != "/" || env.Env["HOME"] != "/home/nonroot" {
+		t.Errorf("the ko image runs as %d:%d in %q with HOME %q, want 65532:65532 in / with HOME /home/nonroot", env.UID, env.GID, env.WD, env.Env["HOME"])
+	}
+	if got := write("/home/nonroot/f"); got != "written" {
+		t.Errorf("writing to HOME: %q", got)
+	}
 	apiServer := netip.AddrPortFrom(tn.IP(), 443)
 	for k, v := range map[string]string{
 		"KUBERNETES_SERVICE_HOST": tn.IP().String(), "KUBERNETES_SERVICE_PORT": "443",
@@ -708,7 +723,11 @@ func testRouting(t *testing.T, tn *testNode, ns, server string) {
 		PeriodSeconds: 1,
 	}
 	a.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptrTo[int64](65534), RunAsGroup: ptrTo[int64](65534)}
+	// Pod b runs as nonroot, an executable image's default user, and
+	// listens on port 80, as any user may in a pod.
 	b := nodetest.Pod(ns, "b", tn.Name(), server)
+	b.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "PORT", Value: "80"}}
+	b.Spec.Containers[0].Ports[0].ContainerPort = 80
 	for _, p := range []*corev1.Pod{a, b} {
 		created, err := kube.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
 		if err != nil {
@@ -736,12 +755,16 @@ func testRouting(t *testing.T, tn *testNode, ns, server string) {
 	if info.UID != 65534 || info.GID != 65534 || info.WD != "/" {
 		t.Errorf("pod a runs as %d:%d in %q, want 65534:65534 in /", info.UID, info.GID, info.WD)
 	}
+	getJSON(t, "http://"+net.JoinHostPort(podB.Status.PodIP, "80")+"/env", &info)
+	if info.UID != 65532 || info.GID != 65532 {
+		t.Errorf("pod b runs as %d:%d, want 65532:65532", info.UID, info.GID)
+	}
 
 	serviceIP := netip.MustParsePrefix(cluster.ControlPlane.ServiceClusterIPRange).Addr().Next()
 	for _, tc := range []struct {
 		what, addr, want string
 	}{
-		{"another pod", net.JoinHostPort(podB.Status.PodIP, "8080"), "connected"},
+		{"another pod", net.JoinHostPort(podB.Status.PodIP, "80"), "connected"},
 		{"the node (its kubelet API)", net.JoinHostPort(tn.IP().String(), "10250"), "connected"},
 		{"an address off the machine", "192.0.2.1:80", unreachable},
 		{"a Service cluster IP (not proxied yet)", net.JoinHostPort(serviceIP.String(), "443"), unreachable},
@@ -866,22 +889,31 @@ func testImagesConfigMap(t *testing.T, tn *testNode, ns, server string) {
 		t.Errorf("waiting message %q, want one naming the image, the ConfigMap %s and the key to add", msg, node.DefaultImagesConfigMap)
 	}
 
+	// The image is mapped by hand, and so runs as nonroot; a second one
+	// stands for an upstream image that runs as root.
+	rootImg := fmt.Sprintf("registry.example/test-server-root-%d:v1", os.Getpid())
+	mappings := map[string]string{
+		node.ImagesConfigMapKey(img):     server,
+		node.ImagesConfigMapKey(rootImg): node.ImageMapping(server, "0"),
+	}
 	cmNamespace, cmName, _ := strings.Cut(node.DefaultImagesConfigMap, "/")
 	cms := cluster.Kube.CoreV1().ConfigMaps(cmNamespace)
 	cm, err := cms.Get(ctx, cmName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		_, err = cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName}, Data: map[string]string{node.ImagesConfigMapKey(img): server}}, metav1.CreateOptions{})
+		_, err = cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName}, Data: mappings}, metav1.CreateOptions{})
 		t.Cleanup(func() { _ = cms.Delete(context.Background(), cmName, metav1.DeleteOptions{}) })
 	case err == nil:
 		if cm.Data == nil {
 			cm.Data = map[string]string{}
 		}
-		cm.Data[node.ImagesConfigMapKey(img)] = server
+		maps.Copy(cm.Data, mappings)
 		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 		t.Cleanup(func() {
 			if cm, err := cms.Get(context.Background(), cmName, metav1.GetOptions{}); err == nil {
-				delete(cm.Data, node.ImagesConfigMapKey(img))
+				for k := range mappings {
+					delete(cm.Data, k)
+				}
 				_, _ = cms.Update(context.Background(), cm, metav1.UpdateOptions{})
 			}
 		})
@@ -892,6 +924,34 @@ func testImagesConfigMap(t *testing.T, tn *testNode, ns, server string) {
 	running := waitPod(t, ns, pod.Name, "Running once the ConfigMap maps the image", nodetest.PodReady)
 	if got, want := running.Status.ContainerStatuses[0].ImageID, "sha256:"+fileSHA256(t, server); got != want {
 		t.Errorf("imageID %q, want %q", got, want)
+	}
+	var info struct {
+		Env map[string]string `json:"env"`
+		UID int               `json:"uid"`
+		GID int               `json:"gid"`
+	}
+	getJSON(t, "http://"+net.JoinHostPort(running.Status.PodIP, "8080")+"/env", &info)
+	if info.UID != 65532 || info.GID != 65532 || info.Env["HOME"] != "/home/nonroot" {
+		t.Errorf("the mapped image runs as %d:%d with HOME %q, want 65532:65532 with HOME /home/nonroot", info.UID, info.GID, info.Env["HOME"])
+	}
+
+	rootPod := nodetest.Pod(ns, "mapped-root", tn.Name(), rootImg)
+	created, err = cluster.Kube.CoreV1().Pods(ns).Create(ctx, rootPod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deletePodAndWait(t, ns, tn.created(created))
+	running = waitPod(t, ns, rootPod.Name, "Running as root", nodetest.PodReady)
+	base := "http://" + net.JoinHostPort(running.Status.PodIP, "8080")
+	getJSON(t, base+"/env", &info)
+	if info.UID != 0 || info.GID != 0 || info.Env["HOME"] != "/root" {
+		t.Errorf("the image mapped with user=0 runs as %d:%d with HOME %q, want 0:0 with HOME /root", info.UID, info.GID, info.Env["HOME"])
+	}
+	// Its /root is its own, empty, not the host's.
+	var home []string
+	getJSON(t, base+"/ls?path=/root", &home)
+	if len(home) != 0 {
+		t.Errorf("the container's /root holds %q, want its own empty directory", home)
 	}
 }
 
@@ -1044,6 +1104,19 @@ func fetchOK(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
 	}
 	return string(b)
+}
+
+// readStatus GETs url from the host and returns its status and body,
+// whatever the status.
+func readStatus(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := nodeTestClient.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.Status + ": " + string(b)
 }
 
 func getJSON(t *testing.T, url string, v any) {
