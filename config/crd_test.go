@@ -31,6 +31,7 @@ import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	sourcesv1 "flywheel.dev/pkg/apis/sources/v1"
 )
 
 // coreCRDs returns the CRDs that config.Core installs, by kind, decoded
@@ -57,7 +58,10 @@ func coreCRDs(t *testing.T) map[string]*apiextensionsv1.CustomResourceDefinition
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	want := []string{"Broker", "Configuration", "PodAutoscaler", "Revision", "Route", "Service", "Trigger"}
+	want := []string{
+		"ApiServerSource", "Broker", "Configuration", "ContainerSource", "PingSource",
+		"PodAutoscaler", "Revision", "Route", "Service", "SinkBinding", "Trigger",
+	}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Fatalf("kinds with a CRD in config/core (-want, +got):\n%s", diff)
 	}
@@ -238,6 +242,27 @@ func TestCRDNames(t *testing.T) {
 			Categories: eventingCategories, Versions: []string{"v1"}, Status: true,
 			Columns: []string{"Broker", "Subscriber_URI", "Age", "Ready", "Reason"},
 		},
+		// As Knative's sources: no short names.
+		"PingSource": {
+			Name: "pingsources.sources.knative.dev", Scope: apiextensionsv1.NamespaceScoped,
+			Categories: sourcesCategories, Versions: []string{"v1"}, Status: true,
+			Columns: []string{"Sink", "Schedule", "Age", "Ready", "Reason"},
+		},
+		"ApiServerSource": {
+			Name: "apiserversources.sources.knative.dev", Scope: apiextensionsv1.NamespaceScoped,
+			Categories: sourcesCategories, Versions: []string{"v1"}, Status: true,
+			Columns: []string{"Sink", "Age", "Ready", "Reason"},
+		},
+		"SinkBinding": {
+			Name: "sinkbindings.sources.knative.dev", Scope: apiextensionsv1.NamespaceScoped,
+			Categories: append(slices.Clone(sourcesCategories), "bindings"), Versions: []string{"v1"}, Status: true,
+			Columns: []string{"Sink", "Age", "Ready", "Reason"},
+		},
+		"ContainerSource": {
+			Name: "containersources.sources.knative.dev", Scope: apiextensionsv1.NamespaceScoped,
+			Categories: sourcesCategories, Versions: []string{"v1"}, Status: true,
+			Columns: []string{"Sink", "Age", "Ready", "Reason"},
+		},
 	}
 	for kind, crd := range coreCRDs(t) {
 		t.Run(kind, func(t *testing.T) {
@@ -291,6 +316,14 @@ func TestSchemasKeepEveryField(t *testing.T) {
 		{"Trigger", "Trigger", fullTrigger()},
 		{"random Broker", "Broker", randomFill(&eventingv1.Broker{})},
 		{"random Trigger", "Trigger", randomFill(&eventingv1.Trigger{})},
+		{"PingSource", "PingSource", fullPingSource()},
+		{"ApiServerSource", "ApiServerSource", fullApiServerSource()},
+		{"SinkBinding", "SinkBinding", fullSinkBinding()},
+		{"ContainerSource", "ContainerSource", fullContainerSource()},
+		{"random PingSource", "PingSource", randomFill(&sourcesv1.PingSource{})},
+		{"random ApiServerSource", "ApiServerSource", randomFill(&sourcesv1.ApiServerSource{})},
+		{"random SinkBinding", "SinkBinding", randomFill(&sourcesv1.SinkBinding{})},
+		{"random ContainerSource", "ContainerSource", randomFill(&sourcesv1.ContainerSource{})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -425,27 +458,34 @@ spec:
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			obj := map[string]any{}
-			if err := yaml.Unmarshal([]byte(tt.manifest), &obj); err != nil {
-				t.Fatal(err)
-			}
-			kind, _ := obj["kind"].(string)
-			crd, ok := crds[kind]
-			if !ok {
-				t.Fatalf("no CRD for kind %q", kind)
-			}
-			s := structural(t, crd)
-			var errs []error
-			result := validate.NewSchemaValidator(s.ToKubeOpenAPI(), nil, "", strfmt.Default).Validate(obj)
-			errs = append(errs, result.Errors...)
-			for _, err := range listtype.ValidateListSetsAndMaps(nil, s, obj) {
-				errs = append(errs, err)
-			}
+			errs := validateManifest(t, crds, tt.manifest)
 			if gotErr := len(errs) > 0; gotErr != tt.wantErr {
 				t.Errorf("validation errors %v, want errors: %t", errs, tt.wantErr)
 			}
 		})
 	}
+}
+
+// validateManifest validates a manifest against its kind's CRD schema as
+// the API server does on create, and returns what it finds wrong.
+func validateManifest(t *testing.T, crds map[string]*apiextensionsv1.CustomResourceDefinition, manifest string) []error {
+	t.Helper()
+	obj := map[string]any{}
+	if err := yaml.Unmarshal([]byte(manifest), &obj); err != nil {
+		t.Fatal(err)
+	}
+	kind, _ := obj["kind"].(string)
+	crd, ok := crds[kind]
+	if !ok {
+		t.Fatalf("no CRD for kind %q", kind)
+	}
+	s := structural(t, crd)
+	result := validate.NewSchemaValidator(s.ToKubeOpenAPI(), nil, "", strfmt.Default).Validate(obj)
+	errs := append([]error(nil), result.Errors...)
+	for _, err := range listtype.ValidateListSetsAndMaps(nil, s, obj) {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // toMap is obj as the API server receives it: JSON, decoded into maps.

@@ -11,7 +11,7 @@ cd "$root"
 
 module=flywheel.dev
 boilerplate=hack/boilerplate.go.txt
-apis=(serving/v1 autoscaling/v1alpha1 eventing/v1)
+apis=(serving/v1 autoscaling/v1alpha1 eventing/v1 sources/v1)
 input_pkgs=()
 for gv in "${apis[@]}"; do input_pkgs+=("$module/pkg/apis/$gv"); done
 

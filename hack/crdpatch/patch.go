@@ -15,8 +15,10 @@ var partOf = map[string]string{"app.kubernetes.io/part-of": "flywheel"}
 
 // duckLabels are the labels by which Knative tooling (eventing's sink and
 // binding resolution, kn) discovers which kinds are addressable (have
-// status.address) and which carry a pod spec template (spec.template.spec).
-// They are part of the API an existing client relies on.
+// status.address), which carry a pod spec template (spec.template.spec),
+// which are event sources (`kn source list` lists every kind labelled
+// duck.knative.dev/source) and which are bindings. They are part of the
+// API an existing client relies on.
 var duckLabels = map[string]map[string]string{
 	"services.serving.knative.dev": {
 		"duck.knative.dev/addressable": "true",
@@ -31,6 +33,21 @@ var duckLabels = map[string]map[string]string{
 	"brokers.eventing.knative.dev": {
 		"duck.knative.dev/addressable": "true",
 	},
+	"pingsources.sources.knative.dev":      sourceLabels,
+	"apiserversources.sources.knative.dev": sourceLabels,
+	"containersources.sources.knative.dev": sourceLabels,
+	"sinkbindings.sources.knative.dev": {
+		"duck.knative.dev/source":     "true",
+		"eventing.knative.dev/source": "true",
+		"duck.knative.dev/binding":    "true",
+	},
+}
+
+// sourceLabels mark a kind as an event source, both ways Knative's sources
+// CRDs do.
+var sourceLabels = map[string]string{
+	"duck.knative.dev/source":     "true",
+	"eventing.knative.dev/source": "true",
 }
 
 // patch applies every change, in order. Each step says why it is needed.

@@ -22,6 +22,7 @@ import (
 	"flywheel.dev/pkg/apis/config"
 	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	sourcesv1 "flywheel.dev/pkg/apis/sources/v1"
 	"flywheel.dev/pkg/election"
 	"flywheel.dev/pkg/webhook/names"
 )
@@ -35,6 +36,10 @@ var Types = map[schema.GroupVersionKind]resourcesemantics.GenericCRD{
 	autoscalingv1alpha1.SchemeGroupVersion.WithKind("PodAutoscaler"): &autoscalingv1alpha1.PodAutoscaler{},
 	eventingv1.SchemeGroupVersion.WithKind("Broker"):                 &eventingv1.Broker{},
 	eventingv1.SchemeGroupVersion.WithKind("Trigger"):                &eventingv1.Trigger{},
+	sourcesv1.SchemeGroupVersion.WithKind("PingSource"):              &sourcesv1.PingSource{},
+	sourcesv1.SchemeGroupVersion.WithKind("ApiServerSource"):         &sourcesv1.ApiServerSource{},
+	sourcesv1.SchemeGroupVersion.WithKind("SinkBinding"):             &sourcesv1.SinkBinding{},
+	sourcesv1.SchemeGroupVersion.WithKind("ContainerSource"):         &sourcesv1.ContainerSource{},
 }
 
 // Main runs the webhook until the process is signalled. Besides --port it

@@ -25,6 +25,7 @@ import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/client/clientset/versioned/typed/autoscaling/v1alpha1"
 	eventingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1"
 	servingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+	sourcesv1 "flywheel.dev/pkg/client/clientset/versioned/typed/sources/v1"
 	discovery "k8s.io/client-go/discovery"
 	rest "k8s.io/client-go/rest"
 	flowcontrol "k8s.io/client-go/util/flowcontrol"
@@ -35,6 +36,7 @@ type Interface interface {
 	AutoscalingV1alpha1() autoscalingv1alpha1.AutoscalingV1alpha1Interface
 	EventingV1() eventingv1.EventingV1Interface
 	ServingV1() servingv1.ServingV1Interface
+	SourcesV1() sourcesv1.SourcesV1Interface
 }
 
 // Clientset contains the clients for groups.
@@ -43,6 +45,7 @@ type Clientset struct {
 	autoscalingV1alpha1 *autoscalingv1alpha1.AutoscalingV1alpha1Client
 	eventingV1          *eventingv1.EventingV1Client
 	servingV1           *servingv1.ServingV1Client
+	sourcesV1           *sourcesv1.SourcesV1Client
 }
 
 // AutoscalingV1alpha1 retrieves the AutoscalingV1alpha1Client
@@ -58,6 +61,11 @@ func (c *Clientset) EventingV1() eventingv1.EventingV1Interface {
 // ServingV1 retrieves the ServingV1Client
 func (c *Clientset) ServingV1() servingv1.ServingV1Interface {
 	return c.servingV1
+}
+
+// SourcesV1 retrieves the SourcesV1Client
+func (c *Clientset) SourcesV1() sourcesv1.SourcesV1Interface {
+	return c.sourcesV1
 }
 
 // Discovery retrieves the DiscoveryClient
@@ -116,6 +124,10 @@ func NewForConfigAndClient(c *rest.Config, httpClient *http.Client) (*Clientset,
 	if err != nil {
 		return nil, err
 	}
+	cs.sourcesV1, err = sourcesv1.NewForConfigAndClient(&configShallowCopy, httpClient)
+	if err != nil {
+		return nil, err
+	}
 
 	cs.DiscoveryClient, err = discovery.NewDiscoveryClientForConfigAndClient(&configShallowCopy, httpClient)
 	if err != nil {
@@ -140,6 +152,7 @@ func New(c rest.Interface) *Clientset {
 	cs.autoscalingV1alpha1 = autoscalingv1alpha1.New(c)
 	cs.eventingV1 = eventingv1.New(c)
 	cs.servingV1 = servingv1.New(c)
+	cs.sourcesV1 = sourcesv1.New(c)
 
 	cs.DiscoveryClient = discovery.NewDiscoveryClient(c)
 	return &cs

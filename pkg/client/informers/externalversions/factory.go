@@ -29,6 +29,7 @@ import (
 	eventing "flywheel.dev/pkg/client/informers/externalversions/eventing"
 	internalinterfaces "flywheel.dev/pkg/client/informers/externalversions/internalinterfaces"
 	serving "flywheel.dev/pkg/client/informers/externalversions/serving"
+	sources "flywheel.dev/pkg/client/informers/externalversions/sources"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
@@ -330,6 +331,7 @@ type SharedInformerFactory interface {
 	Autoscaling() autoscaling.Interface
 	Eventing() eventing.Interface
 	Serving() serving.Interface
+	Sources() sources.Interface
 }
 
 func (f *sharedInformerFactory) Autoscaling() autoscaling.Interface {
@@ -342,4 +344,8 @@ func (f *sharedInformerFactory) Eventing() eventing.Interface {
 
 func (f *sharedInformerFactory) Serving() serving.Interface {
 	return serving.New(f, f.namespace, f.tweakListOptions)
+}
+
+func (f *sharedInformerFactory) Sources() sources.Interface {
+	return sources.New(f, f.namespace, f.tweakListOptions)
 }

@@ -26,6 +26,8 @@ import (
 	fakeeventingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1/fake"
 	servingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
 	fakeservingv1 "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1/fake"
+	sourcesv1 "flywheel.dev/pkg/client/clientset/versioned/typed/sources/v1"
+	fakesourcesv1 "flywheel.dev/pkg/client/clientset/versioned/typed/sources/v1/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -112,4 +114,9 @@ func (c *Clientset) EventingV1() eventingv1.EventingV1Interface {
 // ServingV1 retrieves the ServingV1Client
 func (c *Clientset) ServingV1() servingv1.ServingV1Interface {
 	return &fakeservingv1.FakeServingV1{Fake: &c.Fake}
+}
+
+// SourcesV1 retrieves the SourcesV1Client
+func (c *Clientset) SourcesV1() sourcesv1.SourcesV1Interface {
+	return &fakesourcesv1.FakeSourcesV1{Fake: &c.Fake}
 }

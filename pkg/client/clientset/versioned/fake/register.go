@@ -22,6 +22,7 @@ import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	sourcesv1 "flywheel.dev/pkg/apis/sources/v1"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
 	schema "k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,6 +37,7 @@ var localSchemeBuilder = runtime.SchemeBuilder{
 	autoscalingv1alpha1.AddToScheme,
 	eventingv1.AddToScheme,
 	servingv1.AddToScheme,
+	sourcesv1.AddToScheme,
 }
 
 // AddToScheme adds all types of this clientset into the given scheme. This allows composition
