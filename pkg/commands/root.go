@@ -10,6 +10,7 @@ import (
 	"flywheel.dev/pkg/commands/revision"
 	"flywheel.dev/pkg/commands/route"
 	"flywheel.dev/pkg/commands/service"
+	"flywheel.dev/pkg/commands/source"
 	"flywheel.dev/pkg/commands/trigger"
 )
 
@@ -31,6 +32,7 @@ func NewRootCommand(p *params.Params) *cobra.Command {
 		broker.NewBrokerCommand(p),
 		trigger.NewTriggerCommand(p),
 		event.NewEventCommand(p),
+		source.NewSourceCommand(p),
 		local.NewLocalCommand(p),
 	)
 	return root
