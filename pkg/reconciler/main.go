@@ -9,6 +9,7 @@ import (
 	"knative.dev/pkg/system"
 
 	"flywheel.dev/pkg/election"
+	"flywheel.dev/pkg/reconciler/apiserversource"
 	"flywheel.dev/pkg/reconciler/broker"
 	"flywheel.dev/pkg/reconciler/configuration"
 	"flywheel.dev/pkg/reconciler/gc"
@@ -36,6 +37,7 @@ func Controllers() []injection.ControllerConstructor {
 		serverlessservice.NewController,
 		broker.NewController,
 		trigger.NewController,
+		apiserversource.NewController,
 	}
 }
 
