@@ -26,7 +26,8 @@ import (
 var Core embed.FS
 
 // Eventing is Flywheel's eventing: NATS JetStream as a StatefulSet, the
-// broker ingress and the broker dispatcher, with their RBAC. Broker and
+// broker ingress, the broker dispatcher and the PingSource adapter, with
+// their RBAC. Broker and
 // Trigger CRDs are in Core, with every other CRD. Paths start with
 // "eventing/".
 //

@@ -13,6 +13,7 @@ import (
 	"flywheel.dev/pkg/reconciler/broker"
 	"flywheel.dev/pkg/reconciler/configuration"
 	"flywheel.dev/pkg/reconciler/gc"
+	"flywheel.dev/pkg/reconciler/pingsource"
 	"flywheel.dev/pkg/reconciler/revision"
 	"flywheel.dev/pkg/reconciler/route"
 	"flywheel.dev/pkg/reconciler/serverlessservice"
@@ -38,6 +39,7 @@ func Controllers() []injection.ControllerConstructor {
 		broker.NewController,
 		trigger.NewController,
 		apiserversource.NewController,
+		pingsource.NewController,
 	}
 }
 

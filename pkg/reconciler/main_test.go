@@ -21,6 +21,7 @@ import (
 	_ "flywheel.dev/pkg/client/injection/informers/eventing/v1/trigger/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/configuration/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/sources/v1/apiserversource/fake"
+	_ "flywheel.dev/pkg/client/injection/informers/sources/v1/pingsource/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/revision/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/route/fake"
 	_ "flywheel.dev/pkg/client/injection/informers/serving/v1/service/fake"
