@@ -12,12 +12,14 @@ import (
 	"flywheel.dev/pkg/reconciler/apiserversource"
 	"flywheel.dev/pkg/reconciler/broker"
 	"flywheel.dev/pkg/reconciler/configuration"
+	"flywheel.dev/pkg/reconciler/containersource"
 	"flywheel.dev/pkg/reconciler/gc"
 	"flywheel.dev/pkg/reconciler/pingsource"
 	"flywheel.dev/pkg/reconciler/revision"
 	"flywheel.dev/pkg/reconciler/route"
 	"flywheel.dev/pkg/reconciler/serverlessservice"
 	"flywheel.dev/pkg/reconciler/service"
+	"flywheel.dev/pkg/reconciler/sinkbinding"
 	"flywheel.dev/pkg/reconciler/trigger"
 )
 
@@ -40,6 +42,8 @@ func Controllers() []injection.ControllerConstructor {
 		trigger.NewController,
 		apiserversource.NewController,
 		pingsource.NewController,
+		sinkbinding.NewController,
+		containersource.NewController,
 	}
 }
 

@@ -63,6 +63,7 @@ func Main() {
 		certificates.NewController,
 		NewDefaultingController,
 		NewValidationController,
+		NewSinkBindingController,
 	)
 }
 

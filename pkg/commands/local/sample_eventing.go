@@ -18,6 +18,7 @@ import (
 
 	"flywheel.dev/config"
 	"flywheel.dev/pkg/apis/serving"
+	"flywheel.dev/pkg/apis/sources"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/commands/event"
 	"flywheel.dev/pkg/commands/params"
@@ -30,6 +31,8 @@ import (
 const (
 	sampleBroker       = "default"
 	sampleTrigger      = "greetings"
+	samplePingSource   = "every-minute"
+	samplePingTrigger  = "ticks"
 	sampleDisplay      = "event-display"
 	sampleEventType    = "dev.flywheel.sample.greeting"
 	sampleEventsPath   = "/events"
@@ -37,14 +40,15 @@ const (
 )
 
 // runEventingSample applies the eventing sample (a Broker, a Knative
-// Service that logs the events it gets, a Trigger to it), sends one event
-// with fw event send, and shows it arriving.
+// Service that logs the events it gets, a Trigger to it, a PingSource and
+// a Trigger for its ticks), sends one event with fw event send, shows it
+// arriving, and says when the first tick will.
 func runEventingSample(ctx context.Context, out io.Writer, fw *local.Flywheel, kubeconfig, path string) error {
 	objs, err := readManifests(path)
 	if err != nil {
 		return fmt.Errorf("reading the eventing sample %s: %w", path, err)
 	}
-	fmt.Fprintf(out, "\nEventing: a Broker, the Knative Service %s that logs the events it gets, and a Trigger\nsending it the Broker's events of type %s (%s)...\n", sampleDisplay, sampleEventType, path)
+	fmt.Fprintf(out, "\nEventing: a Broker, the Knative Service %s that logs the events it gets, a Trigger\nsending it the Broker's events of type %s, and a PingSource feeding the Broker (%s)...\n", sampleDisplay, sampleEventType, path)
 	if err := manifest.Apply(ctx, fw.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
 		return fmt.Errorf("applying the eventing sample: %w", err)
 	}
@@ -59,7 +63,7 @@ func runEventingSample(ctx context.Context, out io.Writer, fw *local.Flywheel, k
 	if err := waitEventingReady(ctx, fw, client); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Broker %s and Trigger %s are Ready.\n", sampleBroker, sampleTrigger)
+	fmt.Fprintf(out, "Broker %s, Triggers %s and %s, and PingSource %s are Ready.\n", sampleBroker, sampleTrigger, samplePingTrigger, samplePingSource)
 
 	args := []string{"--broker", sampleBroker, "--type", sampleEventType, "--data-json", `{"greeting":"Hello from Flywheel"}`}
 	fmt.Fprintf(out, "  $ fw event send %s\n", shellQuote(args))
@@ -78,6 +82,10 @@ func runEventingSample(ctx context.Context, out io.Writer, fw *local.Flywheel, k
 	}
 	fmt.Fprintf(out, "It reached %s, which logged it%s:\n  $ curl -H 'Host: %s' http://%s%s\n%s\n",
 		sampleDisplay, logHint(ctx, fw), display.Status.URL.Host, fw.GatewayAddr, sampleEventsPath, indent(got, "  "))
+	// A tick is up to a minute away: said, not waited for.
+	next := time.Now().Truncate(time.Minute).Add(time.Minute)
+	fmt.Fprintf(out, "PingSource %s sends the Broker a %s event at the start of every minute, the next at %s\n(in %.0f s); Trigger %s takes it to %s, whose list above will show it. fw source list lists the sources.\n",
+		samplePingSource, sources.PingSourceEventType, next.Format("15:04:05"), time.Until(next).Seconds(), samplePingTrigger, sampleDisplay)
 	return nil
 }
 
@@ -90,7 +98,8 @@ func logHint(ctx context.Context, fw *local.Flywheel) string {
 	return fmt.Sprintf(" (fw local logs pod/%s -c user-container shows it)", pods.Items[0].Name)
 }
 
-// waitEventingReady waits for the sample's Broker and Trigger.
+// waitEventingReady waits for the sample's Broker, Triggers and
+// PingSource.
 func waitEventingReady(ctx context.Context, fw *local.Flywheel, client versioned.Interface) error {
 	var last string
 	err := k8swait.PollUntilContextTimeout(ctx, 200*time.Millisecond, sampleReadyTimeout, true, func(ctx context.Context) (bool, error) {
@@ -103,13 +112,24 @@ func waitEventingReady(ctx context.Context, fw *local.Flywheel, client versioned
 			last = "Broker " + sampleBroker + ": " + readyMessage(b.Status.GetCondition(apis.ConditionReady))
 			return false, nil
 		}
-		t, err := client.EventingV1().Triggers("default").Get(ctx, sampleTrigger, metav1.GetOptions{})
+		for _, name := range []string{sampleTrigger, samplePingTrigger} {
+			t, err := client.EventingV1().Triggers("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				last = err.Error()
+				return false, nil
+			}
+			if !t.IsReady() {
+				last = "Trigger " + name + ": " + readyMessage(t.Status.GetCondition(apis.ConditionReady))
+				return false, nil
+			}
+		}
+		ps, err := client.SourcesV1().PingSources("default").Get(ctx, samplePingSource, metav1.GetOptions{})
 		if err != nil {
 			last = err.Error()
 			return false, nil
 		}
-		if !t.IsReady() {
-			last = "Trigger " + sampleTrigger + ": " + readyMessage(t.Status.GetCondition(apis.ConditionReady))
+		if !ps.IsReady() {
+			last = "PingSource " + samplePingSource + ": " + readyMessage(ps.Status.GetCondition(apis.ConditionReady))
 			return false, nil
 		}
 		return true, nil

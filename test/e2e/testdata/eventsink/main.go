@@ -1,7 +1,8 @@
 // Command eventsink is the eventing benchmark's subscriber: it answers
 // every event 202 at once and records how long it took to arrive, from
 // the send time the sender put in the ce-senttime header (Unix
-// nanoseconds; sender and sink share the machine's clock). GET /stats
+// nanoseconds; sender and sink share the machine's clock), or else from
+// the event's time attribute (a PingSource's tick: when it was due). GET /stats
 // gives the count and latency percentiles in microseconds; ?reset=1
 // starts over.
 package main
@@ -28,9 +29,16 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
+	var from time.Time
 	if sent, err := strconv.ParseInt(r.Header.Get("Ce-Senttime"), 10, 64); err == nil {
+		from = time.Unix(0, sent)
+	} else if t, err := time.Parse(time.RFC3339Nano, r.Header.Get("Ce-Time")); err == nil {
+		// A PingSource's tick: its time is when the tick was due.
+		from = t
+	}
+	if !from.IsZero() {
 		s.mu.Lock()
-		s.latencies = append(s.latencies, now.Sub(time.Unix(0, sent)))
+		s.latencies = append(s.latencies, now.Sub(from))
 		s.mu.Unlock()
 	}
 	w.WriteHeader(http.StatusAccepted)
