@@ -44,7 +44,13 @@ const (
 //     request the dead process held, and how long until a 200 again;
 //
 //   - controller-kill: the controller's process is SIGKILLed and a new
-//     Service created at once; it reports the time to that Service Ready.
+//     Service created at once; it reports the time to that Service Ready;
+//
+//   - controller-failover: two controller replicas run; the one that
+//     holds the most leases is SIGKILLed and its pod deleted at once (a
+//     node lost, as on a cluster), and a new Service created; it reports
+//     the time to that Service Ready, which the standby's takeover of the
+//     dead replica's leases decides.
 //
 //     go test -tags e2e -run '^$' -bench Restarts -benchtime 1x ./test/e2e/
 func BenchmarkRestarts(b *testing.B) {
@@ -57,6 +63,11 @@ func BenchmarkRestarts(b *testing.B) {
 	b.Run("controller-kill", func(b *testing.B) {
 		for range b.N {
 			controllerKill(b, client)
+		}
+	})
+	b.Run("controller-failover", func(b *testing.B) {
+		for range b.N {
+			controllerFailover(b, client)
 		}
 	})
 }
@@ -151,7 +162,7 @@ func controllerKill(b *testing.B, client versioned.Interface) {
 	ns := newNamespace(b, "restart-ctl")
 	b.ResetTimer()
 	start := time.Now()
-	killContainer(b, local.SystemNamespace, "app.kubernetes.io/name=flywheel-controller", "controller")
+	killContainer(b, local.SystemNamespace, controllerSelector, "controller")
 	created, err := client.ServingV1().Services(ns).Create(b.Context(), helloService(ns, "after", "after"), metav1.CreateOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -163,12 +174,108 @@ func controllerKill(b *testing.B, client versioned.Interface) {
 	b.ReportMetric(took.Seconds(), "s-to-ready")
 }
 
+// controllerSelector selects the controller's pods.
+const controllerSelector = "app.kubernetes.io/name=flywheel-controller"
+
+func controllerFailover(b *testing.B, client versioned.Interface) {
+	ns := newNamespace(b, "failover")
+	scaleController(b, 2)
+	b.Cleanup(func() { scaleController(b, 1) })
+
+	pods, err := cluster.Kube.CoreV1().Pods(local.SystemNamespace).List(b.Context(), metav1.ListOptions{LabelSelector: controllerSelector})
+	if err != nil {
+		b.Fatal(err)
+	}
+	leases, err := cluster.Kube.CoordinationV1().Leases(local.SystemNamespace).List(b.Context(), metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	held := map[string]int{}
+	for _, l := range leases.Items {
+		if l.Spec.HolderIdentity == nil {
+			continue
+		}
+		for _, p := range pods.Items {
+			if strings.HasPrefix(*l.Spec.HolderIdentity, p.Name) {
+				held[p.Name]++
+			}
+		}
+	}
+	var leader *corev1.Pod
+	for i, p := range pods.Items {
+		if leader == nil || held[p.Name] > held[leader.Name] {
+			leader = &pods.Items[i]
+		}
+	}
+	if held[leader.Name] == 0 {
+		b.Fatalf("no controller pod holds a lease: %v", held)
+	}
+
+	b.ResetTimer()
+	start := time.Now()
+	killPodContainer(b, leader, "controller")
+	zero := int64(0)
+	if err := cluster.Kube.CoreV1().Pods(local.SystemNamespace).Delete(b.Context(), leader.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		b.Fatal(err)
+	}
+	created, err := client.ServingV1().Services(ns).Create(b.Context(), helloService(ns, "failover", "failover"), metav1.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitReady(b, client, ns, "failover", created.Generation)
+	took := time.Since(start)
+	b.StopTimer()
+	b.Logf("two controller replicas; the one holding %d of %d held leases SIGKILLed and its pod deleted; a new Service Ready %v later",
+		held[leader.Name], held[pods.Items[0].Name]+held[pods.Items[1].Name], took.Round(time.Millisecond))
+	b.ReportMetric(took.Seconds(), "s-to-ready")
+}
+
+// scaleController sets the controller's replicas and waits until exactly
+// that many of its pods exist, all Ready.
+func scaleController(b testing.TB, replicas int32) {
+	b.Helper()
+	ctx := context.Background()
+	deployments := cluster.Kube.AppsV1().Deployments(local.SystemNamespace)
+	scale, err := deployments.GetScale(ctx, "flywheel-controller", metav1.GetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	scale.Spec.Replicas = replicas
+	if _, err := deployments.UpdateScale(ctx, "flywheel-controller", scale, metav1.UpdateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	var ready, all int
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, readyTimeout, true, func(ctx context.Context) (bool, error) {
+		pods, err := cluster.Kube.CoreV1().Pods(local.SystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: controllerSelector})
+		if err != nil {
+			return false, nil
+		}
+		ready, all = 0, len(pods.Items)
+		for _, p := range pods.Items {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+					ready++
+				}
+			}
+		}
+		return ready == int(replicas) && all == int(replicas), nil
+	})
+	if err != nil {
+		b.Fatalf("the controller at %d replicas: %d pods, %d Ready", replicas, all, ready)
+	}
+}
+
 // killContainer sends SIGKILL to every process of the container of the
 // one pod selector selects in ns, found through the node's cgroup for it:
 // a crash, after which the node restarts the container in its pod.
 func killContainer(b testing.TB, ns, selector, container string) {
 	b.Helper()
-	pod := onePod(b, ns, selector)
+	killPodContainer(b, onePod(b, ns, selector), container)
+}
+
+// killPodContainer sends SIGKILL to every process of pod's container.
+func killPodContainer(b testing.TB, pod *corev1.Pod, container string) {
+	b.Helper()
 	procs := filepath.Join(nodetest.NodeCgroup(node.DefaultNodeName), "pod-"+string(pod.UID), container, "cgroup.procs")
 	raw, err := os.ReadFile(procs)
 	if err != nil {

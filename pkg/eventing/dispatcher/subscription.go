@@ -139,6 +139,18 @@ func (s *subscription) run(ctx context.Context) {
 		case err := <-lost:
 			s.log.Warn("the consumer was lost; consuming again", "error", err)
 			cc.Stop()
+			<-closed
+			// Made again at once, while NATS is still deleting the old
+			// consumer of that name, the consumer was seen to be refused
+			// ("error creating store for consumer") or to come up
+			// ignoring acknowledgements (1 run in 20 of
+			// TestMakesADeletedConsumerAgain): NATS gets a moment to
+			// finish first.
+			select {
+			case <-ctx.Done():
+			case <-time.After(restartBackoff):
+			}
+			continue
 		}
 		<-closed
 	}

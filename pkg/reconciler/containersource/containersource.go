@@ -14,13 +14,13 @@ import (
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	"knative.dev/pkg/controller"
-	"knative.dev/pkg/kmeta"
 	"knative.dev/pkg/reconciler"
 
 	sourcesv1 "flywheel.dev/pkg/apis/sources/v1"
 	clientset "flywheel.dev/pkg/client/clientset/versioned"
 	containersourcereconciler "flywheel.dev/pkg/client/injection/reconciler/sources/v1/containersource"
 	sourceslisters "flywheel.dev/pkg/client/listers/sources/v1"
+	"flywheel.dev/pkg/reconciler/childmeta"
 	"flywheel.dev/pkg/reconciler/containersource/resources"
 	"flywheel.dev/pkg/sources"
 )
@@ -89,12 +89,12 @@ func (r *Reconciler) reconcileSinkBinding(ctx context.Context, source *sourcesv1
 	case !metav1.IsControlledBy(have, source):
 		return nil, notOwned(source, condition, "SinkBinding", want.Name)
 	}
-	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && sameMeta(want.ObjectMeta, have.ObjectMeta) {
+	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && childmeta.Carries(want.ObjectMeta, have.ObjectMeta) {
 		return have, nil
 	}
 	update := have.DeepCopy()
 	update.Spec = want.Spec
-	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	childmeta.Merge(&update.ObjectMeta, want.ObjectMeta)
 	updated, err := r.client.SourcesV1().SinkBindings(source.Namespace).Update(ctx, update, metav1.UpdateOptions{})
 	if err != nil {
 		return nil, writeFailed(source, condition, ReasonUpdateFailed, "SinkBinding", want.Name, err)
@@ -145,12 +145,12 @@ func (r *Reconciler) reconcileDeployment(ctx context.Context, source *sourcesv1.
 	// The spec hash among the annotations catches a change to the source
 	// (a field removed included); DeepDerivative a change made to the
 	// Deployment behind the source's back.
-	if sameMeta(want.ObjectMeta, have.ObjectMeta) && equality.Semantic.DeepDerivative(want.Spec, have.Spec) {
+	if childmeta.Carries(want.ObjectMeta, have.ObjectMeta) && equality.Semantic.DeepDerivative(want.Spec, have.Spec) {
 		return have, nil
 	}
 	update := have.DeepCopy()
 	update.Spec = want.Spec
-	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	childmeta.Merge(&update.ObjectMeta, want.ObjectMeta)
 	updated, err := r.kube.AppsV1().Deployments(source.Namespace).Update(ctx, update, metav1.UpdateOptions{})
 	if err != nil {
 		return nil, writeFailed(source, condition, ReasonUpdateFailed, "Deployment", want.Name, err)
@@ -237,27 +237,4 @@ func notOwned(source *sourcesv1.ContainerSource, t apis.ConditionType, kind, nam
 // lifecycle has no Mark… method for.
 func conditions(source *sourcesv1.ContainerSource) apis.ConditionManager {
 	return source.GetConditionSet().Manage(&source.Status)
-}
-
-// sameMeta reports whether have carries the labels and annotations want
-// sets; others may add their own.
-func sameMeta(want, have metav1.ObjectMeta) bool {
-	for k, v := range want.Labels {
-		if have.Labels[k] != v {
-			return false
-		}
-	}
-	for k, v := range want.Annotations {
-		if have.Annotations[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// mergeMeta sets want's labels and annotations on obj, keeping the ones
-// others added.
-func mergeMeta(obj *metav1.ObjectMeta, want metav1.ObjectMeta) {
-	obj.Labels = kmeta.UnionMaps(obj.Labels, want.Labels)
-	obj.Annotations = kmeta.UnionMaps(obj.Annotations, want.Annotations)
 }

@@ -14,7 +14,6 @@ import (
 	appsv1listers "k8s.io/client-go/listers/apps/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"knative.dev/pkg/controller"
-	"knative.dev/pkg/kmeta"
 	"knative.dev/pkg/reconciler"
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
@@ -22,6 +21,7 @@ import (
 	clientset "flywheel.dev/pkg/client/clientset/versioned"
 	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
 	palisters "flywheel.dev/pkg/client/listers/autoscaling/v1alpha1"
+	"flywheel.dev/pkg/reconciler/childmeta"
 	"flywheel.dev/pkg/reconciler/revision/resources"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
@@ -167,12 +167,12 @@ func (r *Reconciler) reconcileDeployment(ctx context.Context, rev *v1.Revision, 
 		return nil, r.notOwned(rev, "Deployment", want.Name)
 	}
 	want.Spec.Replicas = have.Spec.Replicas
-	if equality.Semantic.DeepDerivative(want.Spec, have.Spec) && sameMeta(want.ObjectMeta, have.ObjectMeta) {
+	if equality.Semantic.DeepDerivative(want.Spec, have.Spec) && childmeta.Carries(want.ObjectMeta, have.ObjectMeta) {
 		return have, nil
 	}
 	update := have.DeepCopy()
 	update.Spec = want.Spec
-	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	childmeta.Merge(&update.ObjectMeta, want.ObjectMeta)
 	updated, err := r.kube.AppsV1().Deployments(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{})
 	if err != nil {
 		return nil, updateFailed(rev, "Deployment", want.Name, err)
@@ -196,12 +196,12 @@ func (r *Reconciler) reconcileService(ctx context.Context, rev *v1.Revision, wan
 		return r.notOwned(rev, "Service", want.Name)
 	}
 	if equality.Semantic.DeepEqual(want.Spec.Ports, have.Spec.Ports) &&
-		equality.Semantic.DeepEqual(want.Spec.Selector, have.Spec.Selector) && sameMeta(want.ObjectMeta, have.ObjectMeta) {
+		equality.Semantic.DeepEqual(want.Spec.Selector, have.Spec.Selector) && childmeta.Carries(want.ObjectMeta, have.ObjectMeta) {
 		return nil
 	}
 	update := have.DeepCopy()
 	update.Spec.Ports, update.Spec.Selector = want.Spec.Ports, want.Spec.Selector
-	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	childmeta.Merge(&update.ObjectMeta, want.ObjectMeta)
 	if _, err := r.kube.CoreV1().Services(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{}); err != nil {
 		return updateFailed(rev, "Service", want.Name, err)
 	}
@@ -223,12 +223,12 @@ func (r *Reconciler) reconcilePodAutoscaler(ctx context.Context, rev *v1.Revisio
 	case !metav1.IsControlledBy(have, rev):
 		return nil, r.notOwned(rev, "PodAutoscaler", want.Name)
 	}
-	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && sameMeta(want.ObjectMeta, have.ObjectMeta) {
+	if equality.Semantic.DeepEqual(want.Spec, have.Spec) && childmeta.Carries(want.ObjectMeta, have.ObjectMeta) {
 		return have, nil
 	}
 	update := have.DeepCopy()
 	update.Spec = want.Spec
-	mergeMeta(&update.ObjectMeta, want.ObjectMeta)
+	childmeta.Merge(&update.ObjectMeta, want.ObjectMeta)
 	updated, err := r.client.AutoscalingV1alpha1().PodAutoscalers(rev.Namespace).Update(ctx, update, metav1.UpdateOptions{})
 	if err != nil {
 		return nil, updateFailed(rev, "PodAutoscaler", want.Name, err)
@@ -272,27 +272,4 @@ func (r *Reconciler) notOwned(rev *v1.Revision, kind, name string) error {
 	msg := fmt.Sprintf("There is an existing %s %q that we do not own.", kind, name)
 	rev.Status.MarkResourcesAvailableFalse(ReasonNotOwned, msg)
 	return controller.NewPermanentError(fmt.Errorf("revision %s: %s", rev.Name, msg))
-}
-
-// sameMeta reports whether have carries the labels and annotations want
-// sets; others may add their own.
-func sameMeta(want, have metav1.ObjectMeta) bool {
-	for k, v := range want.Labels {
-		if have.Labels[k] != v {
-			return false
-		}
-	}
-	for k, v := range want.Annotations {
-		if have.Annotations[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// mergeMeta sets want's labels and annotations on obj, keeping the ones
-// others added.
-func mergeMeta(obj *metav1.ObjectMeta, want metav1.ObjectMeta) {
-	obj.Labels = kmeta.UnionMaps(obj.Labels, want.Labels)
-	obj.Annotations = kmeta.UnionMaps(obj.Annotations, want.Annotations)
 }

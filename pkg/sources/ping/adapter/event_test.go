@@ -123,12 +123,20 @@ func TestEventShape(t *testing.T) {
 			s.Lead(clk.Now(), at(10, 0, 0))
 			clk.Step(at(9, 30, 0).Sub(clk.Now()))
 			waitFor(t, "the 09:30 tick", func() bool {
+				// A Step between the loop's reading of the clock and its
+				// setting of a timer leaves the timer late; waking the
+				// loop makes it look again.
+				s.wakeUp()
 				mu.Lock()
 				defer mu.Unlock()
 				return len(got) == 1
 			})
 			clk.Step(at(9, 31, 0).Sub(clk.Now()))
 			waitFor(t, "the 09:31 tick", func() bool {
+				// A Step between the loop's reading of the clock and its
+				// setting of a timer leaves the timer late; waking the
+				// loop makes it look again.
+				s.wakeUp()
 				mu.Lock()
 				defer mu.Unlock()
 				return len(got) == 2
