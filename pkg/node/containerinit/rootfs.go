@@ -411,7 +411,11 @@ func detachNamespaceMounts(root string) error {
 		return err
 	}
 	for _, mp := range nsfs {
-		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		// EINVAL: no longer a mount point; ENOENT: gone altogether, the
+		// other pod's namespace unmounted on the host (and its copy here
+		// with it) since mountinfo was read. A CI run's container failed
+		// to start on the second. Either way nothing is left to detach.
+		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("detaching %s: %w", mp, err)
 		}
 	}
