@@ -131,7 +131,8 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	}
 	fmt.Fprintf(out, "Flywheel is up in %v: the Knative Serving API (serving.knative.dev/v1), the process node running\n"+
 		"pods, and Flywheel's webhook, controller, activator, autoscaler and gateway as its pods, the gateway on http://%s;\n"+
-		"Knative Eventing (eventing.knative.dev/v1 Broker and Trigger) with NATS JetStream, the broker ingress and dispatcher.\n",
+		"Knative Eventing (eventing.knative.dev/v1 Broker and Trigger) with NATS JetStream, the broker ingress and dispatcher,\n"+
+		"and its sources (sources.knative.dev/v1) with the PingSource adapter.\n",
 		time.Since(start).Round(100*time.Millisecond), fw.GatewayAddr)
 
 	// Told to stop (Ctrl-C, fw local down) while a sample runs is a

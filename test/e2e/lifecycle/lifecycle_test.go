@@ -460,7 +460,7 @@ func (u *upProcess) snapshot(t *testing.T) hostState {
 		"flywheel-system/deployment/flywheel-activator", "flywheel-system/deployment/flywheel-autoscaler",
 		"flywheel-system/deployment/flywheel-broker-dispatcher", "flywheel-system/deployment/flywheel-broker-ingress",
 		"flywheel-system/deployment/flywheel-controller", "flywheel-system/deployment/flywheel-gateway",
-		"flywheel-system/deployment/flywheel-webhook",
+		"flywheel-system/deployment/flywheel-pingsource-adapter", "flywheel-system/deployment/flywheel-webhook",
 		"flywheel-system/statefulset/flywheel-nats",
 		"kube-system/daemonset/kube-proxy", "kube-system/deployment/coredns",
 	}
