@@ -236,7 +236,7 @@ func (r *Reconciler) reconcileDeployment(ctx context.Context, src *sourcesv1.Api
 		return nil, fmt.Errorf("getting Deployment %s: %w", want.Name, err)
 	case !metav1.IsControlledBy(have, src):
 		msg := fmt.Sprintf("There is an existing Deployment %q that this source does not own: rename or delete it.", want.Name)
-		markNotDeployed(src, ReasonNotOwned, msg)
+		src.Status.MarkNotDeployed(ReasonNotOwned, "%s", msg)
 		return nil, controller.NewPermanentError(errors.New(msg))
 	}
 	if !deploymentChanged(want, have) {
@@ -281,7 +281,7 @@ func deploymentChanged(want, have *appsv1.Deployment) bool {
 // write is retried with back-off (a quota may free up, a policy change).
 func writeFailed(src *sourcesv1.ApiServerSource, verb, doing, name string, err error) error {
 	if !asksForRetry(err) {
-		markNotDeployed(src, ReasonDeploymentFailed, fmt.Sprintf("The API server refused to %s the adapter's Deployment %q: %v", verb, name, err))
+		src.Status.MarkNotDeployed(ReasonDeploymentFailed, "The API server refused to %s the adapter's Deployment %q: %v", verb, name, err)
 	}
 	return fmt.Errorf("%s Deployment %s: %w", doing, name, err)
 }
@@ -293,11 +293,4 @@ func writeFailed(src *sourcesv1.ApiServerSource, verb, doing, name string, err e
 func asksForRetry(err error) bool {
 	return apierrs.IsConflict(err) || apierrs.IsAlreadyExists(err) || apierrs.IsTooManyRequests(err) ||
 		apierrs.IsServerTimeout(err) || apierrs.IsTimeout(err)
-}
-
-// markNotDeployed sets Deployed False. The API's lifecycle has no method
-// for it (it derives Deployed from a Deployment's own condition), and a
-// Deployment the source cannot have has none.
-func markNotDeployed(src *sourcesv1.ApiServerSource, reason, msg string) {
-	src.GetConditionSet().Manage(&src.Status).MarkFalse(sourcesv1.ApiServerSourceConditionDeployed, reason, "%s", msg)
 }

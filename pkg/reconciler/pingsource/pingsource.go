@@ -60,19 +60,12 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, src *sourcesv1.PingSourc
 	d, err := r.deploymentLister.Deployments(r.systemNamespace).Get(ping.AdapterDeploymentName)
 	switch {
 	case apierrs.IsNotFound(err):
-		markAdapterNotFound(src, r.systemNamespace)
+		src.Status.MarkNotDeployed(ReasonAdapterNotFound,
+			"The Deployment %s/%s that sends every PingSource's events does not exist: install config/eventing.", r.systemNamespace, ping.AdapterDeploymentName)
 	case err != nil:
 		return fmt.Errorf("getting Deployment %s/%s: %w", r.systemNamespace, ping.AdapterDeploymentName, err)
 	default:
 		src.Status.PropagateDeploymentAvailability(d)
 	}
 	return nil
-}
-
-// markAdapterNotFound sets Deployed False for an adapter Deployment that
-// does not exist. The lifecycle has no Mark method for it, so the
-// condition is set through the PingSource's condition set.
-func markAdapterNotFound(src *sourcesv1.PingSource, namespace string) {
-	src.GetConditionSet().Manage(&src.Status).MarkFalse(sourcesv1.PingSourceConditionDeployed, ReasonAdapterNotFound,
-		"The Deployment %s/%s that sends every PingSource's events does not exist: install config/eventing.", namespace, ping.AdapterDeploymentName)
 }

@@ -64,6 +64,13 @@ func (as *ApiServerSourceStatus) PropagateDeploymentAvailability(d *appsv1.Deplo
 	propagateDeploymentAvailability(apiServerSourceCondSet.Manage(as), ApiServerSourceConditionDeployed, d)
 }
 
+// MarkNotDeployed says the adapter's Deployment cannot be had (the name
+// is taken, the API server refused it), so there is no condition of its
+// own to reflect.
+func (as *ApiServerSourceStatus) MarkNotDeployed(reason, format string, args ...any) {
+	apiServerSourceCondSet.Manage(as).MarkFalse(ApiServerSourceConditionDeployed, reason, format, args...)
+}
+
 // MarkSufficientPermissions says the service account may watch every
 // resource the source asks for.
 func (as *ApiServerSourceStatus) MarkSufficientPermissions() {

@@ -58,3 +58,9 @@ func (ps *PingSourceStatus) MarkNoSink(reason, format string, args ...any) {
 func (ps *PingSourceStatus) PropagateDeploymentAvailability(d *appsv1.Deployment) {
 	propagateDeploymentAvailability(pingSourceCondSet.Manage(ps), PingSourceConditionDeployed, d)
 }
+
+// MarkNotDeployed says the adapter cannot run: its Deployment is missing,
+// so there is no condition of its own to reflect.
+func (ps *PingSourceStatus) MarkNotDeployed(reason, format string, args ...any) {
+	pingSourceCondSet.Manage(ps).MarkFalse(PingSourceConditionDeployed, reason, format, args...)
+}
