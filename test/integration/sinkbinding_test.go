@@ -132,12 +132,17 @@ func TestSinkBindingWebhookBindsSubjectsAsTheyAreCreated(t *testing.T) {
 		// A finalizer of the test's own holds the binding in deletion, as
 		// the SinkBinding reconciler's does while it unbinds.
 		const finalizer = "integration.flywheel.dev/hold"
-		sb, err := client.SinkBindings(ns).Get(ctx, "producer", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sb.Finalizers = append(sb.Finalizers, finalizer)
-		if _, err := client.SinkBindings(ns).Update(ctx, sb, metav1.UpdateOptions{}); err != nil {
+		// Read afresh on a conflict: the binding's status may still be
+		// being written.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			sb, err := client.SinkBindings(ns).Get(ctx, "producer", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			sb.Finalizers = append(sb.Finalizers, finalizer)
+			_, err = client.SinkBindings(ns).Update(ctx, sb, metav1.UpdateOptions{})
+			return err
+		}); err != nil {
 			t.Fatalf("adding a finalizer: %v", err)
 		}
 		t.Cleanup(func() {
