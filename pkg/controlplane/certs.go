@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -17,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"k8s.io/client-go/util/keyutil"
 )
 
 const (
@@ -181,20 +184,27 @@ func apiserverSANs(serviceIP netip.Addr, more []netip.Addr) ([]string, []net.IP)
 	}, ips
 }
 
-// writePKI generates every certificate and key the control plane needs and
-// writes them to dir. serviceIP is the first address of the service range,
-// which the kubernetes Service gets; servingIPs are more addresses the API
-// server's certificate names.
+// writePKI writes every certificate and key the control plane needs to
+// dir. serviceIP is the first address of the service range, which the
+// kubernetes Service gets; servingIPs are more addresses the API server's
+// certificate names.
+//
+// The two CAs and the service-account key of an earlier run in dir are
+// kept: what etcd holds was made under them (webhook CA bundles signed by
+// the cluster CA, service-account tokens in Secrets and kubeconfigs), and
+// a kubeconfig saved then must still be trusted. The leaf certificates
+// are issued anew each time, so that they name this run's addresses and
+// never expire under a cluster that is restarted now and then.
 func writePKI(dir string, serviceIP netip.Addr, servingIPs []netip.Addr, now time.Time) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	p := &pki{}
 	var err error
-	if p.ca, err = newCA("flywheel-ca", now); err != nil {
+	if p.ca, err = loadOrMakeCA(dir, "ca", "flywheel-ca", now); err != nil {
 		return nil, err
 	}
-	frontProxyCA, err := newCA("flywheel-front-proxy-ca", now)
+	frontProxyCA, err := loadOrMakeCA(dir, "front-proxy-ca", "flywheel-front-proxy-ca", now)
 	if err != nil {
 		return nil, err
 	}
@@ -258,10 +268,69 @@ func writePKI(dir string, serviceIP netip.Addr, servingIPs []netip.Addr, now tim
 
 	p.serviceAccountKey = filepath.Join(dir, "sa.key")
 	p.serviceAccountPub = filepath.Join(dir, "sa.pub")
+	if _, err := keyutil.PublicKeysFromFile(p.serviceAccountPub); err == nil {
+		if _, err := keyutil.PrivateKeyFromFile(p.serviceAccountKey); err == nil {
+			return p, nil
+		}
+	}
 	if err := writeServiceAccountKey(p.serviceAccountKey, p.serviceAccountPub); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// loadOrMakeCA reads the CA <name>.crt and <name>.key from dir, or makes
+// one when they are missing. A CA that is there but unreadable, or due to
+// expire within a leaf's validity, is an error naming the files rather
+// than replaced in silence: replacing it would leave everything issued
+// under it untrusted.
+func loadOrMakeCA(dir, name, commonName string, now time.Time) (*keyPair, error) {
+	certPath, keyPath := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	certPEM, certErr := os.ReadFile(certPath)
+	keyPEM, keyErr := os.ReadFile(keyPath)
+	if errors.Is(certErr, os.ErrNotExist) && errors.Is(keyErr, os.ErrNotExist) {
+		return newCA(commonName, now)
+	}
+	if err := errors.Join(certErr, keyErr); err != nil {
+		return nil, fmt.Errorf("reading the CA of an earlier run: %w (remove %s to start a new cluster)", err, filepath.Dir(dir))
+	}
+	kp, err := parseKeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("the CA %s of an earlier run: %w (remove %s to start a new cluster)", certPath, err, filepath.Dir(dir))
+	}
+	if !kp.cert.IsCA {
+		return nil, fmt.Errorf("%s is not a CA certificate (remove %s to start a new cluster)", certPath, filepath.Dir(dir))
+	}
+	if kp.cert.NotAfter.Before(now.Add(leafValidity)) {
+		return nil, fmt.Errorf("the CA %s expires on %s, before the certificates it would issue now (remove %s to start a new cluster)",
+			certPath, kp.cert.NotAfter.Format(time.DateOnly), filepath.Dir(dir))
+	}
+	return kp, nil
+}
+
+// parseKeyPair reads a PEM certificate and its EC private key, as sign
+// writes them.
+func parseKeyPair(certPEM, keyPEM []byte) (*keyPair, error) {
+	certBlock, _ := pem.Decode(certPEM)
+	if certBlock == nil || certBlock.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(certBlock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	keyBlock, _ := pem.Decode(keyPEM)
+	if keyBlock == nil {
+		return nil, errors.New("no PEM private key")
+	}
+	key, err := x509.ParseECPrivateKey(keyBlock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, errors.New("the private key does not match the certificate")
+	}
+	return &keyPair{cert: cert, key: key, certPEM: certPEM, keyPEM: keyPEM}, nil
 }
 
 // writeServiceAccountKey makes the key pair that signs service-account

@@ -1,12 +1,14 @@
 package controlplane
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,5 +206,77 @@ func TestFirstServiceIP(t *testing.T) {
 				t.Errorf("firstServiceIP(%q) = %s, want %s", tc.cidr, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAnEarlierRunsCAsAndServiceAccountKeyAreKept(t *testing.T) {
+	dir := t.TempDir()
+	serviceIP := netip.MustParseAddr("10.96.0.1")
+	first, err := writePKI(dir, serviceIP, nil, time.Now())
+	if err != nil {
+		t.Fatalf("writePKI: %v", err)
+	}
+	read := func(path string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	before := map[string][]byte{}
+	for _, path := range []string{first.caCert, first.caKey, first.frontProxyCACert, first.frontProxyCAKey, first.serviceAccountKey, first.serviceAccountPub} {
+		before[path] = read(path)
+	}
+	oldAdmin, oldAdminKey := read(first.adminCert), read(first.adminKey)
+
+	// A later run names another serving address.
+	second, err := writePKI(dir, serviceIP, []netip.Addr{netip.MustParseAddr("10.244.0.1")}, time.Now())
+	if err != nil {
+		t.Fatalf("writePKI again: %v", err)
+	}
+	for path, b := range before {
+		if !bytes.Equal(read(path), b) {
+			t.Errorf("%s changed on the second run; the cluster's data was made under it", path)
+		}
+	}
+	if bytes.Equal(read(second.adminCert), oldAdmin) {
+		t.Error("the admin certificate was not issued anew")
+	}
+	// What the first run handed out (a saved kubeconfig's client
+	// certificate) is still trusted, and the new serving certificate
+	// names the new address.
+	roots := pool(second.ca.cert)
+	oldAdminCert, err := parseKeyPair(oldAdmin, oldAdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oldAdminCert.cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("the first run's admin certificate is no longer trusted: %v", err)
+	}
+	serving, err := parseKeyPair(read(second.apiserverCert), read(second.apiserverKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serving.cert.VerifyHostname("10.244.0.1"); err != nil {
+		t.Errorf("the second run's serving certificate: %v", err)
+	}
+}
+
+func TestAnUnreadableCAOfAnEarlierRunIsAnErrorNotReplaced(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := writePKI(dir, netip.MustParseAddr("10.96.0.1"), nil, time.Now()); err != nil {
+		t.Fatalf("writePKI: %v", err)
+	}
+	caKey := dir + "/ca.key"
+	if err := os.WriteFile(caKey, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := writePKI(dir, netip.MustParseAddr("10.96.0.1"), nil, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "ca.crt") || !strings.Contains(err.Error(), "to start a new cluster") {
+		t.Fatalf("writePKI with a broken CA key: got %v, want an error naming ca.crt and the fix", err)
+	}
+	if b, _ := os.ReadFile(caKey); string(b) != "not a key" {
+		t.Error("the broken CA key was replaced")
 	}
 }

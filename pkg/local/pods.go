@@ -16,6 +16,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -239,6 +240,18 @@ func (c *Flywheel) waitWorkloadsReady(ctx context.Context, components []Componen
 			}
 			if !w.Done() {
 				waiting = append(waiting, fmt.Sprintf("%s (%d of %d ready)", comp.Name, w.Ready, w.Want))
+				continue
+			}
+			// A workload's status can be that of an earlier run of a
+			// kept cluster until its controller sees the node mark the
+			// pods restarted; the pods' own say what runs now.
+			ready, total, err := podsReady(ctx, c.Kube, comp.WorkloadNamespace(), w.Selector)
+			if err != nil {
+				last = err
+				return false, nil
+			}
+			if ready < total || total == 0 {
+				waiting = append(waiting, fmt.Sprintf("%s (%d of %d pods ready)", comp.Name, ready, total))
 			}
 		}
 		if len(waiting) > 0 {
@@ -251,6 +264,31 @@ func (c *Flywheel) waitWorkloadsReady(ctx context.Context, components []Componen
 		return fmt.Errorf("starting Flywheel's components as pods (last: %w): %w; see fw local status and fw local logs", last, err)
 	}
 	return nil
+}
+
+// podsReady counts the pods selector selects in namespace that are not
+// being deleted, and those of them that are Ready.
+func podsReady(ctx context.Context, kube kubernetes.Interface, namespace string, selector *metav1.LabelSelector) (ready, total int, err error) {
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return 0, 0, err
+	}
+	pods, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		total++
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	return ready, total, nil
 }
 
 // WorkloadState is how far a component's Deployment, DaemonSet or

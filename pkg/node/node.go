@@ -248,6 +248,12 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		return nil
 	}
 
+	// Before any pod is synced: what ran on this node before it
+	// (re)started is gone, whatever the statuses say.
+	if err := markPodsRestarted(ctx, n.kube, s.NodeName, s.Clock); err != nil {
+		s.Logger.Warn("marking the pods of an earlier run not ready", "error", err)
+	}
+
 	if s.ClientCAFile != "" {
 		srv, err := startKubeletServer(n, podInformer.Lister())
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 type downOptions struct {
 	dataDir string
 	timeout time.Duration
+	purge   bool
 }
 
 // NewLocalDownCommand returns `fw local down`.
@@ -33,11 +34,16 @@ When fw local up is gone without cleaning up (it crashed, or was killed
 with SIGKILL), remove what it left: the processes it recorded (each only
 if its pid still runs the recorded executable), the node's pods and
 routing, the components' network sandboxes and the control plane's data.
-Logs and the kubeconfig stay in the data directory.
+The cluster stays in the data directory (etcd's data, its certificates,
+the volumes), with the logs and the kubeconfig: the next fw local up
+brings back what was made, and starts its pods again. --purge deletes
+it all after listing it, so that the next fw local up starts empty.
 
 With nothing running, it says so and exits 0.`,
 		Example: `  fw local down
-  fw local down --data-dir /tmp/flywheel --timeout 2m`,
+  fw local down --data-dir /tmp/flywheel --timeout 2m
+  # Stop and delete the cluster, to start afresh:
+  fw local down --purge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDown(cmd.Context(), cmd.OutOrStdout(), o)
@@ -45,6 +51,7 @@ With nothing running, it says so and exits 0.`,
 	}
 	addDataDirFlag(cmd, &o.dataDir)
 	cmd.Flags().DurationVar(&o.timeout, "timeout", downTimeout, "how long to wait for a running fw local up to stop")
+	cmd.Flags().BoolVar(&o.purge, "purge", false, "then delete the cluster kept in the data directory (every object, volume and log), so that the next fw local up starts empty")
 	return cmd
 }
 
@@ -56,7 +63,10 @@ func runDown(ctx context.Context, out io.Writer, o downOptions) error {
 	err := local.Down(ctx, dir, o.timeout, out)
 	if errors.Is(err, local.ErrNoState) {
 		fmt.Fprintf(out, "Flywheel is not running locally (no %s in %s); nothing to stop.\n", local.StateFileName, dir)
-		return nil
+		err = nil
 	}
-	return err
+	if err != nil || !o.purge {
+		return err
+	}
+	return local.Purge(dir, out)
 }

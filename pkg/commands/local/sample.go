@@ -85,6 +85,22 @@ func runSample(ctx context.Context, out io.Writer, fw *local.Flywheel, client ve
 	return nil
 }
 
+// callKeptSample waits for a sample Service kept from an earlier run to
+// serve again, its pods having been started anew, and calls it once.
+func callKeptSample(ctx context.Context, out io.Writer, fw *local.Flywheel, client versioned.Interface, svc *servingv1.Service) error {
+	ready, err := waitReady(ctx, fw, client, svc.Namespace, svc.Name, svc.Generation)
+	if err != nil {
+		return err
+	}
+	body, err := get(ctx, fw, ready)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Service %s is Ready at %s (Revision %s).\n  $ curl -H 'Host: %s' http://%s/\n  %s\n",
+		ready.Name, localURL(ready, fw), ready.Status.LatestReadyRevisionName, ready.Status.URL.Host, fw.GatewayAddr, strings.TrimSpace(body))
+	return nil
+}
+
 // waitReady waits for the Service to be Ready at generation, and says
 // where to look when it is not.
 func waitReady(ctx context.Context, fw *local.Flywheel, client versioned.Interface, ns, name string, generation int64) (*servingv1.Service, error) {

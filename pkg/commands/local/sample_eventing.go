@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8swait "k8s.io/apimachinery/pkg/util/wait"
@@ -48,15 +49,27 @@ func runEventingSample(ctx context.Context, out io.Writer, fw *local.Flywheel, k
 	if err != nil {
 		return fmt.Errorf("reading the eventing sample %s: %w", path, err)
 	}
-	fmt.Fprintf(out, "\nEventing: a Broker, the Knative Service %s that logs the events it gets, a Trigger\nsending it the Broker's events of type %s, and a PingSource feeding the Broker (%s)...\n", sampleDisplay, sampleEventType, path)
-	if err := manifest.Apply(ctx, fw.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
-		return fmt.Errorf("applying the eventing sample: %w", err)
-	}
 	client, err := versioned.NewForConfig(fw.ControlPlane.RESTConfig())
 	if err != nil {
 		return err
 	}
-	display, err := waitReady(ctx, fw, client, "default", sampleDisplay, 1)
+	// A sample kept from an earlier run is left as the user may have
+	// changed it; the event below still shows the path works.
+	generation := int64(1)
+	kept, err := client.ServingV1().Services("default").Get(ctx, sampleDisplay, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		generation = kept.Generation
+		fmt.Fprintf(out, "\nThe eventing sample is there from an earlier run (%s); it is not deployed again.\n", path)
+	case apierrors.IsNotFound(err):
+		fmt.Fprintf(out, "\nEventing: a Broker, the Knative Service %s that logs the events it gets, a Trigger\nsending it the Broker's events of type %s, and a PingSource feeding the Broker (%s)...\n", sampleDisplay, sampleEventType, path)
+		if err := manifest.Apply(ctx, fw.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
+			return fmt.Errorf("applying the eventing sample: %w", err)
+		}
+	default:
+		return fmt.Errorf("looking for the eventing sample's Service %s: %w", sampleDisplay, err)
+	}
+	display, err := waitReady(ctx, fw, client, "default", sampleDisplay, generation)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -47,9 +48,13 @@ sample Service, call it, and split its traffic between two revisions;
 then a Broker and a Trigger to a Knative Service that logs the events it
 gets, and send it one with fw event send.
 Runs in the foreground until interrupted or told to stop by fw local down,
-then removes everything it started. It records itself in <data-dir>/state.json
-for fw local status, logs and down; one runs at a time per data directory,
-and what a crashed one left there is removed first. Needs root.`,
+then stops everything it started. The cluster stays in <data-dir>/cluster
+(etcd's data and certificates): the next fw local up brings back what was
+made and starts its pods again, and deploys the samples only when they are
+not there; fw local down --purge deletes it. It records itself in
+<data-dir>/state.json for fw local status, logs and down; one runs at a time
+per data directory, and what a crashed one left there is removed first.
+Needs root.`,
 		Example: `  # From a clone of the repository:
   fw local up
   # Bring Flywheel up, run the sample, and stop again:
@@ -105,9 +110,13 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	}
 
 	start := time.Now()
+	clusterDir := local.ClusterDir(o.dataDir)
+	if local.HasCluster(o.dataDir) {
+		fmt.Fprintf(out, "Resuming the cluster kept in %s: what was made before comes back\n(fw local down --purge deletes it).\n", clusterDir)
+	}
 	fmt.Fprintln(out, "Starting etcd, kube-apiserver and kube-controller-manager, installing Flywheel...")
 	fw, err := local.Up(ctx, local.Options{
-		ControlPlane:   controlplane.Options{BinDir: bin, ControllerManager: true},
+		ControlPlane:   controlplane.Options{BinDir: bin, ControllerManager: true, DataDir: clusterDir},
 		Controller:     true,
 		WorkDir:        o.dataDir,
 		Node:           true,
@@ -166,7 +175,7 @@ Logs (components, node, pods): %s
 	if o.exit {
 		return nil
 	}
-	fmt.Fprintln(out, "Press Ctrl-C to stop Flywheel and remove everything it started.")
+	fmt.Fprintln(out, "Press Ctrl-C to stop Flywheel; what you made stays for the next fw local up.")
 	<-ctx.Done()
 	fmt.Fprintln(out, "Stopping...")
 	return nil
@@ -183,7 +192,9 @@ func stoppedOr(ctx context.Context, out io.Writer, err error) error {
 }
 
 // applySample creates the sample Service, prints it as the webhook
-// defaulted it, and shows a refusal of a broken copy.
+// defaulted it, and shows a refusal of a broken copy. A sample Service
+// kept from an earlier run is left as the user may have changed it, and
+// only called.
 func applySample(ctx context.Context, out io.Writer, fw *local.Flywheel, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -199,6 +210,14 @@ func applySample(ctx context.Context, out io.Writer, fw *local.Flywheel, path st
 	client, err := versioned.NewForConfig(fw.ControlPlane.RESTConfig())
 	if err != nil {
 		return err
+	}
+	kept, err := client.ServingV1().Services(svc.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		fmt.Fprintf(out, "\nThe sample Service %s/%s is there from an earlier run; it is not deployed again.\n", kept.Namespace, kept.Name)
+		return callKeptSample(ctx, out, fw, client, kept)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("looking for the sample Service: %w", err)
 	}
 	created, err := client.ServingV1().Services(svc.Namespace).Create(ctx, &svc, metav1.CreateOptions{})
 	if err != nil {

@@ -64,7 +64,9 @@ const (
 
 // TestUpDeployDown runs fw local up, deploys a Deployment and a Service,
 // reaches the pod, reads status and logs, and checks that fw local down
-// stops fw local up and that nothing it made is left.
+// stops fw local up and that nothing it made is left on the host; then
+// that fw local up again brings back the cluster, its pod running anew,
+// and that fw local down --purge deletes it.
 func TestUpDeployDown(t *testing.T) {
 	u := startUp(t)
 
@@ -144,13 +146,45 @@ func TestUpDeployDown(t *testing.T) {
 	if st := u.mustFw(t, "local", "status", "--data-dir", u.dataDir); !strings.Contains(st, "not running locally") {
 		t.Errorf("fw local status after down printed %q", st)
 	}
+
+	// fw local up again in the same data directory brings back what was
+	// made: the Deployment and the Service, their pod started anew.
+	secondUp := time.Now()
+	u = u.again(t)
+	if resumed := u.output(); !strings.Contains(resumed, "Resuming the cluster kept in") {
+		t.Errorf("the second fw local up did not say it resumes the cluster:\n%s", resumed)
+	}
+	restarted := waitWebServing(t, u)
+	if restarted.UID != pod.UID {
+		t.Errorf("the pod after fw local up again is %s (UID %s), want %s (UID %s) started anew", restarted.Name, restarted.UID, pod.Name, pod.UID)
+	}
+	// Its status is this run's, not the one kept from before: a kept
+	// Ready would have let Services and waits count a pod that did not
+	// run (the node marks such pods NodeRestarted first).
+	if running := restarted.Status.ContainerStatuses[0].State.Running; running == nil || running.StartedAt.Time.Before(secondUp.Truncate(time.Second)) {
+		t.Errorf("the pod's container state after fw local up again = %+v, want running since %v", restarted.Status.ContainerStatuses[0].State, secondUp)
+	}
+
+	// --purge stops it and deletes the cluster, saying what it deletes.
+	purged := u.mustFw(t, "local", "down", "--purge", "--data-dir", u.dataDir)
+	t.Logf("fw local down --purge:\n%s", purged)
+	for _, want := range []string{"Stopped Flywheel (pid", "Deleting the local cluster kept in", "cluster: etcd's data"} {
+		if !strings.Contains(purged, want) {
+			t.Errorf("fw local down --purge does not say %q", want)
+		}
+	}
+	if fwlocal.HasCluster(u.dataDir) {
+		t.Errorf("the cluster is still in %s after fw local down --purge", u.dataDir)
+	}
 }
 
 // TestDownAfterCrash kills fw local up with SIGKILL, so that it cannot
-// clean up, and checks that fw local down removes what it left.
+// clean up, and checks that fw local down removes what it left, and that
+// the cluster, its etcd killed too as in a power cut, comes back with the
+// next fw local up.
 func TestDownAfterCrash(t *testing.T) {
 	u := startUp(t)
-	deploy(t, u)
+	pod := deploy(t, u)
 	before := u.snapshot(t)
 
 	if err := u.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -169,16 +203,22 @@ func TestDownAfterCrash(t *testing.T) {
 		}
 	}
 	checkClean(t, before)
+
+	u = u.again(t)
+	if again := waitWebServing(t, u); again.UID != pod.UID {
+		t.Errorf("after the crash, the pod is %s (UID %s), want %s (UID %s) started anew", again.Name, again.UID, pod.Name, pod.UID)
+	}
 }
 
 // upProcess is a fw local up running as a child of the test.
 type upProcess struct {
-	fwBin   string
-	root    string
-	dataDir string
-	cmd     *exec.Cmd
-	out     *os.File
-	exited  chan struct{}
+	fwBin           string
+	root            string
+	dataDir         string
+	controlPlaneBin string
+	cmd             *exec.Cmd
+	out             *os.File
+	exited          chan struct{}
 }
 
 // startUp builds fw, runs fw local up in a temporary data directory and
@@ -198,18 +238,37 @@ func startUp(t *testing.T) *upProcess {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	u := &upProcess{fwBin: filepath.Join(tmp, "fw"), root: root, dataDir: filepath.Join(tmp, "data"), exited: make(chan struct{})}
+	u := &upProcess{fwBin: filepath.Join(tmp, "fw"), root: root, dataDir: filepath.Join(tmp, "data"), controlPlaneBin: bin}
 	build := exec.Command("go", "build", "-o", u.fwBin, "./cmd/fw")
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building fw: %v\n%s", err, b)
 	}
-	if u.out, err = os.Create(filepath.Join(tmp, "up.out")); err != nil {
+	u.start(t)
+	return u
+}
+
+// again runs another fw local up in u's data directory, once u has
+// stopped, as a user does after fw local down.
+func (u *upProcess) again(t *testing.T) *upProcess {
+	t.Helper()
+	next := &upProcess{fwBin: u.fwBin, root: u.root, dataDir: u.dataDir, controlPlaneBin: u.controlPlaneBin}
+	next.start(t)
+	return next
+}
+
+// start runs fw local up and waits until its state says it is ready.
+// Cleanup stops it and sweeps, whatever happened.
+func (u *upProcess) start(t *testing.T) {
+	t.Helper()
+	u.exited = make(chan struct{})
+	var err error
+	if u.out, err = os.CreateTemp(filepath.Dir(u.dataDir), "up-*.out"); err != nil {
 		t.Fatal(err)
 	}
 	u.cmd = exec.Command(u.fwBin, "local", "up", "--sample", "", "--data-dir", u.dataDir,
-		"--gateway-address", "127.0.0.1:"+strconv.Itoa(freePortPair(t)), "--controlplane-bin", bin)
-	u.cmd.Dir = root // the node builds ko:// images from the repository
+		"--gateway-address", "127.0.0.1:"+strconv.Itoa(freePortPair(t)), "--controlplane-bin", u.controlPlaneBin)
+	u.cmd.Dir = u.root // the node builds ko:// images from the repository
 	u.cmd.Stdout, u.cmd.Stderr = u.out, u.out
 	// Should the test binary die, fw local up is told to stop and cleans
 	// up after itself.
@@ -234,7 +293,6 @@ func startUp(t *testing.T) *upProcess {
 		t.Fatalf("waiting for fw local up: %v; its output:\n%s", err, u.output())
 	}
 	t.Logf("fw local up (pid %d) ready in %v", u.cmd.Process.Pid, time.Since(start).Round(time.Millisecond))
-	return u
 }
 
 // cleanup stops fw local up and removes what it made, even when the test
@@ -354,11 +412,20 @@ func deploy(t *testing.T, u *upProcess) *corev1.Pod {
 	if _, err := kube.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return waitWebServing(t, u)
+}
 
+// waitWebServing waits until the pod of deploy's Deployment is Ready and
+// listed in its Service's EndpointSlice, and reaches it from the host at
+// its pod IP.
+func waitWebServing(t *testing.T, u *upProcess) *corev1.Pod {
+	t.Helper()
+	ctx := t.Context()
+	kube := u.kube(t)
 	var pod *corev1.Pod
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, podTimeout, true, func(ctx context.Context) (bool, error) {
-		pods, err := kube.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		pods, err := kube.CoreV1().Pods(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil {
 			last = err.Error()
 			return false, nil
@@ -382,7 +449,7 @@ func deploy(t *testing.T, u *upProcess) *corev1.Pod {
 	// The EndpointSlice controller (kube-controller-manager) puts the
 	// ready pod behind the Service.
 	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		slices, err := kube.DiscoveryV1().EndpointSlices(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
+		slices, err := kube.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
 		if err != nil {
 			return false, nil
 		}
