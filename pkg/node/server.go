@@ -26,13 +26,15 @@ import (
 )
 
 // kubeletServer serves the part of the kubelet API the node implements
-// (container logs and the pod lists) on the node's IP, so that
-// `kubectl logs` works through the API server as on any cluster.
+// (container logs, the pod lists, the resource metrics and the stats
+// summary) on the node's IP, so that `kubectl logs` works through the API
+// server and metrics-server can scrape the node, as on any cluster.
 //
 // The API server does not verify kubelet serving certificates unless told
 // to (--kubelet-certificate-authority), so the node serves a self-signed
-// one. Clients must present a certificate from the cluster CA: the API
-// server's kubelet client certificate is one.
+// one. Clients present a certificate from the cluster CA (the API
+// server's kubelet client certificate is one) or a bearer token the
+// cluster authorizes (kubeletAuth).
 type kubeletServer struct {
 	srv *http.Server
 	l   net.Listener
@@ -51,6 +53,7 @@ func startKubeletServer(n *Node, pods corev1listers.PodLister) (*kubeletServer, 
 	if err != nil {
 		return nil, err
 	}
+	usage := &usageReporter{nodeName: n.s.NodeName, now: n.s.Clock.Now, pods: n.provider.usage, machine: machineUsage}
 	handler := api.PodHandler(api.PodHandlerConfig{
 		GetContainerLogs: func(ctx context.Context, namespace, pod, container string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
 			return n.Logs(ctx, namespace, pod, container, LogOptions{
@@ -61,6 +64,8 @@ func startKubeletServer(n *Node, pods corev1listers.PodLister) (*kubeletServer, 
 		GetPodsFromKubernetes: func(context.Context) ([]*corev1.Pod, error) {
 			return pods.List(labels.Everything())
 		},
+		GetStatsSummary:    usage.statsSummary,
+		GetMetricsResource: usage.metricsResource,
 	}, false)
 	addr := net.JoinHostPort(n.s.nodeIP.String(), strconv.Itoa(n.s.KubeletPort))
 	l, err := net.Listen("tcp", addr)
@@ -69,13 +74,15 @@ func startKubeletServer(n *Node, pods corev1listers.PodLister) (*kubeletServer, 
 	}
 	tlsConfig := &tls.Config{
 		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    clientCAs,
-		MinVersion:   tls.VersionTLS12,
+		// A certificate, when given, must be the cluster CA's; without
+		// one, kubeletAuth asks for a token.
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  clientCAs,
+		MinVersion: tls.VersionTLS12,
 	}
 	s := &kubeletServer{
 		srv: &http.Server{
-			Handler:           handler,
+			Handler:           &kubeletAuth{kube: n.kube, nodeName: n.s.NodeName, log: n.s.Logger, next: handler},
 			ReadHeaderTimeout: 10 * time.Second,
 			// Handshake errors (a client that only checks the port) are
 			// noise at the default logger's level.

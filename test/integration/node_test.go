@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,13 +26,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/vishvananda/netlink"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/local"
@@ -69,6 +75,9 @@ func TestNode(t *testing.T) {
 	})
 	t.Run("an unknown image waits until the images ConfigMap maps it", func(t *testing.T) {
 		testImagesConfigMap(t, tn, ns, server)
+	})
+	t.Run("the node reports its pods' CPU and memory as a kubelet does, for metrics-server", func(t *testing.T) {
+		testResourceUsage(t, tn, ns)
 	})
 	t.Run("a second node with an overlapping pod range refuses to start", func(t *testing.T) {
 		second, err := node.New(node.Config{
@@ -819,6 +828,147 @@ func testHostNetwork(t *testing.T, tn *testNode, ns, server string) {
 // ENETUNREACH inside a pod (no route at all), EHOSTUNREACH where an
 // unreachable route or rule matched.
 const unreachable = "network is unreachable or no route to host"
+
+// testResourceUsage runs a pod that keeps a CPU busy, and reads the
+// kubelet's resource metrics and stats summary through the API server's
+// node proxy, as metrics-server and kubectl get --raw do.
+func testResourceUsage(t *testing.T, tn *testNode, ns string) {
+	ctx := t.Context()
+	kube := cluster.Kube
+	pod := nodetest.Pod(ns, "busy", tn.Name(), "/bin/sh")
+	c := &pod.Spec.Containers[0]
+	c.Args = []string{"-c", "while :; do :; done"}
+	c.ReadinessProbe, c.Ports = nil, nil
+	// Half a core at most: the test shares the machine.
+	c.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}
+	created, err := kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.created(created)
+	defer deletePodAndWait(t, ns, created)
+	waitPod(t, ns, pod.Name, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+
+	proxy := func(path ...string) []byte {
+		t.Helper()
+		b, err := kube.CoreV1().RESTClient().Get().AbsPath(append([]string{"/api/v1/nodes", tn.Name(), "proxy"}, path...)...).DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("GET /api/v1/nodes/%s/proxy/%s: %v\n%s", tn.Name(), strings.Join(path, "/"), err, b)
+		}
+		return b
+	}
+	containerCPU := func() float64 {
+		t.Helper()
+		parser := expfmt.NewTextParser(model.LegacyValidation)
+		families, err := parser.TextToMetricFamilies(bytes.NewReader(proxy("metrics", "resource")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range families["container_cpu_usage_seconds_total"].GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == ns && labels["pod"] == "busy" && labels["container"] == "busy" {
+				if m.GetTimestampMs() == 0 {
+					t.Error("the container's CPU sample has no timestamp; metrics-server needs one")
+				}
+				return m.GetCounter().GetValue()
+			}
+		}
+		t.Fatalf("/metrics/resource has no container_cpu_usage_seconds_total for %s/busy", ns)
+		return 0
+	}
+	first := containerCPU()
+	var second float64
+	waitUntil(t, 30*time.Second, "the busy container's CPU time to grow", func(context.Context) (bool, error) {
+		second = containerCPU()
+		return second > first, nil
+	})
+
+	var summary statsv1alpha1.Summary
+	if err := json.Unmarshal(proxy("stats", "summary"), &summary); err != nil {
+		t.Fatal(err)
+	}
+	if summary.Node.NodeName != tn.Name() || summary.Node.CPU == nil || summary.Node.Memory == nil {
+		t.Errorf("the summary's node: %+v", summary.Node)
+	}
+	found := false
+	for _, p := range summary.Pods {
+		if p.PodRef.Namespace != ns || p.PodRef.Name != "busy" {
+			continue
+		}
+		found = true
+		if p.CPU == nil || p.CPU.UsageCoreNanoSeconds == nil || *p.CPU.UsageCoreNanoSeconds == 0 ||
+			p.Memory == nil || p.Memory.WorkingSetBytes == nil || *p.Memory.WorkingSetBytes == 0 {
+			t.Errorf("the summary's busy pod has no CPU time or working set: %+v", p)
+		}
+		if len(p.Containers) != 1 || p.Containers[0].Name != "busy" {
+			t.Errorf("the summary's busy pod's containers: %+v", p.Containers)
+		}
+	}
+	if !found {
+		t.Errorf("the summary does not list %s/busy", ns)
+	}
+
+	// metrics-server's way in: straight to the node with its
+	// ServiceAccount's token, allowed nodes/metrics and nothing more.
+	role := "flywheel-test-node-metrics-" + ns
+	if _, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "scraper"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: role},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes/metrics"}, Verbs: []string{"get"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kube.RbacV1().ClusterRoles().Delete(context.Background(), role, metav1.DeleteOptions{}) })
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "scraper", Namespace: ns}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), role, metav1.DeleteOptions{})
+	})
+	tr, err := kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "scraper", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The node's serving certificate is self-signed, as a kubelet's is
+	// by default; metrics-server runs with --kubelet-insecure-tls then.
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	kubelet := "https://" + net.JoinHostPort(tn.IP().String(), strconv.Itoa(node.DefaultKubeletPort))
+	get := func(path, token string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, kubelet+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	// RBAC's cache may take a moment to see the new binding.
+	waitUntil(t, 30*time.Second, "the scraper's token to be allowed /metrics/resource", func(context.Context) (bool, error) {
+		return get("/metrics/resource", tr.Status.Token) == http.StatusOK, nil
+	})
+	if code := get("/stats/summary", tr.Status.Token); code != http.StatusForbidden {
+		t.Errorf("/stats/summary with a token allowed nodes/metrics only: %d, want 403", code)
+	}
+	if code := get("/metrics/resource", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics/resource without credentials: %d, want 401", code)
+	}
+}
 
 func isUnreachable(msg string) bool {
 	return strings.Contains(msg, "network is unreachable") || strings.Contains(msg, "no route to host")
