@@ -6,9 +6,9 @@ package main
 import (
 	"os"
 
-	"flywheel.dev/pkg/activator"
+	"flywheel.dev/pkg/activator/server"
 )
 
 func main() {
-	os.Exit(activator.Main(os.Args[1:], os.Stderr))
+	os.Exit(server.Main(os.Args[1:], os.Stderr))
 }

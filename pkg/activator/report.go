@@ -1,35 +1,21 @@
 package activator
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"strconv"
-	"time"
-
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
-	discoveryv1listers "k8s.io/client-go/listers/discovery/v1"
-	"k8s.io/utils/clock"
-
-	"flywheel.dev/pkg/queue/stats"
-)
+import "flywheel.dev/pkg/queue"
 
 // StatsPath is where the autoscaler takes the activator's reports: a
 // POST of a StatBatch as JSON.
 const StatsPath = "/v1/activator-stats"
 
+// AutoscalerStatsPort names the autoscaler Service's port that takes
+// the reports.
+const AutoscalerStatsPort = "http-stats"
+
 // Stat is what the activator tells the autoscaler about one Revision: the
-// load it sent that Revision, in the sidecar's Report form with Pod the
+// load it sent that Revision, in the sidecar's report form with Pod the
 // activator's own name, so the autoscaler adds it up as one more pod's,
 // and the requests it holds.
 type Stat struct {
-	stats.Report
+	queue.StatsReport
 	// Waiting is how many requests are buffered now for lack of a pod
 	// with room.
 	Waiting int `json:"waiting"`
@@ -40,198 +26,12 @@ type Stat struct {
 	ColdRequest bool `json:"coldRequest,omitempty"`
 }
 
-// ColdWakeMessage is what the activator logs, once per report, for each
-// Revision it wakes: the log's mark of a cold start's beginning, which
-// test/bench/autoscaling reads to time the hops of one.
-const ColdWakeMessage = "waking the autoscaler: a request waits with no ready pod"
-
 // StatBatch is the body of a report.
 type StatBatch struct {
 	Stats []Stat `json:"stats"`
 }
 
-// reporter sends the autoscaler a Stat for each Revision with load every
-// second, and one at once for a Revision a request waits for with no pod.
-type reporter struct {
-	// url returns where reports go now.
-	url      func() (string, error)
-	client   *http.Client
-	pod      string
-	registry *registry
-	clk      clock.WithTicker
-	interval time.Duration
-	log      *slog.Logger
-	// cold carries Revisions that got a request with no ready pod. Sends
-	// never block: while a report is on its way, later ones for the same
-	// moment add nothing.
-	cold chan types.NamespacedName
-	// failing is true while reports do not get through, so that an
-	// outage is logged once, not every second.
-	failing bool
-}
-
-func newReporter(url func() (string, error), pod string, g *registry, clk clock.WithTicker, interval time.Duration, log *slog.Logger) *reporter {
-	return &reporter{
-		url:      url,
-		client:   &http.Client{Timeout: 5 * time.Second},
-		pod:      pod,
-		registry: g,
-		clk:      clk,
-		interval: interval,
-		log:      log,
-		cold:     make(chan types.NamespacedName, 64),
-	}
-}
-
-// coldRequest notes that a request for key waits with no pod ready.
-func (p *reporter) coldRequest(key types.NamespacedName) {
-	if p == nil {
-		return
-	}
-	select {
-	case p.cold <- key:
-	default:
-	}
-}
-
-// reportDelay is how long after a wall-clock second ends the reporter
-// sends it: time for the second to close in every tracker.
-const reportDelay = 10 * time.Millisecond
-
-// run reports until ctx ends. The reports go out just after each
-// wall-clock interval (second) ends, the seconds the revisions' trackers
-// count: the autoscaler decides right after it scrapes the pods, at any
-// moment of a second, on the second before, and a report sent at a
-// random moment would often miss that decision. Panic mode reads that
-// one second alone, so a load step through the activator would be judged
-// on the pods' share of it. Each wait is measured afresh from the clock,
-// so the reports never drift off the boundaries.
-func (p *reporter) run(ctx context.Context) {
-	untilNext := func() time.Duration { return stats.UntilAfterBoundary(p.clk.Now(), p.interval, reportDelay) }
-	timer := p.clk.NewTimer(untilNext())
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C():
-			p.send(ctx, p.loadStats())
-			timer.Reset(untilNext())
-		case key := <-p.cold:
-			keys := map[types.NamespacedName]bool{key: true}
-			for drained := false; !drained; {
-				select {
-				case k := <-p.cold:
-					keys[k] = true
-				default:
-					drained = true
-				}
-			}
-			var batch []Stat
-			for k := range keys {
-				if r := p.registry.get(k); r != nil {
-					s := p.stat(r)
-					s.ColdRequest = true
-					batch = append(batch, s)
-					p.log.Info(ColdWakeMessage, "revision", k.String(), "waiting", s.Waiting)
-				}
-			}
-			p.send(ctx, batch)
-		}
-	}
-}
-
-// loadStats returns the Stats of the Revisions that had load in the last
-// second or have requests waiting.
-func (p *reporter) loadStats() []Stat {
-	var batch []Stat
-	p.registry.each(func(r *revision) {
-		s := p.stat(r)
-		if s.ProxiedRequestCount > 0 || s.AverageProxiedConcurrency > 0 || s.Waiting > 0 {
-			batch = append(batch, s)
-		}
-	})
-	return batch
-}
-
-func (p *reporter) stat(r *revision) Stat {
-	return Stat{
-		Report: stats.NewReport(r.tracker.LastSecond(), stats.Labels{
-			Namespace: r.key.Namespace,
-			Revision:  r.key.Name,
-			Pod:       p.pod,
-		}),
-		Waiting: r.throttler.waiting(),
-	}
-}
-
-func (p *reporter) send(ctx context.Context, batch []Stat) {
-	if len(batch) == 0 {
-		return
-	}
-	err := p.post(ctx, StatBatch{Stats: batch})
-	switch {
-	case err != nil && !p.failing:
-		p.failing = true
-		p.log.Warn("reporting to the autoscaler failed; retrying every report until it works", "error", err)
-	case err == nil && p.failing:
-		p.failing = false
-		p.log.Info("reporting to the autoscaler works again")
-	}
-}
-
-func (p *reporter) post(ctx context.Context, batch StatBatch) error {
-	body, err := json.Marshal(batch)
-	if err != nil {
-		return err
-	}
-	url, err := p.url()
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("the autoscaler answered %s", resp.Status)
-	}
-	return nil
-}
-
-// AutoscalerStatsPort names the autoscaler Service's port that takes
-// the reports.
-const AutoscalerStatsPort = "http-stats"
-
-// autoscalerURL returns StatsPath on a ready endpoint of the autoscaler
-// Service's AutoscalerStatsPort, as its EndpointSlices list them now.
-func autoscalerURL(slices discoveryv1listers.EndpointSliceLister, svc types.NamespacedName) (string, error) {
-	list, err := slices.EndpointSlices(svc.Namespace).List(labels.Everything())
-	if err != nil {
-		return "", err
-	}
-	for _, s := range list {
-		var port int32
-		for _, p := range s.Ports {
-			if p.Name != nil && *p.Name == AutoscalerStatsPort && p.Port != nil {
-				port = *p.Port
-			}
-		}
-		if port == 0 {
-			continue
-		}
-		for _, ep := range s.Endpoints {
-			if (ep.Conditions.Ready == nil || *ep.Conditions.Ready) && len(ep.Addresses) > 0 {
-				return "http://" + net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port))) + StatsPath, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("the autoscaler's Service %s has no ready endpoint with a port %s", svc, AutoscalerStatsPort)
-}
+// ColdWakeMessage is what the activator logs, once per report, for each
+// Revision it wakes: the log's mark of a cold start's beginning, which
+// test/bench/autoscaling reads to time the hops of one.
+const ColdWakeMessage = "waking the autoscaler: a request waits with no ready pod"

@@ -19,38 +19,15 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
+	"flywheel.dev/pkg/apis/autoscaling"
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/autoscaler/metrics"
 )
 
-// The metrics served, by the names an HPA's Pods metric gives them.
-const (
-	// ConcurrencyMetric is a pod's share of its Revision's average
-	// number of requests in flight.
-	ConcurrencyMetric = "concurrency"
-	// RequestsPerSecondMetric is a pod's share of its Revision's
-	// requests per second.
-	RequestsPerSecondMetric = "requests-per-second"
-)
-
-// MetricFor returns the custom metric that measures what a Revision's
-// autoscaling.knative.dev/metric annotation names (serving.MetricConcurrency
-// or serving.MetricRPS), and false for one this API does not serve (cpu
-// and memory are the resource metrics API's).
-func MetricFor(annotation string) (string, bool) {
-	switch annotation {
-	case serving.MetricConcurrency:
-		return ConcurrencyMetric, true
-	case serving.MetricRPS:
-		return RequestsPerSecondMetric, true
-	}
-	return "", false
-}
-
 // figureOf maps each metric served to the Collector's figure behind it.
 var figureOf = map[string]metrics.Figure{
-	ConcurrencyMetric:       metrics.Concurrency,
-	RequestsPerSecondMetric: metrics.RPS,
+	autoscaling.ConcurrencyMetric:       metrics.Concurrency,
+	autoscaling.RequestsPerSecondMetric: metrics.RPS,
 }
 
 // podsResource is the one resource the metrics describe.
@@ -76,8 +53,8 @@ func FixedWindow(window time.Duration) WindowFunc {
 }
 
 // Provider serves the Revisions' load figures as the Pods metrics
-// ConcurrencyMetric and RequestsPerSecondMetric. It is safe for
-// concurrent use as long as its Figures and pod lister are.
+// autoscaling.ConcurrencyMetric and autoscaling.RequestsPerSecondMetric.
+// It is safe for concurrent use as long as its Figures and pod lister are.
 type Provider struct {
 	figures Figures
 	pods    corev1listers.PodLister
@@ -103,7 +80,7 @@ func NewProvider(figures Figures, pods corev1listers.PodLister, window WindowFun
 // ListAllMetrics returns the two metrics served, both of pods.
 func (p *Provider) ListAllMetrics() []provider.CustomMetricInfo {
 	infos := make([]provider.CustomMetricInfo, 0, len(figureOf))
-	for _, name := range []string{ConcurrencyMetric, RequestsPerSecondMetric} {
+	for _, name := range []string{autoscaling.ConcurrencyMetric, autoscaling.RequestsPerSecondMetric} {
 		infos = append(infos, provider.CustomMetricInfo{GroupResource: podsResource, Namespaced: true, Metric: name})
 	}
 	return infos

@@ -18,6 +18,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
+	"flywheel.dev/pkg/apis/autoscaling"
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/autoscaler/metrics"
 )
@@ -151,7 +152,7 @@ func podsMetric(metric string) provider.CustomMetricInfo {
 
 func TestGetMetricByName(t *testing.T) {
 	pods := schema.GroupResource{Resource: "pods"}
-	withSelector := value("demo", "a", ConcurrencyMetric, 60, 1500)
+	withSelector := value("demo", "a", autoscaling.ConcurrencyMetric, 60, 1500)
 	withSelector.Metric.Selector = &metav1.LabelSelector{
 		MatchLabels:      map[string]string{},
 		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpDoesNotExist, Values: []string{}}},
@@ -167,65 +168,65 @@ func TestGetMetricByName(t *testing.T) {
 	}{{
 		name: "concurrency is the Revision's total shared among its ready pods",
 		pod:  types.NamespacedName{Namespace: "demo", Name: "a"},
-		info: podsMetric(ConcurrencyMetric),
-		want: new(value("demo", "a", ConcurrencyMetric, 60, 1500)),
+		info: podsMetric(autoscaling.ConcurrencyMetric),
+		want: new(value("demo", "a", autoscaling.ConcurrencyMetric, 60, 1500)),
 	}, {
 		name: "requests per second likewise",
 		pod:  types.NamespacedName{Namespace: "demo", Name: "b"},
-		info: podsMetric(RequestsPerSecondMetric),
-		want: new(value("demo", "b", RequestsPerSecondMetric, 60, 5250)),
+		info: podsMetric(autoscaling.RequestsPerSecondMetric),
+		want: new(value("demo", "b", autoscaling.RequestsPerSecondMetric, 60, 5250)),
 	}, {
 		name: "the Revision's own window",
 		pod:  types.NamespacedName{Namespace: "other", Name: "x"},
-		info: podsMetric(ConcurrencyMetric),
-		want: new(value("other", "x", ConcurrencyMetric, 30, 7000)),
+		info: podsMetric(autoscaling.ConcurrencyMetric),
+		want: new(value("other", "x", autoscaling.ConcurrencyMetric, 30, 7000)),
 	}, {
 		name:           "a metric selector that matches no label keeps the values",
 		pod:            types.NamespacedName{Namespace: "demo", Name: "a"},
-		info:           podsMetric(ConcurrencyMetric),
+		info:           podsMetric(autoscaling.ConcurrencyMetric),
 		metricSelector: "!zone",
 		want:           &withSelector,
 	}, {
 		name:           "a metric selector that asks for a label finds none",
 		pod:            types.NamespacedName{Namespace: "demo", Name: "a"},
-		info:           podsMetric(ConcurrencyMetric),
+		info:           podsMetric(autoscaling.ConcurrencyMetric),
 		metricSelector: "zone=west",
-		wantErr:        provider.NewMetricNotFoundForSelectorError(pods, ConcurrencyMetric, "a", labels.SelectorFromSet(labels.Set{"zone": "west"})),
+		wantErr:        provider.NewMetricNotFoundForSelectorError(pods, autoscaling.ConcurrencyMetric, "a", labels.SelectorFromSet(labels.Set{"zone": "west"})),
 	}, {
 		name:    "a pod that is not ready has none",
 		pod:     types.NamespacedName{Namespace: "demo", Name: "c"},
-		info:    podsMetric(ConcurrencyMetric),
-		wantErr: provider.NewMetricNotFoundForError(pods, ConcurrencyMetric, "c"),
+		info:    podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundForError(pods, autoscaling.ConcurrencyMetric, "c"),
 	}, {
 		name:    "a pod being deleted has none",
 		pod:     types.NamespacedName{Namespace: "demo", Name: "d"},
-		info:    podsMetric(ConcurrencyMetric),
-		wantErr: provider.NewMetricNotFoundForError(pods, ConcurrencyMetric, "d"),
+		info:    podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundForError(pods, autoscaling.ConcurrencyMetric, "d"),
 	}, {
 		name:    "a pod of no Revision has none",
 		pod:     types.NamespacedName{Namespace: "demo", Name: "plain"},
-		info:    podsMetric(ConcurrencyMetric),
-		wantErr: provider.NewMetricNotFoundForError(pods, ConcurrencyMetric, "plain"),
+		info:    podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundForError(pods, autoscaling.ConcurrencyMetric, "plain"),
 	}, {
 		name:    "a Revision with nothing recorded has none",
 		pod:     types.NamespacedName{Namespace: "demo", Name: "q"},
-		info:    podsMetric(ConcurrencyMetric),
-		wantErr: provider.NewMetricNotFoundForError(pods, ConcurrencyMetric, "q"),
+		info:    podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundForError(pods, autoscaling.ConcurrencyMetric, "q"),
 	}, {
 		name:    "a figure not recorded for the Revision",
 		pod:     types.NamespacedName{Namespace: "other", Name: "x"},
-		info:    podsMetric(RequestsPerSecondMetric),
-		wantErr: provider.NewMetricNotFoundForError(pods, RequestsPerSecondMetric, "x"),
+		info:    podsMetric(autoscaling.RequestsPerSecondMetric),
+		wantErr: provider.NewMetricNotFoundForError(pods, autoscaling.RequestsPerSecondMetric, "x"),
 	}, {
 		name:    "a Revision is known by namespace and name",
 		pod:     types.NamespacedName{Namespace: "other", Name: "y"},
-		info:    podsMetric(ConcurrencyMetric),
-		wantErr: provider.NewMetricNotFoundForError(pods, ConcurrencyMetric, "y"),
+		info:    podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundForError(pods, autoscaling.ConcurrencyMetric, "y"),
 	}, {
 		name:    "a pod that does not exist",
 		pod:     types.NamespacedName{Namespace: "demo", Name: "gone"},
-		info:    podsMetric(ConcurrencyMetric),
-		wantErr: provider.NewMetricNotFoundForError(pods, ConcurrencyMetric, "gone"),
+		info:    podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundForError(pods, autoscaling.ConcurrencyMetric, "gone"),
 	}, {
 		name:    "an unknown metric",
 		pod:     types.NamespacedName{Namespace: "demo", Name: "a"},
@@ -237,14 +238,14 @@ func TestGetMetricByName(t *testing.T) {
 		info: provider.CustomMetricInfo{
 			GroupResource: schema.GroupResource{Group: "serving.knative.dev", Resource: "revisions"},
 			Namespaced:    true,
-			Metric:        ConcurrencyMetric,
+			Metric:        autoscaling.ConcurrencyMetric,
 		},
-		wantErr: provider.NewMetricNotFoundError(schema.GroupResource{Group: "serving.knative.dev", Resource: "revisions"}, ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundError(schema.GroupResource{Group: "serving.knative.dev", Resource: "revisions"}, autoscaling.ConcurrencyMetric),
 	}, {
 		name:    "pods outside a namespace",
 		pod:     types.NamespacedName{Name: "a"},
-		info:    provider.CustomMetricInfo{GroupResource: pods, Metric: ConcurrencyMetric},
-		wantErr: provider.NewMetricNotFoundError(pods, ConcurrencyMetric),
+		info:    provider.CustomMetricInfo{GroupResource: pods, Metric: autoscaling.ConcurrencyMetric},
+		wantErr: provider.NewMetricNotFoundError(pods, autoscaling.ConcurrencyMetric),
 	}}
 	p := fixture(t)
 	for _, tt := range tests {
@@ -277,53 +278,53 @@ func TestGetMetricBySelector(t *testing.T) {
 	}{{
 		name:      "each ready pod with figures, by name",
 		namespace: "demo",
-		info:      podsMetric(ConcurrencyMetric),
+		info:      podsMetric(autoscaling.ConcurrencyMetric),
 		want: []custom_metrics.MetricValue{
-			value("demo", "a", ConcurrencyMetric, 60, 1500),
-			value("demo", "b", ConcurrencyMetric, 60, 1500),
+			value("demo", "a", autoscaling.ConcurrencyMetric, 60, 1500),
+			value("demo", "b", autoscaling.ConcurrencyMetric, 60, 1500),
 		},
 	}, {
 		name:      "the HPA's selector of one Revision",
 		namespace: "demo",
 		selector:  string(serving.RevisionLabel) + "=" + hello.Name,
-		info:      podsMetric(RequestsPerSecondMetric),
+		info:      podsMetric(autoscaling.RequestsPerSecondMetric),
 		want: []custom_metrics.MetricValue{
-			value("demo", "a", RequestsPerSecondMetric, 60, 5250),
-			value("demo", "b", RequestsPerSecondMetric, 60, 5250),
+			value("demo", "a", autoscaling.RequestsPerSecondMetric, 60, 5250),
+			value("demo", "b", autoscaling.RequestsPerSecondMetric, 60, 5250),
 		},
 	}, {
 		name:      "a selector of some pods still shares among all the Revision's ready pods",
 		namespace: "demo",
 		selector:  "pod=a," + string(serving.RevisionLabel) + "=" + hello.Name,
-		info:      podsMetric(ConcurrencyMetric),
+		info:      podsMetric(autoscaling.ConcurrencyMetric),
 		want: []custom_metrics.MetricValue{
-			value("demo", "a", ConcurrencyMetric, 60, 1500),
+			value("demo", "a", autoscaling.ConcurrencyMetric, 60, 1500),
 		},
 	}, {
 		name:      "another namespace",
 		namespace: "other",
-		info:      podsMetric(ConcurrencyMetric),
+		info:      podsMetric(autoscaling.ConcurrencyMetric),
 		want: []custom_metrics.MetricValue{
-			value("other", "x", ConcurrencyMetric, 30, 7000),
+			value("other", "x", autoscaling.ConcurrencyMetric, 30, 7000),
 		},
 	}, {
 		name:      "a Revision with nothing recorded",
 		namespace: "demo",
 		selector:  string(serving.RevisionLabel) + "=" + quiet.Name,
-		info:      podsMetric(ConcurrencyMetric),
-		wantErr:   provider.NewMetricNotFoundError(pods, ConcurrencyMetric),
+		info:      podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr:   provider.NewMetricNotFoundError(pods, autoscaling.ConcurrencyMetric),
 	}, {
 		name:      "no pod matches",
 		namespace: "demo",
 		selector:  "app=nothing",
-		info:      podsMetric(ConcurrencyMetric),
-		wantErr:   provider.NewMetricNotFoundError(pods, ConcurrencyMetric),
+		info:      podsMetric(autoscaling.ConcurrencyMetric),
+		wantErr:   provider.NewMetricNotFoundError(pods, autoscaling.ConcurrencyMetric),
 	}, {
 		name:           "a metric selector that asks for a label",
 		namespace:      "demo",
-		info:           podsMetric(ConcurrencyMetric),
+		info:           podsMetric(autoscaling.ConcurrencyMetric),
 		metricSelector: "zone=west",
-		wantErr:        provider.NewMetricNotFoundError(pods, ConcurrencyMetric),
+		wantErr:        provider.NewMetricNotFoundError(pods, autoscaling.ConcurrencyMetric),
 	}, {
 		name:      "an unknown metric",
 		namespace: "demo",
@@ -357,7 +358,7 @@ func TestGetMetricBySelector(t *testing.T) {
 }
 
 func TestListAllMetrics(t *testing.T) {
-	want := []provider.CustomMetricInfo{podsMetric(ConcurrencyMetric), podsMetric(RequestsPerSecondMetric)}
+	want := []provider.CustomMetricInfo{podsMetric(autoscaling.ConcurrencyMetric), podsMetric(autoscaling.RequestsPerSecondMetric)}
 	if diff := cmp.Diff(want, fixture(t).ListAllMetrics()); diff != "" {
 		t.Errorf("ListAllMetrics() (-want, +got):\n%s", diff)
 	}
@@ -370,30 +371,11 @@ func TestDefaultWindow(t *testing.T) {
 		totals:  map[figureKey]float64{{rev: hello, figure: metrics.Concurrency}: 2},
 	}
 	p := NewProvider(figures, podLister(t, pod("demo", "a", withRevision(hello.Name))), nil, clocktesting.NewFakePassiveClock(t0))
-	got, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "demo", Name: "a"}, podsMetric(ConcurrencyMetric), labels.Everything())
+	got, err := p.GetMetricByName(context.Background(), types.NamespacedName{Namespace: "demo", Name: "a"}, podsMetric(autoscaling.ConcurrencyMetric), labels.Everything())
 	if err != nil {
 		t.Fatalf("GetMetricByName() = %v", err)
 	}
-	if diff := cmp.Diff(new(value("demo", "a", ConcurrencyMetric, 60, 2000)), got, quantityEqual); diff != "" {
+	if diff := cmp.Diff(new(value("demo", "a", autoscaling.ConcurrencyMetric, 60, 2000)), got, quantityEqual); diff != "" {
 		t.Errorf("GetMetricByName() (-want, +got):\n%s", diff)
-	}
-}
-
-func TestMetricFor(t *testing.T) {
-	tests := []struct {
-		annotation string
-		want       string
-		wantOK     bool
-	}{
-		{annotation: serving.MetricConcurrency, want: ConcurrencyMetric, wantOK: true},
-		{annotation: serving.MetricRPS, want: RequestsPerSecondMetric, wantOK: true},
-		{annotation: serving.MetricCPU},
-		{annotation: ""},
-	}
-	for _, tt := range tests {
-		got, ok := MetricFor(tt.annotation)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("MetricFor(%q) = %q, %v; want %q, %v", tt.annotation, got, ok, tt.want, tt.wantOK)
-		}
 	}
 }

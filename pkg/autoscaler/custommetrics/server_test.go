@@ -27,6 +27,7 @@ import (
 	"k8s.io/metrics/pkg/apis/custom_metrics/v1beta2"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
+	"flywheel.dev/pkg/apis/autoscaling"
 	"flywheel.dev/pkg/apis/serving"
 )
 
@@ -123,21 +124,21 @@ func TestServerHTTP(t *testing.T) {
 			name: "every pod of the namespace",
 			path: "v1beta2/namespaces/demo/pods/*/concurrency",
 			want: []v1beta2.MetricValue{
-				v1beta2Value("demo", "a", ConcurrencyMetric, 60, 1500),
-				v1beta2Value("demo", "b", ConcurrencyMetric, 60, 1500),
+				v1beta2Value("demo", "a", autoscaling.ConcurrencyMetric, 60, 1500),
+				v1beta2Value("demo", "b", autoscaling.ConcurrencyMetric, 60, 1500),
 			},
 		}, {
 			name: "the pods of a Revision, as the HPA asks",
 			path: "v1beta2/namespaces/demo/pods/*/requests-per-second" + hpaSelector,
 			want: []v1beta2.MetricValue{
-				v1beta2Value("demo", "a", RequestsPerSecondMetric, 60, 5250),
-				v1beta2Value("demo", "b", RequestsPerSecondMetric, 60, 5250),
+				v1beta2Value("demo", "a", autoscaling.RequestsPerSecondMetric, 60, 5250),
+				v1beta2Value("demo", "b", autoscaling.RequestsPerSecondMetric, 60, 5250),
 			},
 		}, {
 			name: "one pod",
 			path: "v1beta2/namespaces/demo/pods/b/requests-per-second",
 			want: []v1beta2.MetricValue{
-				v1beta2Value("demo", "b", RequestsPerSecondMetric, 60, 5250),
+				v1beta2Value("demo", "b", autoscaling.RequestsPerSecondMetric, 60, 5250),
 			},
 		}}
 		for _, tt := range tests {
@@ -173,13 +174,13 @@ func TestServerHTTP(t *testing.T) {
 		window := int64(60)
 		want := []v1beta1.MetricValue{{
 			DescribedObject: objectReference("demo", "a"),
-			MetricName:      ConcurrencyMetric,
+			MetricName:      autoscaling.ConcurrencyMetric,
 			Timestamp:       metav1.NewTime(t0),
 			WindowSeconds:   &window,
 			Value:           *resource.NewMilliQuantity(1500, resource.DecimalSI),
 		}, {
 			DescribedObject: objectReference("demo", "b"),
-			MetricName:      ConcurrencyMetric,
+			MetricName:      autoscaling.ConcurrencyMetric,
 			Timestamp:       metav1.NewTime(t0),
 			WindowSeconds:   &window,
 			Value:           *resource.NewMilliQuantity(1500, resource.DecimalSI),
@@ -221,7 +222,7 @@ func TestServerHTTP(t *testing.T) {
 		for _, r := range got.APIResources {
 			names = append(names, r.Name)
 		}
-		want := []string{"pods/" + ConcurrencyMetric, "pods/" + RequestsPerSecondMetric}
+		want := []string{"pods/" + autoscaling.ConcurrencyMetric, "pods/" + autoscaling.RequestsPerSecondMetric}
 		if diff := cmp.Diff(want, names); diff != "" {
 			t.Errorf("resources of v1beta2 (-want, +got):\n%s", diff)
 		}

@@ -39,7 +39,7 @@ func ActivatorHandler(c *Collector, clk clock.PassiveClock, coldRequest func(typ
 			if rev.Namespace == "" || rev.Name == "" {
 				continue
 			}
-			c.RecordActivator(rev, s.Report)
+			c.RecordActivator(rev, s.StatsReport)
 			c.RecordWaiting(rev, s.Pod, s.Waiting, now)
 			if s.ColdRequest && coldRequest != nil {
 				coldRequest(rev)

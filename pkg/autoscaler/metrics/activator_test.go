@@ -23,8 +23,8 @@ func TestActivatorHandler(t *testing.T) {
 	h := ActivatorHandler(c, clk, func(rev types.NamespacedName) { cold = append(cold, rev) })
 	end := t0.Add(10 * time.Second)
 	batch := activator.StatBatch{Stats: []activator.Stat{
-		{Report: stats.Report{Namespace: "demo", Revision: "busy-00001", Pod: "activator-0", Time: end, Seconds: 1, AverageProxiedConcurrency: 4, ProxiedRequestCount: 9}},
-		{Report: stats.Report{Namespace: "demo", Revision: "cold-00001", Pod: "activator-0", Time: end}, Waiting: 1, ColdRequest: true},
+		{StatsReport: stats.Report{Namespace: "demo", Revision: "busy-00001", Pod: "activator-0", Time: end, Seconds: 1, AverageProxiedConcurrency: 4, ProxiedRequestCount: 9}},
+		{StatsReport: stats.Report{Namespace: "demo", Revision: "cold-00001", Pod: "activator-0", Time: end}, Waiting: 1, ColdRequest: true},
 	}}
 	body, err := json.Marshal(batch)
 	if err != nil {

@@ -8,15 +8,18 @@ import (
 	"flywheel.dev/pkg/queue"
 )
 
-// Version is the version of Report that ReportHandler serves. Adding a
-// field keeps it; removing a field or changing a field's meaning or unit
-// raises it, so a scraper can refuse what it would misread.
-const Version = 1
+// Version, SinceParam and Report are the sidecar's stats contract, which
+// lives in package queue so that the activator's contract can embed the
+// Report without linking this package's Prometheus and OpenTelemetry
+// dependencies. They are kept here under their old names for the scraper
+// and the handler.
+const (
+	Version    = queue.StatsVersion
+	SinceParam = queue.StatsSinceParam
+)
 
-// SinceParam is the query parameter of StatsPath that asks for every
-// complete second after a time (RFC 3339): the Time of the previous
-// Report. Without it, the report covers the latest complete second.
-const SinceParam = "since"
+// Report is queue.StatsReport.
+type Report = queue.StatsReport
 
 // Labels say whose load a report measures.
 type Labels struct {
@@ -36,45 +39,6 @@ func LabelsFromConfig(c queue.Config) Labels {
 		Revision:      c.Revision,
 		Pod:           c.Pod,
 	}
-}
-
-// Report is the JSON that ReportHandler serves at queue.StatsPath, for the
-// autoscaler's scraper. It covers Seconds consecutive complete seconds
-// ending at Time; docs/queue-stats.md describes every field.
-type Report struct {
-	// Version is the Version the sidecar speaks.
-	Version int `json:"version"`
-	// Namespace, Service, Configuration, Revision and Pod say whose load
-	// this is; Service is empty for a Configuration made on its own.
-	Namespace     string `json:"namespace"`
-	Service       string `json:"service"`
-	Configuration string `json:"configuration"`
-	Revision      string `json:"revision"`
-	Pod           string `json:"pod"`
-	// Time is the end of the last second covered, in UTC. Passed back as
-	// SinceParam, it asks for the seconds after it.
-	Time time.Time `json:"time"`
-	// Seconds is how many whole seconds the report covers. 0 means no
-	// second completed after the one asked for, and every figure below is
-	// 0 without meaning that the pod was idle.
-	Seconds int `json:"seconds"`
-	// AverageConcurrency is the time-weighted average number of requests
-	// in flight over the covered seconds, probes included.
-	AverageConcurrency float64 `json:"averageConcurrency"`
-	// AverageProxiedConcurrency is the same without probes.
-	AverageProxiedConcurrency float64 `json:"averageProxiedConcurrency"`
-	// AverageActivatorConcurrency is the part of AverageProxiedConcurrency
-	// that the activator forwarded. The activator reports those requests
-	// itself, so the autoscaler scales on the difference of the two.
-	AverageActivatorConcurrency float64 `json:"averageActivatorConcurrency"`
-	// RequestCount counts the requests that arrived in the covered
-	// seconds, probes included; ProxiedRequestCount and ProbeRequestCount
-	// split it, and ActivatorRequestCount counts those of the proxied
-	// ones that the activator forwarded. Per second, divide by Seconds.
-	RequestCount          int64 `json:"requestCount"`
-	ProxiedRequestCount   int64 `json:"proxiedRequestCount"`
-	ActivatorRequestCount int64 `json:"activatorRequestCount"`
-	ProbeRequestCount     int64 `json:"probeRequestCount"`
 }
 
 // NewReport returns the Report of w for the pod labelled l.

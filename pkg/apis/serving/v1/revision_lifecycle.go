@@ -11,6 +11,7 @@ import (
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/serving"
+	"flywheel.dev/pkg/queue"
 )
 
 // Condition types of a Revision.
@@ -259,4 +260,15 @@ func (rs *RevisionSpec) ServingContainer() *corev1.Container {
 		return &rs.Containers[0]
 	}
 	return nil
+}
+
+// AppProtocol returns the protocol the serving container speaks, from the
+// name of its port, as Knative's runtime contract has it. The reconciler
+// that builds the Revision's pods and Services and the activator that
+// forwards to them both read it here.
+func (rs *RevisionSpec) AppProtocol() queue.AppProtocol {
+	if c := rs.ServingContainer(); c != nil && len(c.Ports) > 0 && c.Ports[0].Name == serving.PortNameH2C {
+		return queue.AppProtocolH2C
+	}
+	return queue.AppProtocolHTTP1
 }

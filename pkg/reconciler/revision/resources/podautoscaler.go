@@ -18,7 +18,7 @@ import (
 // decides whether it may scale to zero and stay there.
 func MakePodAutoscaler(rev *v1.Revision) *autoscalingv1alpha1.PodAutoscaler {
 	protocol := autoscalingv1alpha1.ProtocolHTTP1
-	if AppProtocol(rev) == queue.AppProtocolH2C {
+	if rev.Spec.AppProtocol() == queue.AppProtocolH2C {
 		protocol = autoscalingv1alpha1.ProtocolH2C
 	}
 	return &autoscalingv1alpha1.PodAutoscaler{

@@ -44,21 +44,12 @@ func Mode(rev *v1.Revision) queue.Mode {
 	return queue.ModePort
 }
 
-// AppProtocol returns the protocol the app speaks, from the name of its
-// port, as Knative's runtime contract has it.
-func AppProtocol(rev *v1.Revision) queue.AppProtocol {
-	if c := rev.Spec.ServingContainer(); c != nil && len(c.Ports) > 0 && c.Ports[0].Name == serving.PortNameH2C {
-		return queue.AppProtocolH2C
-	}
-	return queue.AppProtocolHTTP1
-}
-
 // QueueConfig returns the sidecar's configuration for the Revision. The
 // same type is what the sidecar reads back from its environment.
 func QueueConfig(rev *v1.Revision, cfg *config.Deployment) (queue.Config, error) {
 	qc := queue.DefaultConfig(int(UserPort(rev)))
 	qc.Mode = Mode(rev)
-	qc.AppProtocol = AppProtocol(rev)
+	qc.AppProtocol = rev.Spec.AppProtocol()
 	qc.ContainerConcurrency = int(rev.Spec.GetContainerConcurrency())
 	qc.QueueDepth = queue.QueueDepthPerSlot * qc.ContainerConcurrency
 	if t := rev.Spec.Timeout(); t > 0 {

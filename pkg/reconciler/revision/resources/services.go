@@ -12,13 +12,10 @@ import (
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
-// Service ports. Port 80 carries requests for the app, as a Knative
-// revision's Services do; the others are for the platform.
-const (
-	ServicePortHTTP     = 80
-	ServicePortNameHTTP = "http"
-	ServicePortNameH2C  = "http2"
-)
+// ServicePortHTTP carries requests for the app, as a Knative revision's
+// Services' port does (named names.ServicePortNameHTTP or
+// names.ServicePortNameH2C); the other ports are for the platform.
+const ServicePortHTTP = 80
 
 // requestTargetPort is where a Service sends requests: the sidecar's
 // serving port, or, in transparent mode, the app's own port, which
@@ -32,13 +29,13 @@ func requestTargetPort(rev *v1.Revision) int32 {
 
 func servicePorts(rev *v1.Revision) []corev1.ServicePort {
 	http := corev1.ServicePort{
-		Name:       ServicePortNameHTTP,
+		Name:       names.ServicePortNameHTTP,
 		Protocol:   corev1.ProtocolTCP,
 		Port:       ServicePortHTTP,
 		TargetPort: intstr.FromInt32(requestTargetPort(rev)),
 	}
-	if AppProtocol(rev) == queue.AppProtocolH2C {
-		http.Name = ServicePortNameH2C
+	if rev.Spec.AppProtocol() == queue.AppProtocolH2C {
+		http.Name = names.ServicePortNameH2C
 		http.AppProtocol = ptr.To("kubernetes.io/h2c")
 	}
 	return []corev1.ServicePort{http, {

@@ -13,12 +13,11 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
-	"flywheel.dev/pkg/activator"
+	activatorserver "flywheel.dev/pkg/activator/server"
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	servingfake "flywheel.dev/pkg/client/clientset/versioned/fake"
 	gt "flywheel.dev/pkg/gateway/gatewaytest"
-	"flywheel.dev/pkg/reconciler/revision/resources"
 	revisionnames "flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
@@ -27,7 +26,7 @@ import (
 // Revision (no containerConcurrency limit, the default timeout) and its
 // private Service's EndpointSlice with one ready pod at backend. It stops
 // at once when told to.
-func newActivator(backend, listen, admin string, log *slog.Logger) (*activator.Activator, error) {
+func newActivator(backend, listen, admin string, log *slog.Logger) (*activatorserver.Activator, error) {
 	host, port, err := net.SplitHostPort(backend)
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", backend, err)
@@ -47,7 +46,7 @@ func newActivator(backend, listen, admin string, log *slog.Logger) (*activator.A
 			},
 		},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(resources.ServicePortNameHTTP), Port: ptr.To(int32(p))}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(revisionnames.ServicePortNameHTTP), Port: ptr.To(int32(p))}},
 		Endpoints: []discoveryv1.Endpoint{{
 			Addresses:  []string{host},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
@@ -61,7 +60,7 @@ func newActivator(backend, listen, admin string, log *slog.Logger) (*activator.A
 		},
 	}
 	rev.Spec.Containers = []corev1.Container{{Image: "bench"}}
-	return activator.New(activator.Config{
+	return activatorserver.New(activatorserver.Config{
 		Kube:            kube,
 		Serving:         servingfake.NewSimpleClientset(rev),
 		Address:         listen,

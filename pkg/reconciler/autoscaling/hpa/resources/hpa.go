@@ -16,7 +16,6 @@ import (
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
 	"flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/apis/serving"
-	"flywheel.dev/pkg/autoscaler/custommetrics"
 )
 
 // Targets of the resource metrics when the target annotation is unset,
@@ -91,7 +90,7 @@ func metricSpec(metric string, a autoscaling.Annotations, containerConcurrency i
 		}
 		return resourceMetric(corev1.ResourceMemory, autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &value}), nil
 	}
-	name, ok := custommetrics.MetricFor(metric)
+	name, ok := autoscaling.CustomMetricFor(metric)
 	if !ok {
 		return autoscalingv2.MetricSpec{}, fmt.Errorf("the HPA class cannot scale on metric %q: use concurrency, rps, cpu or memory", metric)
 	}

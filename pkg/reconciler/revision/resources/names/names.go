@@ -20,3 +20,12 @@ func PublicService(revision string) string { return revision }
 // PrivateService is the Service that selects the Revision's pods, for the
 // autoscaler's scraper and the serverless endpoints logic.
 func PrivateService(revision string) string { return kmeta.ChildName(revision, "-private") }
+
+// The names of the request port of the Revision's Services, by the
+// protocol the app speaks. The activator's Service names its ports alike,
+// and the activator finds a pod's request port by them in the private
+// Service's EndpointSlices.
+const (
+	ServicePortNameHTTP = "http"
+	ServicePortNameH2C  = "http2"
+)

@@ -1,4 +1,4 @@
-package activator
+package server
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -19,16 +20,21 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
+	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	servinginformers "flywheel.dev/pkg/client/informers/externalversions"
 	"flywheel.dev/pkg/network/forward"
 )
 
+// Defaults of Config: the contract's ports on every interface.
+var (
+	DefaultAddress      = ":" + strconv.Itoa(activator.Port)
+	DefaultAdminAddress = ":" + strconv.Itoa(activator.AdminPort)
+)
+
 // Defaults of Config.
 const (
-	DefaultAddress         = ":8012"
-	DefaultAdminAddress    = ":9092"
 	DefaultMaxQueueDepth   = 1000
 	DefaultRequestTimeout  = 300 * time.Second
 	DefaultDrainWindow     = 10 * time.Second
@@ -52,13 +58,14 @@ type Config struct {
 	// AdminAddress serves /livez, /readyz and /healthz; empty means
 	// DefaultAdminAddress.
 	AdminAddress string
-	// AutoscalerURL is where reports go (StatsPath on the autoscaler).
+	// AutoscalerURL is where reports go (activator.StatsPath on the
+	// autoscaler).
 	AutoscalerURL string
 	// AutoscalerService, when AutoscalerURL is empty, is the autoscaler's
-	// Service: reports go to StatsPath on a ready endpoint of its port
-	// AutoscalerStatsPort, found through its EndpointSlices, so that
-	// neither cluster DNS nor a Service proxy is needed. Both empty
-	// sends no reports.
+	// Service: reports go to activator.StatsPath on a ready endpoint of
+	// its port activator.AutoscalerStatsPort, found through its
+	// EndpointSlices, so that neither cluster DNS nor a Service proxy is
+	// needed. Both empty sends no reports.
 	AutoscalerService types.NamespacedName
 	// PodName names this activator in its reports; it is the pod's name
 	// on a cluster.

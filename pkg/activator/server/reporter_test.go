@@ -1,4 +1,4 @@
-package activator
+package server
 
 import (
 	"strings"
@@ -10,6 +10,8 @@ import (
 	discoveryv1listers "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"flywheel.dev/pkg/activator"
 )
 
 // TestAutoscalerURLComesFromTheServicesEndpoints finds the autoscaler
@@ -24,7 +26,7 @@ func TestAutoscalerURLComesFromTheServicesEndpoints(t *testing.T) {
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready)}}},
 			Ports: []discoveryv1.EndpointPort{
 				{Name: ptr.To("https"), Port: ptr.To[int32](8443)},
-				{Name: ptr.To(AutoscalerStatsPort), Port: ptr.To[int32](8081)},
+				{Name: ptr.To(activator.AutoscalerStatsPort), Port: ptr.To[int32](8081)},
 			},
 		}
 	}
@@ -34,10 +36,10 @@ func TestAutoscalerURLComesFromTheServicesEndpoints(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{name: "a ready endpoint", slices: []*discoveryv1.EndpointSlice{slice("a", true, "10.244.0.9")}, want: "http://10.244.0.9:8081" + StatsPath},
+		{name: "a ready endpoint", slices: []*discoveryv1.EndpointSlice{slice("a", true, "10.244.0.9")}, want: "http://10.244.0.9:8081" + activator.StatsPath},
 		{name: "only unready endpoints", slices: []*discoveryv1.EndpointSlice{slice("a", false, "10.244.0.9")}, wantErr: "no ready endpoint"},
 		{name: "no slices", wantErr: "no ready endpoint"},
-		{name: "the ready one of two", slices: []*discoveryv1.EndpointSlice{slice("a", false, "10.244.0.8"), slice("b", true, "10.244.0.9")}, want: "http://10.244.0.9:8081" + StatsPath},
+		{name: "the ready one of two", slices: []*discoveryv1.EndpointSlice{slice("a", false, "10.244.0.8"), slice("b", true, "10.244.0.9")}, want: "http://10.244.0.9:8081" + activator.StatsPath},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})

@@ -1,4 +1,4 @@
-package activator
+package server
 
 import (
 	"context"
@@ -21,7 +21,6 @@ import (
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/stats"
-	"flywheel.dev/pkg/reconciler/revision/resources"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
@@ -108,7 +107,7 @@ func (g *registry) upsertRevision(rev *v1.Revision) {
 	if ts := rev.Spec.TimeoutSeconds; ts != nil && *ts > 0 {
 		timeout = time.Duration(*ts) * time.Second
 	}
-	h2c := resources.AppProtocol(rev) == queue.AppProtocolH2C
+	h2c := rev.Spec.AppProtocol() == queue.AppProtocolH2C
 
 	g.mu.Lock()
 	r, ok := g.revisions[key]
@@ -202,7 +201,7 @@ func requestPort(s *discoveryv1.EndpointSlice) (int32, bool) {
 		if p.Name == nil || p.Port == nil {
 			continue
 		}
-		if *p.Name == resources.ServicePortNameHTTP || *p.Name == resources.ServicePortNameH2C {
+		if *p.Name == names.ServicePortNameHTTP || *p.Name == names.ServicePortNameH2C {
 			return *p.Port, true
 		}
 	}

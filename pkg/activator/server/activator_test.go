@@ -1,4 +1,4 @@
-package activator
+package server
 
 import (
 	"context"
@@ -22,11 +22,11 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
 
+	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	servingfake "flywheel.dev/pkg/client/clientset/versioned/fake"
 	"flywheel.dev/pkg/queue"
-	"flywheel.dev/pkg/reconciler/revision/resources"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
@@ -40,18 +40,18 @@ type env struct {
 	serving *servingfake.Clientset
 	url     string
 	// stats receives what the activator reports to the autoscaler.
-	stats chan Stat
+	stats chan activator.Stat
 }
 
 func startActivator(t testing.TB, cfg Config) *env {
 	t.Helper()
-	e := &env{t: t, kube: kubefake.NewClientset(), serving: servingfake.NewSimpleClientset(), stats: make(chan Stat, 1000)}
+	e := &env{t: t, kube: kubefake.NewClientset(), serving: servingfake.NewSimpleClientset(), stats: make(chan activator.Stat, 1000)}
 	autoscaler := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != StatsPath || r.Method != http.MethodPost {
+		if r.URL.Path != activator.StatsPath || r.Method != http.MethodPost {
 			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 			return
 		}
-		var batch StatBatch
+		var batch activator.StatBatch
 		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -67,7 +67,7 @@ func startActivator(t testing.TB, cfg Config) *env {
 
 	cfg.Kube, cfg.Serving = e.kube, e.serving
 	cfg.Address, cfg.AdminAddress = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.AutoscalerURL = autoscaler.URL + StatsPath
+	cfg.AutoscalerURL = autoscaler.URL + activator.StatsPath
 	cfg.PodName = "activator-0"
 	if cfg.DrainWindow == 0 {
 		cfg.DrainWindow = -1
@@ -159,7 +159,7 @@ func (e *env) writeSlices(key types.NamespacedName, ready bool, addrs ...string)
 				},
 			},
 			AddressType: discoveryv1.AddressTypeIPv4,
-			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(resources.ServicePortNameHTTP), Port: ptr.To(int32(n))}},
+			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(names.ServicePortNameHTTP), Port: ptr.To(int32(n))}},
 			Endpoints: []discoveryv1.Endpoint{{
 				Addresses:  []string{host},
 				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready), Serving: ptr.To(ready), Terminating: ptr.To(false)},

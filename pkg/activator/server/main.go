@@ -1,4 +1,4 @@
-package activator
+package server
 
 import (
 	"context"
@@ -14,12 +14,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
-)
 
-// PodNameEnv names the environment variable that carries the pod's name
-// (the downward API's metadata.name), which the activator's reports give
-// as theirs.
-const PodNameEnv = "POD_NAME"
+	"flywheel.dev/pkg/activator"
+)
 
 // Main is the activator binary: it parses args, runs the activator until
 // SIGTERM or SIGINT, drains, and returns the exit code.
@@ -29,8 +26,8 @@ func Main(args []string, stderr io.Writer) int {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty uses the in-cluster configuration")
 	address := fs.String("address", DefaultAddress, "address to serve requests on (HTTP/1.1 and h2c)")
 	admin := fs.String("admin-address", DefaultAdminAddress, "address of /livez, /readyz and /healthz")
-	autoscaler := fs.String("autoscaler-url", "", "URL the load reports go to, e.g. http://autoscaler.flywheel-system.svc:8080"+StatsPath)
-	autoscalerService := fs.String("autoscaler-service", "", "namespace/name of the autoscaler's Service, whose ready endpoint (port "+AutoscalerStatsPort+") takes the load reports when --autoscaler-url is empty; both empty send none")
+	autoscaler := fs.String("autoscaler-url", "", "URL the load reports go to, e.g. http://autoscaler.flywheel-system.svc:8080"+activator.StatsPath)
+	autoscalerService := fs.String("autoscaler-service", "", "namespace/name of the autoscaler's Service, whose ready endpoint (port "+activator.AutoscalerStatsPort+") takes the load reports when --autoscaler-url is empty; both empty send none")
 	queueDepth := fs.Int("max-queue-depth", DefaultMaxQueueDepth, "most requests that wait for a pod of one revision; more get 503")
 	drain := fs.Duration("drain-window", DefaultDrainWindow, "how long to keep serving, reporting not ready, after SIGTERM")
 	shutdown := fs.Duration("shutdown-timeout", DefaultShutdownTimeout, "how long to wait for requests in flight after the drain window")
@@ -75,7 +72,7 @@ func Main(args []string, stderr io.Writer) int {
 		AdminAddress:      *admin,
 		AutoscalerURL:     *autoscaler,
 		AutoscalerService: autoscalerSvc,
-		PodName:           os.Getenv(PodNameEnv),
+		PodName:           os.Getenv(activator.PodNameEnv),
 		MaxQueueDepth:     *queueDepth,
 		DrainWindow:       *drain,
 		ShutdownTimeout:   *shutdown,
