@@ -20,6 +20,7 @@ import (
 
 	"flywheel.dev/pkg/gateway/proxy"
 	"flywheel.dev/pkg/gateway/routing"
+	"flywheel.dev/pkg/process"
 )
 
 // Gateway is a gateway process: its listeners, bound by New, and the
@@ -32,11 +33,10 @@ type Gateway struct {
 
 	servers map[types.NamespacedName]*server
 	admin   net.Listener
-	// loaded is closed once the first tables, built from synced caches,
-	// are in place; draining is set once Run's context is done. The
-	// gateway is ready between the two.
-	loaded   chan struct{}
-	draining atomic.Bool
+	// health is loaded once the first tables, built from synced caches,
+	// are in place, and draining once Run's context is done. The gateway
+	// is ready between the two.
+	health *process.Health
 }
 
 // server serves one Gateway.
@@ -63,7 +63,7 @@ func New(cfg Config) (*Gateway, error) {
 	cfg = cfg.withDefaults()
 	g := &Gateway{
 		cfg: cfg, log: cfg.Logger, kube: cfg.Kube, gateways: cfg.GatewayAPI,
-		servers: map[types.NamespacedName]*server{}, loaded: make(chan struct{}),
+		servers: map[types.NamespacedName]*server{}, health: process.NewHealth("routes not loaded yet"),
 	}
 	if len(cfg.Listen) == 0 {
 		return nil, errors.New("no Gateway to serve: give at least one --listen NAMESPACE/GATEWAY=HOST:PORT")
@@ -155,10 +155,10 @@ func (g *Gateway) closeListeners() {
 	}
 }
 
-// Run loads the routes, serves them until ctx is done, then drains: it
-// reports not ready for the drain window while still serving, then stops
-// accepting connections and waits, up to the shutdown timeout, for
-// requests in flight.
+// Run loads the routes, serves them until ctx is done, then drains
+// (process.Servers.Run): it reports not ready for the drain window while
+// still serving, stops watching, then stops accepting connections and
+// waits, up to the shutdown timeout, for requests in flight.
 //
 // The listeners, bound by New, are served only once the first tables are
 // built from synced caches: until then a connection waits in the
@@ -166,111 +166,49 @@ func (g *Gateway) closeListeners() {
 // are, rather than with a 503 or 404 that only says the gateway has just
 // started, as a restarted gateway under load would otherwise answer.
 func (g *Gateway) Run(ctx context.Context) error {
-	admin := &http.Server{Handler: g.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	serveErr := make(chan error, len(g.servers)+1)
-	go serve(admin, g.admin, serveErr)
-
 	syncCtx, stopSync := context.WithCancel(context.Background())
-	syncDone := make(chan error, 1)
-	go func() { syncDone <- g.watch(syncCtx) }()
-	g.log.Info("loading the routes before serving")
-
-	var err error
-	watching, serving := true, false
-	for stop := false; !stop; {
-		select {
-		case <-ctx.Done():
-			stop = true
-		case err = <-serveErr:
-			err, stop = fmt.Errorf("serving: %w", err), true
-		case err = <-syncDone:
-			watching, stop = false, true
+	defer stopSync()
+	watchFailed := make(chan error, 1)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		err := g.watch(syncCtx)
+		if syncCtx.Err() == nil {
+			// It stopped on its own: the gateway stops too.
 			if err != nil {
 				err = fmt.Errorf("watching the API server: %w", err)
 			}
-		case <-g.loadedUnlessServing(serving):
-			serving = true
-			for _, s := range g.servers {
-				g.log.Info("serving Gateway", "gateway", s.gateway.String(), "address", s.listener.Addr().String())
-				go serve(s.http, s.listener, serveErr)
-			}
+			watchFailed <- err
+		} else if err != nil {
+			g.log.Warn("watching stopped with an error", "error", err)
 		}
-	}
+	}()
+	g.log.Info("loading the routes before serving")
 
-	g.draining.Store(true)
-	// Nothing can have been sent here before it served.
-	if err == nil && serving && g.cfg.DrainWindow > 0 {
-		g.log.Info("draining: not ready, still serving", "window", g.cfg.DrainWindow.String())
-		time.Sleep(g.cfg.DrainWindow)
+	served := g.served()
+	servers := make([]process.Server, 0, len(served))
+	for _, gw := range served {
+		s := g.servers[gw]
+		servers = append(servers, process.Server{HTTP: s.http, Listener: s.listener, LogAttrs: []any{"gateway", gw.String()}})
 	}
-	stopSync()
-	if watching {
-		// It stops without error once told to; waiting lets a status
-		// write in progress finish before the process goes.
-		if werr := <-syncDone; werr != nil {
-			g.log.Warn("watching stopped with an error", "error", werr)
-		}
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
-	defer cancel()
-	for _, s := range g.servers {
-		if serr := s.http.Shutdown(shutdownCtx); serr != nil {
-			g.log.Warn("requests still in flight at the end of the shutdown timeout", "gateway", s.gateway.String(), "error", serr)
-			_ = s.http.Close()
-		}
-		// Shutdown closes only the listeners it served.
-		_ = s.listener.Close()
-	}
-	_ = admin.Close()
+	err := process.Servers{
+		Admin:           g.admin,
+		Health:          g.health,
+		Serve:           servers,
+		ServingMessage:  "serving Gateway",
+		DrainWindow:     g.cfg.DrainWindow,
+		ShutdownTimeout: g.cfg.ShutdownTimeout,
+		Failed:          watchFailed,
+		Drained: func() {
+			// It stops without error once told to; waiting lets a status
+			// write in progress finish before the process goes.
+			stopSync()
+			<-watchDone
+		},
+		Log: g.log,
+	}.Run(ctx)
 	g.log.Info("stopped")
 	return err
-}
-
-// loadedUnlessServing returns the channel closed once the routes are
-// loaded, or nil, which never receives, once the listeners are served.
-func (g *Gateway) loadedUnlessServing(serving bool) <-chan struct{} {
-	if serving {
-		return nil
-	}
-	return g.loaded
-}
-
-// isLoaded reports whether the first tables are in place.
-func (g *Gateway) isLoaded() bool {
-	select {
-	case <-g.loaded:
-		return true
-	default:
-		return false
-	}
-}
-
-// serve reports on errc why s stopped serving, unless Shutdown or Close
-// stopped it.
-func serve(s *http.Server, ln net.Listener, errc chan<- error) {
-	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		errc <- err
-	}
-}
-
-// adminHandler serves /livez (the process runs) and /readyz, also as
-// /healthz (the routes are loaded and the gateway is not draining).
-func (g *Gateway) adminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(w, "ok") })
-	ready := func(w http.ResponseWriter, _ *http.Request) {
-		switch {
-		case g.draining.Load():
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-		case !g.isLoaded():
-			http.Error(w, "routes not loaded yet", http.StatusServiceUnavailable)
-		default:
-			_, _ = fmt.Fprintln(w, "ok")
-		}
-	}
-	mux.HandleFunc("GET /readyz", ready)
-	mux.HandleFunc("GET /healthz", ready)
-	return mux
 }
 
 // served returns the Gateways this process serves, sorted.

@@ -1,17 +1,14 @@
 package gateway
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os/signal"
-	"syscall"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"flywheel.dev/pkg/process"
 )
 
 // Main is the gateway binary: it parses args, runs the gateway until
@@ -23,43 +20,28 @@ func Main(args []string, stderr io.Writer) int {
 	fs.Func("listen", "`NAMESPACE/GATEWAY=HOST:PORT`: serve the Gateway's HTTP listeners there; repeat for each Gateway", func(v string) error {
 		return ParseListen(listen, v)
 	})
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file; empty uses the in-cluster configuration")
-	admin := fs.String("admin-address", DefaultAdminAddress, "address of /livez, /readyz and /healthz")
-	drain := fs.Duration("drain-window", DefaultDrainWindow, "how long to keep serving, reporting not ready, after SIGTERM")
-	shutdown := fs.Duration("shutdown-timeout", DefaultShutdownTimeout, "how long to wait for requests in flight after the drain window")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	var common process.Flags
+	common.Register(fs, process.Flags{AdminAddress: DefaultAdminAddress, DrainWindow: DefaultDrainWindow, ShutdownTimeout: DefaultShutdownTimeout})
+	if code, ok := process.Parse(fs, args); !ok {
+		return code
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	if *drain == 0 {
-		// Zero in Config means the default; on the command line it
-		// means what it says.
-		*drain = -1
-	}
-
-	rest, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	log := process.NewLogger(stderr)
+	rest, err := clientcmd.BuildConfigFromFlags("", common.Kubeconfig)
 	if err != nil {
-		fmt.Fprintf(stderr, "loading the API server configuration (--kubeconfig %q): %v\n", *kubeconfig, err)
-		return 1
+		fmt.Fprintf(stderr, "loading the API server configuration (--kubeconfig %q): %v\n", common.Kubeconfig, err)
+		return process.ExitFailed
 	}
 	rest.UserAgent = "flywheel-gateway"
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := process.SignalContext()
 	defer stop()
 	err = Run(ctx, Config{
 		RESTConfig:      rest,
 		Listen:          listen,
-		AdminAddress:    *admin,
-		DrainWindow:     *drain,
-		ShutdownTimeout: *shutdown,
+		AdminAddress:    common.AdminAddress,
+		DrainWindow:     common.ConfigDrainWindow(),
+		ShutdownTimeout: common.ShutdownTimeout,
 		Logger:          log,
 	})
-	if err != nil {
-		log.Error("gateway failed", "error", err)
-		return 1
-	}
-	return 0
+	return process.ExitCode(log, "gateway", err)
 }

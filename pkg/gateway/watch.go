@@ -195,10 +195,7 @@ func (g *Gateway) sync(ctx context.Context, c *caches) error {
 		s.table.Store(t)
 	}
 	c.endpoints.Prune()
-	if !g.isLoaded() {
-		// Only this goroutine closes it.
-		close(g.loaded)
-	}
+	g.health.MarkLoaded()
 
 	// The tables above are serving: status may now say so.
 	now := metav1.Now()

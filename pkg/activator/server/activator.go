@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -25,6 +24,7 @@ import (
 	"flywheel.dev/pkg/client/clientset/versioned"
 	servinginformers "flywheel.dev/pkg/client/informers/externalversions"
 	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/process"
 )
 
 // Defaults of Config: the contract's ports on every interface.
@@ -147,11 +147,10 @@ type Activator struct {
 	// the informer's first list, the registry holds every Revision and
 	// its pods.
 	handlers []cache.ResourceEventHandlerRegistration
-	// loaded is closed once the handlers have synced; draining is set
-	// once Run's context is done. The activator is ready between the two.
-	loaded   chan struct{}
-	draining atomic.Bool
-	slices   informers.SharedInformerFactory
+	// health is loaded once the handlers have synced, and draining once
+	// Run's context is done. The activator is ready between the two.
+	health *process.Health
+	slices informers.SharedInformerFactory
 	// autoscalerSlices watches the autoscaler's Service's slices, with
 	// Config.AutoscalerService.
 	autoscalerSlices informers.SharedInformerFactory
@@ -171,7 +170,7 @@ func Run(ctx context.Context, cfg Config) error {
 // before anything runs and tests can ask for port 0.
 func New(cfg Config) (*Activator, error) {
 	cfg = cfg.withDefaults()
-	a := &Activator{cfg: cfg, log: cfg.Logger, kube: cfg.Kube, serving: cfg.Serving, loaded: make(chan struct{})}
+	a := &Activator{cfg: cfg, log: cfg.Logger, kube: cfg.Kube, serving: cfg.Serving, health: process.NewHealth("revisions and endpoints not loaded yet")}
 	if cfg.RESTConfig == nil && (a.kube == nil || a.serving == nil) {
 		return nil, errors.New("no API server to watch: Config needs RESTConfig, or both Kube and Serving")
 	}
@@ -248,10 +247,11 @@ func (a *Activator) Addr() net.Addr { return a.listener.Addr() }
 // AdminAddr returns the address of /livez and /readyz.
 func (a *Activator) AdminAddr() net.Addr { return a.admin.Addr() }
 
-// Run loads the Revisions, serves until ctx is done, then drains: it
-// reports not ready for the drain window while still serving, then stops
-// accepting connections and waits, up to the shutdown timeout, for
-// requests in flight, those still waiting for a pod included.
+// Run loads the Revisions, serves until ctx is done, then drains
+// (process.Servers.Run): it reports not ready for the drain window while
+// still serving, then stops accepting connections and waits, up to the
+// shutdown timeout, for requests in flight, those still waiting for a pod
+// included.
 //
 // The listener, bound by New, is served only once the registry holds
 // every Revision and its pods as the informers first listed them: until
@@ -259,10 +259,6 @@ func (a *Activator) AdminAddr() net.Addr { return a.admin.Addr() }
 // forwarded once they are, rather than answered 503 or 404 because a
 // restarted activator does not know its Revision yet.
 func (a *Activator) Run(ctx context.Context) error {
-	admin := &http.Server{Handler: a.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	serveErr := make(chan error, 2)
-	go serve(admin, a.admin, serveErr)
-
 	watchCtx, stopWatching := context.WithCancel(context.Background())
 	defer stopWatching()
 	a.slices.Start(watchCtx.Done())
@@ -278,94 +274,27 @@ func (a *Activator) Run(ctx context.Context) error {
 	a.log.Info("loading the revisions before serving")
 	go func() {
 		if cache.WaitFor(watchCtx, "", synced...) {
-			close(a.loaded)
+			a.health.MarkLoaded()
 		}
 	}()
 	if a.reporter != nil {
 		go a.reporter.run(watchCtx)
 	}
 
-	var err error
-	serving := false
-	for stop := false; !stop; {
-		select {
-		case <-ctx.Done():
-			stop = true
-		case err = <-serveErr:
-			err, stop = fmt.Errorf("serving: %w", err), true
-		case <-a.loadedUnlessServing(serving):
-			serving = true
-			a.log.Info("revisions loaded: serving", "address", a.listener.Addr().String())
-			go serve(a.server, a.listener, serveErr)
-		}
-	}
-
-	a.draining.Store(true)
-	// Nothing can have been sent here before it served.
-	if err == nil && serving && a.cfg.DrainWindow > 0 {
-		a.log.Info("draining: not ready, still serving", "window", a.cfg.DrainWindow.String())
-		time.Sleep(a.cfg.DrainWindow)
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
+	err := process.Servers{
+		Admin:           a.admin,
+		Health:          a.health,
+		Serve:           []process.Server{{HTTP: a.server, Listener: a.listener}},
+		ServingMessage:  "revisions loaded: serving",
+		DrainWindow:     a.cfg.DrainWindow,
+		ShutdownTimeout: a.cfg.ShutdownTimeout,
+		Log:             a.log,
+	}.Run(ctx)
 	// Pods keep coming while requests wait, so the informers run until
 	// the last request is done.
-	if serr := a.server.Shutdown(shutdownCtx); serr != nil {
-		a.log.Warn("requests still in flight at the end of the shutdown timeout", "error", serr)
-		_ = a.server.Close()
-	}
-	// Shutdown closes the listener only if it was served.
-	_ = a.listener.Close()
 	stopWatching()
 	a.slices.Shutdown()
 	a.revisions.Shutdown()
-	_ = admin.Close()
 	a.log.Info("stopped")
 	return err
-}
-
-// loadedUnlessServing returns the channel closed once the Revisions are
-// loaded, or nil, which never receives, once the listener is served.
-func (a *Activator) loadedUnlessServing(serving bool) <-chan struct{} {
-	if serving {
-		return nil
-	}
-	return a.loaded
-}
-
-// isLoaded reports whether the registry holds what the informers first
-// listed.
-func (a *Activator) isLoaded() bool {
-	select {
-	case <-a.loaded:
-		return true
-	default:
-		return false
-	}
-}
-
-func serve(s *http.Server, ln net.Listener, errc chan<- error) {
-	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		errc <- err
-	}
-}
-
-// adminHandler serves /livez (the process runs) and /readyz, also as
-// /healthz (the Revisions are loaded and the activator is not draining).
-func (a *Activator) adminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintln(w, "ok") })
-	ready := func(w http.ResponseWriter, _ *http.Request) {
-		switch {
-		case a.draining.Load():
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-		case !a.isLoaded():
-			http.Error(w, "revisions and endpoints not loaded yet", http.StatusServiceUnavailable)
-		default:
-			_, _ = fmt.Fprintln(w, "ok")
-		}
-	}
-	mux.HandleFunc("GET /readyz", ready)
-	mux.HandleFunc("GET /healthz", ready)
-	return mux
 }

@@ -1,18 +1,14 @@
 package sidecar
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"k8s.io/utils/clock"
 
+	"flywheel.dev/pkg/process"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/intercept"
 	"flywheel.dev/pkg/queue/stats"
@@ -31,14 +27,15 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	if len(args) > 0 && args[0] == queue.IPTablesCommand {
 		return intercept.Main(args[1:], stdout, stderr)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg, err := queue.ConfigFromEnv(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "queue-proxy: invalid configuration:\n%v\n", err)
-		return 2
+		return process.ExitUsage
 	}
-	log = log.With("revision", cfg.Revision, "pod", cfg.Pod)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	log := process.NewLogger(stderr).With("revision", cfg.Revision, "pod", cfg.Pod)
+	// The drain is the sidecar's own (Sidecar.Run): the preStop hook and
+	// the drain window of queue.Config, not process.Servers.
+	ctx, stop := process.SignalContext()
 	defer stop()
 
 	// The wall clock's seconds: the autoscaler scrapes just after each
@@ -47,7 +44,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	metrics, err := stats.Mux(tracker, stats.LabelsFromConfig(cfg))
 	if err != nil {
 		log.Error("setting up metrics", "error", err)
-		return 1
+		return process.ExitFailed
 	}
 	s := New(cfg, Options{
 		Logger:  log,
@@ -62,7 +59,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		"containerConcurrency", cfg.ContainerConcurrency, "queueDepth", cfg.QueueDepth)
 	if err := s.Run(ctx); err != nil {
 		log.Error("queue-proxy stopped", "error", err)
-		return 1
+		return process.ExitFailed
 	}
-	return 0
+	return process.ExitOK
 }
