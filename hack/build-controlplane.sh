@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager and kube-proxy from
-# the pinned Go modules in third_party/controlplane, and CoreDNS from its own
-# in third_party/coredns, once per version, into a cache under the user's
-# cache directory, and prints that directory. Nothing is downloaded but Go
-# modules.
+# the pinned Go modules in third_party/controlplane, CoreDNS from its own
+# in third_party/coredns and metrics-server from third_party/metricsserver,
+# once per version, into a cache under the user's cache directory, and
+# prints that directory. Nothing is downloaded but Go modules.
 #
 # The cache key covers everything that decides the binaries (the tools
-# module's files and the Go version), so a fresh clone on the same machine
-# reuses an earlier build and a version bump builds anew.
+# modules' files and the Go version), so a fresh clone on the same machine
+# reuses an earlier build and a version bump builds anew. metrics-server
+# has a key of its own, kept beside it: a new release of it rebuilds it
+# alone, not the control plane's twelve minutes.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,17 +17,23 @@ module="$root/third_party/controlplane"
 kube_version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' "$module/go.mod")
 etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$module/go.mod")
 coredns_module="$root/third_party/coredns"
+metricsserver_module="$root/third_party/metricsserver"
+metricsserver_key=$( (cd "$metricsserver_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 
 key=$( (cd "$module" && cat go.mod go.sum */main.go; cd "$coredns_module" && cat go.mod go.sum main.go; go version) | sha256sum | cut -c1-16)
 cache="${FLYWHEEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}/controlplane/${kube_version}-${etcd_version}-${key}"
 
 binaries=(etcd kube-apiserver kube-controller-manager kube-proxy coredns)
-cached() {
+controlplane_cached() {
 	local b
 	for b in "${binaries[@]}"; do
 		[[ -x "$cache/$b" ]] || return 1
 	done
 }
+metricsserver_cached() {
+	[[ -x "$cache/metrics-server" && "$(cat "$cache/metrics-server.key" 2>/dev/null)" == "$metricsserver_key" ]]
+}
+cached() { controlplane_cached && metricsserver_cached; }
 if cached; then
 	echo "$cache"
 	exit 0
@@ -56,13 +64,21 @@ kube_ldflags="-s -w
  -X k8s.io/client-go/pkg/version.gitMajor=1
  -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
 
-echo >&2 "building etcd ${etcd_version}, kube-apiserver, kube-controller-manager and kube-proxy ${kube_version}, and CoreDNS (first time only, ~12 min on 2 cores)"
-cd "$module"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/etcd" ./etcd
-CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-apiserver" ./kube-apiserver
-CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-controller-manager" ./kube-controller-manager
-CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-proxy" ./kube-proxy
-cd "$coredns_module"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/coredns" .
-mv "$work"/* "$cache"/
+if ! controlplane_cached; then
+	echo >&2 "building etcd ${etcd_version}, kube-apiserver, kube-controller-manager and kube-proxy ${kube_version}, and CoreDNS (first time only, ~12 min on 2 cores)"
+	cd "$module"
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/etcd" ./etcd
+	CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-apiserver" ./kube-apiserver
+	CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-controller-manager" ./kube-controller-manager
+	CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$work/kube-proxy" ./kube-proxy
+	cd "$coredns_module"
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/coredns" .
+fi
+if ! metricsserver_cached; then
+	echo >&2 "building metrics-server (first time only, ~3 min on 2 cores)"
+	cd "$metricsserver_module"
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+	echo "$metricsserver_key" >"$work/metrics-server.key"
+fi
+mv -f "$work"/* "$cache"/
 echo "$cache"

@@ -82,6 +82,118 @@ func TestHPAClassScalesWithLoadToZeroAndBack(t *testing.T) {
 	})
 }
 
+// TestHPAClassScalesOnCPU gives a Revision of the HPA class a cpu target
+// of 20% of its 50m request, and a light load that keeps about a tenth of
+// a core busy: Kubernetes' HPA controller reads the pods' CPU from
+// metrics.k8s.io, which metrics-server serves from what the process node
+// reports, and must grow the Revision to its max-scale of 3. The same API
+// answers kubectl top pods.
+func TestHPAClassScalesOnCPU(t *testing.T) {
+	ctx := t.Context()
+	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
+	ns := newNamespace(t, "hpa-cpu")
+	svc := sleeperService(ns, "burner", map[string]string{
+		serving.ClassAnnotation.String():    serving.HPAClass,
+		serving.MetricAnnotation.String():   serving.MetricCPU,
+		serving.TargetAnnotation.String():   "20",
+		serving.MaxScaleAnnotation.String(): "3",
+	})
+	c := &svc.Spec.Template.Spec.Containers[0]
+	c.Env = []corev1.EnvVar{{Name: "BURN", Value: "5ms"}}
+	c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}
+	created, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := waitReady(t, client, ns, "burner", created.Generation)
+	deployment := names.Deployment(ready.Status.LatestReadyRevisionName)
+
+	// Two clients, each request 5 ms of CPU and 50 ms of sleep: about
+	// 0.2 cores, bounded in requests and time.
+	loadCtx, stopLoad := context.WithTimeout(ctx, 3*time.Minute)
+	defer stopLoad()
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		runLoad(loadCtx, ready.Status.URL.Host, 2, 4000)
+	}()
+	defer func() { stopLoad(); <-loadDone }()
+
+	// kubectl top pods: the pod's CPU through the aggregation layer.
+	path := "/apis/metrics.k8s.io/v1beta1/namespaces/" + ns + "/pods"
+	var last string
+	err = wait.PollUntilContextTimeout(loadCtx, time.Second, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		raw, err := cluster.Kube.Discovery().RESTClient().Get().AbsPath(path).DoRaw(ctx)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = string(raw)
+		var list struct {
+			Items []struct {
+				Containers []struct {
+					Name  string
+					Usage map[corev1.ResourceName]resource.Quantity
+				}
+			}
+		}
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return false, err
+		}
+		for _, p := range list.Items {
+			for _, c := range p.Containers {
+				if cpu := c.Usage[corev1.ResourceCPU]; c.Name == "user-container" && !cpu.IsZero() {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("GET %s never showed the app's CPU (%v); last: %s", path, err, last)
+	}
+	t.Logf("GET %s:\n%s", path, last)
+
+	waitDeploymentReplicas(t, ns, deployment, 3, 2*time.Minute)
+	h, err := cluster.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
+	if err == nil && len(h.Items) == 1 {
+		t.Logf("HorizontalPodAutoscaler %s: current %d, desired %d, metrics %+v", h.Items[0].Name,
+			h.Items[0].Status.CurrentReplicas, h.Items[0].Status.DesiredReplicas, h.Items[0].Status.CurrentMetrics)
+	}
+}
+
+// TestHPAClassScalesOnMemory gives a Revision of the HPA class a memory
+// target of 40 Mi per pod and an app that holds 64 Mi: with no request at
+// all the HPA controller reads the pod's working set from metrics.k8s.io
+// and grows the Revision to its max-scale of 3 (a pod of the app without
+// the 64 Mi stays well under the target).
+func TestHPAClassScalesOnMemory(t *testing.T) {
+	ctx := t.Context()
+	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
+	ns := newNamespace(t, "hpa-memory")
+	svc := sleeperService(ns, "holder", map[string]string{
+		serving.ClassAnnotation.String():  serving.HPAClass,
+		serving.MetricAnnotation.String(): serving.MetricMemory,
+		serving.TargetAnnotation.String(): "40",
+		// No request comes: without a floor the Revision would go to
+		// zero after its stable window.
+		serving.MinScaleAnnotation.String(): "1",
+		serving.MaxScaleAnnotation.String(): "3",
+	})
+	svc.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "HOLD", Value: "64"}}
+	created, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := waitReady(t, client, ns, "holder", created.Generation)
+	waitDeploymentReplicas(t, ns, names.Deployment(ready.Status.LatestReadyRevisionName), 3, 2*time.Minute)
+	h, err := cluster.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{})
+	if err == nil && len(h.Items) == 1 {
+		t.Logf("HorizontalPodAutoscaler %s: current %d, desired %d, metrics %+v", h.Items[0].Name,
+			h.Items[0].Status.CurrentReplicas, h.Items[0].Status.DesiredReplicas, h.Items[0].Status.CurrentMetrics)
+	}
+}
+
 // TestBurstCapacityKeepsTheActivatorInPath gives a Revision a target of 10
 // requests per pod and a target burst capacity of 15. With one pod there
 // are only 10 to spare: the autoscaler keeps the activator in the path
