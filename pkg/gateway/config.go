@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -52,6 +53,8 @@ type Config struct {
 	ResyncPeriod time.Duration
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// Meters makes the gateway's request metrics; nil makes none.
+	Meters metric.MeterProvider
 }
 
 // ParseListen parses a --listen value, "namespace/name=host:port", and

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"flywheel.dev/pkg/process"
+	"flywheel.dev/pkg/telemetry"
 )
 
 // Main is the gateway binary: it parses args, runs the gateway until
@@ -35,6 +37,11 @@ func Main(args []string, stderr io.Writer) int {
 
 	ctx, stop := process.SignalContext()
 	defer stop()
+	tel, err := telemetry.Start(ctx, "gateway", rest, log)
+	if err != nil {
+		return process.ExitCode(log, "gateway", err)
+	}
+	defer func() { _ = tel.Shutdown(context.Background()) }()
 	err = Run(ctx, Config{
 		RESTConfig:      rest,
 		Listen:          listen,
@@ -42,6 +49,7 @@ func Main(args []string, stderr io.Writer) int {
 		DrainWindow:     common.ConfigDrainWindow(),
 		ShutdownTimeout: common.ShutdownTimeout,
 		Logger:          log,
+		Meters:          tel.MeterProvider(),
 	})
 	return process.ExitCode(log, "gateway", err)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -95,6 +96,8 @@ type Config struct {
 	Clock clock.WithTicker
 	// Logger receives the activator's logs; nil discards them.
 	Logger *slog.Logger
+	// Meters makes the activator's metrics; nil makes none.
+	Meters metric.MeterProvider
 }
 
 func (c Config) withDefaults() Config {
@@ -224,8 +227,12 @@ func New(cfg Config) (*Activator, error) {
 	protocols.SetHTTP1(true)
 	// The gateway speaks h2c to Revisions whose pods do.
 	protocols.SetUnencryptedHTTP2(true)
+	metrics, err := newInstruments(cfg.Meters, a.registry)
+	if err != nil {
+		return nil, fmt.Errorf("making the activator's instruments: %w", err)
+	}
 	a.server = &http.Server{
-		Handler:           newHandler(a.registry, a.reporter, cfg.Dial, a.log),
+		Handler:           newHandler(a.registry, a.reporter, cfg.Dial, metrics, a.log),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,

@@ -54,6 +54,7 @@ type handler struct {
 	registry *registry
 	reporter *reporter
 	reverse  *httputil.ReverseProxy
+	metrics  instruments
 	log      *slog.Logger
 }
 
@@ -80,26 +81,27 @@ type attempt struct {
 // when none has, and waking the autoscaler when none is ready. The
 // wait's timer is made only when there is a wait: most requests find a
 // pod at once.
-func (at *attempt) acquire() error {
+func (at *attempt) acquire() (cold bool, err error) {
 	at.pod, at.err = at.rev.throttler.tryAcquire()
 	if at.pod != nil || at.err != nil {
-		return at.err
+		return false, at.err
 	}
 	// Only a request that has to wait asks whether any pod is ready:
 	// one that found a pod says that there is.
 	if at.rev.throttler.readyPods() == 0 {
+		cold = true
 		at.reporter.coldRequest(at.rev.key)
 	}
 	at.pod, at.err = at.rev.throttler.acquire(at.ctx)
-	return at.err
+	return cold, at.err
 }
 
 type attemptKey struct{}
 
 func attemptOf(ctx context.Context) *attempt { return ctx.Value(attemptKey{}).(*attempt) }
 
-func newHandler(g *registry, rep *reporter, dial forward.DialFunc, log *slog.Logger) *handler {
-	h := &handler{registry: g, reporter: rep, log: log}
+func newHandler(g *registry, rep *reporter, dial forward.DialFunc, metrics instruments, log *slog.Logger) *handler {
+	h := &handler{registry: g, reporter: rep, log: log, metrics: metrics}
 	h.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(dial),
@@ -143,7 +145,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	defer timer.Stop()
 	r = r.WithContext(ctx)
-	if at.acquire() != nil {
+	waitStart := time.Now()
+	cold, err := at.acquire()
+	h.metrics.recordWait(ctx, at, waitStart, cold, err)
+	if err != nil {
 		h.refuse(w, r, at)
 		return
 	}
@@ -264,7 +269,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// its place back and wait for another, as a new request would.
 		at.rev.throttler.refused(at.pod)
 		at.pod = nil
-		if err := at.acquire(); err != nil {
+		if _, err := at.acquire(); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/process"
+	"flywheel.dev/pkg/telemetry"
 )
 
 // Main is the activator binary: it parses args, runs the activator until
@@ -51,6 +53,11 @@ func Main(args []string, stderr io.Writer) int {
 
 	ctx, stop := process.SignalContext()
 	defer stop()
+	tel, err := telemetry.Start(ctx, "activator", rest, log)
+	if err != nil {
+		return process.ExitCode(log, "activator", err)
+	}
+	defer func() { _ = tel.Shutdown(context.Background()) }()
 	err = Run(ctx, Config{
 		RESTConfig:        rest,
 		Address:           *address,
@@ -62,6 +69,7 @@ func Main(args []string, stderr io.Writer) int {
 		DrainWindow:       common.ConfigDrainWindow(),
 		ShutdownTimeout:   common.ShutdownTimeout,
 		Logger:            log,
+		Meters:            tel.MeterProvider(),
 	})
 	return process.ExitCode(log, "activator", err)
 }

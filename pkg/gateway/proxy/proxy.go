@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"flywheel.dev/pkg/gateway/routing"
 	"flywheel.dev/pkg/network/forward"
 )
@@ -31,6 +33,8 @@ type Options struct {
 	MaxAttempts int
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
+	// Meters makes the request metrics; nil makes none.
+	Meters metric.MeterProvider
 }
 
 // Proxy is the gateway's http.Handler.
@@ -38,6 +42,7 @@ type Proxy struct {
 	table   func() *routing.Table
 	reverse *httputil.ReverseProxy
 	log     *slog.Logger
+	metrics instruments
 }
 
 // New returns a Proxy.
@@ -46,7 +51,7 @@ func New(opts Options) *Proxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{table: opts.Table, log: log}
+	p := &Proxy{table: opts.Table, log: log, metrics: newInstruments(opts.Meters)}
 	p.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(opts),
@@ -66,7 +71,12 @@ func New(opts Options) *Proxy {
 // ServeHTTP routes r: the rule of the current table, then a backend of
 // that rule by weight, then the rule's timeout around forwarding to an
 // endpoint of that backend.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w := &statusWriter{ResponseWriter: rw}
+	var route, backendName string
+	defer func() { p.metrics.record(r.Context(), start, r.Method, w.finalStatus(), route, backendName) }()
+
 	table := p.table()
 	rule := table.Lookup(r)
 	if rule == nil {
@@ -77,7 +87,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no HTTPRoute of %s matches host %q, path %q", gateway, routing.NormalizeHost(r.Host), r.URL.Path))
 		return
 	}
+	route = rule.Route.String()
 	backend := rule.Pick()
+	if backend != nil {
+		backendName = backend.Name
+	}
 	switch {
 	case backend == nil:
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf(

@@ -1,0 +1,253 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+	"knative.dev/pkg/observability/metrics"
+	"knative.dev/pkg/observability/tracing"
+)
+
+// defaultExportInterval is how often metrics are pushed over OTLP when
+// metrics-export-interval does not say: OpenTelemetry's default.
+const defaultExportInterval = time.Minute
+
+// Telemetry is a component's meter and tracer providers. Instruments and
+// tracers taken from them stay valid across Apply: what changes is where
+// their data goes (a Prometheus endpoint, an OTLP receiver, nowhere) and
+// which traces are sampled.
+type Telemetry struct {
+	meters  *sdkmetric.MeterProvider
+	tracers *sdktrace.TracerProvider
+	log     *slog.Logger
+
+	// scrape serves the Prometheus reader's figures.
+	scrape http.Handler
+	// push forwards the periodic reader's exports to the OTLP exporter
+	// in force, if any.
+	push *switchingMetricExporter
+	// spans forwards ended spans to the exporter in force, and sampler
+	// decides by the rate in force.
+	spans   *switchingSpanProcessor
+	sampler *switchingSampler
+
+	mu  sync.Mutex
+	cfg Config
+	// server serves scrape while the protocol is prometheus.
+	server *http.Server
+}
+
+// New returns a component's Telemetry, configured with cfg. attrs
+// describe the process (k8s.pod.name and the like) on every series and
+// span; component becomes service.name.
+func New(ctx context.Context, component string, cfg Config, log *slog.Logger, attrs ...attribute.KeyValue) (*Telemetry, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	res := resource.NewSchemaless(append([]attribute.KeyValue{semconv.ServiceName(component)}, attrs...)...)
+	reg := prometheus.NewRegistry()
+	scrapeReader, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: the Prometheus exporter: %w", err)
+	}
+	interval := cfg.Metrics.ExportInterval
+	if interval <= 0 {
+		interval = defaultExportInterval
+	}
+	t := &Telemetry{
+		log:     log,
+		scrape:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		push:    &switchingMetricExporter{},
+		spans:   &switchingSpanProcessor{},
+		sampler: &switchingSampler{},
+	}
+	t.sampler.set(sdktrace.NeverSample())
+	// Both readers always exist, so that an instrument made now reports
+	// through whichever the configuration picks later. A Prometheus
+	// reader costs nothing until scraped; the periodic one collects
+	// every interval and drops the result when nothing takes it.
+	t.meters = sdkmetric.NewMeterProvider(
+		sdkmetric.WithResource(res),
+		sdkmetric.WithReader(scrapeReader),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(t.push, sdkmetric.WithInterval(interval))),
+	)
+	t.tracers = sdktrace.NewTracerProvider(
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(t.sampler),
+		sdktrace.WithSpanProcessor(t.spans),
+	)
+	if err := t.Apply(ctx, cfg); err != nil {
+		_ = t.Shutdown(context.Background())
+		return nil, err
+	}
+	return t, nil
+}
+
+// MeterProvider is where the component's instruments come from.
+func (t *Telemetry) MeterProvider() metric.MeterProvider { return t.meters }
+
+// TracerProvider is where the component's tracers come from.
+func (t *Telemetry) TracerProvider() trace.TracerProvider { return t.tracers }
+
+// Config is the configuration in force.
+func (t *Telemetry) Config() Config {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cfg
+}
+
+// TracingOn says whether spans are recorded now. Components that only
+// pass a trace context through when tracing is off check it first, so
+// that a request's traceparent reaches the app as it came.
+func (t *Telemetry) TracingOn() bool { return t.sampler.on.Load() }
+
+// MetricsHandler serves the figures in Prometheus' text format, whatever
+// the protocol, for components that also serve them on a port of their
+// own.
+func (t *Telemetry) MetricsHandler() http.Handler { return t.scrape }
+
+// Apply puts cfg in force: the Prometheus server started or stopped (or
+// moved), the OTLP exporters made anew, the sampler set. On error the
+// previous configuration stays in force for what failed.
+func (t *Telemetry) Apply(ctx context.Context, cfg Config) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+
+	if cfg.Metrics.Protocol == metrics.ProtocolPrometheus {
+		if t.server == nil || t.cfg.PrometheusAddress() != cfg.PrometheusAddress() || t.cfg.Metrics.Protocol != metrics.ProtocolPrometheus {
+			if err := t.serve(cfg.PrometheusAddress()); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else {
+		t.stopServing()
+	}
+	exporter, err := metricExporter(ctx, cfg.Metrics)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		t.push.set(exporter)
+	}
+
+	spanExporter, err := spanExporter(ctx, cfg.Tracing)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		var processor sdktrace.SpanProcessor
+		if spanExporter != nil {
+			processor = sdktrace.NewBatchSpanProcessor(spanExporter)
+		}
+		t.spans.set(processor)
+		if cfg.TracingOn() {
+			// A sampled parent is followed, so that a trace the caller
+			// records is whole; an unsampled one too, so that the rate
+			// is decided once per trace, where it starts.
+			t.sampler.set(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.Tracing.SamplingRate)))
+		} else {
+			t.sampler.set(sdktrace.NeverSample())
+		}
+		t.sampler.on.Store(cfg.TracingOn())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	t.cfg = cfg
+	return nil
+}
+
+// serve (re)starts the Prometheus server on addr. Called with mu held.
+func (t *Telemetry) serve(addr string) error {
+	t.stopServing()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serving metrics for Prometheus on %s (%s): %w", addr, KeyMetricsEndpoint, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", t.scrape)
+	srv := &http.Server{Addr: l.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.log.Error("serving metrics", "address", addr, "error", err)
+		}
+	}()
+	t.server = srv
+	return nil
+}
+
+// PrometheusListener is the address the Prometheus server listens on,
+// empty when it does not run (tests ask for port 0).
+func (t *Telemetry) PrometheusListener() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.server == nil {
+		return ""
+	}
+	return t.server.Addr
+}
+
+func (t *Telemetry) stopServing() {
+	if t.server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.server.Shutdown(ctx)
+	t.server = nil
+}
+
+// Shutdown flushes what is pending to the exporters in force and stops
+// the Prometheus server.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	t.stopServing()
+	t.mu.Unlock()
+	return errors.Join(t.tracers.Shutdown(ctx), t.meters.Shutdown(ctx))
+}
+
+// metricExporter is the OTLP exporter cfg asks for; nil for prometheus
+// and none, which push nothing.
+func metricExporter(ctx context.Context, cfg metrics.Config) (sdkmetric.Exporter, error) {
+	switch cfg.Protocol {
+	case metrics.ProtocolGRPC:
+		return otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(cfg.Endpoint))
+	case metrics.ProtocolHTTPProtobuf:
+		return otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(cfg.Endpoint))
+	}
+	return nil, nil
+}
+
+// spanExporter is the exporter cfg asks for; nil for none.
+func spanExporter(ctx context.Context, cfg tracing.Config) (sdktrace.SpanExporter, error) {
+	switch cfg.Protocol {
+	case tracing.ProtocolGRPC:
+		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(cfg.Endpoint))
+	case tracing.ProtocolHTTPProtobuf:
+		return otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+	case tracing.ProtocolStdout:
+		return stdouttrace.New(stdouttrace.WithWriter(os.Stderr))
+	}
+	return nil, nil
+}
