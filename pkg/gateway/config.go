@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+
+	"flywheel.dev/pkg/telemetry"
 )
 
 // Defaults of Config.
@@ -55,6 +57,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Meters makes the gateway's request metrics; nil makes none.
 	Meters metric.MeterProvider
+	// Tracer makes a span of each request; nil makes none, and the
+	// caller's trace context passes through as it came.
+	Tracer *telemetry.Tracer
 }
 
 // ParseListen parses a --listen value, "namespace/name=host:port", and

@@ -104,7 +104,7 @@ func (g *Gateway) newServer(gw types.NamespacedName, addr string) (*server, erro
 		return nil, fmt.Errorf("listening for Gateway %s on %s: %w", gw, addr, err)
 	}
 	s := &server{gateway: gw, listener: ln, address: netip.MustParseAddrPort(ln.Addr().String())}
-	handler := proxy.New(proxy.Options{Table: s.table.Load, Logger: g.log.With("gateway", gw.String()), Meters: g.cfg.Meters})
+	handler := proxy.New(proxy.Options{Table: s.table.Load, Logger: g.log.With("gateway", gw.String()), Meters: g.cfg.Meters, Tracer: g.cfg.Tracer})
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	// h2c with prior knowledge, as gRPC clients speak it without TLS.

@@ -50,6 +50,7 @@ func Main(args []string, stderr io.Writer) int {
 		ShutdownTimeout: common.ShutdownTimeout,
 		Logger:          log,
 		Meters:          tel.MeterProvider(),
+		Tracer:          tel.Tracer("flywheel.dev/pkg/gateway"),
 	})
 	return process.ExitCode(log, "gateway", err)
 }

@@ -26,6 +26,7 @@ import (
 	servinginformers "flywheel.dev/pkg/client/informers/externalversions"
 	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/process"
+	"flywheel.dev/pkg/telemetry"
 )
 
 // Defaults of Config: the contract's ports on every interface.
@@ -98,6 +99,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Meters makes the activator's metrics; nil makes none.
 	Meters metric.MeterProvider
+	// Tracer makes the activator's spans; nil makes none, and the
+	// caller's trace context passes through as it came.
+	Tracer *telemetry.Tracer
 }
 
 func (c Config) withDefaults() Config {
@@ -232,7 +236,7 @@ func New(cfg Config) (*Activator, error) {
 		return nil, fmt.Errorf("making the activator's instruments: %w", err)
 	}
 	a.server = &http.Server{
-		Handler:           newHandler(a.registry, a.reporter, cfg.Dial, metrics, a.log),
+		Handler:           newHandler(a.registry, a.reporter, cfg.Dial, metrics, cfg.Tracer, a.log),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,

@@ -11,12 +11,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/stats"
+	"flywheel.dev/pkg/telemetry"
 )
 
 // maxAttempts bounds the pods a request is offered to when connecting
@@ -55,6 +58,7 @@ type handler struct {
 	reporter *reporter
 	reverse  *httputil.ReverseProxy
 	metrics  instruments
+	tracer   *telemetry.Tracer
 	log      *slog.Logger
 }
 
@@ -75,6 +79,9 @@ type attempt struct {
 	pod *pod
 	// err is why the request got no pod, for the error handler.
 	err error
+	// coldStart is the span of the wait for a Revision that had no
+	// ready pod, ended when the pod answers; nil otherwise.
+	coldStart trace.Span
 }
 
 // acquire counts the request against a pod with room, waiting for one
@@ -100,8 +107,8 @@ type attemptKey struct{}
 
 func attemptOf(ctx context.Context) *attempt { return ctx.Value(attemptKey{}).(*attempt) }
 
-func newHandler(g *registry, rep *reporter, dial forward.DialFunc, metrics instruments, log *slog.Logger) *handler {
-	h := &handler{registry: g, reporter: rep, log: log, metrics: metrics}
+func newHandler(g *registry, rep *reporter, dial forward.DialFunc, metrics instruments, tracer *telemetry.Tracer, log *slog.Logger) *handler {
+	h := &handler{registry: g, reporter: rep, log: log, metrics: metrics, tracer: tracer}
 	h.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(dial),
@@ -133,9 +140,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rev.tracker.In(stats.Proxied)
 	defer rev.tracker.Out(stats.Proxied)
+	arrival := time.Now()
+	spanCtx, span := h.tracer.StartServer(r, "activator", trace.WithTimestamp(arrival),
+		trace.WithAttributes(attrNamespace.String(ns), attrRevision.String(name)))
+	defer span.End()
 
 	timeout, h2c := rev.settings()
-	ctx, cancel := context.WithCancelCause(r.Context())
+	ctx, cancel := context.WithCancelCause(spanCtx)
 	defer cancel(nil)
 	at := &attempt{rev: rev, h2c: h2c, timeout: timeout, ctx: ctx, reporter: h.reporter}
 	timer := time.AfterFunc(timeout, func() {
@@ -146,11 +157,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer timer.Stop()
 	r = r.WithContext(ctx)
 	waitStart := time.Now()
+	_, waitSpan := h.tracer.Start(ctx, "activator.wait")
 	cold, err := at.acquire()
-	h.metrics.recordWait(ctx, at, waitStart, cold, err)
+	outcome := h.metrics.recordWait(ctx, at, waitStart, cold, err)
+	waitSpan.SetAttributes(attrOutcome.String(outcome), attrCold.Bool(cold))
+	waitSpan.End()
 	if err != nil {
+		span.SetStatus(codes.Error, outcome)
 		h.refuse(w, r, at)
 		return
+	}
+	if cold {
+		// From the request's arrival to the pod's first answer: what
+		// the caller waited for the Revision to wake.
+		_, at.coldStart = h.tracer.Start(ctx, "cold-start", trace.WithTimestamp(arrival))
+		defer at.coldStart.End() // when no response came; a second End is ignored
 	}
 	defer func() {
 		// The transport may have moved the request to another pod.
@@ -158,7 +179,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rev.throttler.release(at.pod)
 		}
 	}()
-	h.reverse.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, at)))
+	h.reverse.ServeHTTP(w, h.tracer.Forward(context.WithValue(r.Context(), attemptKey{}, at), r))
 }
 
 // refuse answers a request that got no pod.
@@ -256,6 +277,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// alone: each attempt points it at its pod in place.
 		req.URL.Host = at.pod.address
 		resp, err := rt.RoundTrip(req)
+		if err == nil && at.coldStart != nil {
+			at.coldStart.SetAttributes(attrPod.String(at.pod.address))
+			at.coldStart.End()
+		}
 		if err == nil && !at.phase.CompareAndSwap(phaseWaiting, phaseStarted) && at.phase.Load() == phaseTimedOut {
 			// The response came as the timeout passed: the timeout
 			// decided first.

@@ -70,6 +70,7 @@ func Main(args []string, stderr io.Writer) int {
 		ShutdownTimeout:   common.ShutdownTimeout,
 		Logger:            log,
 		Meters:            tel.MeterProvider(),
+		Tracer:            tel.Tracer("flywheel.dev/pkg/activator"),
 	})
 	return process.ExitCode(log, "activator", err)
 }

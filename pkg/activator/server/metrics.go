@@ -27,6 +27,9 @@ const (
 	// attrCold says no pod of the Revision was ready when the request
 	// began to wait: it waited for a cold start.
 	attrCold = attribute.Key("flywheel.cold")
+	// attrPod is the address of the pod that answered, on the
+	// cold-start span.
+	attrPod = attribute.Key("flywheel.pod.address")
 )
 
 // waitBuckets run from an immediate pod to a long cold start, in seconds.
@@ -65,8 +68,8 @@ func newInstruments(mp metric.MeterProvider, g *registry) (instruments, error) {
 }
 
 // recordWait counts a request that waited since start for a pod, with
-// the outcome err says.
-func (in instruments) recordWait(ctx context.Context, at *attempt, start time.Time, cold bool, err error) {
+// the outcome err says, and returns that outcome.
+func (in instruments) recordWait(ctx context.Context, at *attempt, start time.Time, cold bool, err error) string {
 	outcome := "pod"
 	switch {
 	case err == nil:
@@ -83,4 +86,5 @@ func (in instruments) recordWait(ctx context.Context, at *attempt, start time.Ti
 	in.wait.Record(context.WithoutCancel(ctx), time.Since(start).Seconds(), metric.WithAttributes(
 		attrNamespace.String(at.rev.key.Namespace), attrRevision.String(at.rev.key.Name),
 		attrOutcome.String(outcome), attrCold.Bool(cold)))
+	return outcome
 }

@@ -20,6 +20,8 @@ const (
 	attrStatus  = attribute.Key("http.response.status_code")
 	attrRoute   = attribute.Key("flywheel.route")
 	attrBackend = attribute.Key("flywheel.backend")
+	// attrNamespace is the HTTPRoute's namespace, on spans.
+	attrNamespace = attribute.Key("k8s.namespace.name")
 )
 
 // durationBuckets are the semantic conventions' advice for

@@ -11,10 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/gateway/routing"
 	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/telemetry"
 )
 
 // Options configure a Proxy.
@@ -35,6 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Meters makes the request metrics; nil makes none.
 	Meters metric.MeterProvider
+	// Tracer makes a span of each request; nil makes none, and the
+	// caller's trace context passes through as it came.
+	Tracer *telemetry.Tracer
 }
 
 // Proxy is the gateway's http.Handler.
@@ -43,6 +49,7 @@ type Proxy struct {
 	reverse *httputil.ReverseProxy
 	log     *slog.Logger
 	metrics instruments
+	tracer  *telemetry.Tracer
 }
 
 // New returns a Proxy.
@@ -51,7 +58,7 @@ func New(opts Options) *Proxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{table: opts.Table, log: log, metrics: newInstruments(opts.Meters)}
+	p := &Proxy{table: opts.Table, log: log, metrics: newInstruments(opts.Meters), tracer: opts.Tracer}
 	p.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(opts),
@@ -75,7 +82,16 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w := &statusWriter{ResponseWriter: rw}
 	var route, backendName string
-	defer func() { p.metrics.record(r.Context(), start, r.Method, w.finalStatus(), route, backendName) }()
+	ctx, span := p.tracer.StartServer(r, "gateway", trace.WithAttributes(attrMethod.String(knownMethod(r.Method))))
+	defer func() {
+		status := w.finalStatus()
+		p.metrics.record(r.Context(), start, r.Method, status, route, backendName)
+		span.SetAttributes(attrStatus.Int(status))
+		if status >= http.StatusInternalServerError {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End()
+	}()
 
 	table := p.table()
 	rule := table.Lookup(r)
@@ -92,6 +108,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if backend != nil {
 		backendName = backend.Name
 	}
+	span.SetAttributes(attrRoute.String(route), attrBackend.String(backendName), attrNamespace.String(rule.Route.Namespace))
 	switch {
 	case backend == nil:
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf(
@@ -106,7 +123,6 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 
 	st := &state{rule: rule, backend: backend, upgrade: isUpgrade(r)}
-	ctx := r.Context()
 	if rule.Timeout > 0 {
 		// timeouts.request bounds the wait for the response to start,
 		// the request's body included, and ends when the response's
@@ -125,7 +141,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	} else {
 		st.phase.Store(phaseUntimed)
 	}
-	p.reverse.ServeHTTP(w, r.WithContext(withState(ctx, st)))
+	p.reverse.ServeHTTP(w, p.tracer.Forward(withState(ctx, st), r))
 }
 
 // rewrite makes the outbound request: the inbound Host kept (backends see

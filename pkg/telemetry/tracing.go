@@ -1,0 +1,67 @@
+package telemetry
+
+import (
+	"context"
+	"net/http"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// traceContext is W3C Trace Context, the only propagation Flywheel speaks.
+var traceContext = propagation.TraceContext{}
+
+// Tracer makes a proxy's spans of the requests it forwards. A nil
+// *Tracer makes none, as one whose Telemetry has tracing off: the
+// caller's trace context then passes on exactly as it came.
+type Tracer struct {
+	tracer trace.Tracer
+	on     func() bool
+}
+
+// Tracer returns the component's Tracer for the instrumentation scope
+// name.
+func (t *Telemetry) Tracer(name string) *Tracer {
+	return &Tracer{tracer: t.tracers.Tracer(name), on: t.TracingOn}
+}
+
+// NewTracer is a Tracer over any provider, for tests; on says whether it
+// makes spans.
+func NewTracer(tp trace.TracerProvider, name string, on func() bool) *Tracer {
+	return &Tracer{tracer: tp.Tracer(name), on: on}
+}
+
+// On says whether spans are made now.
+func (t *Tracer) On() bool { return t != nil && t.on() }
+
+// StartServer continues the trace r's headers carry (or starts one) with
+// a server span, when tracing is on. When it is off it returns r's
+// context and a span that records nothing.
+func (t *Tracer) StartServer(r *http.Request, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if !t.On() {
+		return r.Context(), noop.Span{}
+	}
+	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	return t.tracer.Start(ctx, name, append(opts, trace.WithSpanKind(trace.SpanKindServer))...)
+}
+
+// Start makes a span inside the request's, when tracing is on.
+func (t *Tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if !t.On() {
+		return ctx, noop.Span{}
+	}
+	return t.tracer.Start(ctx, name, opts...)
+}
+
+// Forward returns r with ctx, and, when ctx holds a span of this
+// Tracer, headers naming that span as the parent of what comes next;
+// the caller's headers are not changed.
+func (t *Tracer) Forward(ctx context.Context, r *http.Request) *http.Request {
+	out := r.WithContext(ctx)
+	if sc := trace.SpanContextFromContext(ctx); t.On() && sc.IsValid() {
+		out.Header = r.Header.Clone()
+		traceContext.Inject(ctx, propagation.HeaderCarrier(out.Header))
+	}
+	return out
+}
