@@ -11,6 +11,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/cloudevents/sdk-go/v2/types"
+
+	"flywheel.dev/pkg/eventing"
 )
 
 // headerPrefix starts the name of every binary-mode attribute header but
@@ -58,6 +60,12 @@ func encodeBinary(ev *event.Event) (encoded, error) {
 		s, err := types.Format(v)
 		if err != nil {
 			return encoded{}, fmt.Errorf("extension %s: %w", name, err)
+		}
+		if eventing.IsTraceContextExtension(name) {
+			// The subscriber continues the event's trace from the W3C
+			// header, as the Distributed Tracing extension asks.
+			h.Set(name, s)
+			continue
 		}
 		h.Set(headerPrefix+name, encodeHeaderValue(s))
 	}
@@ -209,6 +217,7 @@ func decodeBinary(h http.Header, body []byte) (*event.Event, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	}
+	eventing.TraceContextFromHeader(h, &ev)
 	if ct := h.Get("Content-Type"); ct != "" {
 		if err := ev.Context.SetDataContentType(ct); err != nil {
 			return nil, fmt.Errorf("content type: %w", err)

@@ -136,3 +136,30 @@ func eventJSON(t *testing.T, ev *event.Event) map[string]any {
 	}
 	return m
 }
+
+// TestAReplyKeepsTheTraceOfItsResponse: a binary-mode reply without a
+// trace context of its own takes its response's W3C traceparent, as an
+// event posted to the ingress does.
+func TestAReplyKeepsTheTraceOfItsResponse(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	h := http.Header{}
+	h.Set("Ce-Specversion", "1.0")
+	h.Set("Ce-Id", "reply-1")
+	h.Set("Ce-Source", "/app")
+	h.Set("Ce-Type", "dev.flywheel.reply")
+	h.Set("Traceparent", parent)
+	ev, err := decodeBinary(h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.Extensions()["traceparent"]; got != parent {
+		t.Errorf("the reply's traceparent extension = %v, want %s", got, parent)
+	}
+	enc, err := encodeBinary(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc.header.Get("Traceparent") != parent || enc.header.Get("Ce-Traceparent") != "" {
+		t.Errorf("sent on with headers %v, want the W3C traceparent and no ce-traceparent", enc.header)
+	}
+}

@@ -191,14 +191,16 @@ func TestDeliverBinaryMode(t *testing.T) {
 		t.Errorf("method = %s, want POST", req.method)
 	}
 	want := map[string]string{
-		"Ce-Specversion":     "1.0",
-		"Ce-Id":              "evt-1",
-		"Ce-Source":          "/flywheel/test",
-		"Ce-Type":            "dev.flywheel.test",
-		"Ce-Subject":         "order%2042%20%E2%82%AC",
-		"Ce-Time":            "2026-01-02T03:04:05.5Z",
-		"Ce-Dataschema":      "https://example.com/schema",
-		"Ce-Traceparent":     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"Ce-Specversion": "1.0",
+		"Ce-Id":          "evt-1",
+		"Ce-Source":      "/flywheel/test",
+		"Ce-Type":        "dev.flywheel.test",
+		"Ce-Subject":     "order%2042%20%E2%82%AC",
+		"Ce-Time":        "2026-01-02T03:04:05.5Z",
+		"Ce-Dataschema":  "https://example.com/schema",
+		// The Distributed Tracing extension travels as the W3C header.
+		"Traceparent":        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"Ce-Traceparent":     "",
 		"Ce-Priority":        "42",
 		"Ce-Urgent":          "true",
 		"Content-Type":       "application/json",

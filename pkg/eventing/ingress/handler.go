@@ -173,6 +173,7 @@ func (h *handler) ingest(w http.ResponseWriter, r *http.Request, broker types.Na
 	if err == nil {
 		var ev *event.Event
 		if ev, err = decode(r.Context(), r.Header, body); err == nil {
+			eventing.TraceContextFromHeader(r.Header, ev)
 			h.publish(r.Context(), w, broker, ev)
 			return
 		}

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/types"
+
+	"flywheel.dev/pkg/eventing"
 )
 
 var (
@@ -660,5 +663,38 @@ func TestDefaultMaxEventBytes(t *testing.T) {
 		if got := serve(t, h, http.MethodPost, brokerPath, header, body).StatusCode; got != tc.want {
 			t.Errorf("%d bytes: status = %d, want %d", tc.size, got, tc.want)
 		}
+	}
+}
+
+// TestTheRequestsTraceGoesWithTheEvent: the traceparent (and tracestate)
+// of the request that brought an event are stored with it as the
+// Distributed Tracing extension, unless the event has its own; a
+// malformed traceparent is not.
+func TestTheRequestsTraceGoesWithTheEvent(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	pub := &fakePublisher{}
+	h := NewHandler(onlyBrokers(defaultBroker), pub, Options{})
+	path := "/" + defaultBroker.Namespace + "/" + defaultBroker.Name
+	for _, extra := range []map[string]string{
+		{"Ce-Id": "from-request", "Traceparent": parent, "Tracestate": "vendor=1"},
+		{"Ce-Id": "own", "Traceparent": parent, "Ce-Traceparent": "00-11111111111111111111111111111111-2222222222222222-01"},
+		{"Ce-Id": "malformed", "Traceparent": "00-not-a-trace"},
+	} {
+		if resp := serve(t, h, http.MethodPost, path, binaryHeader(nil, extra), `{}`); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST %v: %d", extra, resp.StatusCode)
+		}
+	}
+	got := map[string]string{}
+	for _, p := range pub.stored() {
+		ext := p.ev.Extensions()
+		got[p.ev.ID()] = fmt.Sprint(ext[eventing.TraceParentExtension], " ", ext[eventing.TraceStateExtension])
+	}
+	want := map[string]string{
+		"from-request": parent + " vendor=1",
+		"own":          "00-11111111111111111111111111111111-2222222222222222-01 <nil>",
+		"malformed":    "<nil> <nil>",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("trace context stored with each event (-want, +got):\n%s", diff)
 	}
 }
