@@ -101,7 +101,9 @@ type loop struct {
 	decider *scaling.Decider
 	spec    scaling.Spec
 	last    scaling.Decision
-	decided bool
+	// lastLoad is what last was decided on.
+	lastLoad scaling.Load
+	decided  bool
 	// failing is set while scrapes fail, so that an outage is logged
 	// once.
 	failing bool
@@ -255,7 +257,7 @@ func (l *loop) decide(now time.Time) {
 	load.Panic, _ = c.Average(l.rev, l.figure, now, l.spec.PanicWindow)
 	d := l.decider.Decide(now, load)
 	changed := !l.decided || d != l.last
-	l.last, l.decided = d, true
+	l.last, l.lastLoad, l.decided = d, load, true
 	l.mu.Unlock()
 	if changed && l.r.decided != nil {
 		l.r.decided(l.rev, d)

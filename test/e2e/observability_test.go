@@ -22,8 +22,9 @@ import (
 // TestComponentsServeTheirMetrics reads each component's Prometheus
 // endpoint (port 9090 of its pod, config-observability's default) after
 // a request through the gateway: the gateway's request durations name
-// the HTTPRoute and the status, the activator's queue depth names the
-// Revision, and the knative.dev/pkg components serve theirs.
+// the HTTPRoute and the status, the activator's queue depth and the
+// autoscaler's decision name the Revision, and the controller and the
+// webhook serve knative.dev/pkg's.
 func TestComponentsServeTheirMetrics(t *testing.T) {
 	ctx := t.Context()
 	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
@@ -42,7 +43,7 @@ func TestComponentsServeTheirMetrics(t *testing.T) {
 		"activator":  {`flywheel_activator_queue_depth{`, `flywheel_revision="` + rev + `"`},
 		"controller": {"# TYPE "},
 		"webhook":    {"# TYPE "},
-		"autoscaler": {"# TYPE "},
+		"autoscaler": {`flywheel_autoscaler_desired_pods{`, `flywheel_revision="` + rev + `"`},
 	} {
 		var last string
 		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	podinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/pod"
@@ -136,6 +137,11 @@ func (l *loops) get(ctx context.Context) *autoscaler.Revisions {
 			return ips
 		}
 		l.revisions = autoscaler.NewRevisions(clock.RealClock{}, l.collector, l.scrape, readyPods, l.decided, l.log)
+		// sharedmain has set the global provider from
+		// config-observability before it builds the controllers.
+		if err := l.revisions.RegisterInstruments(otel.GetMeterProvider()); err != nil {
+			l.log.Warn("the autoscaler's per-Revision metrics are not reported", "error", err)
+		}
 	})
 	return l.revisions
 }
