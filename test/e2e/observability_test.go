@@ -39,8 +39,8 @@ func TestComponentsServeTheirMetrics(t *testing.T) {
 
 	for component, wants := range map[string][]string{
 		// The Route's HTTPRoute for its public host is named after it.
-		"gateway":    {`http_server_request_duration_seconds_bucket{`, `flywheel_route="` + ns + "/" + ready.Status.URL.Host + `"`, `http_response_status_code="200"`},
-		"activator":  {`flywheel_activator_queue_depth{`, `flywheel_revision="` + rev + `"`},
+		"gateway":   {`http_server_request_duration_seconds_bucket{`, `flywheel_route="` + ns + "/" + ready.Status.URL.Host + `"`, `http_response_status_code="200"`},
+		"activator": {`flywheel_activator_queue_depth{`, `flywheel_revision="` + rev + `"`},
 		// knative.dev/pkg's work-queue figures of the reconcilers.
 		"controller": {"kn_workqueue_adds_total{"},
 		"webhook":    {"# TYPE "},
