@@ -82,6 +82,13 @@ type attempt struct {
 	// coldStart is the span of the wait for a Revision that had no
 	// ready pod, ended when the pod answers; nil otherwise.
 	coldStart trace.Span
+	// arrival is when the request came; cold says it found no ready
+	// pod, and coldRecorded that its cold start has been measured.
+	arrival      time.Time
+	cold         bool
+	coldRecorded bool
+	// metrics records the cold start when the pod answers.
+	metrics instruments
 }
 
 // acquire counts the request against a pod with room, waiting for one
@@ -148,7 +155,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	timeout, h2c := rev.settings()
 	ctx, cancel := context.WithCancelCause(spanCtx)
 	defer cancel(nil)
-	at := &attempt{rev: rev, h2c: h2c, timeout: timeout, ctx: ctx, reporter: h.reporter}
+	at := &attempt{rev: rev, h2c: h2c, timeout: timeout, ctx: ctx, reporter: h.reporter, arrival: arrival, metrics: h.metrics}
 	timer := time.AfterFunc(timeout, func() {
 		if at.phase.CompareAndSwap(phaseWaiting, phaseTimedOut) {
 			cancel(errNotStarted)
@@ -167,6 +174,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, at)
 		return
 	}
+	at.cold = cold
 	if cold {
 		// From the request's arrival to the pod's first answer: what
 		// the caller waited for the Revision to wake.
@@ -277,7 +285,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// alone: each attempt points it at its pod in place.
 		req.URL.Host = at.pod.address
 		resp, err := rt.RoundTrip(req)
-		if err == nil && at.coldStart != nil {
+		if err == nil && at.cold {
+			at.metrics.recordColdStart(at)
 			at.coldStart.SetAttributes(attrPod.String(at.pod.address))
 			at.coldStart.End()
 		}

@@ -17,6 +17,10 @@ const (
 	metricWait = "flywheel.activator.wait.duration"
 	// metricQueueDepth is how many requests wait now, per Revision.
 	metricQueueDepth = "flywheel.activator.queue.depth"
+	// metricColdStart is, for each request that found its Revision with
+	// no ready pod, the time from its arrival to the pod's response
+	// headers: the cold start as the caller lived it.
+	metricColdStart = "flywheel.activator.cold_start.duration"
 
 	attrNamespace = attribute.Key("k8s.namespace.name")
 	attrRevision  = attribute.Key("flywheel.revision")
@@ -36,7 +40,8 @@ const (
 var waitBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 type instruments struct {
-	wait metric.Float64Histogram
+	wait      metric.Float64Histogram
+	coldStart metric.Float64Histogram
 }
 
 // newInstruments makes the activator's instruments on mp (none when nil),
@@ -48,6 +53,12 @@ func newInstruments(mp metric.MeterProvider, g *registry) (instruments, error) {
 	m := mp.Meter("flywheel.dev/pkg/activator/server")
 	wait, err := m.Float64Histogram(metricWait, metric.WithUnit("s"),
 		metric.WithDescription("Time requests waited for a pod with room"),
+		metric.WithExplicitBucketBoundaries(waitBuckets...))
+	if err != nil {
+		return instruments{}, err
+	}
+	coldStart, err := m.Float64Histogram(metricColdStart, metric.WithUnit("s"),
+		metric.WithDescription("Time from the arrival of a request that found no ready pod to the pod's answer"),
 		metric.WithExplicitBucketBoundaries(waitBuckets...))
 	if err != nil {
 		return instruments{}, err
@@ -64,7 +75,7 @@ func newInstruments(mp metric.MeterProvider, g *registry) (instruments, error) {
 	if err != nil {
 		return instruments{}, err
 	}
-	return instruments{wait: wait}, nil
+	return instruments{wait: wait, coldStart: coldStart}, nil
 }
 
 // recordWait counts a request that waited since start for a pod, with
@@ -87,4 +98,14 @@ func (in instruments) recordWait(ctx context.Context, at *attempt, start time.Ti
 		attrNamespace.String(at.rev.key.Namespace), attrRevision.String(at.rev.key.Name),
 		attrOutcome.String(outcome), attrCold.Bool(cold)))
 	return outcome
+}
+
+// recordColdStart counts a cold request whose pod answered now, once.
+func (in instruments) recordColdStart(at *attempt) {
+	if !at.cold || at.coldRecorded {
+		return
+	}
+	at.coldRecorded = true
+	in.coldStart.Record(context.WithoutCancel(at.ctx), time.Since(at.arrival).Seconds(), metric.WithAttributes(
+		attrNamespace.String(at.rev.key.Namespace), attrRevision.String(at.rev.key.Name)))
 }

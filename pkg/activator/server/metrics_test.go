@@ -69,6 +69,12 @@ func TestWaitsAndQueueDepthAreMeasured(t *testing.T) {
 			t.Errorf("the shortest cold wait was %vs, want at least the 20 ms before a pod came", m)
 		}
 	}
+	coldStarts := find(collect(), "flywheel.activator.cold_start.duration").(metricdata.Histogram[float64])
+	if len(coldStarts.DataPoints) != 1 || coldStarts.DataPoints[0].Count != 3 {
+		t.Errorf("cold starts: %+v, want the 3 requests that waited for the Revision's first pod", coldStarts.DataPoints)
+	} else if m, _ := coldStarts.DataPoints[0].Min.Value(); m < 0.02 {
+		t.Errorf("the shortest cold start was %vs, want at least the 20 ms before a pod came", m)
+	}
 	if byOutcome["pod true"] != 3 || byOutcome["full true"] != 1 {
 		t.Errorf("waits by outcome and coldness: %v, want 3 cold waits that got a pod and 1 refused as full, cold too", byOutcome)
 	}
