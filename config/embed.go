@@ -35,8 +35,9 @@ var Core embed.FS
 var Eventing embed.FS
 
 // Local is what local mode adds to a cluster that a real one brings
-// itself: kube-proxy and CoreDNS, each as its kubeadm install runs it.
-// Paths start with "local/".
+// itself: kube-proxy and CoreDNS, each as its kubeadm install runs it,
+// metrics-server, and the VPA recommender (whose CRDs are in
+// third_party/vpa-crds). Paths start with "local/".
 //
 //go:embed local
 var Local embed.FS

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager and kube-proxy from
 # the pinned Go modules in third_party/controlplane, CoreDNS from its own
-# in third_party/coredns and metrics-server from third_party/metricsserver,
-# once per version, into a cache under the user's cache directory, and
+# in third_party/coredns, metrics-server from third_party/metricsserver
+# and the VPA recommender from third_party/vpa, once per version, into a cache under the user's cache directory, and
 # prints that directory. Nothing is downloaded but Go modules.
 #
 # The cache key covers everything that decides the binaries (the tools
 # modules' files and the Go version), so a fresh clone on the same machine
 # reuses an earlier build and a version bump builds anew. metrics-server
-# has a key of its own, kept beside it: a new release of it rebuilds it
-# alone, not the control plane's twelve minutes.
+# and the VPA recommender have keys of their own, kept beside them: a new
+# release of one rebuilds it alone, not the control plane's twelve minutes.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +19,8 @@ etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$module/go.
 coredns_module="$root/third_party/coredns"
 metricsserver_module="$root/third_party/metricsserver"
 metricsserver_key=$( (cd "$metricsserver_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
+vpa_module="$root/third_party/vpa"
+vpa_key=$( (cd "$vpa_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 
 key=$( (cd "$module" && cat go.mod go.sum */main.go; cd "$coredns_module" && cat go.mod go.sum main.go; go version) | sha256sum | cut -c1-16)
 cache="${FLYWHEEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}/controlplane/${kube_version}-${etcd_version}-${key}"
@@ -33,7 +35,10 @@ controlplane_cached() {
 metricsserver_cached() {
 	[[ -x "$cache/metrics-server" && "$(cat "$cache/metrics-server.key" 2>/dev/null)" == "$metricsserver_key" ]]
 }
-cached() { controlplane_cached && metricsserver_cached; }
+vpa_cached() {
+	[[ -x "$cache/vpa-recommender" && "$(cat "$cache/vpa-recommender.key" 2>/dev/null)" == "$vpa_key" ]]
+}
+cached() { controlplane_cached && metricsserver_cached && vpa_cached; }
 if cached; then
 	echo "$cache"
 	exit 0
@@ -79,6 +84,12 @@ if ! metricsserver_cached; then
 	cd "$metricsserver_module"
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
 	echo "$metricsserver_key" >"$work/metrics-server.key"
+fi
+if ! vpa_cached; then
+	echo >&2 "building the VPA recommender (first time only, ~5 min on 2 cores)"
+	cd "$vpa_module"
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/vpa-recommender" k8s.io/autoscaler/vertical-pod-autoscaler/pkg/recommender
+	echo "$vpa_key" >"$work/vpa-recommender.key"
 fi
 mv -f "$work"/* "$cache"/
 echo "$cache"

@@ -69,7 +69,7 @@ func TestLocalImagesMapToTheBuiltExecutables(t *testing.T) {
 	if _, err := localImages(objs, dir); err == nil || !strings.Contains(err.Error(), "hack/build-controlplane.sh") {
 		t.Errorf("with no executables, localImages = %v, want an error that says how to build them", err)
 	}
-	for _, name := range []string{"kube-proxy", "coredns"} {
+	for _, name := range []string{"kube-proxy", "coredns", "metrics-server", "vpa-recommender"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/true\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -78,11 +78,13 @@ func TestLocalImagesMapToTheBuiltExecutables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each runs as its upstream image's user: kube-proxy as root,
-	// CoreDNS as nonroot, the node's default.
+	// Each runs as its upstream image's user: kube-proxy as root, the
+	// others as nonroot, the node's default.
 	want := map[string]string{
-		node.ImagesConfigMapKey("registry.k8s.io/kube-proxy:v1.36.3"):      node.ImageMapping(filepath.Join(dir, "kube-proxy"), "0"),
-		node.ImagesConfigMapKey("registry.k8s.io/coredns/coredns:v1.15.0"): filepath.Join(dir, "coredns"),
+		node.ImagesConfigMapKey("registry.k8s.io/kube-proxy:v1.36.3"):                   node.ImageMapping(filepath.Join(dir, "kube-proxy"), "0"),
+		node.ImagesConfigMapKey("registry.k8s.io/coredns/coredns:v1.15.0"):              filepath.Join(dir, "coredns"),
+		node.ImagesConfigMapKey("registry.k8s.io/metrics-server/metrics-server:v0.8.0"): filepath.Join(dir, "metrics-server"),
+		node.ImagesConfigMapKey("registry.k8s.io/autoscaling/vpa-recommender:1.7.0"):    filepath.Join(dir, "vpa-recommender"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("images (-want, +got):\n%s", diff)

@@ -36,6 +36,7 @@ import (
 	"flywheel.dev/pkg/repo"
 	webhooknames "flywheel.dev/pkg/webhook/names"
 	gatewayapi "flywheel.dev/third_party/gateway-api"
+	vpacrds "flywheel.dev/third_party/vpa-crds"
 )
 
 // SystemNamespace is where config/core installs Flywheel.
@@ -178,7 +179,14 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		objs := slices.Concat(gateway, core, eventing)
+		// The VPA's CRDs for config/local's recommender, and for the
+		// controller, which writes VPAs for Revisions that ask for
+		// right-sizing advice once it sees them.
+		vpa, err := config.Manifests(vpacrds.CRDs)
+		if err != nil {
+			return err
+		}
+		objs := slices.Concat(gateway, vpa, core, eventing)
 		return c.upAsPods(ctx, objs, opts.ControlPlane.BinDir, gatewayExternal, opts.Progress)
 	}
 	// Without a node nothing would run the components' Deployments:
