@@ -75,8 +75,9 @@ func ParseAnnotations(annotations map[string]string) (Annotations, *apis.FieldEr
 	return a, errs
 }
 
-// ValidateAnnotations parses the autoscaling.knative.dev annotations and
-// holds each to the bounds of cfg, reporting every problem at once. Paths
+// ValidateAnnotations parses the autoscaling.knative.dev annotations (and
+// Flywheel's right-sizing one) and holds each to the bounds of cfg,
+// reporting every problem at once. Paths
 // read annotations[<key>]; the caller adds where the annotations sit,
 // e.g. .ViaField("metadata").
 func ValidateAnnotations(cfg *config.Autoscaler, annotations map[string]string) *apis.FieldError {
@@ -97,6 +98,7 @@ func ValidateAnnotations(cfg *config.Autoscaler, annotations map[string]string) 
 		v.panicThreshold(),
 		v.targetBurstCapacity(),
 		v.retentionPeriod(),
+		ValidateRightSizing(annotations),
 	)
 }
 

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,7 +71,26 @@ type Autoscaler struct {
 	MaxScale              int32
 	// MaxScaleLimit bounds max-scale annotations; 0 means no bound.
 	MaxScaleLimit int32
+
+	// RightSizing is the right-sizing mode of Revisions without the
+	// autoscaling.flywheel.dev/right-sizing annotation: RightSizingOff
+	// or RightSizingAdvise.
+	RightSizing string
 }
+
+// The right-sizing modes, of config-autoscaler's right-sizing key and of
+// the autoscaling.flywheel.dev/right-sizing annotation.
+const (
+	// RightSizingOff gives no advice on a Revision's requests.
+	RightSizingOff = "off"
+	// RightSizingAdvise has a Vertical Pod Autoscaler in Off mode
+	// recommend requests for the Revision's serving container, shown on
+	// its status. It never changes the pods.
+	RightSizingAdvise = "advise"
+)
+
+// RightSizingModes lists the right-sizing modes, for validation messages.
+var RightSizingModes = []string{RightSizingOff, RightSizingAdvise}
 
 // DefaultAutoscaler returns the configuration in force when
 // config-autoscaler is empty or missing.
@@ -89,6 +110,7 @@ func DefaultAutoscaler() *Autoscaler {
 		PodAutoscalerClass:                 serving.KPAClass,
 		ActivatorCapacity:                  100,
 		InitialScale:                       1,
+		RightSizing:                        RightSizingOff,
 	}
 }
 
@@ -118,6 +140,7 @@ func (a *Autoscaler) fields(targetPercentage *float64) []field {
 		{"min-scale", bind(cm.AsInt32, &a.MinScale)},
 		{"max-scale", bind(cm.AsInt32, &a.MaxScale)},
 		{"max-scale-limit", bind(cm.AsInt32, &a.MaxScaleLimit)},
+		{"right-sizing", bind(cm.AsString, &a.RightSizing)},
 	}
 }
 
@@ -203,6 +226,8 @@ func (a *Autoscaler) validate() error {
 			return invalid(name, "max-scale-limit", a.MaxScaleLimit, "must be at least 0")
 		}
 		return invalid(name, "max-scale", a.MaxScale, fmt.Sprintf("must be between 1 and max-scale-limit (%d)", a.MaxScaleLimit))
+	case !slices.Contains(RightSizingModes, a.RightSizing):
+		return invalid(name, "right-sizing", fmt.Sprintf("%q", a.RightSizing), "must be one of: "+strings.Join(RightSizingModes, ", "))
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ func TestNewAutoscalerFromMap(t *testing.T) {
 		"min-scale":                               "1",
 		"max-scale":                               "20",
 		"max-scale-limit":                         "50",
+		"right-sizing":                            RightSizingAdvise,
 	}
 	checkCoversKeys(t, allKeys, AutoscalerKeys())
 
@@ -79,6 +80,7 @@ func TestNewAutoscalerFromMap(t *testing.T) {
 			MinScale:                           1,
 			MaxScale:                           20,
 			MaxScaleLimit:                      50,
+			RightSizing:                        RightSizingAdvise,
 		},
 	}, {
 		name: "target percentage of 100 uses the whole target",
@@ -144,6 +146,10 @@ func TestNewAutoscalerFromMap(t *testing.T) {
 		name:       "stable window too long",
 		data:       map[string]string{"stable-window": "61m"},
 		wantErrKey: "stable-window",
+	}, {
+		name:       "right-sizing of a mode that does not exist",
+		data:       map[string]string{"right-sizing": "apply"},
+		wantErrKey: "right-sizing",
 	}, {
 		name:       "stable window not whole seconds",
 		data:       map[string]string{"stable-window": "6500ms"},

@@ -33,6 +33,12 @@ const (
 	// of that name: True while requests go through the activator, with
 	// the reason. It does not affect Ready.
 	RevisionConditionActivatorInPath apis.ConditionType = "ActivatorInPath"
+	// RevisionConditionResourcesRecommended is present only on a Revision
+	// with right-sizing advice on: True once a recommendation is on the
+	// status, Unknown while the recommender has none, False when no
+	// Vertical Pod Autoscaler can be made. It does not affect Ready: a
+	// Revision serves the same with or without advice.
+	RevisionConditionResourcesRecommended apis.ConditionType = "ResourcesRecommended"
 )
 
 // Reasons a Revision can give on its conditions.
@@ -46,6 +52,12 @@ const (
 	// refused to create or update one of the Revision's objects.
 	ReasonCreateFailed = "CreateFailed"
 	ReasonUpdateFailed = "UpdateFailed"
+	// ReasonVPANotInstalled says the cluster lacks the Vertical Pod
+	// Autoscaler that right-sizing advice needs.
+	ReasonVPANotInstalled = "VerticalPodAutoscalerNotInstalled"
+	// ReasonAwaitingRecommendation says the recommender has not advised
+	// yet: it needs the pods' usage first.
+	ReasonAwaitingRecommendation = "AwaitingRecommendation"
 )
 
 var revisionCondSet = apis.NewLivingConditionSet(
@@ -271,4 +283,30 @@ func (rs *RevisionSpec) AppProtocol() queue.AppProtocol {
 		return queue.AppProtocolH2C
 	}
 	return queue.AppProtocolHTTP1
+}
+
+// MarkResourcesRecommended records the recommender's advice.
+func (rs *RevisionStatus) MarkResourcesRecommended(rec *ResourceRecommendation) {
+	rs.ResourceRecommendation = rec
+	revisionCondSet.Manage(rs).MarkTrue(RevisionConditionResourcesRecommended)
+}
+
+// MarkResourcesRecommendationPending says advice is on and awaited.
+func (rs *RevisionStatus) MarkResourcesRecommendationPending(reason, message string) {
+	rs.ResourceRecommendation = nil
+	revisionCondSet.Manage(rs).MarkUnknown(RevisionConditionResourcesRecommended, reason, "%s", message)
+}
+
+// MarkResourcesRecommendationUnavailable says advice is on but cannot be
+// had, with the reason; the Revision stays Ready.
+func (rs *RevisionStatus) MarkResourcesRecommendationUnavailable(reason, message string) {
+	rs.ResourceRecommendation = nil
+	revisionCondSet.Manage(rs).MarkFalse(RevisionConditionResourcesRecommended, reason, "%s", message)
+}
+
+// ClearResourcesRecommendation removes the advice and its condition, for
+// a Revision with right-sizing off.
+func (rs *RevisionStatus) ClearResourcesRecommendation() {
+	rs.ResourceRecommendation = nil
+	_ = revisionCondSet.Manage(rs).ClearCondition(RevisionConditionResourcesRecommended)
 }

@@ -104,6 +104,32 @@ type RevisionStatus struct {
 	// DesiredReplicas is the number of pods the autoscaler asks for.
 	// +optional
 	DesiredReplicas *int32 `json:"desiredReplicas,omitempty"`
+
+	// ResourceRecommendation is the Vertical Pod Autoscaler's advice on
+	// the serving container's requests, for a Revision with right-sizing
+	// advice on (autoscaling.flywheel.dev/right-sizing: advise), once the
+	// recommender has made one.
+	// +optional
+	ResourceRecommendation *ResourceRecommendation `json:"resourceRecommendation,omitempty"`
+}
+
+// ResourceRecommendation is what a Vertical Pod Autoscaler recommends for
+// the requests of one container, from the usage it observed. It is advice:
+// nothing applies it to the running pods.
+type ResourceRecommendation struct {
+	// ContainerName is the container advised: the one serving requests.
+	ContainerName string `json:"containerName"`
+	// Target is the recommended requests.
+	// +optional
+	Target corev1.ResourceList `json:"target,omitempty"`
+	// LowerBound is the least the recommender holds safe to request;
+	// below it the container would likely be starved.
+	// +optional
+	LowerBound corev1.ResourceList `json:"lowerBound,omitempty"`
+	// UpperBound is the most the recommender holds useful to request;
+	// above it the resources would likely go unused.
+	// +optional
+	UpperBound corev1.ResourceList `json:"upperBound,omitempty"`
 }
 
 // ContainerStatus is the image a container of a Revision was pinned to.
