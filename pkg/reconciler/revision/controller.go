@@ -2,6 +2,7 @@ package revision
 
 import (
 	"context"
+	"time"
 
 	"k8s.io/client-go/tools/cache"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
@@ -10,6 +11,7 @@ import (
 	serviceinformer "knative.dev/pkg/client/injection/kube/informers/core/v1/service"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
+	"knative.dev/pkg/injection/clients/dynamicclient"
 	"knative.dev/pkg/logging"
 	pkgreconciler "knative.dev/pkg/reconciler"
 
@@ -20,6 +22,11 @@ import (
 	revisioninformer "flywheel.dev/pkg/client/injection/informers/serving/v1/revision"
 	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
 )
+
+// vpaDiscoveryPeriod is how often the controller asks whether the
+// VerticalPodAutoscaler's API is served yet: an install of the VPA after
+// Flywheel's is noticed within it.
+const vpaDiscoveryPeriod = 30 * time.Second
 
 // NewController returns the controller of Revisions. A Revision is
 // reconciled when it changes, when an object it controls changes, when
@@ -32,6 +39,7 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 	serviceInformer := serviceinformer.Get(ctx)
 	podInformer := podinformer.Get(ctx)
 	paInformer := painformer.Get(ctx)
+	vpas := &vpaWatch{}
 
 	r := &Reconciler{
 		kube:             kubeclient.Get(ctx),
@@ -41,6 +49,8 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 		podLister:        podInformer.Lister(),
 		paLister:         paInformer.Lister(),
 		resolver:         RegistryResolver{},
+		dynamic:          dynamicclient.Get(ctx),
+		vpas:             vpas,
 	}
 	impl := revisionreconciler.NewImpl(ctx, r, func(impl *controller.Impl) controller.Options {
 		store := newConfigStore(logger.Named("config-store"), func(string, any) {
@@ -63,6 +73,12 @@ func NewController(ctx context.Context, cmw configmap.Watcher) *controller.Impl 
 	watch("Deployments", deploymentInformer.Informer(), owned)
 	watch("Services", serviceInformer.Informer(), owned)
 	watch("PodAutoscalers", paInformer.Informer(), owned)
+	// VerticalPodAutoscalers, once their CRD is installed: until then
+	// Revisions that ask for advice say the VPA is missing, and they are
+	// all reconciled again when it appears.
+	go vpas.run(ctx, kubeclient.Get(ctx).Discovery(), dynamicclient.Get(ctx), vpaDiscoveryPeriod, owned, func() {
+		impl.GlobalResync(revisionInformer.Informer())
+	})
 	// Pods belong to a ReplicaSet, not the Revision; the revision label
 	// leads back to it.
 	watch("Pods", podInformer.Informer(), cache.FilteringResourceEventHandler{

@@ -10,6 +10,7 @@ import (
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	appsv1listers "k8s.io/client-go/listers/apps/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
@@ -39,8 +40,9 @@ const (
 	ReasonHealthy = "Healthy"
 )
 
-// Reconciler keeps a Revision's Deployment, PodAutoscaler and Services in
-// line with it, and reports on them.
+// Reconciler keeps a Revision's Deployment, PodAutoscaler and Services
+// (and, with right-sizing advice on, its VerticalPodAutoscaler) in line
+// with it, and reports on them.
 type Reconciler struct {
 	kube             kubernetes.Interface
 	client           clientset.Interface
@@ -49,6 +51,10 @@ type Reconciler struct {
 	podLister        corev1listers.PodLister
 	paLister         palisters.PodAutoscalerLister
 	resolver         DigestResolver
+	// dynamic writes VerticalPodAutoscalers, which vpas lists once
+	// their CRD is installed.
+	dynamic dynamic.Interface
+	vpas    vpaListerSource
 }
 
 var _ revisionreconciler.Interface = (*Reconciler)(nil)
@@ -73,6 +79,9 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, rev *v1.Revision) reconc
 	}
 	pa, err := r.reconcilePodAutoscaler(ctx, rev)
 	if err != nil {
+		return err
+	}
+	if err := r.reconcileRightSizing(ctx, rev, cfg); err != nil {
 		return err
 	}
 

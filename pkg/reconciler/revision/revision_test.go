@@ -14,9 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgotesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 	kubeclient "knative.dev/pkg/client/injection/kube/client"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
+	fakedynamicclient "knative.dev/pkg/injection/clients/dynamicclient/fake"
 	"knative.dev/pkg/logging"
 	rtesting "knative.dev/pkg/reconciler/testing"
 
@@ -511,7 +513,19 @@ func TestReconcile(t *testing.T) {
 		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: deployment(progressing(corev1.ConditionTrue, 1))}},
 	}}
 
-	table.Test(t, fwtesting.MakeFactory(func(ctx context.Context, listers *fwtesting.Listers, cmw configmap.Watcher) controller.Reconciler {
+	table.Test(t, fwtesting.MakeFactory(newTestReconciler(vpaInstalled)))
+}
+
+// Whether the row's cluster serves the VerticalPodAutoscaler's API.
+const (
+	vpaInstalled    = true
+	vpaNotInstalled = false
+)
+
+// newTestReconciler builds the reconciler over the row's objects, on a
+// cluster with the VPA's CRD installed or not.
+func newTestReconciler(installed bool) fwtesting.Ctor {
+	return func(ctx context.Context, listers *fwtesting.Listers, cmw configmap.Watcher) controller.Reconciler {
 		r := &Reconciler{
 			kube:             kubeclient.Get(ctx),
 			client:           servingclient.Get(ctx),
@@ -519,6 +533,8 @@ func TestReconcile(t *testing.T) {
 			serviceLister:    listers.GetK8sServiceLister(),
 			podLister:        listers.GetPodLister(),
 			paLister:         listers.GetPodAutoscalerLister(),
+			dynamic:          fakedynamicclient.Get(ctx),
+			vpas:             staticVPAs{installed: installed, lister: listers.GetUnstructuredLister(resources.VerticalPodAutoscalerGVK, resources.VerticalPodAutoscalerGVR)},
 			resolver: fakeResolver{
 				"registry.example/hello:v1":   "registry.example/hello@sha256:abc",
 				"registry.example/missing:v1": "",
@@ -528,8 +544,17 @@ func TestReconcile(t *testing.T) {
 		store.WatchConfigs(cmw)
 		return revisionreconciler.NewReconciler(ctx, logging.FromContext(ctx), servingclient.Get(ctx),
 			listers.GetRevisionLister(), controller.GetEventRecorder(ctx), r, controller.Options{ConfigStore: store})
-	}))
+	}
 }
+
+// staticVPAs serves the row's VerticalPodAutoscalers, or says the API is
+// not served.
+type staticVPAs struct {
+	installed bool
+	lister    cache.GenericLister
+}
+
+func (s staticVPAs) Lister() (cache.GenericLister, bool) { return s.lister, s.installed }
 
 // failed is the Revision after a pass that stopped at a refused write:
 // the conditions initialized, then mark.

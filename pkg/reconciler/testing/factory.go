@@ -14,6 +14,7 @@ import (
 	fakekubeclient "knative.dev/pkg/client/injection/kube/client/fake"
 	"knative.dev/pkg/configmap"
 	"knative.dev/pkg/controller"
+	fakedynamicclient "knative.dev/pkg/injection/clients/dynamicclient/fake"
 	logtesting "knative.dev/pkg/logging/testing"
 	"knative.dev/pkg/reconciler"
 	rtesting "knative.dev/pkg/reconciler/testing"
@@ -28,8 +29,9 @@ import (
 const maxEvents = 100
 
 // Ctor builds the reconciler under test. ctx carries a logger, the fake
-// clients (fakeservingclient.Get, fakekubeclient.Get, and the Gateway API
-// one of pkg/reconciler/route/gatewayapi/fake.Get) and the event
+// clients (fakeservingclient.Get, fakekubeclient.Get, the Gateway API
+// one of pkg/reconciler/route/gatewayapi/fake.Get, and a dynamic one,
+// fakedynamicclient.Get, holding the row's unstructured objects) and the event
 // recorder (controller.GetEventRecorder); listers serve the row's objects;
 // cmw serves the row's ConfigMaps, and an empty one for any name the row
 // leaves out, so a config store built on it holds the defaults unless the
@@ -53,6 +55,7 @@ func MakeFactory(ctor Ctor) rtesting.Factory {
 		ctx, kubeClient := fakekubeclient.With(ctx, ls.GetKubeObjects()...)
 		ctx, servingClient := fakeservingclient.With(ctx, ls.GetServingObjects()...)
 		ctx, gatewayClient := fakegatewayclient.With(ctx, ls.GetGatewayObjects()...)
+		ctx, dynamicClient := fakedynamicclient.With(ctx, runtime.NewScheme(), ls.unstructured...)
 		trackGenerations(gatewayClient)
 		recorder := record.NewFakeRecorder(maxEvents)
 		ctx = controller.WithEventRecorder(ctx, recorder)
@@ -67,6 +70,7 @@ func MakeFactory(ctor Ctor) rtesting.Factory {
 			kubeClient.PrependReactor("*", "*", reactor)
 			servingClient.PrependReactor("*", "*", reactor)
 			gatewayClient.PrependReactor("*", "*", reactor)
+			dynamicClient.PrependReactor("*", "*", reactor)
 		}
 
 		cmw, err := configMapWatcher(&ls)
@@ -81,7 +85,7 @@ func MakeFactory(ctor Ctor) rtesting.Factory {
 				t.Fatal("Promoting the reconciler to leader:", err)
 			}
 		}
-		return r, rtesting.ActionRecorderList{servingClient, kubeClient, gatewayClient}, rtesting.EventList{Recorder: recorder}
+		return r, rtesting.ActionRecorderList{servingClient, kubeClient, gatewayClient, dynamicClient}, rtesting.EventList{Recorder: recorder}
 	}
 }
 

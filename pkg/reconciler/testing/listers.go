@@ -26,18 +26,22 @@ var clientSetSchemes = []func(*runtime.Scheme) error{
 // states the world at the start of one reconciliation.
 type Listers struct {
 	sorter rtesting.ObjectSorter
+	// unstructured are the objects of APIs with no typed clientset here.
+	unstructured []runtime.Object
 }
 
 // NewListers sorts objs by type into listers. It panics on an object of a
-// type no fake clientset knows, which is a mistake in the test.
+// type no fake clientset knows, which is a mistake in the test, unless it
+// is an *unstructured.Unstructured (see GetUnstructuredLister).
 func NewListers(objs []runtime.Object) Listers {
+	objs, unstructuredObjs := splitUnstructured(objs)
 	scheme := runtime.NewScheme()
 	for _, addTo := range clientSetSchemes {
 		if err := addTo(scheme); err != nil {
 			panic(err)
 		}
 	}
-	ls := Listers{sorter: rtesting.NewObjectSorter(scheme)}
+	ls := Listers{sorter: rtesting.NewObjectSorter(scheme), unstructured: unstructuredObjs}
 	ls.sorter.AddObjects(objs...)
 	return ls
 }

@@ -29,3 +29,7 @@ const (
 	ServicePortNameHTTP = "http"
 	ServicePortNameH2C  = "http2"
 )
+
+// VerticalPodAutoscaler is the name of the VPA that advises on the
+// Revision's requests: the Revision's own, as the PodAutoscaler's.
+func VerticalPodAutoscaler(revision string) string { return revision }
