@@ -37,7 +37,7 @@ func runApply(ctx context.Context, out io.Writer, p *params.Params, o *writeOpti
 	if err != nil {
 		return err
 	}
-	svc, changed, err := update(ctx, client, ns, name, o)
+	svc, changed, err := update(ctx, client, ns, name, o, false)
 	if apierrs.IsNotFound(err) {
 		if err := o.service.RequireImage(); err != nil {
 			return err

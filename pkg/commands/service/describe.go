@@ -23,7 +23,7 @@ func NewServiceDescribeCommand(p *params.Params) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "describe NAME",
-		Short: "Show a Service: URL, traffic split with tags, revisions, conditions",
+		Short: "Show a Service: URL, traffic split with tags, revisions, right-sizing advice, conditions",
 		Example: `  fw service describe hello
   fw service describe hello -o yaml`,
 		Args: exactlyOneName,
@@ -96,6 +96,9 @@ func describe(out io.Writer, now time.Time, svc *servingv1.Service, revs []servi
 				printers.RequestPath(r.Status.Conditions), ready, reason)
 		}
 		if err := t.Flush(); err != nil {
+			return err
+		}
+		if err := rightSizing(out, revs); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 // NewServiceUpdateCommand returns `fw service update`.
 func NewServiceUpdateCommand(p *params.Params) *cobra.Command {
 	var o writeOptions
+	var apply applyRecommendationFlags
 	cmd := &cobra.Command{
 		Use:   "update NAME",
 		Short: "Change a Service: only what the flags say",
@@ -27,7 +28,12 @@ scale) makes a new Revision; tags and traffic change only the split.
 
 --untag, then --tag, then --traffic are applied, so one command can tag
 a revision and send traffic to it by that tag. --traffic sets the whole
-split: targets it does not name get 0% and, unless tagged, are dropped.`,
+split: targets it does not name get 0% and, unless tagged, are dropped.
+
+--apply-recommendation sets the requests of the serving container to what
+the Vertical Pod Autoscaler recommends for the latest Ready Revision
+(right-sizing advice, autoscaling.flywheel.dev/right-sizing: advise),
+which makes a new Revision; fw service describe shows the advice first.`,
 		Example: `  # A new image, one more variable and one less:
   fw service update hello --image ko://flywheel.dev/examples/hello --env TARGET=v2 --env DEBUG-
 
@@ -36,22 +42,52 @@ split: targets it does not name get 0% and, unless tagged, are dropped.`,
   fw service update hello --tag hello-00001=stable,@latest=candidate --traffic stable=90,candidate=10
 
   # Everything to the latest revision again, and drop the tags:
-  fw service update hello --untag stable,candidate --traffic @latest=100`,
+  fw service update hello --untag stable,candidate --traffic @latest=100
+
+  # Ask for right-sizing advice; once describe shows it, apply it:
+  fw service update hello --annotation autoscaling.flywheel.dev/right-sizing=advise
+  fw service describe hello
+  fw service update hello --apply-recommendation`,
 		Args: exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUpdate(cmd.Context(), cmd.OutOrStdout(), p, &o, args[0])
+			applyIt, err := apply.apply()
+			if err != nil {
+				return err
+			}
+			return runUpdate(cmd.Context(), cmd.OutOrStdout(), p, &o, applyIt, args[0])
 		},
 	}
 	o.add(cmd)
+	apply.add(cmd)
 	return cmd
 }
 
-func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOptions, name string) error {
+// applyRecommendationFlags are --apply-recommendation and its opposite.
+type applyRecommendationFlags struct {
+	yes, no bool
+}
+
+func (f *applyRecommendationFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.yes, "apply-recommendation", false,
+		"set the serving container's requests to the right-sizing recommendation of the latest Ready Revision")
+	cmd.Flags().BoolVar(&f.no, "no-apply-recommendation", false, "do not apply the recommendation: the opposite of --apply-recommendation (the default)")
+}
+
+// apply reports whether to apply the recommendation, refusing both flags
+// at once.
+func (f *applyRecommendationFlags) apply() (bool, error) {
+	if f.yes && f.no {
+		return false, fmt.Errorf("--apply-recommendation and --no-apply-recommendation contradict each other: give one of them")
+	}
+	return f.yes, nil
+}
+
+func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOptions, applyRec bool, name string) error {
 	client, ns, err := o.connectToChange(p)
 	if err != nil {
 		return err
 	}
-	svc, changed, err := update(ctx, client, ns, name, o)
+	svc, changed, err := update(ctx, client, ns, name, o, applyRec)
 	if apierrs.IsNotFound(err) {
 		return fmt.Errorf("no Service %s in namespace %s: create it with fw service create %s --image IMAGE", name, ns, name)
 	}
@@ -64,7 +100,7 @@ func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOpt
 // update applies the flags to the Service as it is now, retrying when
 // someone else changed it in between. It writes nothing when the flags
 // change nothing, and says whether it wrote.
-func update(ctx context.Context, client servingv1client.ServingV1Interface, ns, name string, o *writeOptions) (*servingv1.Service, bool, error) {
+func update(ctx context.Context, client servingv1client.ServingV1Interface, ns, name string, o *writeOptions, applyRec bool) (*servingv1.Service, bool, error) {
 	var result *servingv1.Service
 	var changed bool
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -75,6 +111,11 @@ func update(ctx context.Context, client servingv1client.ServingV1Interface, ns, 
 		edited := svc.DeepCopy()
 		if err := o.service.Apply(edited); err != nil {
 			return err
+		}
+		if applyRec {
+			if err := applyRecommendation(ctx, client, svc, edited); err != nil {
+				return err
+			}
 		}
 		if unchanged(svc, edited) {
 			result, changed = svc, false
