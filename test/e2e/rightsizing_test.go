@@ -107,6 +107,11 @@ func TestRightSizingAdvisesARevision(t *testing.T) {
 		t.Errorf("recommended cpu %s, want less than the 500m requested", cpu.String())
 	}
 
+	// fw rounds memory advice up to a whole Mi; the recommender writes
+	// bytes.
+	mib := (memory.Value() + 1<<20 - 1) >> 20
+	memory = *resource.NewQuantity(mib<<20, resource.BinarySI)
+
 	out := fw(t, "service", "describe", "guessed", "-n", ns)
 	if want := "cpu 500m → " + cpu.String() + ", memory 128Mi → " + memory.String(); !strings.Contains(out, want) {
 		t.Errorf("fw service describe shows no %q:\n%s", want, out)

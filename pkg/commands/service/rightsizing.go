@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flywheel.dev/pkg/apis/autoscaling"
@@ -61,6 +62,21 @@ func currentRequests(spec *servingv1.RevisionSpec, container string) corev1.Reso
 	return nil
 }
 
+// mebibyte is the unit memory advice is rounded up to.
+const mebibyte = 1 << 20
+
+// asRequest is the request advice amounts to: the recommender's
+// quantity, memory rounded up to a whole Mi. It writes memory in bytes
+// ("52428800"), which reads badly in describe and in a manifest; what
+// describe shows is what --apply-recommendation writes.
+func asRequest(name corev1.ResourceName, q resource.Quantity) resource.Quantity {
+	if name != corev1.ResourceMemory {
+		return q.DeepCopy()
+	}
+	mib := (q.Value() + mebibyte - 1) / mebibyte
+	return *resource.NewQuantity(mib*mebibyte, resource.BinarySI)
+}
+
 // recommendationChange writes each advised resource as "cpu 500m →
 // 120m"; a request the container does not set reads "unset".
 func recommendationChange(current, recommended corev1.ResourceList) string {
@@ -74,6 +90,7 @@ func recommendationChange(current, recommended corev1.ResourceList) string {
 		if q, ok := current[name]; ok {
 			now = q.String()
 		}
+		want = asRequest(name, want)
 		parts = append(parts, fmt.Sprintf("%s %s → %s", name, now, want.String()))
 	}
 	return strings.Join(parts, ", ")
@@ -116,15 +133,16 @@ func applyRecommendation(ctx context.Context, client servingv1client.ServingV1In
 		c.Resources.Requests = corev1.ResourceList{}
 	}
 	for _, name := range advisedResources {
-		want, ok := rec.Target[name]
+		advised, ok := rec.Target[name]
 		if !ok {
 			continue
 		}
+		want := asRequest(name, advised)
 		if limit, ok := c.Resources.Limits[name]; ok && limit.Cmp(want) < 0 {
 			return fmt.Errorf("the recommended %s request %s is above the container's %s limit %s: raise or remove the limit first",
 				name, want.String(), name, limit.String())
 		}
-		c.Resources.Requests[name] = want.DeepCopy()
+		c.Resources.Requests[name] = want
 	}
 	return nil
 }

@@ -81,6 +81,15 @@ func TestRecommendationChange(t *testing.T) {
 	}
 }
 
+func TestMemoryAdviceIsRoundedUpToAWholeMebibyte(t *testing.T) {
+	recommendation := corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("63m"), corev1.ResourceMemory: resource.MustParse("52428801"),
+	}
+	if got, want := recommendationChange(nil, recommendation), "cpu unset → 63m, memory unset → 51Mi"; got != want {
+		t.Errorf("recommendationChange = %q, want %q", got, want)
+	}
+}
+
 func TestUpdateAppliesTheRecommendationOfTheLatestReadyRevision(t *testing.T) {
 	before := svc("hello", func(s *servingv1.Service) {
 		s.Spec.Template.Spec.Containers[0].Resources.Requests = corev1.ResourceList{
