@@ -31,8 +31,8 @@ import (
 const recommendationTimeout = 3 * time.Minute
 
 // TestRightSizingAdvisesARevision asks for right-sizing advice on a
-// Revision that requests far more than it uses (500m and 128Mi for an app
-// that sleeps) under a light load. The controller must give it a VPA in
+// Revision that requests far more CPU than it uses (500m for an app that
+// mostly sleeps) and holds 48 MiB, under a light load. The controller must give it a VPA in
 // Off mode, the real recommender (config/local) must advise through
 // metrics-server within recommendationTimeout, and the advice must show
 // on the Revision's status and in fw service describe next to the
@@ -48,7 +48,9 @@ func TestRightSizingAdvisesARevision(t *testing.T) {
 		serving.MinScaleAnnotation.String(): "1",
 	})
 	c := &svc.Spec.Template.Spec.Containers[0]
-	c.Env = []corev1.EnvVar{{Name: "BURN", Value: "2ms"}}
+	// It holds 48 MiB from the start: advice learnt from its usage
+	// recommends at least that, above the recommender's 16 MB floor.
+	c.Env = []corev1.EnvVar{{Name: "BURN", Value: "2ms"}, {Name: "HOLD", Value: "48"}}
 	c.Resources.Requests = corev1.ResourceList{
 		corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("128Mi"),
 	}
@@ -101,6 +103,9 @@ func TestRightSizingAdvisesARevision(t *testing.T) {
 	cpu, memory := rec.Target[corev1.ResourceCPU], rec.Target[corev1.ResourceMemory]
 	if rec.ContainerName != "user-container" || cpu.IsZero() || memory.IsZero() {
 		t.Fatalf("recommendation %+v, want cpu and memory for user-container", rec)
+	}
+	if memory.Cmp(resource.MustParse("48Mi")) < 0 {
+		t.Errorf("recommended memory %s, want at least the 48Mi the app holds", memory.String())
 	}
 	// An app that sleeps needs less than the guess.
 	if cpu.Cmp(resource.MustParse("500m")) >= 0 {

@@ -81,7 +81,8 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, rev *v1.Revision) reconc
 	if err != nil {
 		return err
 	}
-	if err := r.reconcileRightSizing(ctx, rev, cfg); err != nil {
+	recheck, err := r.reconcileRightSizing(ctx, rev, cfg)
+	if err != nil {
 		return err
 	}
 
@@ -90,6 +91,9 @@ func (r *Reconciler) ReconcileKind(ctx context.Context, rev *v1.Revision) reconc
 		return fmt.Errorf("listing the pods of revision %s: %w", rev.Name, err)
 	}
 	r.updateStatus(rev, deployment, pa, pods)
+	if recheck > 0 {
+		return controller.NewRequeueAfter(recheck)
+	}
 	return nil
 }
 

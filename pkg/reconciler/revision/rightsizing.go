@@ -35,7 +35,14 @@ const (
 		"(docs/right-sizing.md); the Revision serves as usual without them."
 	awaitingRecommendationMessage = "Waiting for the VPA recommender: it advises once it has the pods' CPU and memory usage " +
 		"(about a minute in local mode, longer with the recommender's default interval)."
+	noSamplesMessage = "Waiting for the VPA recommender's first usage samples: what it recommends before them is only its floor."
 )
+
+// samplesRecheck is how soon a Revision whose VPA recommends without
+// having seen a sample looks again. The recommender writes its
+// checkpoints after the recommendation in the same pass, and nothing
+// else tells the controller when they arrive.
+const samplesRecheck = 20 * time.Second
 
 // vpaListerSource gives the lister of VerticalPodAutoscalers, or false
 // while the cluster does not serve their API.
@@ -106,24 +113,77 @@ func (w *vpaWatch) run(ctx context.Context, disc discovery.DiscoveryInterface, d
 // mode, while right-sizing advice is on for it, and copies the
 // recommendation onto its status. Nothing here fails the Revision: advice
 // that cannot be had shows on the ResourcesRecommended condition only.
-func (r *Reconciler) reconcileRightSizing(ctx context.Context, rev *v1.Revision, cfg *Config) error {
+//
+// It returns how soon to look again when only time will tell (see
+// samplesRecheck), else 0.
+func (r *Reconciler) reconcileRightSizing(ctx context.Context, rev *v1.Revision, cfg *Config) (time.Duration, error) {
 	lister, installed := r.vpas.Lister()
 	if autoscaling.RightSizingOf(cfg.Autoscaler, rev.Annotations) != config.RightSizingAdvise {
 		rev.Status.ClearResourcesRecommendation()
 		if installed {
-			return r.deleteVerticalPodAutoscaler(ctx, rev, lister)
+			return 0, r.deleteVerticalPodAutoscaler(ctx, rev, lister)
 		}
-		return nil
+		return 0, nil
 	}
 	if !installed {
 		rev.Status.MarkResourcesRecommendationUnavailable(v1.ReasonVPANotInstalled, vpaNotInstalledMessage)
-		return nil
+		return 0, nil
 	}
 	want, err := resources.MakeVerticalPodAutoscaler(rev)
 	if err != nil {
 		rev.Status.MarkResourcesRecommendationUnavailable(reasonNoServingContainer, err.Error())
-		return nil
+		return 0, nil
 	}
+	have, err := r.reconcileVerticalPodAutoscaler(ctx, rev, want, lister)
+	if err != nil || have == nil {
+		return 0, err
+	}
+
+	container := rev.Spec.ServingContainer().Name
+	rec, why, err := resources.RecommendationOf(have, container)
+	switch {
+	case err != nil:
+		return 0, err
+	case rec != nil:
+		// The recommender advises as soon as it tracks a pod, before any
+		// usage sample: then its figures are only its floors, and
+		// applying them would starve the app.
+		samples, err := r.samplesLearnt(ctx, rev.Namespace, have.GetName(), container)
+		if err != nil {
+			return 0, err
+		}
+		if samples == 0 {
+			rev.Status.MarkResourcesRecommendationPending(v1.ReasonAwaitingRecommendation, noSamplesMessage)
+			return samplesRecheck, nil
+		}
+		rev.Status.MarkResourcesRecommended(rec)
+	case why != "":
+		rev.Status.MarkResourcesRecommendationPending(v1.ReasonAwaitingRecommendation, "The VPA recommender: "+why)
+	default:
+		rev.Status.MarkResourcesRecommendationPending(v1.ReasonAwaitingRecommendation, awaitingRecommendationMessage)
+	}
+	return 0, nil
+}
+
+// samplesLearnt reads how many usage samples of container the
+// recommender has learnt from, from its checkpoint; 0 when it wrote none
+// yet.
+func (r *Reconciler) samplesLearnt(ctx context.Context, ns, vpaName, container string) (int64, error) {
+	name := resources.VerticalPodAutoscalerCheckpointName(vpaName, container)
+	checkpoint, err := r.dynamic.Resource(resources.VerticalPodAutoscalerCheckpointGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrs.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("getting VerticalPodAutoscalerCheckpoint %s: %w", name, err)
+	}
+	return resources.SamplesOf(checkpoint), nil
+}
+
+// reconcileVerticalPodAutoscaler creates or updates the Revision's VPA
+// and returns it; nil, with the condition set, when it is someone else's.
+func (r *Reconciler) reconcileVerticalPodAutoscaler(ctx context.Context, rev *v1.Revision, want *unstructured.Unstructured,
+	lister cache.GenericLister) (*unstructured.Unstructured, error) {
 	client := r.dynamic.Resource(resources.VerticalPodAutoscalerGVR).Namespace(rev.Namespace)
 	var have *unstructured.Unstructured
 	obj, err := lister.ByNamespace(rev.Namespace).Get(want.GetName())
@@ -135,20 +195,20 @@ func (r *Reconciler) reconcileRightSizing(ctx context.Context, rev *v1.Revision,
 				rev.Status.MarkResourcesRecommendationUnavailable(v1.ReasonCreateFailed,
 					fmt.Sprintf("Failed to create VerticalPodAutoscaler %q: %v", want.GetName(), err))
 			}
-			return fmt.Errorf("creating VerticalPodAutoscaler %s: %w", want.GetName(), err)
+			return nil, fmt.Errorf("creating VerticalPodAutoscaler %s: %w", want.GetName(), err)
 		}
 		controller.GetEventRecorder(ctx).Eventf(rev, corev1.EventTypeNormal, ReasonCreated, "Created VerticalPodAutoscaler %q", want.GetName())
 	case err != nil:
-		return fmt.Errorf("getting VerticalPodAutoscaler %s: %w", want.GetName(), err)
+		return nil, fmt.Errorf("getting VerticalPodAutoscaler %s: %w", want.GetName(), err)
 	default:
 		var ok bool
 		if have, ok = obj.(*unstructured.Unstructured); !ok {
-			return fmt.Errorf("VerticalPodAutoscaler %s is a %T", want.GetName(), obj)
+			return nil, fmt.Errorf("VerticalPodAutoscaler %s is a %T", want.GetName(), obj)
 		}
 		if !metav1.IsControlledBy(have, rev) {
 			rev.Status.MarkResourcesRecommendationUnavailable(ReasonNotOwned,
 				fmt.Sprintf("There is an existing VerticalPodAutoscaler %q that we do not own.", want.GetName()))
-			return nil
+			return nil, nil
 		}
 		wantSpec := resources.VerticalPodAutoscalerSpec(want)
 		if !equality.Semantic.DeepDerivative(wantSpec, resources.VerticalPodAutoscalerSpec(have)) ||
@@ -162,24 +222,12 @@ func (r *Reconciler) reconcileRightSizing(ctx context.Context, rev *v1.Revision,
 				update.SetAnnotations(meta.Annotations)
 			}
 			if have, err = client.Update(ctx, update, metav1.UpdateOptions{}); err != nil {
-				return fmt.Errorf("updating VerticalPodAutoscaler %s: %w", want.GetName(), err)
+				return nil, fmt.Errorf("updating VerticalPodAutoscaler %s: %w", want.GetName(), err)
 			}
 		}
 	}
 
-	container := rev.Spec.ServingContainer().Name
-	rec, why, err := resources.RecommendationOf(have, container)
-	switch {
-	case err != nil:
-		return err
-	case rec != nil:
-		rev.Status.MarkResourcesRecommended(rec)
-	case why != "":
-		rev.Status.MarkResourcesRecommendationPending(v1.ReasonAwaitingRecommendation, "The VPA recommender: "+why)
-	default:
-		rev.Status.MarkResourcesRecommendationPending(v1.ReasonAwaitingRecommendation, awaitingRecommendationMessage)
-	}
-	return nil
+	return have, nil
 }
 
 // deleteVerticalPodAutoscaler removes the Revision's VPA once advice is

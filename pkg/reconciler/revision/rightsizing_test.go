@@ -65,6 +65,19 @@ func recommending(vpa *unstructured.Unstructured) {
 	}}}}
 }
 
+// learnt is the recommender's checkpoint of r's app, after samples
+// usage samples.
+func learnt(r *v1.Revision, samples int64) *unstructured.Unstructured {
+	cp := &unstructured.Unstructured{Object: map[string]any{
+		"status": map[string]any{"totalSamplesCount": samples},
+	}}
+	cp.SetAPIVersion("autoscaling.k8s.io/v1")
+	cp.SetKind("VerticalPodAutoscalerCheckpoint")
+	cp.SetNamespace(r.Namespace)
+	cp.SetName(resources.VerticalPodAutoscalerCheckpointName(r.Name, "user-container"))
+	return cp
+}
+
 var recommendation = &v1.ResourceRecommendation{
 	ContainerName: "user-container",
 	Target:        corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("120m"), corev1.ResourceMemory: resource.MustParse("48Mi")},
@@ -95,9 +108,17 @@ func TestReconcileRightSizing(t *testing.T) {
 	}, {
 		Name:    "the recommender's advice shows on the Revision's status",
 		Key:     testKey,
-		Objects: append(servingWorld(rev(advising)), vpaOf(rev(advising), recommending)),
+		Objects: append(servingWorld(rev(advising)), vpaOf(rev(advising), recommending), learnt(rev(), 12)),
 		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: readyWith(advised, func(s *v1.RevisionStatus) {
 			s.MarkResourcesRecommended(recommendation)
+		})}},
+	}, {
+		Name:    "advice before any usage sample is only the recommender's floor: it waits, and looks again",
+		Key:     testKey,
+		Objects: append(servingWorld(rev(advising)), vpaOf(rev(advising), recommending), learnt(rev(), 0)),
+		WantErr: true, // the requeue
+		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: readyWith(advised, func(s *v1.RevisionStatus) {
+			s.MarkResourcesRecommendationPending(v1.ReasonAwaitingRecommendation, noSamplesMessage)
 		})}},
 	}, {
 		Name: "the recommender's reason for no advice shows on the condition",
@@ -117,7 +138,7 @@ func TestReconcileRightSizing(t *testing.T) {
 			if err := unstructured.SetNestedField(u.Object, "Recreate", "spec", "updatePolicy", "updateMode"); err != nil {
 				panic(err)
 			}
-		})),
+		}), learnt(rev(), 12)),
 		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: vpaOf(rev(advising), recommending)}},
 		WantStatusUpdates: []clientgotesting.UpdateActionImpl{{Object: readyWith(advised, func(s *v1.RevisionStatus) {
 			s.MarkResourcesRecommended(recommendation)

@@ -24,6 +24,23 @@ var (
 	VerticalPodAutoscalerGVK = schema.GroupVersionKind{Group: "autoscaling.k8s.io", Version: "v1", Kind: "VerticalPodAutoscaler"}
 )
 
+// VerticalPodAutoscalerCheckpointGVR is where the recommender keeps what
+// it learnt of each container: one checkpoint a VPA and container.
+var VerticalPodAutoscalerCheckpointGVR = schema.GroupVersionResource{Group: "autoscaling.k8s.io", Version: "v1", Resource: "verticalpodautoscalercheckpoints"}
+
+// VerticalPodAutoscalerCheckpointName is the name the recommender gives
+// the checkpoint of container under the VPA vpaName.
+func VerticalPodAutoscalerCheckpointName(vpaName, container string) string {
+	return vpaName + "-" + container
+}
+
+// SamplesOf reads how many usage samples a checkpoint says the
+// recommender has learnt from.
+func SamplesOf(checkpoint *unstructured.Unstructured) int64 {
+	n, _, _ := unstructured.NestedInt64(checkpoint.Object, "status", "totalSamplesCount")
+	return n
+}
+
 // vpaSpec is the part of a VerticalPodAutoscaler's spec that Flywheel
 // sets, with the API's field names.
 type vpaSpec struct {
