@@ -103,7 +103,7 @@ func recommendationChange(current, recommended corev1.ResourceList) string {
 func applyRecommendation(ctx context.Context, client servingv1client.ServingV1Interface, svc, edited *servingv1.Service) error {
 	latest := svc.Status.LatestReadyRevisionName
 	if latest == "" {
-		return fmt.Errorf("Service %s has no Ready Revision, so no recommendation to apply", svc.Name)
+		return fmt.Errorf("no recommendation to apply: Service %s has no Ready Revision", svc.Name)
 	}
 	rev, err := client.Revisions(svc.Namespace).Get(ctx, latest, metav1.GetOptions{})
 	if err != nil {
@@ -118,7 +118,7 @@ func applyRecommendation(ctx context.Context, client servingv1client.ServingV1In
 		} else if c.Message != "" {
 			why = c.Message
 		}
-		return fmt.Errorf("Revision %s has no recommendation to apply: %s", latest, why)
+		return fmt.Errorf("no recommendation to apply for Revision %s: %s", latest, why)
 	}
 	c := edited.Spec.Template.Spec.ServingContainer()
 	if c == nil {

@@ -120,11 +120,11 @@ func TestUpdateApplyRecommendationWithoutOneSaysWhy(t *testing.T) {
 	}{{
 		name: "advice off",
 		rev:  rev("hello-00001", "1", time.Minute, "", corev1.ConditionTrue, ""),
-		want: "Revision hello-00001 has no recommendation to apply: right-sizing advice is off for it: turn it on with --annotation autoscaling.flywheel.dev/right-sizing=advise",
+		want: "no recommendation to apply for Revision hello-00001: right-sizing advice is off for it: turn it on with --annotation autoscaling.flywheel.dev/right-sizing=advise",
 	}, {
 		name: "advice awaited",
 		rev:  rev("hello-00001", "1", time.Minute, "", corev1.ConditionTrue, "", awaitingAdvice),
-		want: "Revision hello-00001 has no recommendation to apply: Waiting for the VPA recommender",
+		want: "no recommendation to apply for Revision hello-00001: Waiting for the VPA recommender",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
