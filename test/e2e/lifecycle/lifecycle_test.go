@@ -530,6 +530,7 @@ func (u *upProcess) snapshot(t *testing.T) hostState {
 		"flywheel-system/deployment/flywheel-pingsource-adapter", "flywheel-system/deployment/flywheel-webhook",
 		"flywheel-system/statefulset/flywheel-nats",
 		"kube-system/daemonset/kube-proxy", "kube-system/deployment/coredns", "kube-system/deployment/metrics-server",
+		"kube-system/deployment/vpa-recommender",
 	}
 	if !slices.Equal(asPods, want) {
 		t.Errorf("components recorded as workloads = %v, want %v", asPods, want)
