@@ -177,15 +177,29 @@ func TestPodStopEscalatesToSIGKILL(t *testing.T) {
 	f := newPodFixture(t, pod)
 	f.rt.start()
 	f.waitStarted(2)
-	stubborn := f.runner.proc(1)
+	app, stubborn := f.runner.proc(0), f.runner.proc(1)
 	if stubborn.spec.path != "/bin/stubborn" {
-		stubborn = f.runner.proc(0)
+		app, stubborn = stubborn, app
 	}
 	stubborn.mu.Lock()
 	stubborn.ignoreTerm = true
 	stubborn.mu.Unlock()
 	stopped := make(chan struct{})
 	go func() { f.rt.stop(5 * time.Second); close(stopped) }()
+	// Both get SIGTERM at once, and the app exits on it, before any time
+	// passes: on a loaded machine the goroutines that send it may run
+	// only after the test has moved the clock on, which would kill the
+	// app by the grace period instead.
+	select {
+	case <-app.done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app did not get SIGTERM when the pod stopped")
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(stubborn.gotSignals()) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stubborn container did not get SIGTERM when the pod stopped")
+		}
+	}
 	f.stepWhenWaiting(4 * time.Second)
 	select {
 	case <-stopped:
