@@ -1,0 +1,176 @@
+package http1
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"time"
+)
+
+// upstreamReadBuffer is an upstream connection's read buffer: response
+// heads and small bodies. Larger bodies are read past it, straight into
+// the write buffer.
+const upstreamReadBuffer = 4 << 10
+
+// UpstreamOptions tune an Upstream.
+type UpstreamOptions struct {
+	// MaxIdle is how many idle connections are kept; 0 means 100. Size it
+	// to the upstream's concurrency: a connection closed after a request
+	// costs a handshake on the next and a TIME_WAIT socket.
+	MaxIdle int
+	// IdleTimeout closes a connection idle for longer; 0 means 90s, as
+	// net/http's transport in this repository.
+	IdleTimeout time.Duration
+	// DialTimeout bounds connecting; 0 means 5s.
+	DialTimeout time.Duration
+	// Rewrite sets the proxy's own fields on each request forwarded
+	// (X-Forwarded-For and the like); nil adds none.
+	Rewrite func(r *Request, h *HeaderWriter)
+}
+
+// Upstream is one server the fast path forwards to, with its pool of
+// keep-alive connections.
+type Upstream struct {
+	addr   string
+	opts   UpstreamOptions
+	dialer net.Dialer
+
+	mu     sync.Mutex
+	idle   []*upConn // most recently used last
+	closed bool
+}
+
+// NewUpstream returns an Upstream for the server at addr (host:port).
+func NewUpstream(addr string, opts UpstreamOptions) *Upstream {
+	if opts.MaxIdle <= 0 {
+		opts.MaxIdle = 100
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 90 * time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	return &Upstream{
+		addr:   addr,
+		opts:   opts,
+		dialer: net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+	}
+}
+
+// Addr is the upstream's address.
+func (u *Upstream) Addr() string { return u.addr }
+
+type upConn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	idleAt time.Time
+}
+
+// get returns an idle connection, the most recently used (its peer is
+// least likely to have timed it out), or dials a new one.
+func (u *Upstream) get() (uc *upConn, reused bool, err error) {
+	now := time.Now()
+	u.mu.Lock()
+	for len(u.idle) > 0 {
+		uc = u.idle[len(u.idle)-1]
+		u.idle = u.idle[:len(u.idle)-1]
+		if now.Sub(uc.idleAt) < u.opts.IdleTimeout {
+			u.mu.Unlock()
+			return uc, true, nil
+		}
+		_ = uc.nc.Close()
+	}
+	u.mu.Unlock()
+	uc, err = u.dial()
+	return uc, false, err
+}
+
+func (u *Upstream) dial() (*upConn, error) {
+	nc, err := u.dialer.DialContext(context.Background(), "tcp", u.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upConn{nc: nc, br: bufio.NewReaderSize(nc, upstreamReadBuffer)}, nil
+}
+
+// put returns a connection to the pool, or closes it if the pool is full
+// or closed. The oldest idle connection is closed when it has outlived
+// the idle timeout, so that connections the upstream closed do not linger.
+func (u *Upstream) put(uc *upConn) {
+	uc.idleAt = time.Now()
+	u.mu.Lock()
+	if u.closed || len(u.idle) >= u.opts.MaxIdle {
+		u.mu.Unlock()
+		_ = uc.nc.Close()
+		return
+	}
+	u.idle = append(u.idle, uc)
+	var stale *upConn
+	if oldest := u.idle[0]; uc.idleAt.Sub(oldest.idleAt) >= u.opts.IdleTimeout {
+		stale = oldest
+		u.idle = append(u.idle[:0], u.idle[1:]...)
+	}
+	u.mu.Unlock()
+	if stale != nil {
+		_ = stale.nc.Close()
+	}
+}
+
+// CloseIdleConnections closes the idle connections; with closing set, the
+// pool keeps none from then on (at shutdown).
+func (u *Upstream) CloseIdleConnections() {
+	u.mu.Lock()
+	idle := u.idle
+	u.idle = nil
+	u.mu.Unlock()
+	for _, uc := range idle {
+		_ = uc.nc.Close()
+	}
+}
+
+// HeaderWriter appends header fields to a head being written.
+type HeaderWriter struct{ buf []byte }
+
+// Add appends the field name: value. Neither may hold CR or LF; the
+// caller builds them from validated input.
+func (w *HeaderWriter) Add(name, value string) {
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, ": "...)
+	w.buf = append(w.buf, value...)
+	w.buf = append(w.buf, '\r', '\n')
+}
+
+// AddJoined appends name: with the values of every field called name in
+// r, joined by ", ", then last: a list field with one more element.
+func (w *HeaderWriter) AddJoined(name string, r *Request, last string) {
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, ": "...)
+	r.Values(name, func(v []byte) {
+		w.buf = append(w.buf, v...)
+		w.buf = append(w.buf, ", "...)
+	})
+	w.buf = append(w.buf, last...)
+	w.buf = append(w.buf, '\r', '\n')
+}
+
+// AddEach appends one name: value line for each field called name in r.
+func (w *HeaderWriter) AddEach(name string, r *Request) {
+	r.Values(name, func(v []byte) {
+		w.buf = append(w.buf, name...)
+		w.buf = append(w.buf, ": "...)
+		w.buf = append(w.buf, v...)
+		w.buf = append(w.buf, '\r', '\n')
+	})
+}
+
+// Drop keeps every field called name from being forwarded: the rewrite
+// sets its own.
+func (r *Request) Drop(name string) {
+	for i := range r.fields {
+		if equalFold(r.fields[i].name, name) {
+			r.fields[i].hop = true
+		}
+	}
+}
