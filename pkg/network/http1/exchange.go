@@ -274,7 +274,10 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 
 	// Interim responses, then the final one.
 	bodySent := !expect
-	var waitedContinue, sent100 bool
+	// sent keeps the request's bytes for a retry until the first answer;
+	// out's room is reused for what goes to the client.
+	sent = out
+	var waitedContinue, sent100, answered bool
 	for {
 		if expect && !bodySent && !waitedContinue {
 			d := time.Now().Add(expectContinueWait)
@@ -309,7 +312,7 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 				x.closeConn = x.closeConn || !x.reqBody.done
 				return ErrTimeout
 			}
-			if reused && bodyWhole && retryable && !x.started && !sent100 {
+			if reused && bodyWhole && retryable && !expect && !answered {
 				// As net/http's transport: a reused connection that
 				// closed without a byte of answer is retried once.
 				_ = uc.nc.Close()
@@ -321,13 +324,14 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 					_ = uc.nc.SetDeadline(lim.ResponseStart)
 				}
 				reused = false
-				if _, werr := uc.nc.Write(out); werr == nil {
+				if _, werr := uc.nc.Write(sent); werr == nil {
 					continue
 				}
 			}
 			x.discardUnread()
 			return &UpstreamError{Err: err}
 		}
+		answered = true
 		resp := &x.resp
 		if !parseResponse(raw, head, resp) || resp.status == 101 {
 			x.keep(out)
@@ -335,7 +339,7 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 			return &UpstreamError{Err: errResponseHead}
 		}
 		if resp.status >= 200 {
-			out = x.appendResponseHead(out, resp)
+			out = x.appendResponseHead(out[:0], resp)
 			if !consumed {
 				_, _ = uc.br.Discard(len(raw))
 			}

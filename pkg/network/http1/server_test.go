@@ -1,0 +1,144 @@
+package http1
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testProxy is a fast-path server forwarding to an app, with a net/http
+// server behind Declined that says it got the request.
+type testProxy struct {
+	addr     string
+	upstream *Upstream
+	srv      *Server
+	fallback *http.Server
+	// declines counts requests the fallback served.
+	mu       sync.Mutex
+	declines int
+}
+
+// startProxy starts app on loopback and a fast path to it; handle
+// decides each request (nil forwards all).
+func startProxy(t *testing.T, app http.Handler, handle func(p *testProxy, x *Exchange)) *testProxy {
+	t.Helper()
+	a := httptest.NewServer(app)
+	t.Cleanup(a.Close)
+	p := &testProxy{upstream: NewUpstream(a.Listener.Addr().String(), UpstreamOptions{})}
+	if handle == nil {
+		handle = func(p *testProxy, x *Exchange) { forwardOr502(x, p.upstream, Limits{}) }
+	}
+	p.srv = NewServer(HandlerFunc(func(x *Exchange) { handle(p, x) }), Options{})
+	p.fallback = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.mu.Lock()
+			p.declines++
+			p.mu.Unlock()
+			w.Header().Set("X-Declined", "yes")
+			_, _ = io.WriteString(w, "declined "+r.Proto+" "+r.Method+" "+r.RequestURI)
+		}),
+		Protocols: new(http.Protocols),
+	}
+	p.fallback.Protocols.SetHTTP1(true)
+	p.fallback.Protocols.SetUnencryptedHTTP2(true)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = l.Addr().String()
+	done := make(chan struct{}, 2)
+	go func() { _ = p.srv.Serve(l); done <- struct{}{} }()
+	go func() { _ = p.fallback.Serve(p.srv.Declined()); done <- struct{}{} }()
+	t.Cleanup(func() {
+		_ = p.srv.Shutdown(t.Context())
+		_ = p.fallback.Close()
+		p.upstream.CloseIdleConnections()
+		<-done
+		<-done
+	})
+	return p
+}
+
+func forwardOr502(x *Exchange, u *Upstream, lim Limits) {
+	err := x.Forward(u, lim)
+	switch {
+	case err == nil || x.Started():
+	case errors.Is(err, ErrTimeout):
+		x.Respond(http.StatusGatewayTimeout, "text/plain", []byte("timeout\n"))
+	default:
+		x.Respond(http.StatusBadGateway, "text/plain", []byte(err.Error()+"\n"))
+	}
+}
+
+// rawConn is a client connection speaking raw bytes.
+type rawConn struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+func (c *rawConn) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.nc, s); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// read reads one response (to a request of method) and its body.
+func (c *rawConn) read(method string) (*http.Response, string) {
+	c.t.Helper()
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	if err != nil {
+		c.t.Fatalf("reading the response: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("reading the response body: %v", err)
+	}
+	return resp, string(b)
+}
+
+// closed reports whether the server closed the connection.
+func (c *rawConn) closed() bool {
+	c.t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.br.ReadByte()
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || (err != nil && strings.Contains(err.Error(), "reset"))
+}
+
+func TestForwardsAndKeepsAlive(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, r.Method+" "+r.RequestURI+" "+string(b))
+	})
+	p := startProxy(t, app, nil)
+	c := dialRaw(t, p.addr)
+	for i := range 3 {
+		c.send("POST /a?b=c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+		resp, body := c.read("POST")
+		if resp.StatusCode != 200 || body != "POST /a?b=c hello" || resp.Close {
+			t.Fatalf("exchange %d = %d %q close=%v", i, resp.StatusCode, body, resp.Close)
+		}
+	}
+	if p.declines != 0 {
+		t.Errorf("%d requests went to net/http, want none", p.declines)
+	}
+}
