@@ -5,7 +5,8 @@
 #      the pinned modules in third_party/controlplane on first use;
 #   3. end-to-end tests against a whole local cluster: the control plane,
 #      Flywheel's components, the process node and the gateway.
-# Needs root (network namespaces for components and pods). Set
+# Needs root (network namespaces for components and pods). The unit layer
+# ends with a bounded fuzz run (FLYWHEEL_FUZZTIME per target, 20s). Set
 # FLYWHEEL_TEST_LAYERS to a subset ("unit integration e2e") to run fewer;
 # extra arguments go to every `go test`.
 set -euo pipefail
@@ -22,6 +23,13 @@ step() { printf '\n=== %s (%ds elapsed)\n' "$*" $((SECONDS - start)); }
 if [[ " $layers " == *" unit "* ]]; then
 	step "unit tests"
 	go test -race -timeout 5m ./... "$@"
+	# The HTTP/1.1 fast path's differential fuzz targets, each for a short
+	# bounded time beyond their checked-in corpus (which the unit tests
+	# above already replay): new smuggling shapes get a chance in CI.
+	step "fuzz (${FLYWHEEL_FUZZTIME:-20s} per target)"
+	for target in FuzzRequest FuzzResponse; do
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FLYWHEEL_FUZZTIME:-20s}" ./pkg/network/http1
+	done
 fi
 
 if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then

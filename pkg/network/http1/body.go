@@ -178,7 +178,7 @@ func (b *body) readLine() ([]byte, error) {
 		}
 		return nil, err
 	}
-	if i := bytes.IndexByte(line, '\r'); i != len(line)-2 {
+	if i := bytes.IndexByte(line, '\r'); i < 0 || i != len(line)-2 {
 		return nil, errChunkLine
 	}
 	return line[:len(line)-2], nil

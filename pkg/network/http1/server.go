@@ -290,9 +290,22 @@ func (c *conn) readHead() ([]byte, error) {
 			_ = c.nc.SetReadDeadline(time.Time{})
 		}
 	}()
+	return readRequestHead(c.br, func() {
+		if !deadline {
+			// Only a head that arrived in pieces pays for a deadline.
+			deadline = true
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+		}
+	})
+}
+
+// readRequestHead returns the head at the start of br's buffer, reading
+// more (after beforeWait) until it is whole: errHeadTooLarge when it does
+// not fit the buffer, errBareLF for a line ending in LF alone.
+func readRequestHead(br *bufio.Reader, beforeWait func()) ([]byte, error) {
 	scan := 0
 	for {
-		buf, _ := c.br.Peek(c.br.Buffered())
+		buf, _ := br.Peek(br.Buffered())
 		end, next, err := scanHead(buf, scan)
 		if err != nil {
 			return nil, err
@@ -301,15 +314,11 @@ func (c *conn) readHead() ([]byte, error) {
 			return buf[:end], nil
 		}
 		scan = next
-		if len(buf) == c.br.Size() {
+		if len(buf) == br.Size() {
 			return nil, errHeadTooLarge
 		}
-		if !deadline {
-			// Only a head that arrived in pieces pays for a deadline.
-			deadline = true
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
-		}
-		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+		beforeWait()
+		if _, err := br.Peek(len(buf) + 1); err != nil {
 			return nil, err
 		}
 	}
