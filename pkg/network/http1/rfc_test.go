@@ -6,7 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-		"sort"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -366,7 +366,9 @@ func TestDeclinesToNetHTTP(t *testing.T) {
 	}
 	t.Run("head over net/http's limit", func(t *testing.T) {
 		c := dialRaw(t, p.addr)
-		go func() { _, _ = io.WriteString(c.nc, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 2<<20)+"\r\n\r\n") }()
+		go func() {
+			_, _ = io.WriteString(c.nc, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 2<<20)+"\r\n\r\n")
+		}()
 		resp, err := http.ReadResponse(c.br, nil)
 		if err != nil {
 			t.Fatal(err)

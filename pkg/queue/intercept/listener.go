@@ -126,9 +126,19 @@ type contextKey struct{}
 // ConnContext is an http.Server's ConnContext for a Listener: it puts the
 // connection's original destination in the context of each request on it,
 // for FromContext.
+// A connection wrapped on its way to the server (the sidecar's fast path
+// hands the connections it declines to net/http wrapped) is looked
+// through with its NetConn method.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	if r, ok := c.(redirected); ok {
-		return context.WithValue(ctx, contextKey{}, r.originalDst())
+	for c != nil {
+		if r, ok := c.(redirected); ok {
+			return context.WithValue(ctx, contextKey{}, r.originalDst())
+		}
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = w.NetConn()
 	}
 	return ctx
 }

@@ -80,6 +80,20 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// TryAcquire takes a free slot if there is one and nobody waits for it,
+// without waiting; it reports whether it did. A caller that got one must
+// Release it. The sidecar's fast path uses it: a request that would have
+// to queue goes to the net/http chain, whose Handler queues it.
+func (l *Limiter) TryAcquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight < l.capacity && l.head == nil {
+		l.inFlight++
+		return true
+	}
+	return false
+}
+
 // Release gives a slot back, to the oldest waiter if there is one.
 func (l *Limiter) Release() {
 	l.mu.Lock()

@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"flywheel.dev/pkg/network/http1"
 )
 
 // setForwarded tells the app who asked, through which host and over which
@@ -129,4 +131,61 @@ func propagateTrace(in, out *http.Request) {
 		return
 	}
 	traceContext.Inject(ctx, propagation.HeaderCarrier(out.Header))
+}
+
+// rewriteHTTP1 sets on a fast-path request the fields that setForwarded
+// and propagateTrace set on the net/http path, to the byte: the app
+// cannot tell which path a request took (TestFastPathForwardsAsNetHTTP).
+func rewriteHTTP1(r *http1.Request, h *http1.HeaderWriter) {
+	ip := r.RemoteIP
+	host := string(r.Host)
+	for _, name := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
+		r.Drop(name)
+	}
+	if ip != "" {
+		if r.Has("X-Forwarded-For") {
+			h.AddJoined("X-Forwarded-For", r, ip)
+		} else {
+			h.Add("X-Forwarded-For", ip)
+		}
+	}
+	if r.Has("X-Forwarded-Host") {
+		h.AddEach("X-Forwarded-Host", r)
+	} else if host != "" {
+		h.Add("X-Forwarded-Host", host)
+	}
+	if r.Has("X-Forwarded-Proto") {
+		h.AddEach("X-Forwarded-Proto", r)
+	} else {
+		h.Add("X-Forwarded-Proto", "http") // the fast path serves no TLS
+	}
+	hop := forwardedElement(ip, host, "http")
+	if r.Has("Forwarded") {
+		h.AddJoined("Forwarded", r, hop)
+	} else {
+		h.Add("Forwarded", hop)
+	}
+
+	if !r.Has("Traceparent") {
+		return
+	}
+	in := http.Header{}
+	for _, name := range []string{"Traceparent", "Tracestate"} {
+		r.Values(name, func(v []byte) { in[name] = append(in[name], string(v)) })
+	}
+	ctx := traceContext.Extract(context.Background(), propagation.HeaderCarrier(in))
+	r.Drop("Traceparent")
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		r.Drop("Tracestate")
+		return
+	}
+	out := http.Header{}
+	traceContext.Inject(ctx, propagation.HeaderCarrier(out))
+	h.Add("Traceparent", out.Get("Traceparent"))
+	// Inject sets Tracestate only when it kept one; otherwise the copy
+	// of the client's stays, as on the net/http path.
+	if ts := out.Get("Tracestate"); ts != "" {
+		r.Drop("Tracestate")
+		h.Add("Tracestate", ts)
+	}
 }

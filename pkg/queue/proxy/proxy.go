@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/network/http1"
 )
 
 // Options tunes a Proxy.
@@ -34,7 +35,10 @@ type Proxy struct {
 	rp     httputil.ReverseProxy
 	target string
 	h1, h2 *http.Transport
-	log    *slog.Logger
+	// fast is the HTTP/1.1 fast path's pool to the app; nil for an h2c
+	// app, which the fast path does not serve.
+	fast *http1.Upstream
+	log  *slog.Logger
 }
 
 // New returns a Proxy to the app at target, a host:port on loopback.
@@ -53,6 +57,12 @@ func New(target string, opts Options) *Proxy {
 		p.h2.Protocols = new(http.Protocols)
 		p.h2.Protocols.SetUnencryptedHTTP2(true)
 		rt = h2cUnlessUpgrade{h1: p.h1, h2: p.h2}
+	}
+	if !opts.H2C {
+		p.fast = http1.NewUpstream(target, http1.UpstreamOptions{
+			MaxIdle: opts.MaxIdleConns,
+			Rewrite: rewriteHTTP1,
+		})
 	}
 	p.rp = httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
@@ -83,6 +93,22 @@ func (p *Proxy) CloseIdleConnections() {
 	if p.h2 != nil {
 		p.h2.CloseIdleConnections()
 	}
+	if p.fast != nil {
+		p.fast.CloseIdleConnections()
+	}
+}
+
+// Upstream is the app for the HTTP/1.1 fast path (package http1), which
+// forwards as ServeHTTP does: the same fields, the same framing rules.
+// It is nil when the app speaks h2c, which only net/http serves.
+func (p *Proxy) Upstream() *http1.Upstream { return p.fast }
+
+// Fail answers a fast-path request the app could not take, as ServeHTTP
+// does (502, the error named).
+func (p *Proxy) Fail(x *http1.Exchange, err error) {
+	p.log.Warn("forwarding to the app failed", "target", p.target, "error", err)
+	x.Respond(http.StatusBadGateway, "text/plain; charset=utf-8",
+		[]byte("queue-proxy: the app at "+p.target+" did not answer: "+err.Error()+"\n"))
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {

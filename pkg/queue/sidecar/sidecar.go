@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/limiter"
 	"flywheel.dev/pkg/queue/proxy"
@@ -65,6 +68,13 @@ type Sidecar struct {
 	// request is in flight and none will come.
 	drained chan struct{}
 	chain   http.Handler
+
+	// The fast path's share of the chain (see serveFast): the limiter the
+	// net/http chain uses too, the timeouts, and the measure stage
+	// wrapped around the forwarding.
+	limiter  *limiter.Limiter
+	timeouts timeout.Timeouts
+	measured http.Handler
 }
 
 // New returns a sidecar for cfg, which must be valid (queue.Config's
@@ -109,17 +119,21 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 //  5. the concurrency limit, FIFO with a bounded queue;
 //  6. the proxy to the app.
 func (s *Sidecar) buildChain() http.Handler {
-	var l *limiter.Limiter
 	if s.cfg.ContainerConcurrency > 0 {
-		l = limiter.New(s.cfg.ContainerConcurrency, s.cfg.QueueDepth)
+		s.limiter = limiter.New(s.cfg.ContainerConcurrency, s.cfg.QueueDepth)
 	}
-	var h http.Handler = s.proxy
-	h = limiter.Handler(h, l)
-	h = timeout.Handler(h, timeout.Timeouts{
+	s.timeouts = timeout.Timeouts{
 		Revision:      s.cfg.RevisionTimeout,
 		ResponseStart: s.cfg.ResponseStartTimeout,
 		Idle:          s.cfg.IdleTimeout,
-	}, s.opts.Clock)
+	}
+	s.measured = http.HandlerFunc(s.forwardFast)
+	if s.opts.Measure != nil {
+		s.measured = s.opts.Measure(s.measured)
+	}
+	var h http.Handler = s.proxy
+	h = limiter.Handler(h, s.limiter)
+	h = timeout.Handler(h, s.timeouts, s.opts.Clock)
 	h = s.kubeletProbes(h)
 	h = s.networkProbes(h)
 	if s.opts.Measure != nil {
@@ -156,6 +170,95 @@ func (s *Sidecar) kubeletProbes(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// fastPath reports whether the request ports serve HTTP/1.1 on the fast
+// path (package http1), declining the rest to the net/http chain. An h2c
+// app is served by net/http alone: its requests must leave as HTTP/2.
+func (s *Sidecar) fastPath() bool { return s.proxy.Upstream() != nil }
+
+// serveFast is the request chain of buildChain on the fast path, for
+// plain HTTP/1.1 requests, in the same order and with the same answers:
+//
+//  1. probes (network and kubelet) are declined to the net/http chain:
+//     they are rare, and it answers them;
+//  2. the concurrency limit: a free slot is taken at once; a request that
+//     would wait is declined to the net/http chain, whose limiter queues
+//     it in the same FIFO line (TryAcquire never overtakes a waiter), so
+//     the queue, its depth and its 503 keep one implementation;
+//  3. measure, around the forwarding, as around the rest of the chain;
+//  4. the timeouts, as deadlines on the connections (forwardFast);
+//  5. the forwarding to the app.
+//
+// A connection declined once stays with net/http: the fast path's state
+// cannot follow it there.
+func (s *Sidecar) serveFast(x *http1.Exchange) {
+	r := &x.Request
+	if r.Has(queue.NetworkProbeHeader) || bytes.HasPrefix(r.Get("User-Agent"), []byte(queue.KubeletProbeUserAgentPrefix)) {
+		x.Decline()
+		return
+	}
+	if s.limiter != nil {
+		if !s.limiter.TryAcquire() {
+			x.Decline()
+			return
+		}
+		defer s.limiter.Release()
+	}
+	// The measure stage sees an http.Request that carries what it
+	// classifies requests by (stats.KindOf), not a copy of every field.
+	req := &http.Request{
+		Method:     string(r.Method),
+		Host:       string(r.Host),
+		RemoteAddr: r.RemoteAddr,
+		Header:     http.Header{},
+		URL:        &url.URL{},
+	}
+	if v := r.Get(queue.ViaActivatorHeader); v != nil {
+		req.Header[queue.ViaActivatorHeader] = []string{string(v)}
+	}
+	s.measured.ServeHTTP(exchangeWriter{x: x}, req)
+}
+
+// forwardFast forwards a fast-path request under the timeouts: the
+// revision, response-start and (before the first byte) idle timeouts
+// are one deadline for the response to start, counted from the request's
+// arrival; the idle timeout then bounds each wait for the app's next
+// bytes. The answers are the timeout stage's: 504 naming the timeout
+// before the start, a broken connection after it.
+func (s *Sidecar) forwardFast(w http.ResponseWriter, _ *http.Request) {
+	x := w.(exchangeWriter).x
+	var lim http1.Limits
+	kind, first := timeout.FirstToStart(s.timeouts)
+	if kind != timeout.None {
+		lim.ResponseStart = time.Now().Add(first)
+	}
+	lim.Idle = s.timeouts.Idle
+	err := x.Forward(s.proxy.Upstream(), lim)
+	switch {
+	case err == nil || x.Started():
+		if err != nil {
+			s.log.Debug("a response from the app broke off", "error", err)
+		}
+	case errors.Is(err, http1.ErrTimeout):
+		x.Respond(http.StatusGatewayTimeout, "text/plain; charset=utf-8", timeout.Body(kind, s.timeouts))
+	default:
+		var ue *http1.UpstreamError
+		if errors.As(err, &ue) {
+			s.proxy.Fail(x, err)
+		}
+		// Otherwise the client left or broke its request: nobody to
+		// answer.
+	}
+}
+
+// exchangeWriter carries a fast-path exchange through the measure
+// stage, an http.Handler wrapper. Nothing writes to it: the exchange
+// answers the client itself.
+type exchangeWriter struct{ x *http1.Exchange }
+
+func (exchangeWriter) Header() http.Header         { return http.Header{} }
+func (exchangeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (exchangeWriter) WriteHeader(int)             {}
 
 func (s *Sidecar) ready() bool { return !s.draining.Load() && s.prober.Ready() }
 
@@ -311,41 +414,63 @@ func (s *Sidecar) Serve(ctx context.Context, ls Listeners) error {
 
 	// Each server with its listener; the request servers first, so that
 	// shutdown stops taking requests before it closes the rest.
+	// A request port with the fast path in front has it accept the
+	// connections and hand net/http those it declines.
 	type served struct {
-		srv *http.Server
-		l   net.Listener
+		srv  *http.Server
+		l    net.Listener
+		fast *http1.Server
 	}
-	all := []served{{requests, ls.Serving}}
+	withFastPath := func(sv served) served {
+		if !s.fastPath() {
+			return sv
+		}
+		sv.fast = http1.NewServer(http1.HandlerFunc(s.serveFast), http1.Options{
+			ReadHeaderTimeout: sv.srv.ReadHeaderTimeout,
+			Logger:            s.log,
+		})
+		return sv
+	}
+	all := []served{withFastPath(served{srv: requests, l: ls.Serving})}
 	if ls.Intercept != nil {
 		l := ls.Intercept
 		if s.opts.Intercept != nil {
 			l = s.opts.Intercept(l)
 		}
-		all = append(all, served{&http.Server{
+		all = append(all, withFastPath(served{srv: &http.Server{
 			Handler:           s.chain,
 			ReadHeaderTimeout: requests.ReadHeaderTimeout,
 			ErrorLog:          requests.ErrorLog,
 			Protocols:         requests.Protocols,
 			ConnContext:       s.opts.ConnContext,
-		}, l})
+		}, l: l}))
 	}
-	all = append(all, served{&http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}, ls.Admin})
+	all = append(all, served{srv: &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}, l: ls.Admin})
 	if ls.Metrics != nil && s.opts.Metrics != nil {
-		all = append(all, served{&http.Server{Handler: s.opts.Metrics, ReadHeaderTimeout: 10 * time.Second}, ls.Metrics})
+		all = append(all, served{srv: &http.Server{Handler: s.opts.Metrics, ReadHeaderTimeout: 10 * time.Second}, l: ls.Metrics})
 	}
 	if ls.Profiling != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		all = append(all, served{&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ls.Profiling})
+		all = append(all, served{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, l: ls.Profiling})
 	}
 
 	serveErr := make(chan error, len(all))
 	var wg sync.WaitGroup
 	for _, sv := range all {
+		l := sv.l
+		if sv.fast != nil {
+			l = sv.fast.Declined()
+			wg.Go(func() {
+				if err := sv.fast.Serve(sv.l); err != nil && !errors.Is(err, http1.ErrServerClosed) {
+					serveErr <- fmt.Errorf("serving %s: %w", sv.l.Addr(), err)
+				}
+			})
+		}
 		wg.Go(func() {
-			if err := sv.srv.Serve(sv.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := sv.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				serveErr <- fmt.Errorf("serving %s: %w", sv.l.Addr(), err)
 			}
 		})
@@ -373,6 +498,13 @@ func (s *Sidecar) Serve(ctx context.Context, ls Listeners) error {
 	for i, sv := range all {
 		if i == admin {
 			continue
+		}
+		// The fast path first: the connections it declines while it
+		// drains still find net/http serving.
+		if sv.fast != nil {
+			if serr := sv.fast.Shutdown(shutdownCtx); serr != nil && err == nil {
+				err = fmt.Errorf("shutting down: %w", serr)
+			}
 		}
 		if serr := sv.srv.Shutdown(shutdownCtx); serr != nil && err == nil {
 			err = fmt.Errorf("shutting down: %w", serr)

@@ -132,7 +132,7 @@ func Handler(next http.Handler, t Timeouts, clk clock.WithDelayedExecution) http
 	}
 	var bodies [Idle + 1][]byte
 	for _, k := range []Kind{Revision, ResponseStart, Idle} {
-		bodies[k] = []byte("queue-proxy: " + explain(k) + " (" + t.of(k).String() + "); the request was cut short\n")
+		bodies[k] = Body(k, t)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithCancelCause(r.Context())
@@ -166,6 +166,26 @@ func Handler(next http.Handler, t Timeouts, clk clock.WithDelayedExecution) http
 			}
 		}
 	})
+}
+
+// Body is the body of the 504 that answers a request when timeout k of t
+// fired before its response started. The sidecar's fast path, which
+// bounds the same wait with deadlines, answers with it too.
+func Body(k Kind, t Timeouts) []byte {
+	return []byte("queue-proxy: " + explain(k) + " (" + t.of(k).String() + "); the request was cut short\n")
+}
+
+// FirstToStart returns the timeout of t that bounds the start of a
+// response first, and after how long; None when none does. The idle
+// timeout counts, as it bounds the wait before the first write too.
+func FirstToStart(t Timeouts) (Kind, time.Duration) {
+	var start time.Time
+	_, wait := Next(t, start, start, start, false)
+	if wait == 0 {
+		return None, 0
+	}
+	kind, _ := Next(t, start.Add(wait), start, start, false)
+	return kind, wait
 }
 
 func explain(k Kind) string {

@@ -282,3 +282,20 @@ func TestWritesKeepIdleAway(t *testing.T) {
 		t.Errorf("got %d %q, want 200 and every write", rec.Code, rec.Body)
 	}
 }
+
+func TestFirstToStart(t *testing.T) {
+	for _, tc := range []struct {
+		t    Timeouts
+		kind Kind
+		wait time.Duration
+	}{
+		{Timeouts{}, None, 0},
+		{Timeouts{Revision: 300 * time.Second}, Revision, 300 * time.Second},
+		{Timeouts{Revision: 300 * time.Second, ResponseStart: 10 * time.Second}, ResponseStart, 10 * time.Second},
+		{Timeouts{Revision: 300 * time.Second, Idle: time.Second}, Idle, time.Second},
+	} {
+		if kind, wait := FirstToStart(tc.t); kind != tc.kind || wait != tc.wait {
+			t.Errorf("FirstToStart(%+v) = %v, %v; want %v, %v", tc.t, kind, wait, tc.kind, tc.wait)
+		}
+	}
+}
