@@ -229,9 +229,20 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 			_ = uc.nc.Close()
 		}
 	}()
-	if !lim.ResponseStart.IsZero() {
-		_ = uc.nc.SetDeadline(lim.ResponseStart)
+	// The deadline bounds sending too when the body streams (an app that
+	// stops reading it); a request wholly in hand fits the socket's
+	// buffer, and only its answer needs watching: one timer, not two.
+	setStartDeadline := func(uc *upConn) {
+		if lim.ResponseStart.IsZero() {
+			return
+		}
+		if bodyWhole {
+			_ = uc.nc.SetReadDeadline(lim.ResponseStart)
+		} else {
+			_ = uc.nc.SetDeadline(lim.ResponseStart)
+		}
 	}
+	setStartDeadline(uc)
 
 	sent := out
 	for attempt := 0; ; attempt++ {
@@ -256,9 +267,7 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 				return &UpstreamError{Err: err}
 			}
 			reused = false
-			if !lim.ResponseStart.IsZero() {
-				_ = uc.nc.SetDeadline(lim.ResponseStart)
-			}
+			setStartDeadline(uc)
 			continue
 		}
 		if isTimeout(werr) {
@@ -320,9 +329,7 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 				if uc, derr = u.dial(); derr != nil {
 					return &UpstreamError{Err: derr}
 				}
-				if !lim.ResponseStart.IsZero() {
-					_ = uc.nc.SetDeadline(lim.ResponseStart)
-				}
+				setStartDeadline(uc)
 				reused = false
 				if _, werr := uc.nc.Write(sent); werr == nil {
 					continue
@@ -384,8 +391,11 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 	x.started = true
 	resp := &x.resp
 	x.respBody.reset(uc.br, resp.framing, resp.length)
-	if !lim.ResponseStart.IsZero() || lim.Idle > 0 {
+	switch {
+	case !lim.ResponseStart.IsZero() && !bodyWhole:
 		_ = uc.nc.SetDeadline(time.Time{})
+	case !lim.ResponseStart.IsZero() || lim.Idle > 0:
+		_ = uc.nc.SetReadDeadline(time.Time{})
 	}
 	var beforeWait func()
 	if lim.Idle > 0 {

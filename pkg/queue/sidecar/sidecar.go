@@ -205,19 +205,22 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 		defer s.limiter.Release()
 	}
 	// The measure stage sees an http.Request that carries what it
-	// classifies requests by (stats.KindOf), not a copy of every field.
-	req := &http.Request{
-		Method:     string(r.Method),
-		Host:       string(r.Host),
-		RemoteAddr: r.RemoteAddr,
-		Header:     http.Header{},
-		URL:        &url.URL{},
-	}
+	// classifies requests by (stats.KindOf), not a copy of every field;
+	// one per request in flight, reused.
+	req := measureRequests.Get().(*http.Request)
+	req.Method, req.Host, req.RemoteAddr = string(r.Method), string(r.Host), r.RemoteAddr
 	if v := r.Get(queue.ViaActivatorHeader); v != nil {
-		req.Header[queue.ViaActivatorHeader] = []string{string(v)}
+		req.Header[queue.ViaActivatorHeader] = append(req.Header[queue.ViaActivatorHeader][:0], string(v))
+	} else {
+		delete(req.Header, queue.ViaActivatorHeader)
 	}
 	s.measured.ServeHTTP(exchangeWriter{x: x}, req)
+	measureRequests.Put(req)
 }
+
+var measureRequests = sync.Pool{New: func() any {
+	return &http.Request{Header: http.Header{}, URL: &url.URL{}}
+}}
 
 // forwardFast forwards a fast-path request under the timeouts: the
 // revision, response-start and (before the first byte) idle timeouts
