@@ -275,6 +275,9 @@ func (c *conn) serve() {
 		if !x.finished {
 			x.Respond(500, "text/plain; charset=utf-8", []byte("http1: the handler gave no answer\n"))
 		}
+		// The write buffer goes back between exchanges: a connection at
+		// rest holds only its read buffer.
+		x.release()
 		if x.closeConn || s.shuttingDown.Load() {
 			return
 		}
