@@ -170,10 +170,10 @@ func (b *body) appendEnd(out []byte) []byte {
 func (b *body) readLine() ([]byte, error) {
 	line, err := b.br.ReadSlice('\n')
 	if err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			err = errChunkLine
 		}
 		return nil, err

@@ -125,7 +125,8 @@ func (x *Exchange) Respond(status int, contentType string, body []byte) {
 func (x *Exchange) respond(status int, contentType string, body []byte) {
 	x.finished, x.started = true, true
 	r := &x.Request
-	if r.closeAfter || (r.framing != noBody && !(x.reqBody.br != nil && x.reqBody.done)) {
+	bodyRead := x.reqBody.br != nil && x.reqBody.done
+	if r.closeAfter || (r.framing != noBody && !bodyRead) {
 		x.closeConn = true
 	}
 	out := x.buffer()

@@ -214,6 +214,7 @@ func FuzzResponse(f *testing.F) {
 			if err != nil {
 				return nil, 0, false
 			}
+			defer resp.Body.Close()
 			body, err := io.ReadAll(resp.Body)
 			if err != nil {
 				return nil, 0, false

@@ -357,11 +357,7 @@ func framingFields(h *header) (f framing, length int64, status int) {
 		return 0, 0, 501
 	}
 	h.dropTrailer()
-	switch {
-	case clSeen == 1:
-		if length == 0 {
-			return noBody, 0, 0
-		}
+	if clSeen == 1 && length > 0 {
 		return lengthBody, length, 0
 	}
 	return noBody, 0, 0

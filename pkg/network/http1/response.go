@@ -54,7 +54,7 @@ func readResponseHead(br *bufio.Reader) (head []byte, consumed bool, err error) 
 	for {
 		line, err := br.ReadSlice('\n')
 		big = append(big, line...)
-		if err != nil && err != bufio.ErrBufferFull {
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return nil, true, err
 		}
 		if len(big) > maxResponseHead {
@@ -102,13 +102,10 @@ func parseResponse(raw []byte, headRequest bool, resp *response) bool {
 	if !parseFields(raw[i+2:], &resp.header) {
 		return false
 	}
-	var upgrade bool
-	resp.closeAfter, upgrade = connectionFields(&resp.header)
-	if upgrade && resp.status != 101 {
-		// An Upgrade offer (426, or 200 with Upgrade: h2c) is
-		// hop-by-hop: it is dropped like any other.
-		upgrade = false
-	}
+	// An Upgrade offer (426, or 200 with Upgrade: h2c) is hop-by-hop:
+	// dropped like any other field. (A 101 is refused by the caller: the
+	// fast path never asks for an upgrade.)
+	resp.closeAfter, _ = connectionFields(&resp.header)
 	if resp.http10 {
 		resp.closeAfter = true
 	}

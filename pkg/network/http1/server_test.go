@@ -102,18 +102,27 @@ func (c *rawConn) send(s string) {
 	}
 }
 
+// answer is a response read whole.
+type answer struct {
+	StatusCode      int
+	Header, Trailer http.Header
+	// Close: the response said Connection: close.
+	Close bool
+}
+
 // read reads one response (to a request of method) and its body.
-func (c *rawConn) read(method string) (*http.Response, string) {
+func (c *rawConn) read(method string) (answer, string) {
 	c.t.Helper()
 	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
 	if err != nil {
 		c.t.Fatalf("reading the response: %v", err)
 	}
+	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		c.t.Fatalf("reading the response body: %v", err)
 	}
-	return resp, string(b)
+	return answer{StatusCode: resp.StatusCode, Header: resp.Header, Trailer: resp.Trailer, Close: resp.Close}, string(b)
 }
 
 // closed reports whether the server closed the connection.

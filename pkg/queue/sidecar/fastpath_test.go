@@ -159,6 +159,7 @@ func TestFastPathDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 
 	inFlight := make(chan int, 1)
@@ -222,8 +223,12 @@ func TestDeclinedConnectionsReachNetHTTP(t *testing.T) {
 		_, _ = io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 		br := bufio.NewReader(c)
 		resp, err := http.ReadResponse(br, nil)
-		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-			t.Fatalf("upgrade = %v, %v; want 101", resp, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close() // a 101 has none: the stream is the connection's
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade = %d, want 101", resp.StatusCode)
 		}
 		_, _ = io.WriteString(c, "ping")
 		echo := make([]byte, 4)
@@ -257,6 +262,7 @@ func TestDeclinedConnectionsReachNetHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || string(b) != "hello HTTP/1.1" {
 			t.Errorf("HTTP/1.0 request = %d %q, want the app's hello", resp.StatusCode, b)
