@@ -64,7 +64,7 @@ func TestWaitsAndQueueDepthAreMeasured(t *testing.T) {
 	for _, dp := range waits.DataPoints {
 		outcome, _ := dp.Attributes.Value(attrOutcome)
 		cold, _ := dp.Attributes.Value(attrCold)
-		byOutcome[outcome.AsString()+" "+attribute.BoolValue(cold.AsBool()).Emit()] += dp.Count
+		byOutcome[outcome.AsString()+" "+attribute.BoolValue(cold.AsBool()).String()] += dp.Count
 		if m, ok := dp.Min.Value(); ok && outcome.AsString() == "pod" && m < 0.02 {
 			t.Errorf("the shortest cold wait was %vs, want at least the 20 ms before a pod came", m)
 		}

@@ -45,7 +45,7 @@ func TestRequestDurationByRouteBackendAndStatus(t *testing.T) {
 				t.Errorf("unit %q, want s", m.Unit)
 			}
 			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
-				get := func(k string) string { v, _ := dp.Attributes.Value(attribute.Key(k)); return v.Emit() }
+				get := func(k string) string { v, _ := dp.Attributes.Value(attribute.Key(k)); return v.String() }
 				counts[get("http.request.method")+" "+get("http.response.status_code")+" "+get("flywheel.route")+" "+get("flywheel.backend")] += dp.Count
 			}
 		}
