@@ -163,10 +163,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	defer timer.Stop()
 	r = r.WithContext(ctx)
-	waitStart := time.Now()
 	_, waitSpan := h.tracer.Start(ctx, "activator.wait")
 	cold, err := at.acquire()
-	outcome := h.metrics.recordWait(ctx, at, waitStart, cold, err)
+	// Counted from the arrival: what came before the wait is a few
+	// allocations, not worth a second clock read per request.
+	outcome := h.metrics.recordWait(ctx, at, arrival, cold, err)
 	waitSpan.SetAttributes(attrOutcome.String(outcome), attrCold.Bool(cold))
 	waitSpan.End()
 	if err != nil {

@@ -477,16 +477,7 @@ func (x *Exchange) appendRequestHead(out []byte, u *Upstream) []byte {
 		u.opts.Rewrite(r, &hw)
 		out = hw.buf
 	}
-	for i := range r.fields {
-		f := &r.fields[i]
-		if f.hop {
-			continue
-		}
-		out = append(out, f.name...)
-		out = append(out, ": "...)
-		out = append(out, f.value...)
-		out = append(out, '\r', '\n')
-	}
+	out = appendForwarded(out, r.fields)
 	if r.teTrailers {
 		out = append(out, "Te: trailers\r\n"...)
 	}
@@ -519,10 +510,7 @@ func (x *Exchange) appendResponseHead(out []byte, resp *response) []byte {
 		if !hasDate && equalFold(f.name, "Date") {
 			hasDate = true
 		}
-		out = append(out, f.name...)
-		out = append(out, ": "...)
-		out = append(out, f.value...)
-		out = append(out, '\r', '\n')
+		out = appendField(out, f.name, f.value)
 	}
 	if !hasDate {
 		// RFC 9110 §6.6.1: a recipient with a clock adds the Date an
@@ -558,16 +546,26 @@ func (x *Exchange) appendResponseHead(out []byte, resp *response) []byte {
 // appendInterim writes an interim (1xx) response for the client.
 func (x *Exchange) appendInterim(out []byte, resp *response) []byte {
 	out = appendStatusLine(out, resp.status, resp.reason)
-	for i := range resp.fields {
-		f := &resp.fields[i]
-		if f.hop {
-			continue
+	out = appendForwarded(out, resp.fields)
+	return append(out, '\r', '\n')
+}
+
+// appendForwarded writes the fields that are forwarded, all but those
+// marked hop, as "name: value" lines.
+func appendForwarded(out []byte, fields []field) []byte {
+	for i := range fields {
+		if f := &fields[i]; !f.hop {
+			out = appendField(out, f.name, f.value)
 		}
-		out = append(out, f.name...)
-		out = append(out, ": "...)
-		out = append(out, f.value...)
-		out = append(out, '\r', '\n')
 	}
+	return out
+}
+
+// appendField writes one "name: value" line.
+func appendField(out, name, value []byte) []byte {
+	out = append(out, name...)
+	out = append(out, ": "...)
+	out = append(out, value...)
 	return append(out, '\r', '\n')
 }
 
