@@ -345,7 +345,7 @@ func TestPodOOMKilled(t *testing.T) {
 // testPodCgroup makes a node's cgroup and a pod's under it as the node
 // does, removed (with whatever runs in them) when the test ends. It skips
 // without root or a writable cgroup hierarchy.
-func testPodCgroup(t *testing.T) *podCgroup {
+func testPodCgroup(t testing.TB) *podCgroup {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for cgroups")

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,7 +87,11 @@ func (r *usageReporter) metricsResource(context.Context) ([]*dto.MetricFamily, e
 		scrapeFailed = 1
 	}
 	add(scrapeErr, nil, time.Time{}, true, scrapeFailed)
-	return []*dto.MetricFamily{nodeCPU, nodeMemory, podCPU, podMemory, containerCPU, containerMemory, containerStart, scrapeErr}, nil
+	// A family with no sample (no pod runs, a figure not read) is left
+	// out: the text format has no way to write one, and virtual-kubelet
+	// would answer the scrape with an error instead of the rest.
+	families := []*dto.MetricFamily{nodeCPU, nodeMemory, podCPU, podMemory, containerCPU, containerMemory, containerStart, scrapeErr}
+	return slices.DeleteFunc(families, func(f *dto.MetricFamily) bool { return len(f.Metric) == 0 }), nil
 }
 
 // add appends a sample to f when it was read; at zero means no timestamp.

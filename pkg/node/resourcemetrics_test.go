@@ -2,6 +2,8 @@ package node
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,17 +107,7 @@ func TestResourceMetricsAreTheKubeletsWithTimestamps(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	cpu := 2500 * time.Millisecond
 	r := testReporter(&now, &cpu)
-	families, err := r.metricsResource(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	enc := expfmt.NewEncoder(&text, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, f := range families {
-		if err := enc.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-	}
+	text := resourceMetricsText(t, r)
 	ms := strconv.FormatInt(now.UnixMilli(), 10)
 	started := strconv.FormatFloat(float64(time.Date(2026, 12, 6, 11, 0, 0, 0, time.UTC).Unix()), 'g', -1, 64)
 	for _, want := range []string{
@@ -129,8 +121,8 @@ func TestResourceMetricsAreTheKubeletsWithTimestamps(t *testing.T) {
 		"resource_scrape_error 0\n",
 		"# TYPE container_cpu_usage_seconds_total counter",
 	} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("/metrics/resource lacks %q:\n%s", want, text.String())
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics/resource lacks %q:\n%s", want, text)
 		}
 	}
 }
@@ -167,4 +159,249 @@ func TestStatsSummaryGivesRatesFromTheSecondReading(t *testing.T) {
 	if n := s.Node.CPU.UsageNanoCores; n == nil || *n != 5_000_000_000 {
 		t.Errorf("node CPU rate %v, want 5 cores", n)
 	}
+}
+
+// TestResourceMetricsFromAFakeCgroupTree lays out a pod of one container
+// as each kind of host keeps its cgroups (v2 alone, hybrid as on this
+// project's CI machines, v1 alone with cpu and cpuacct together), with
+// the files the kernel would write, and checks the figures the node
+// serves on /metrics/resource for the pod and its container.
+func TestResourceMetricsFromAFakeCgroupTree(t *testing.T) {
+	const (
+		podCPUUsec       = 3_000_000 // 3 s
+		containerCPUUsec = 2_500_000
+		podMemory        = 96 << 20
+		podInactive      = 16 << 20
+		containerMemory  = 64 << 20
+		containerInact   = 8 << 20
+	)
+	// A file's content in the pod's cgroup, or in its container's.
+	type files map[string]func(container bool) string
+	cpuStat := func(container bool) string {
+		usec := podCPUUsec
+		if container {
+			usec = containerCPUUsec
+		}
+		return fmt.Sprintf("usage_usec %d\nuser_usec 1\nsystem_usec 2\n", usec)
+	}
+	cpuacct := func(container bool) string {
+		if container {
+			return fmt.Sprint(containerCPUUsec * 1000)
+		}
+		return fmt.Sprint(podCPUUsec * 1000)
+	}
+	memory := func(container bool) string {
+		if container {
+			return fmt.Sprint(containerMemory)
+		}
+		return fmt.Sprint(podMemory)
+	}
+	inactive := func(container bool) int {
+		if container {
+			return containerInact
+		}
+		return podInactive
+	}
+	memStatV2 := func(container bool) string {
+		return fmt.Sprintf("active_file 5\ninactive_file %d\n", inactive(container))
+	}
+	// A v1 memory.stat has the cgroup's own figures and, prefixed total_,
+	// those with its descendants'; only the total_ ones are the cgroup's.
+	memStatV1 := func(container bool) string {
+		return fmt.Sprintf("inactive_file 1\ntotal_inactive_file %d\n", inactive(container))
+	}
+	for _, tc := range []struct {
+		name      string
+		mountinfo string
+		// files by hierarchy mount (relative to the tree) and name.
+		files map[string]files
+	}{{
+		name:      "cgroup v2 alone",
+		mountinfo: "29 22 0:26 / ROOT/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+		files: map[string]files{"unified": {
+			"cpu.stat": cpuStat, "memory.current": memory, "memory.stat": memStatV2,
+		}},
+	}, {
+		name: "hybrid: CPU time from v2, memory from v1",
+		mountinfo: strings.Join([]string{
+			"31 30 0:28 / ROOT/cpu rw,relatime - cgroup cgroup rw,cpu",
+			"34 30 0:31 / ROOT/memory rw,relatime - cgroup cgroup rw,memory",
+			"38 30 0:35 / ROOT/pids rw,relatime - cgroup cgroup rw,pids",
+			"40 30 0:37 / ROOT/unified rw,relatime - cgroup2 cgroup2 rw",
+		}, "\n"),
+		files: map[string]files{
+			"unified": {"cpu.stat": cpuStat},
+			"memory":  {"memory.usage_in_bytes": memory, "memory.stat": memStatV1},
+		},
+	}, {
+		name: "v1 alone, cpu and cpuacct together",
+		mountinfo: strings.Join([]string{
+			"25 24 0:22 / ROOT/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct",
+			"26 24 0:23 / ROOT/memory rw - cgroup cgroup rw,memory",
+		}, "\n"),
+		files: map[string]files{
+			"cpu,cpuacct": {"cpuacct.usage": cpuacct},
+			"memory":      {"memory.usage_in_bytes": memory, "memory.stat": memStatV1},
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tree := t.TempDir()
+			layout := parseCgroupLayout(strings.ReplaceAll(tc.mountinfo, "ROOT", tree), procCgroups)
+			const podRel = "/flywheel-n1/pod-uid-1"
+			for mount, fs := range tc.files {
+				for name, content := range fs {
+					for _, container := range []bool{false, true} {
+						dir := filepath.Join(tree, mount, podRel)
+						if container {
+							dir = filepath.Join(dir, "app")
+						}
+						if err := os.MkdirAll(dir, 0o755); err != nil {
+							t.Fatal(err)
+						}
+						if err := os.WriteFile(filepath.Join(dir, name), []byte(content(container)+"\n"), 0o644); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			podDir := layout.root() + podRel
+			now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "uid-1"}}
+			r := &usageReporter{
+				nodeName: "n1",
+				now:      func() time.Time { return now },
+				machine:  func(at time.Time) (cgroupUsage, error) { return cgroupUsage{at: at}, nil },
+				pods: func(at time.Time) []podUsage {
+					return []podUsage{{pod: pod, total: layout.usage(podDir, at), containers: []containerUsage{
+						{name: "app", started: now.Add(-time.Hour), usage: layout.usage(filepath.Join(podDir, "app"), at)},
+					}}}
+				},
+			}
+			text := resourceMetricsText(t, r)
+			ms := " " + strconv.FormatInt(now.UnixMilli(), 10)
+			float := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+			for _, want := range []string{
+				`pod_cpu_usage_seconds_total{namespace="default",pod="web"} 3` + ms,
+				`pod_memory_working_set_bytes{namespace="default",pod="web"} ` + float(podMemory-podInactive) + ms,
+				`container_cpu_usage_seconds_total{container="app",namespace="default",pod="web"} 2.5` + ms,
+				`container_memory_working_set_bytes{container="app",namespace="default",pod="web"} ` + float(containerMemory-containerInact) + ms,
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("/metrics/resource lacks %q:\n%s", want, text)
+				}
+			}
+		})
+	}
+}
+
+// resourceMetricsText is r's /metrics/resource in the text format,
+// encoded as virtual-kubelet's handler encodes it.
+func resourceMetricsText(t *testing.T, r *usageReporter) string {
+	t.Helper()
+	families, err := r.metricsResource(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	enc := expfmt.NewEncoder(&text, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			t.Fatalf("encoding %s: %v", f.GetName(), err)
+		}
+	}
+	return text.String()
+}
+
+// TestResourceMetricsOfANodeWithoutPods: a node that runs no pod, and
+// could not read its own figures, still answers the scrape.
+func TestResourceMetricsOfANodeWithoutPods(t *testing.T) {
+	r := &usageReporter{
+		nodeName: "n1",
+		now:      time.Now,
+		machine:  func(at time.Time) (cgroupUsage, error) { return cgroupUsage{at: at}, errors.New("no /proc") },
+		pods:     func(time.Time) []podUsage { return nil },
+	}
+	if text := resourceMetricsText(t, r); !strings.Contains(text, "resource_scrape_error 1") {
+		t.Errorf("/metrics/resource of a node that could not read its usage:\n%s", text)
+	}
+}
+
+// BenchmarkServingResourceMetrics is what a scrape of the node costs with
+// 100 pods of two containers each in real cgroups (idle ones: the kernel
+// serves their files the same way): /metrics/resource encoded as
+// virtual-kubelet's handler does, which metrics-server reads every 15 s,
+// and /stats/summary. core-ms/min is the CPU it takes a minute at that
+// scrape interval.
+func BenchmarkServingResourceMetrics(b *testing.B) {
+	parent := testPodCgroup(b)
+	const podCount = 100
+	type pod struct {
+		pod        *corev1.Pod
+		dir        string
+		containers []string
+	}
+	var all []pod
+	for i := range podCount {
+		pc := &podCgroup{dir: filepath.Join(parent.dir, fmt.Sprintf("pod-%d", i)), record: func(string) error { return nil }}
+		if err := pc.setUp(b.Context(), nil); err != nil {
+			b.Fatal(err)
+		}
+		p := pod{pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("web-%d", i)}}, dir: pc.dir}
+		for _, name := range []string{"user-container", "queue-proxy"} {
+			if _, err := pc.container(name, corev1.ResourceRequirements{}); err != nil {
+				b.Fatal(err)
+			}
+			p.containers = append(p.containers, name)
+		}
+		all = append(all, p)
+	}
+	started := time.Now()
+	r := &usageReporter{
+		nodeName: "n1",
+		now:      time.Now,
+		machine:  machineUsage,
+		// As provider.usage reads them.
+		pods: func(at time.Time) []podUsage {
+			out := make([]podUsage, 0, len(all))
+			for _, p := range all {
+				pu := podUsage{pod: p.pod, total: readCgroupUsage(p.dir, at)}
+				for _, c := range p.containers {
+					pu.containers = append(pu.containers, containerUsage{name: c, started: started, usage: readCgroupUsage(filepath.Join(p.dir, c), at)})
+				}
+				out = append(out, pu)
+			}
+			return out
+		},
+	}
+	perMinute := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)*4, "core-ms/min")
+	}
+	b.Run("metrics-resource", func(b *testing.B) {
+		b.ReportAllocs()
+		var text bytes.Buffer
+		for b.Loop() {
+			families, err := r.metricsResource(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			text.Reset()
+			enc := expfmt.NewEncoder(&text, expfmt.NewFormat(expfmt.TypeTextPlain))
+			for _, f := range families {
+				if err := enc.Encode(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		perMinute(b)
+		b.ReportMetric(float64(text.Len()), "bytes/scrape")
+	})
+	b.Run("stats-summary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.statsSummary(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perMinute(b)
+	})
 }

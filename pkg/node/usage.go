@@ -28,14 +28,20 @@ type cgroupUsage struct {
 	hasMemory         bool
 }
 
-// readCgroupUsage reads the usage of the cgroup named p. CPU time comes
-// from cgroup v2's cpu.stat, which the kernel keeps for every cgroup
-// with or without the cpu controller (so on a hybrid host too, where the
-// node places every process in the v2 hierarchy as well), else from a v1
-// cpuacct hierarchy; memory from wherever the memory controller is.
+// readCgroupUsage reads the usage of the cgroup named p on this host.
 func readCgroupUsage(p string, now time.Time) cgroupUsage {
+	return hostCgroups().usage(p, now)
+}
+
+// usage reads the usage of the cgroup named p under layout l. CPU time
+// comes from cgroup v2's cpu.stat, which the kernel keeps for every
+// cgroup with or without the cpu controller (so on a hybrid host too,
+// where the node places every process in the v2 hierarchy as well), else
+// from a v1 cpuacct hierarchy; memory from wherever the memory controller
+// is.
+func (l cgroupLayout) usage(p string, now time.Time) cgroupUsage {
 	u := cgroupUsage{at: now}
-	d := hostCgroups().dirs(p)
+	d := l.dirs(p)
 	if usec, ok := statField(filepath.Join(d.unified, "cpu.stat"), "usage_usec"); ok && d.unified != "" {
 		u.cpu, u.hasCPU = time.Duration(usec)*time.Microsecond, true
 	} else if dir, v1 := d.controller("cpuacct"); v1 {
