@@ -3,7 +3,8 @@
 // concurrency to build up under load, as the autoscaling tests need. With
 // BURN it first keeps a CPU busy that long, for the tests of scaling on
 // CPU; with HOLD (MiB) it holds that much memory from the start, for those
-// of scaling on memory.
+// of scaling on memory; with SPIN (a number of goroutines) it keeps that
+// many CPUs busy from the start, for a steady load a CPU limit bounds.
 package main
 
 import (
@@ -44,6 +45,18 @@ func main() {
 		// Written, so that the pages are resident, not only reserved.
 		for i := range held {
 			held[i] = 1
+		}
+	}
+	if s := os.Getenv("SPIN"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			log.Fatalf("SPIN=%q: %v", s, err)
+		}
+		for range n {
+			go func() {
+				for {
+				}
+			}()
 		}
 	}
 	revision := os.Getenv("K_REVISION")
