@@ -1,6 +1,10 @@
 package activator
 
-import "flywheel.dev/pkg/queue"
+import (
+	"time"
+
+	"flywheel.dev/pkg/queue"
+)
 
 // StatsPath is where the autoscaler takes the activator's reports: a
 // POST of a StatBatch as JSON.
@@ -24,6 +28,11 @@ type Stat struct {
 	// next second, so the autoscaler can scale from zero without waiting
 	// for its windows.
 	ColdRequest bool `json:"coldRequest,omitempty"`
+	// ColdStarts are the cold starts of the Revision that ended since
+	// the last report: for each time the Revision was woken from no
+	// ready pod, how long the request that woke it waited from its
+	// arrival to its response starting (nanoseconds).
+	ColdStarts []time.Duration `json:"coldStarts,omitempty"`
 }
 
 // StatBatch is the body of a report.

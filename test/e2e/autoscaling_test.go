@@ -371,6 +371,24 @@ func scalesWithLoadToZeroAndBack(t *testing.T, name string, annotations map[stri
 	if ok, failures := runLoad(wakeCtx, host, 10, 200); len(failures) > 0 {
 		t.Errorf("after the wake-up %d requests failed (%d answered); the first: %v", len(failures), ok, failures[:min(5, len(failures))])
 	}
+	// fw service describe shows that cold start, as the autoscaler heard
+	// of it from the activator (its next report, within a second).
+	var described string
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 15*time.Second, true, func(context.Context) (bool, error) {
+		described = fw(t, "service", "describe", "sleeper", "-n", ns)
+		for line := range strings.Lines(described) {
+			// REVISION CONCURRENCY REQUESTS/S COLD STARTS P50 P95
+			if f := strings.Fields(line); len(f) == 6 && f[0] == rev && f[3] != "0" && f[3] != "-" && f[4] != "-" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("fw service describe shows no cold start of %s: %v\n%s", rev, err, described)
+	} else {
+		t.Logf("fw service describe:\n%s", described)
+	}
 	pa, err := client.AutoscalingV1alpha1().PodAutoscalers(ns).Get(ctx, rev, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

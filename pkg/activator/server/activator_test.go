@@ -267,6 +267,24 @@ func TestRequestsWaitingForPodsAreAllAnswered(t *testing.T) {
 			t.Errorf("buffered request: %d %q, want 200 from pod-a with the client's host", res.code, res.body)
 		}
 	}
+
+	// The twenty waited through one cold start, which the next report
+	// gives, timed by the first of them answered.
+	var coldStarts []time.Duration
+	for deadline := time.After(5 * time.Second); len(coldStarts) == 0; {
+		select {
+		case s := <-e.stats:
+			coldStarts = append(coldStarts, s.ColdStarts...)
+		case <-deadline:
+			t.Fatal("no report gave the cold start")
+		}
+	}
+	if len(coldStarts) != 1 || coldStarts[0] <= 0 {
+		t.Errorf("cold starts reported: %v, want one", coldStarts)
+	}
+	if later := r.coldStarts.take(); len(later) != 0 {
+		t.Errorf("cold starts still to report: %v, want none: the twenty waited through one", later)
+	}
 }
 
 // TestForwardedRequestsSayTheyCameThroughTheActivator: the activator

@@ -106,6 +106,7 @@ func (in instruments) recordColdStart(at *attempt) {
 		return
 	}
 	at.coldRecorded = true
+	at.rev.coldStarts.ended(at.arrival, time.Now())
 	in.coldStart.Record(context.WithoutCancel(at.ctx), time.Since(at.arrival).Seconds(), metric.WithAttributes(
 		attrNamespace.String(at.rev.key.Namespace), attrRevision.String(at.rev.key.Name)))
 }

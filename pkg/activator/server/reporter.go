@@ -113,12 +113,12 @@ func (p *reporter) run(ctx context.Context) {
 }
 
 // loadStats returns the Stats of the Revisions that had load in the last
-// second or have requests waiting.
+// second, have requests waiting, or cold starts to report.
 func (p *reporter) loadStats() []activator.Stat {
 	var batch []activator.Stat
 	p.registry.each(func(r *revision) {
 		s := p.stat(r)
-		if s.ProxiedRequestCount > 0 || s.AverageProxiedConcurrency > 0 || s.Waiting > 0 {
+		if s.ProxiedRequestCount > 0 || s.AverageProxiedConcurrency > 0 || s.Waiting > 0 || len(s.ColdStarts) > 0 {
 			batch = append(batch, s)
 		}
 	})
@@ -132,7 +132,8 @@ func (p *reporter) stat(r *revision) activator.Stat {
 			Revision:  r.key.Name,
 			Pod:       p.pod,
 		}),
-		Waiting: r.throttler.waiting(),
+		Waiting:    r.throttler.waiting(),
+		ColdStarts: r.coldStarts.take(),
 	}
 }
 

@@ -32,6 +32,8 @@ type revision struct {
 	tracker   *stats.Tracker
 	// starting probes the pods the slices list as starting.
 	starting *startingPods
+	// coldStarts are its cold starts not reported yet.
+	coldStarts coldStarts
 
 	mu sync.Mutex
 	// timeout bounds the wait for a request's response to start,

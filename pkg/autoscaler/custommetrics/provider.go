@@ -42,6 +42,9 @@ type Figures interface {
 	// Average returns the Revision's total (over all its pods) average
 	// of f over window, ending at now; false when nothing was recorded.
 	Average(rev types.NamespacedName, f metrics.Figure, now time.Time, window time.Duration) (float64, bool)
+	// ColdStarts sums up the Revision's cold starts of the
+	// metrics.ColdStartWindow before now.
+	ColdStarts(rev types.NamespacedName, now time.Time) metrics.ColdStarts
 }
 
 // WindowFunc returns the window a Revision's figures are averaged over.
@@ -77,11 +80,15 @@ func NewProvider(figures Figures, pods corev1listers.PodLister, window WindowFun
 	return &Provider{figures: figures, pods: pods, window: window, clock: clk}
 }
 
-// ListAllMetrics returns the two metrics served, both of pods.
+// ListAllMetrics returns the metrics served: two of pods, and those of
+// Revisions.
 func (p *Provider) ListAllMetrics() []provider.CustomMetricInfo {
-	infos := make([]provider.CustomMetricInfo, 0, len(figureOf))
+	infos := make([]provider.CustomMetricInfo, 0, len(figureOf)+len(revisionMetrics))
 	for _, name := range []string{autoscaling.ConcurrencyMetric, autoscaling.RequestsPerSecondMetric} {
 		infos = append(infos, provider.CustomMetricInfo{GroupResource: podsResource, Namespaced: true, Metric: name})
+	}
+	for _, name := range revisionMetrics {
+		infos = append(infos, provider.CustomMetricInfo{GroupResource: revisionsResource, Namespaced: true, Metric: name})
 	}
 	return infos
 }
@@ -91,6 +98,9 @@ func (p *Provider) ListAllMetrics() []provider.CustomMetricInfo {
 // Revision, or whose Revision has nothing recorded over its window has
 // none, and the answer is the API's NotFound.
 func (p *Provider) GetMetricByName(_ context.Context, name types.NamespacedName, info provider.CustomMetricInfo, metricSelector labels.Selector) (*custom_metrics.MetricValue, error) {
+	if info.GroupResource == revisionsResource && info.Namespaced && metricSelector.Empty() {
+		return p.revisionMetric(name, info)
+	}
 	figure, err := figureFor(info)
 	if err != nil {
 		return nil, err

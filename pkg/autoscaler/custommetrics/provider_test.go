@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/metrics/pkg/apis/custom_metrics"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
 	"flywheel.dev/pkg/apis/autoscaling"
@@ -30,9 +32,10 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // a test expects the provider to ask about; any other question finds
 // nothing.
 type fakeFigures struct {
-	now     time.Time
-	windows map[types.NamespacedName]time.Duration
-	totals  map[figureKey]float64
+	now        time.Time
+	windows    map[types.NamespacedName]time.Duration
+	totals     map[figureKey]float64
+	coldStarts map[types.NamespacedName]metrics.ColdStarts
 }
 
 type figureKey struct {
@@ -46,6 +49,13 @@ func (f *fakeFigures) Average(rev types.NamespacedName, figure metrics.Figure, n
 	}
 	v, ok := f.totals[figureKey{rev: rev, figure: figure}]
 	return v, ok
+}
+
+func (f *fakeFigures) ColdStarts(rev types.NamespacedName, now time.Time) metrics.ColdStarts {
+	if !now.Equal(f.now) {
+		return metrics.ColdStarts{}
+	}
+	return f.coldStarts[rev]
 }
 
 type podOption func(*corev1.Pod)
@@ -115,6 +125,9 @@ func fixture(t *testing.T) *Provider {
 			{rev: hello, figure: metrics.Concurrency}: 3,
 			{rev: hello, figure: metrics.RPS}:         10.5,
 			{rev: other, figure: metrics.Concurrency}: 7,
+		},
+		coldStarts: map[types.NamespacedName]metrics.ColdStarts{
+			hello: {Count: 4, P50: 274 * time.Millisecond, P95: 1250 * time.Millisecond},
 		},
 	}
 	pods := podLister(t,
@@ -236,11 +249,11 @@ func TestGetMetricByName(t *testing.T) {
 		name: "another resource",
 		pod:  types.NamespacedName{Namespace: "demo", Name: "hello"},
 		info: provider.CustomMetricInfo{
-			GroupResource: schema.GroupResource{Group: "serving.knative.dev", Resource: "revisions"},
+			GroupResource: schema.GroupResource{Group: "apps", Resource: "deployments"},
 			Namespaced:    true,
 			Metric:        autoscaling.ConcurrencyMetric,
 		},
-		wantErr: provider.NewMetricNotFoundError(schema.GroupResource{Group: "serving.knative.dev", Resource: "revisions"}, autoscaling.ConcurrencyMetric),
+		wantErr: provider.NewMetricNotFoundError(schema.GroupResource{Group: "apps", Resource: "deployments"}, autoscaling.ConcurrencyMetric),
 	}, {
 		name:    "pods outside a namespace",
 		pod:     types.NamespacedName{Name: "a"},
@@ -357,8 +370,64 @@ func TestGetMetricBySelector(t *testing.T) {
 	}
 }
 
+func revisionsMetric(metric string) provider.CustomMetricInfo {
+	return provider.CustomMetricInfo{GroupResource: schema.GroupResource{Group: "serving.knative.dev", Resource: "revisions"}, Namespaced: true, Metric: metric}
+}
+
+// revisionValue is the metric value the provider should give a Revision
+// of fixture.
+func revisionValue(rev types.NamespacedName, metric string, window int64, milli int64) custom_metrics.MetricValue {
+	return custom_metrics.MetricValue{
+		DescribedObject: custom_metrics.ObjectReference{APIVersion: "serving.knative.dev/v1", Kind: "Revision", Namespace: rev.Namespace, Name: rev.Name},
+		Metric:          custom_metrics.MetricIdentifier{Name: metric},
+		Timestamp:       metav1.NewTime(t0),
+		WindowSeconds:   &window,
+		Value:           *resource.NewMilliQuantity(milli, resource.DecimalSI),
+	}
+}
+
+func TestRevisionMetrics(t *testing.T) {
+	p := fixture(t)
+	for _, tc := range []struct {
+		rev    types.NamespacedName
+		metric string
+		want   *custom_metrics.MetricValue
+	}{
+		{hello, autoscaling.ConcurrencyMetric, ptr.To(revisionValue(hello, autoscaling.ConcurrencyMetric, 60, 3000))},
+		{hello, autoscaling.RequestsPerSecondMetric, ptr.To(revisionValue(hello, autoscaling.RequestsPerSecondMetric, 60, 10500))},
+		{hello, autoscaling.ColdStartsMetric, ptr.To(revisionValue(hello, autoscaling.ColdStartsMetric, 3600, 4000))},
+		{hello, autoscaling.ColdStartP50Metric, ptr.To(revisionValue(hello, autoscaling.ColdStartP50Metric, 3600, 274))},
+		{hello, autoscaling.ColdStartP95Metric, ptr.To(revisionValue(hello, autoscaling.ColdStartP95Metric, 3600, 1250))},
+		// Never woken: none counted, no percentile to give.
+		{quiet, autoscaling.ColdStartsMetric, ptr.To(revisionValue(quiet, autoscaling.ColdStartsMetric, 3600, 0))},
+		{quiet, autoscaling.ColdStartP50Metric, nil},
+		// No load recorded in its window.
+		{quiet, autoscaling.ConcurrencyMetric, nil},
+		{hello, "cpu", nil},
+	} {
+		t.Run(tc.rev.Name+"/"+tc.metric, func(t *testing.T) {
+			got, err := p.GetMetricByName(t.Context(), tc.rev, revisionsMetric(tc.metric), labels.Everything())
+			if tc.want == nil {
+				if !apierrors.IsNotFound(err) {
+					t.Fatalf("GetMetricByName = %+v, %v; want NotFound", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, quantityEqual); diff != "" {
+				t.Errorf("GetMetricByName (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestListAllMetrics(t *testing.T) {
 	want := []provider.CustomMetricInfo{podsMetric(autoscaling.ConcurrencyMetric), podsMetric(autoscaling.RequestsPerSecondMetric)}
+	for _, m := range []string{autoscaling.ConcurrencyMetric, autoscaling.RequestsPerSecondMetric, autoscaling.ColdStartsMetric, autoscaling.ColdStartP50Metric, autoscaling.ColdStartP95Metric} {
+		want = append(want, revisionsMetric(m))
+	}
 	if diff := cmp.Diff(want, fixture(t).ListAllMetrics()); diff != "" {
 		t.Errorf("ListAllMetrics() (-want, +got):\n%s", diff)
 	}

@@ -25,6 +25,7 @@ import (
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/metrics/pkg/apis/custom_metrics/v1beta1"
 	"k8s.io/metrics/pkg/apis/custom_metrics/v1beta2"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
 	"flywheel.dev/pkg/apis/autoscaling"
@@ -135,6 +136,16 @@ func TestServerHTTP(t *testing.T) {
 				v1beta2Value("demo", "b", autoscaling.RequestsPerSecondMetric, 60, 5250),
 			},
 		}, {
+			name: "a Revision's cold starts, as fw service describe asks",
+			path: "v1beta2/namespaces/demo/revisions.serving.knative.dev/hello-00001/cold-start-p95",
+			want: []v1beta2.MetricValue{{
+				DescribedObject: corev1.ObjectReference{APIVersion: "serving.knative.dev/v1", Kind: "Revision", Namespace: "demo", Name: "hello-00001"},
+				Metric:          v1beta2.MetricIdentifier{Name: autoscaling.ColdStartP95Metric},
+				Timestamp:       metav1.NewTime(t0),
+				WindowSeconds:   ptr.To[int64](3600),
+				Value:           *resource.NewMilliQuantity(1250, resource.DecimalSI),
+			}},
+		}, {
 			name: "one pod",
 			path: "v1beta2/namespaces/demo/pods/b/requests-per-second",
 			want: []v1beta2.MetricValue{
@@ -223,6 +234,9 @@ func TestServerHTTP(t *testing.T) {
 			names = append(names, r.Name)
 		}
 		want := []string{"pods/" + autoscaling.ConcurrencyMetric, "pods/" + autoscaling.RequestsPerSecondMetric}
+		for _, m := range revisionMetrics {
+			want = append(want, "revisions.serving.knative.dev/"+m)
+		}
 		if diff := cmp.Diff(want, names); diff != "" {
 			t.Errorf("resources of v1beta2 (-want, +got):\n%s", diff)
 		}

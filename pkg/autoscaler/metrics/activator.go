@@ -19,8 +19,8 @@ const maxStatBatchBytes = 4 << 20
 // activator.StatBatch to activator.StatsPath) into c. A Stat that says a
 // request waits for a Revision with no ready pod is also passed to
 // coldRequest at once, so that the decider can scale from zero without
-// waiting for its next tick. Each Stat's count of waiting requests is
-// noted at its arrival on clk.
+// waiting for its next tick. Each Stat's count of waiting requests, and
+// its cold starts, are noted at its arrival on clk.
 func ActivatorHandler(c *Collector, clk clock.PassiveClock, coldRequest func(types.NamespacedName)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -41,6 +41,7 @@ func ActivatorHandler(c *Collector, clk clock.PassiveClock, coldRequest func(typ
 			}
 			c.RecordActivator(rev, s.StatsReport)
 			c.RecordWaiting(rev, s.Pod, s.Waiting, now)
+			c.RecordColdStarts(rev, now, s.ColdStarts)
 			if s.ColdRequest && coldRequest != nil {
 				coldRequest(rev)
 			}

@@ -25,6 +25,7 @@ func TestActivatorHandler(t *testing.T) {
 	batch := activator.StatBatch{Stats: []activator.Stat{
 		{StatsReport: stats.Report{Namespace: "demo", Revision: "busy-00001", Pod: "activator-0", Time: end, Seconds: 1, AverageProxiedConcurrency: 4, ProxiedRequestCount: 9}},
 		{StatsReport: stats.Report{Namespace: "demo", Revision: "cold-00001", Pod: "activator-0", Time: end}, Waiting: 1, ColdRequest: true},
+		{StatsReport: stats.Report{Namespace: "demo", Revision: "woken-00001", Pod: "activator-0", Time: end}, ColdStarts: []time.Duration{300 * time.Millisecond}},
 	}}
 	body, err := json.Marshal(batch)
 	if err != nil {
@@ -48,6 +49,11 @@ func TestActivatorHandler(t *testing.T) {
 	}
 	if got := c.Waiting(coldRev, clk.Now().Add(10*time.Second)); got != 0 {
 		t.Errorf("waiting 10 s after the last report = %d, want 0: the count is stale", got)
+	}
+
+	woken := types.NamespacedName{Namespace: "demo", Name: "woken-00001"}
+	if got := c.ColdStarts(woken, clk.Now()); got != (ColdStarts{Count: 1, P50: 300 * time.Millisecond, P95: 300 * time.Millisecond}) {
+		t.Errorf("cold starts of the woken revision = %+v, want the one reported", got)
 	}
 
 	rec = httptest.NewRecorder()

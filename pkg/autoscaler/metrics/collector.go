@@ -34,6 +34,9 @@ type series struct {
 	// waiting is what each activator (by pod name) last said it holds,
 	// and when.
 	waiting map[string]waitingAt
+	// coldStarts are the activators' reports of cold starts, oldest
+	// first.
+	coldStarts []coldStart
 }
 
 type waitingAt struct {

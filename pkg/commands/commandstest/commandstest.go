@@ -4,6 +4,8 @@ package commandstest
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,7 +36,18 @@ func NewParams(t *testing.T, objs ...runtime.Object) (*params.Params, *fake.Clie
 		Kubeconfig:       WriteKubeconfig(t, Namespace),
 		NewServingClient: func() (servingv1client.ServingV1Interface, error) { return client.ServingV1(), nil },
 		Clock:            clocktesting.NewFakePassiveClock(Now),
+		// A unit test reaches no server: what fw asks the API server or
+		// an app by HTTP fails here unless the test answers it.
+		HTTPTransport: NoNetwork{},
 	}, client
+}
+
+// NoNetwork is an http.RoundTripper that fails every request.
+type NoNetwork struct{}
+
+// RoundTrip fails, naming the request.
+func (NoNetwork) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("a unit test has no network (%s %s)", r.Method, r.URL)
 }
 
 // WriteKubeconfig writes a kubeconfig whose current context names

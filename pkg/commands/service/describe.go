@@ -23,7 +23,7 @@ func NewServiceDescribeCommand(p *params.Params) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "describe NAME",
-		Short: "Show a Service: URL, traffic split with tags, revisions, right-sizing advice, conditions",
+		Short: "Show a Service: URL, traffic split with tags, revisions, their load and cold starts, right-sizing advice, conditions",
 		Example: `  fw service describe hello
   fw service describe hello -o yaml`,
 		Args: exactlyOneName,
@@ -56,10 +56,16 @@ func runDescribe(ctx context.Context, out io.Writer, p *params.Params, output, n
 	if err != nil {
 		return fmt.Errorf("listing the revisions of Service %s: %w", name, err)
 	}
-	return describe(out, p.Now(), svc, revs.Items)
+	routed := map[string]bool{}
+	for _, tt := range svc.Status.Traffic {
+		routed[tt.RevisionName] = true
+	}
+	return describe(out, p.Now(), svc, revs.Items, liveFigures(ctx, p, revs.Items, routed))
 }
 
-func describe(out io.Writer, now time.Time, svc *servingv1.Service, revs []servingv1.Revision) error {
+// describe prints svc and its revs; figures are the autoscaler's, by
+// Revision name (nil when it has none to give).
+func describe(out io.Writer, now time.Time, svc *servingv1.Service, revs []servingv1.Revision, figures map[string]revisionFigures) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 1, ' ', 0)
 	printers.Field(tw, "Name", svc.Name)
 	printers.Field(tw, "Namespace", svc.Namespace)
@@ -96,6 +102,9 @@ func describe(out io.Writer, now time.Time, svc *servingv1.Service, revs []servi
 				printers.RequestPath(r.Status.Conditions), ready, reason)
 		}
 		if err := t.Flush(); err != nil {
+			return err
+		}
+		if err := liveSection(out, revs, figures); err != nil {
 			return err
 		}
 		if err := rightSizing(out, revs); err != nil {
