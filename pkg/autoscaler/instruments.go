@@ -15,6 +15,7 @@ import (
 // what Knative's autoscaler reports, under Flywheel's names.
 const (
 	metricDesiredPods = "flywheel.autoscaler.desired_pods"
+	metricActualPods  = "flywheel.autoscaler.actual_pods"
 	metricReadyPods   = "flywheel.autoscaler.ready_pods"
 	metricPanicMode   = "flywheel.autoscaler.panic_mode"
 	// The load the decision weighed, over the stable and the panic
@@ -29,12 +30,18 @@ const (
 )
 
 // RegisterInstruments reports, whenever mp's readers collect, each
-// Revision's latest decision and the load behind it. Revisions the HPA
-// class scales have no decision here and are left out.
-func (r *Revisions) RegisterInstruments(mp metric.MeterProvider) error {
+// Revision's latest decision and the load behind it, and its pods that
+// exist now (actualPods, read at collection; nil leaves them out).
+// Revisions the HPA class scales have no decision here and are left out.
+func (r *Revisions) RegisterInstruments(mp metric.MeterProvider, actualPods func(types.NamespacedName) int) error {
 	m := mp.Meter("flywheel.dev/pkg/autoscaler")
 	desired, err := m.Int64ObservableGauge(metricDesiredPods, metric.WithUnit("{pod}"),
 		metric.WithDescription("Pods the autoscaler wants for the Revision"))
+	if err != nil {
+		return err
+	}
+	actual, err := m.Int64ObservableGauge(metricActualPods, metric.WithUnit("{pod}"),
+		metric.WithDescription("Pods of the Revision that exist, ready or not yet, and are not being deleted"))
 	if err != nil {
 		return err
 	}
@@ -63,6 +70,9 @@ func (r *Revisions) RegisterInstruments(mp metric.MeterProvider) error {
 			attrs := metric.WithAttributes(attrNamespace.String(s.rev.Namespace), attrRevision.String(s.rev.Name))
 			o.ObserveInt64(desired, int64(s.decision.DesiredPods), attrs)
 			o.ObserveInt64(ready, int64(s.load.ReadyPods), attrs)
+			if actualPods != nil {
+				o.ObserveInt64(actual, int64(actualPods(s.rev)), attrs)
+			}
 			var p int64
 			if s.decision.Panicking {
 				p = 1
@@ -73,7 +83,7 @@ func (r *Revisions) RegisterInstruments(mp metric.MeterProvider) error {
 			o.ObserveFloat64(panicLoad, s.load.Panic, withMetric)
 		}
 		return nil
-	}, desired, ready, panicking, stable, panicLoad)
+	}, desired, actual, ready, panicking, stable, panicLoad)
 	return err
 }
 

@@ -7,20 +7,22 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"flywheel.dev/pkg/autoscaler/metrics"
 )
 
 // TestDecisionsAreReportedAsMetrics: a Revision in panic shows its
-// desired and ready pods, panic mode and both windows' load.
+// desired, actual and ready pods, panic mode and both windows' load.
 func TestDecisionsAreReportedAsMetrics(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))
 	p := &pods{clk: clk, ips: []string{"10.0.0.1", "10.0.0.2"}, concurrency: 10}
 	r := NewRevisions(clk, metrics.NewCollector(time.Minute), p.scrape, p.ready, nil, slog.New(slog.DiscardHandler))
 	defer r.Stop()
 	reader := sdkmetric.NewManualReader()
-	if err := r.RegisterInstruments(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))); err != nil {
+	actualPods := func(types.NamespacedName) int { return 3 }
+	if err := r.RegisterInstruments(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)), actualPods); err != nil {
 		t.Fatal(err)
 	}
 	r.Watch(rev, metrics.Concurrency, testSpec())
@@ -59,8 +61,8 @@ func TestDecisionsAreReportedAsMetrics(t *testing.T) {
 			}
 		}
 	}
-	if got[metricDesiredPods] != 10 || got[metricReadyPods] != 2 || got[metricPanicMode] != 1 {
-		t.Errorf("pods and panic: %v, want 10 desired, 2 ready, panic 1", got)
+	if got[metricDesiredPods] != 10 || got[metricActualPods] != 3 || got[metricReadyPods] != 2 || got[metricPanicMode] != 1 {
+		t.Errorf("pods and panic: %v, want 10 desired, 3 actual, 2 ready, panic 1", got)
 	}
 	if got[metricPanicLoad] <= got[metricStableLoad] || got[metricStableLoad] <= 0 {
 		t.Errorf("loads: stable %v, panic %v; want the panic window's above the stable one's after the jump", got[metricStableLoad], got[metricPanicLoad])

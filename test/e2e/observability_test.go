@@ -44,7 +44,7 @@ func TestComponentsServeTheirMetrics(t *testing.T) {
 		// knative.dev/pkg's work-queue figures of the reconcilers.
 		"controller": {"kn_workqueue_adds_total{"},
 		"webhook":    {"# TYPE "},
-		"autoscaler": {`flywheel_autoscaler_desired_pods{`, `flywheel_revision="` + rev + `"`},
+		"autoscaler": {`flywheel_autoscaler_desired_pods{`, `flywheel_autoscaler_actual_pods{`, `flywheel_revision="` + rev + `"`},
 	} {
 		var last string
 		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

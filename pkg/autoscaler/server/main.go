@@ -139,7 +139,11 @@ func (l *loops) get(ctx context.Context) *autoscaler.Revisions {
 		l.revisions = autoscaler.NewRevisions(clock.RealClock{}, l.collector, l.scrape, readyPods, l.decided, l.log)
 		// sharedmain has set the global provider from
 		// config-observability before it builds the controllers.
-		if err := l.revisions.RegisterInstruments(otel.GetMeterProvider()); err != nil {
+		actualPods := func(rev types.NamespacedName) int {
+			n, _ := podscale.ActualPods(pods, rev)
+			return n
+		}
+		if err := l.revisions.RegisterInstruments(otel.GetMeterProvider(), actualPods); err != nil {
 			l.log.Warn("the autoscaler's per-Revision metrics are not reported", "error", err)
 		}
 	})

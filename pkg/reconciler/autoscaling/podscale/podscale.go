@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -71,6 +72,22 @@ func ReadyPodIPs(lister corev1listers.PodLister, rev types.NamespacedName) ([]st
 		}
 	}
 	return ips, nil
+}
+
+// ActualPods counts the Revision's pods that exist and are not on their
+// way out: ready or not yet, neither being deleted nor finished.
+func ActualPods(lister corev1listers.PodLister, rev types.NamespacedName) (int, error) {
+	pods, err := lister.Pods(rev.Namespace).List(labels.SelectorFromSet(labels.Set{serving.RevisionLabel.String(): rev.Name}))
+	if err != nil {
+		return 0, fmt.Errorf("listing the pods of Revision %s: %w", rev, err)
+	}
+	n := 0
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Replicas is what the Deployment asks for.
