@@ -42,6 +42,12 @@ var Eventing embed.FS
 //go:embed local
 var Local embed.FS
 
+// Tracing is what `fw local up --tracing` adds: Jaeger as a trace viewer
+// the components send their spans to. Paths start with "tracing/".
+//
+//go:embed tracing
+var Tracing embed.FS
+
 // Manifests decodes every object of every .yaml file in fsys, in install
 // order, skipping empty documents (a leading "---", a document of comments).
 //

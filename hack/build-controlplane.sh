@@ -5,6 +5,10 @@
 # and the VPA recommender from third_party/vpa, once per version, into a cache under the user's cache directory, and
 # prints that directory. Nothing is downloaded but Go modules.
 #
+# With FLYWHEEL_BUILD_JAEGER=1 (what `fw local up --tracing` sets) it also
+# builds the Jaeger trace viewer from third_party/jaeger, which nothing
+# else needs: a run without tracing never waits for it.
+#
 # The cache key covers everything that decides the binaries (the tools
 # modules' files and the Go version), so a fresh clone on the same machine
 # reuses an earlier build and a version bump builds anew. metrics-server
@@ -21,6 +25,8 @@ metricsserver_module="$root/third_party/metricsserver"
 metricsserver_key=$( (cd "$metricsserver_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 vpa_module="$root/third_party/vpa"
 vpa_key=$( (cd "$vpa_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
+jaeger_module="$root/third_party/jaeger"
+jaeger_key=$( (cd "$jaeger_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 
 key=$( (cd "$module" && cat go.mod go.sum */main.go; cd "$coredns_module" && cat go.mod go.sum main.go; go version) | sha256sum | cut -c1-16)
 cache="${FLYWHEEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}/controlplane/${kube_version}-${etcd_version}-${key}"
@@ -38,7 +44,11 @@ metricsserver_cached() {
 vpa_cached() {
 	[[ -x "$cache/vpa-recommender" && "$(cat "$cache/vpa-recommender.key" 2>/dev/null)" == "$vpa_key" ]]
 }
-cached() { controlplane_cached && metricsserver_cached && vpa_cached; }
+jaeger_cached() {
+	[[ "${FLYWHEEL_BUILD_JAEGER:-}" != 1 ]] ||
+		[[ -x "$cache/jaeger" && "$(cat "$cache/jaeger.key" 2>/dev/null)" == "$jaeger_key" ]]
+}
+cached() { controlplane_cached && metricsserver_cached && vpa_cached && jaeger_cached; }
 if cached; then
 	echo "$cache"
 	exit 0
@@ -90,6 +100,12 @@ if ! vpa_cached; then
 	cd "$vpa_module"
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/vpa-recommender" k8s.io/autoscaler/vertical-pod-autoscaler/pkg/recommender
 	echo "$vpa_key" >"$work/vpa-recommender.key"
+fi
+if ! jaeger_cached; then
+	echo >&2 "building the Jaeger trace viewer (first time only, ~6 min on 2 cores)"
+	cd "$jaeger_module"
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+	echo "$jaeger_key" >"$work/jaeger.key"
 fi
 mv -f "$work"/* "$cache"/
 echo "$cache"

@@ -141,7 +141,11 @@ func localImages(objs []*unstructured.Unstructured, binDir string) (map[string]s
 			image, _ := m["image"].(string)
 			exe := filepath.Join(binDir, name)
 			if st, err := os.Stat(exe); err != nil || st.IsDir() {
-				return nil, fmt.Errorf("%s %s/%s runs %s, but %s is not there: rebuild the control-plane directory with hack/build-controlplane.sh", o.GetKind(), o.GetNamespace(), o.GetName(), image, exe)
+				rebuild := "hack/build-controlplane.sh"
+				if name == jaegerName {
+					rebuild = "FLYWHEEL_BUILD_JAEGER=1 " + rebuild
+				}
+				return nil, fmt.Errorf("%s %s/%s runs %s, but %s is not there: rebuild the control-plane directory with %s", o.GetKind(), o.GetNamespace(), o.GetName(), image, exe, rebuild)
 			}
 			images[node.ImagesConfigMapKey(image)] = node.ImageMapping(exe, localImageUsers[name])
 		}

@@ -45,15 +45,16 @@ const (
 const componentsTimeout = 10 * time.Minute
 
 // upAsPods installs objs (the Gateway API CRDs, config/core and
-// config/eventing, the components' workloads included) and config/local's
-// kube-proxy and CoreDNS, and runs the node, which runs them all as the
-// pods of their workloads, as on a real cluster. kube-proxy and CoreDNS
-// run from the executables in binDir, NATS from its pinned module, and
+// config/eventing, the components' workloads included), config/local's
+// kube-proxy and CoreDNS, and tools (config/tracing's, when asked for),
+// and runs the node, which runs them all as the pods of their workloads,
+// as on a real cluster. config/local's workloads and the tools run from
+// the executables in binDir, NATS from its pinned module, and
 // StatefulSets keep their volumes under the work directory. The built-in
 // gateway's external listener becomes a host port on external. It
 // returns once every component is ready and the webhook admits through
 // the API server.
-func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructured, binDir string, external *net.TCPAddr, progress io.Writer) error {
+func (c *Flywheel) upAsPods(ctx context.Context, objs, tools []*unstructured.Unstructured, binDir string, external *net.TCPAddr, progress io.Writer) error {
 	if err := exposeGateway(objs, external); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 	if err != nil {
 		return err
 	}
-	images, err := localImages(networking, binDir)
+	images, err := localImages(slices.Concat(networking, tools), binDir)
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func (c *Flywheel) upAsPods(ctx context.Context, objs []*unstructured.Unstructur
 	if err := localVolumes(objs, filepath.Join(c.workDir, "volumes")); err != nil {
 		return err
 	}
-	objs = append(objs, networking...)
+	objs = slices.Concat(objs, networking, tools)
 	if err := manifest.Apply(ctx, c.ControlPlane.RESTConfig(), objs, manifest.Options{}); err != nil {
 		return fmt.Errorf("installing the Gateway API CRDs, config/core and config/local: %w", err)
 	}

@@ -69,6 +69,12 @@ type Options struct {
 	GatewayAddress string
 	// Progress, when not nil, gets a line as each long step begins.
 	Progress io.Writer
+	// Tracing, with Node, runs Jaeger (config/tracing) as a pod, from the
+	// jaeger executable in ControlPlane.BinDir, and points every
+	// component's traces at it, all sampled; its UI is at
+	// JaegerUIAddress. Without it, a Jaeger an earlier run left in a
+	// kept cluster is removed.
+	Tracing bool
 }
 
 // DefaultGatewayAddress is where local mode serves Routes.
@@ -187,7 +193,19 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 			return err
 		}
 		objs := slices.Concat(gateway, vpa, core, eventing)
-		return c.upAsPods(ctx, objs, opts.ControlPlane.BinDir, gatewayExternal, opts.Progress)
+		var tracing []*unstructured.Unstructured
+		if opts.Tracing {
+			if tracing, err = tracingObjects(objs); err != nil {
+				return err
+			}
+		}
+		if err := c.upAsPods(ctx, objs, tracing, opts.ControlPlane.BinDir, gatewayExternal, opts.Progress); err != nil {
+			return err
+		}
+		if !opts.Tracing {
+			return removeTracing(ctx, c.Kube)
+		}
+		return nil
 	}
 	// Without a node nothing would run the components' Deployments:
 	// this process runs the webhook and the controller itself, in

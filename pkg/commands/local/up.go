@@ -32,6 +32,7 @@ type upOptions struct {
 	eventingSample  string
 	gatewayAddress  string
 	exit            bool
+	tracing         bool
 }
 
 // NewLocalUpCommand returns `fw local up`.
@@ -74,6 +75,8 @@ Needs root.`,
 	cmd.Flags().StringVar(&o.gatewayAddress, "gateway-address", local.DefaultGatewayAddress,
 		"where the gateway serves Routes (host:port); cluster-local Routes are served on the next port")
 	cmd.Flags().BoolVar(&o.exit, "exit", false, "stop again once the sample has run")
+	cmd.Flags().BoolVar(&o.tracing, "tracing", false,
+		"also run Jaeger (built from its pinned module the first time) and send it every component's traces, all sampled; its UI and API on http://"+local.JaegerUIAddress)
 	return cmd
 }
 
@@ -104,7 +107,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 	}
 	if bin == "" {
 		var err error
-		if bin, err = buildControlPlane(ctx); err != nil {
+		if bin, err = buildControlPlane(ctx, o.tracing); err != nil {
 			return err
 		}
 	}
@@ -122,6 +125,7 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 		Node:           true,
 		GatewayAddress: o.gatewayAddress,
 		Progress:       out,
+		Tracing:        o.tracing,
 	})
 	if already := (*local.AlreadyUpError)(nil); errors.As(err, &already) {
 		return alreadyUp(already.PID)
@@ -143,6 +147,9 @@ func runUp(ctx context.Context, out io.Writer, o upOptions) error {
 		"Knative Eventing (eventing.knative.dev/v1 Broker and Trigger) with NATS JetStream, the broker ingress and dispatcher,\n"+
 		"and its sources (sources.knative.dev/v1) with the PingSource adapter.\n",
 		time.Since(start).Round(100*time.Millisecond), fw.GatewayAddr)
+	if o.tracing {
+		fmt.Fprintf(out, "Traces: every request's and event's, in Jaeger at http://%s (its API under /api/traces).\n", local.JaegerUIAddress)
+	}
 
 	// Told to stop (Ctrl-C, fw local down) while a sample runs is a
 	// stop like any other, not the sample failing.
@@ -290,14 +297,18 @@ func indent(s, prefix string) string {
 }
 
 // buildControlPlane runs hack/build-controlplane.sh from the repository
-// the command is run in; it prints the directory of the built binaries.
-func buildControlPlane(ctx context.Context) (string, error) {
+// the command is run in, with Jaeger when tracing; it prints the
+// directory of the built binaries.
+func buildControlPlane(ctx context.Context, tracing bool) (string, error) {
 	root, err := local.RepoRoot()
 	if err != nil {
 		return "", fmt.Errorf("%w: run fw local up from a clone of the repository, or pass --controlplane-bin", err)
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "build-controlplane.sh"))
 	cmd.Stderr = os.Stderr
+	if tracing {
+		cmd.Env = append(os.Environ(), "FLYWHEEL_BUILD_JAEGER=1")
+	}
 	b, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("building the control plane: %w", err)

@@ -216,15 +216,17 @@ type upProcess struct {
 	root            string
 	dataDir         string
 	controlPlaneBin string
-	cmd             *exec.Cmd
-	out             *os.File
-	exited          chan struct{}
+	// args are more flags for fw local up, after the test's own.
+	args   []string
+	cmd    *exec.Cmd
+	out    *os.File
+	exited chan struct{}
 }
 
-// startUp builds fw, runs fw local up in a temporary data directory and
-// waits until its state says it is ready. Cleanup stops it and sweeps,
+// startUp builds fw, runs fw local up (with args) in a temporary data
+// directory and waits until its state says it is ready. Cleanup stops it and sweeps,
 // whatever happened.
-func startUp(t *testing.T) *upProcess {
+func startUp(t *testing.T, args ...string) *upProcess {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("fw local up needs root")
@@ -238,7 +240,7 @@ func startUp(t *testing.T) *upProcess {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	u := &upProcess{fwBin: filepath.Join(tmp, "fw"), root: root, dataDir: filepath.Join(tmp, "data"), controlPlaneBin: bin}
+	u := &upProcess{fwBin: filepath.Join(tmp, "fw"), root: root, dataDir: filepath.Join(tmp, "data"), controlPlaneBin: bin, args: args}
 	build := exec.Command("go", "build", "-o", u.fwBin, "./cmd/fw")
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
@@ -266,8 +268,8 @@ func (u *upProcess) start(t *testing.T) {
 	if u.out, err = os.CreateTemp(filepath.Dir(u.dataDir), "up-*.out"); err != nil {
 		t.Fatal(err)
 	}
-	u.cmd = exec.Command(u.fwBin, "local", "up", "--sample", "", "--data-dir", u.dataDir,
-		"--gateway-address", "127.0.0.1:"+strconv.Itoa(freePortPair(t)), "--controlplane-bin", u.controlPlaneBin)
+	u.cmd = exec.Command(u.fwBin, append([]string{"local", "up", "--sample", "", "--data-dir", u.dataDir,
+		"--gateway-address", "127.0.0.1:" + strconv.Itoa(freePortPair(t)), "--controlplane-bin", u.controlPlaneBin}, u.args...)...)
 	u.cmd.Dir = u.root // the node builds ko:// images from the repository
 	u.cmd.Stdout, u.cmd.Stderr = u.out, u.out
 	// Should the test binary die, fw local up is told to stop and cleans
