@@ -82,7 +82,7 @@ func start(t *testing.T, cfg queue.Config) *running {
 	return startSidecar(t, New(cfg, Options{}))
 }
 
-func startSidecar(t *testing.T, s *Sidecar) *running {
+func startSidecar(t testing.TB, s *Sidecar) *running {
 	t.Helper()
 	listen := func() net.Listener {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
