@@ -62,6 +62,23 @@ type Config struct {
 	Configuration string
 	Revision      string
 	Pod           string
+	// Observability is where the sidecar's metrics and traces go.
+	Observability Observability
+}
+
+// Observability is what config-observability says about metrics and
+// traces, as the sidecar gets it: the ConfigMap's values as written, an
+// empty one for a key the ConfigMap leaves out. The sidecar parses them
+// with the parser of every other component (package telemetry), which
+// this package must not import; the Revision reconciler checks them with
+// it before it writes them.
+type Observability struct {
+	MetricsProtocol       string
+	MetricsEndpoint       string
+	MetricsExportInterval string
+	TracingProtocol       string
+	TracingEndpoint       string
+	TracingSamplingRate   string
 }
 
 // DefaultConfig returns a Config with every default applied, for an app
@@ -115,6 +132,12 @@ func (c Config) Env() []EnvVar {
 		{EnvConfiguration, c.Configuration},
 		{EnvRevision, c.Revision},
 		{EnvPod, c.Pod},
+		{EnvMetricsProtocol, c.Observability.MetricsProtocol},
+		{EnvMetricsEndpoint, c.Observability.MetricsEndpoint},
+		{EnvMetricsExportInterval, c.Observability.MetricsExportInterval},
+		{EnvTracingProtocol, c.Observability.TracingProtocol},
+		{EnvTracingEndpoint, c.Observability.TracingEndpoint},
+		{EnvTracingSamplingRate, c.Observability.TracingSamplingRate},
 	} {
 		if v.Value != "" {
 			env = append(env, v)
@@ -164,6 +187,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Configuration:        getenv(string(EnvConfiguration)),
 		Revision:             getenv(string(EnvRevision)),
 		Pod:                  getenv(string(EnvPod)),
+		Observability: Observability{
+			MetricsProtocol:       getenv(string(EnvMetricsProtocol)),
+			MetricsEndpoint:       getenv(string(EnvMetricsEndpoint)),
+			MetricsExportInterval: getenv(string(EnvMetricsExportInterval)),
+			TracingProtocol:       getenv(string(EnvTracingProtocol)),
+			TracingEndpoint:       getenv(string(EnvTracingEndpoint)),
+			TracingSamplingRate:   getenv(string(EnvTracingSamplingRate)),
+		},
 	}
 	c.QueueDepth = r.count(EnvQueueDepth, QueueDepthPerSlot*c.ContainerConcurrency,
 		"set it to how many requests may wait for the app, or leave it unset for 10 × containerConcurrency")

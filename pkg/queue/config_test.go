@@ -45,6 +45,10 @@ func TestConfigRoundTrip(t *testing.T) {
 		Configuration: "hello",
 		Revision:      "hello-00001",
 		Pod:           "hello-00001-deployment-abc",
+		Observability: Observability{
+			MetricsProtocol: "grpc", MetricsEndpoint: "http://collector.observability:4317", MetricsExportInterval: "30s",
+			TracingProtocol: "http/protobuf", TracingEndpoint: "http://collector.observability:4318/v1/traces", TracingSamplingRate: "0.1",
+		},
 	}
 	// The idle timeout may outlast the revision timeout: it also bounds
 	// a response that has started, which the revision timeout does not.

@@ -59,6 +59,18 @@ const (
 	EnvConfiguration EnvKey = "FLYWHEEL_CONFIGURATION"
 	EnvRevision      EnvKey = "FLYWHEEL_REVISION"
 	EnvPod           EnvKey = "FLYWHEEL_POD"
+	// EnvMetricsProtocol, EnvMetricsEndpoint, EnvMetricsExportInterval,
+	// EnvTracingProtocol, EnvTracingEndpoint and EnvTracingSamplingRate
+	// carry the values of config-observability's keys of the same names
+	// (see Observability). The sidecar runs in the user's namespace and
+	// cannot watch that ConfigMap in the system namespace, so the
+	// Revision reconciler copies them; a change rolls the pods.
+	EnvMetricsProtocol       EnvKey = "FLYWHEEL_METRICS_PROTOCOL"
+	EnvMetricsEndpoint       EnvKey = "FLYWHEEL_METRICS_ENDPOINT"
+	EnvMetricsExportInterval EnvKey = "FLYWHEEL_METRICS_EXPORT_INTERVAL"
+	EnvTracingProtocol       EnvKey = "FLYWHEEL_TRACING_PROTOCOL"
+	EnvTracingEndpoint       EnvKey = "FLYWHEEL_TRACING_ENDPOINT"
+	EnvTracingSamplingRate   EnvKey = "FLYWHEEL_TRACING_SAMPLING_RATE"
 )
 
 // AnnotationKey names an annotation the sidecar's behaviour depends on.

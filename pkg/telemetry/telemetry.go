@@ -53,20 +53,46 @@ type Telemetry struct {
 	spans   *switchingSpanProcessor
 	sampler *switchingSampler
 
+	// scrapedElsewhere: the component serves scrape on a port of its
+	// own, and this package never starts a server.
+	scrapedElsewhere bool
+
 	mu  sync.Mutex
 	cfg Config
 	// server serves scrape while the protocol is prometheus.
 	server *http.Server
 }
 
+// Options are a component's choices that config-observability does not
+// make.
+type Options struct {
+	// Logger hears of configurations that fail; nil discards.
+	Logger *slog.Logger
+	// Attributes describe the process (k8s.pod.name and the like) on
+	// every series and span.
+	Attributes []attribute.KeyValue
+	// ScrapedElsewhere says that the component serves MetricsHandler on
+	// a port of its own, as the queue-proxy does beside the autoscaler's
+	// stats: with metrics-protocol prometheus no server is started here,
+	// and metrics-endpoint, which names the system components' address,
+	// is not read.
+	ScrapedElsewhere bool
+}
+
 // New returns a component's Telemetry, configured with cfg. attrs
 // describe the process (k8s.pod.name and the like) on every series and
 // span; component becomes service.name.
 func New(ctx context.Context, component string, cfg Config, log *slog.Logger, attrs ...attribute.KeyValue) (*Telemetry, error) {
+	return NewWithOptions(ctx, component, cfg, Options{Logger: log, Attributes: attrs})
+}
+
+// NewWithOptions is New with the choices of Options.
+func NewWithOptions(ctx context.Context, component string, cfg Config, opts Options) (*Telemetry, error) {
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	res := resource.NewSchemaless(append([]attribute.KeyValue{semconv.ServiceName(component)}, attrs...)...)
+	res := resource.NewSchemaless(append([]attribute.KeyValue{semconv.ServiceName(component)}, opts.Attributes...)...)
 	reg := prometheus.NewRegistry()
 	scrapeReader, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
@@ -77,11 +103,12 @@ func New(ctx context.Context, component string, cfg Config, log *slog.Logger, at
 		interval = defaultExportInterval
 	}
 	t := &Telemetry{
-		log:     log,
-		scrape:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		push:    &switchingMetricExporter{},
-		spans:   &switchingSpanProcessor{},
-		sampler: &switchingSampler{},
+		log:              log,
+		scrapedElsewhere: opts.ScrapedElsewhere,
+		scrape:           promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		push:             &switchingMetricExporter{},
+		spans:            &switchingSpanProcessor{},
+		sampler:          &switchingSampler{},
 	}
 	t.sampler.set(sdktrace.NeverSample())
 	// Both readers always exist, so that an instrument made now reports
@@ -136,13 +163,15 @@ func (t *Telemetry) Apply(ctx context.Context, cfg Config) error {
 	defer t.mu.Unlock()
 	var errs []error
 
-	if cfg.Metrics.Protocol == metrics.ProtocolPrometheus {
+	switch {
+	case t.scrapedElsewhere:
+	case cfg.Metrics.Protocol == metrics.ProtocolPrometheus:
 		if t.server == nil || t.cfg.PrometheusAddress() != cfg.PrometheusAddress() || t.cfg.Metrics.Protocol != metrics.ProtocolPrometheus {
 			if err := t.serve(cfg.PrometheusAddress()); err != nil {
 				errs = append(errs, err)
 			}
 		}
-	} else {
+	default:
 		t.stopServing()
 	}
 	exporter, err := metricExporter(ctx, cfg.Metrics)

@@ -238,3 +238,30 @@ func TestWatchFollowsTheConfigMap(t *testing.T) {
 	}
 	eventually("tracing off again", func(c Config) bool { return c.Tracing.Protocol == tracing.ProtocolNone && !tel.TracingOn() })
 }
+
+// TestScrapedElsewhereStartsNoServer: a component that serves the
+// figures on its own port (the queue-proxy) gets no server of this
+// package's, and its handler has them.
+func TestScrapedElsewhereStartsNoServer(t *testing.T) {
+	ctx := t.Context()
+	cfg := DefaultConfig()
+	cfg.Metrics.Endpoint = "127.0.0.1:0"
+	tel, err := NewWithOptions(ctx, "queue-proxy", cfg, Options{ScrapedElsewhere: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	if addr := tel.PrometheusListener(); addr != "" {
+		t.Errorf("a Prometheus server listens on %s, want none", addr)
+	}
+	requests, err := tel.MeterProvider().Meter("test").Int64Counter("flywheel.test.requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests.Add(ctx, 1)
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), "flywheel_test_requests_total 1") {
+		t.Errorf("MetricsHandler:\n%s\nwant flywheel_test_requests_total 1", rec.Body)
+	}
+}

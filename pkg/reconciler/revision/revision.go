@@ -160,7 +160,7 @@ func (r *Reconciler) resolveDigests(ctx context.Context, rev *v1.Revision, cfg *
 // reconcileDeployment creates or updates the Deployment. Its replicas are
 // the autoscaler's once it exists, so an update never changes them.
 func (r *Reconciler) reconcileDeployment(ctx context.Context, rev *v1.Revision, cfg *Config) (*appsv1.Deployment, error) {
-	want, err := resources.MakeDeployment(rev, cfg.Deployment, cfg.Autoscaler)
+	want, err := resources.MakeDeployment(rev, cfg.Deployment, cfg.Autoscaler, *cfg.Observability)
 	if err != nil {
 		rev.Status.MarkResourcesAvailableFalse("InvalidSpec", err.Error())
 		return nil, controller.NewPermanentError(err)

@@ -27,6 +27,7 @@ import (
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 	servingclient "flywheel.dev/pkg/client/injection/client"
 	revisionreconciler "flywheel.dev/pkg/client/injection/reconciler/serving/v1/revision"
+	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/reconciler/revision/resources"
 	fwtesting "flywheel.dev/pkg/reconciler/testing"
 )
@@ -109,7 +110,7 @@ func deployment(opts ...func(*appsv1.Deployment)) *appsv1.Deployment {
 // deploymentOf is the Deployment made of r as it stands, with opts
 // applied.
 func deploymentOf(r *v1.Revision, opts ...func(*appsv1.Deployment)) *appsv1.Deployment {
-	d, err := resources.MakeDeployment(r, config.DefaultDeployment(), config.DefaultAutoscaler())
+	d, err := resources.MakeDeployment(r, config.DefaultDeployment(), config.DefaultAutoscaler(), queue.Observability{})
 	if err != nil {
 		panic(err)
 	}
@@ -300,7 +301,7 @@ func TestReconcile(t *testing.T) {
 		WantUpdates: []clientgotesting.UpdateActionImpl{{Object: func() *appsv1.Deployment {
 			cfg := config.DefaultDeployment()
 			cfg.QueueSidecarImage = "registry.example/queue:v2"
-			d, _ := resources.MakeDeployment(rev(), cfg, config.DefaultAutoscaler())
+			d, _ := resources.MakeDeployment(rev(), cfg, config.DefaultAutoscaler(), queue.Observability{})
 			progressing(corev1.ConditionTrue, 1)(d)
 			return d
 		}()}},
@@ -318,7 +319,7 @@ func TestReconcile(t *testing.T) {
 			func() *appsv1.Deployment {
 				r := rev(fwtesting.WithRevisionImage("registry.example/hello:v1"))
 				r.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "user-container", ImageDigest: "registry.example/hello@sha256:abc"}}
-				d, _ := resources.MakeDeployment(r, config.DefaultDeployment(), config.DefaultAutoscaler())
+				d, _ := resources.MakeDeployment(r, config.DefaultDeployment(), config.DefaultAutoscaler(), queue.Observability{})
 				if d.Spec.Template.Spec.Containers[0].Image != "registry.example/hello@sha256:abc" {
 					panic("the pod does not run the digest")
 				}
@@ -431,7 +432,7 @@ func TestReconcile(t *testing.T) {
 		WantCreates: []runtime.Object{
 			resources.MakePodAutoscaler(unnumbered(rev())),
 			func() *appsv1.Deployment {
-				d, _ := resources.MakeDeployment(unnumbered(rev()), config.DefaultDeployment(), config.DefaultAutoscaler())
+				d, _ := resources.MakeDeployment(unnumbered(rev()), config.DefaultDeployment(), config.DefaultAutoscaler(), queue.Observability{})
 				if p := d.Spec.Template.Spec.Containers[0].Ports; len(p) != 1 || p[0].ContainerPort != 8080 || p[0].Name != "h2c" {
 					panic("the app's port is not 8080 with its name")
 				}

@@ -23,12 +23,12 @@ import (
 // runtime contract's environment, then the queue-proxy sidecar (and, in
 // transparent mode, the init container that redirects the app's port to
 // it).
-func MakePodSpec(rev *v1.Revision, cfg *config.Deployment) (*corev1.PodSpec, error) {
+func MakePodSpec(rev *v1.Revision, cfg *config.Deployment, obs queue.Observability) (*corev1.PodSpec, error) {
 	qc, err := QueueConfig(rev, cfg)
 	if err != nil {
 		return nil, err
 	}
-	sidecar, err := MakeQueueContainer(rev, cfg)
+	sidecar, err := MakeQueueContainer(rev, cfg, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +113,8 @@ func defaultProbePort(p *corev1.Probe, port int32) {
 
 // MakeDeployment returns the Revision's Deployment. Its replicas start at
 // the initial scale; from then on the autoscaler owns them.
-func MakeDeployment(rev *v1.Revision, cfg *config.Deployment, as *config.Autoscaler) (*appsv1.Deployment, error) {
-	ps, err := MakePodSpec(rev, cfg)
+func MakeDeployment(rev *v1.Revision, cfg *config.Deployment, as *config.Autoscaler, obs queue.Observability) (*appsv1.Deployment, error) {
+	ps, err := MakePodSpec(rev, cfg, obs)
 	if err != nil {
 		return nil, err
 	}

@@ -107,12 +107,13 @@ func handsProbeToSidecar(c *corev1.Container) bool {
 }
 
 // MakeQueueContainer returns the queue-proxy container of the Revision's
-// pods.
-func MakeQueueContainer(rev *v1.Revision, cfg *config.Deployment) (corev1.Container, error) {
+// pods, which sends its metrics and traces where obs says.
+func MakeQueueContainer(rev *v1.Revision, cfg *config.Deployment, obs queue.Observability) (corev1.Container, error) {
 	qc, err := QueueConfig(rev, cfg)
 	if err != nil {
 		return corev1.Container{}, err
 	}
+	qc.Observability = obs
 	env := make([]corev1.EnvVar, 0, len(qc.Env())+1)
 	for _, e := range qc.Env() {
 		env = append(env, corev1.EnvVar{Name: e.Name.String(), Value: e.Value})

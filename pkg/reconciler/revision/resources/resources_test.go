@@ -96,7 +96,9 @@ func TestSidecarReadsWhatTheReconcilerWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := MakeQueueContainer(rev, cfg)
+		obs := queue.Observability{TracingProtocol: "grpc", TracingEndpoint: "http://collector.observability:4317", TracingSamplingRate: "0.5"}
+		want.Observability = obs
+		c, err := MakeQueueContainer(rev, cfg, obs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +193,7 @@ func TestQueueConfig(t *testing.T) {
 func TestMakePodSpec(t *testing.T) {
 	cfg := config.DefaultDeployment()
 	t.Run("port mode", func(t *testing.T) {
-		ps, err := MakePodSpec(revision(withReadiness(&corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}})), cfg)
+		ps, err := MakePodSpec(revision(withReadiness(&corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}})), cfg, queue.Observability{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +217,7 @@ func TestMakePodSpec(t *testing.T) {
 		}
 	})
 	t.Run("transparent mode", func(t *testing.T) {
-		ps, err := MakePodSpec(revision(withAnnotation(queue.ModeAnnotation.String(), string(queue.ModeTransparent))), cfg)
+		ps, err := MakePodSpec(revision(withAnnotation(queue.ModeAnnotation.String(), string(queue.ModeTransparent))), cfg, queue.Observability{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +238,7 @@ func TestMakePodSpec(t *testing.T) {
 	t.Run("exec readiness probe stays with the kubelet; liveness gets the app port", func(t *testing.T) {
 		rev := revision(withReadiness(&corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}))
 		rev.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/live"}}}
-		ps, err := MakePodSpec(rev, cfg)
+		ps, err := MakePodSpec(rev, cfg, queue.Observability{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +255,7 @@ func TestMakePodSpec(t *testing.T) {
 			// Stored before admission defaulted the number: a Deployment
 			// refuses a container port without one.
 			rev := revision(withPort(name, 0))
-			ps, err := MakePodSpec(rev, cfg)
+			ps, err := MakePodSpec(rev, cfg, queue.Observability{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +281,7 @@ func TestMakePodSpec(t *testing.T) {
 	t.Run("only the serving container gets PORT", func(t *testing.T) {
 		rev := revision(withPort("", 8081))
 		rev.Spec.Containers = append(rev.Spec.Containers, corev1.Container{Name: "helper", Image: "h"})
-		ps, err := MakePodSpec(rev, cfg)
+		ps, err := MakePodSpec(rev, cfg, queue.Observability{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,7 +306,7 @@ func TestMakeDeployment(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := MakeDeployment(tc.rev, config.DefaultDeployment(), config.DefaultAutoscaler())
+			d, err := MakeDeployment(tc.rev, config.DefaultDeployment(), config.DefaultAutoscaler(), queue.Observability{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -380,7 +382,7 @@ func TestPodRunsResolvedDigestsOnly(t *testing.T) {
 				r.Spec.Containers[0].Image = tc.image
 				r.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "user-container", ImageDigest: tc.digest}}
 			})
-			ps, err := MakePodSpec(rev, tc.cfg)
+			ps, err := MakePodSpec(rev, tc.cfg, queue.Observability{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -395,7 +397,7 @@ func TestPodRunsResolvedDigestsOnly(t *testing.T) {
 // preStop hook waits on the sidecar's drain, so that the app is told to
 // stop only after the last request the sidecar forwards.
 func TestAppStopsAfterTheSidecarDrains(t *testing.T) {
-	ps, err := MakePodSpec(revision(), config.DefaultDeployment())
+	ps, err := MakePodSpec(revision(), config.DefaultDeployment(), queue.Observability{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,11 +429,11 @@ func TestDeploymentIgnoresRouting(t *testing.T) {
 	active.Labels[serving.RoutingStateLabel.String()] = string(serving.RoutingStateActive)
 	active.Labels[serving.RouteLabel.String()] = "hello"
 
-	before, err := MakeDeployment(pending, config.DefaultDeployment(), config.DefaultAutoscaler())
+	before, err := MakeDeployment(pending, config.DefaultDeployment(), config.DefaultAutoscaler(), queue.Observability{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := MakeDeployment(active, config.DefaultDeployment(), config.DefaultAutoscaler())
+	after, err := MakeDeployment(active, config.DefaultDeployment(), config.DefaultAutoscaler(), queue.Observability{})
 	if err != nil {
 		t.Fatal(err)
 	}
