@@ -37,7 +37,7 @@ func Start(ctx context.Context, component string, restConfig *rest.Config, log *
 		return nil, err
 	}
 	if namespace == "" {
-		t.log.Info("no " + NamespaceEnv + ": observability keeps its defaults, not reading " + ConfigMapName)
+		t.Logger().Info("no " + NamespaceEnv + ": observability keeps its defaults, not reading " + ConfigMapName)
 		return t, nil
 	}
 	kube, err := kubernetes.NewForConfig(restConfig)
@@ -45,6 +45,6 @@ func Start(ctx context.Context, component string, restConfig *rest.Config, log *
 		_ = t.Shutdown(context.Background())
 		return nil, err
 	}
-	t.Watch(ctx, kube, namespace)
+	Watch(ctx, t, kube, namespace)
 	return t, nil
 }

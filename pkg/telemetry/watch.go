@@ -17,7 +17,8 @@ import (
 // force; a deleted ConfigMap brings back DefaultConfig. It returns once
 // the first list is in, so that the component starts with the cluster's
 // configuration.
-func (t *Telemetry) Watch(ctx context.Context, kube kubernetes.Interface, namespace string) {
+func Watch(ctx context.Context, t *Telemetry, kube kubernetes.Interface, namespace string) {
+	log := t.Logger()
 	factory := informers.NewSharedInformerFactoryWithOptions(kube, 0,
 		informers.WithNamespace(namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -31,14 +32,14 @@ func (t *Telemetry) Watch(ctx context.Context, kube kubernetes.Interface, namesp
 		}
 		cfg, err := ParseConfig(cm.Data)
 		if err != nil {
-			t.log.Error("keeping the observability configuration in force", "error", err)
+			log.Error("keeping the observability configuration in force", "error", err)
 			return
 		}
 		if err := t.Apply(ctx, cfg); err != nil {
-			t.log.Error("applying the observability configuration", "error", err)
+			log.Error("applying the observability configuration", "error", err)
 			return
 		}
-		t.log.Info("observability configured", "metrics", cfg.Metrics.Protocol, "tracing", cfg.Tracing.Protocol,
+		log.Info("observability configured", "metrics", cfg.Metrics.Protocol, "tracing", cfg.Tracing.Protocol,
 			"samplingRate", cfg.Tracing.SamplingRate)
 	}
 	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -46,7 +47,7 @@ func (t *Telemetry) Watch(ctx context.Context, kube kubernetes.Interface, namesp
 		UpdateFunc: func(_, obj any) { apply(obj) },
 		DeleteFunc: func(any) {
 			if err := t.Apply(ctx, DefaultConfig()); err != nil {
-				t.log.Error("applying the default observability configuration", "error", err)
+				log.Error("applying the default observability configuration", "error", err)
 			}
 		},
 	})

@@ -1,4 +1,4 @@
-package telemetry
+package providers
 
 import (
 	"context"
@@ -131,6 +131,9 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 	}
 	return t, nil
 }
+
+// Logger is where the component's observability setup logs.
+func (t *Telemetry) Logger() *slog.Logger { return t.log }
 
 // MeterProvider is where the component's instruments come from.
 func (t *Telemetry) MeterProvider() metric.MeterProvider { return t.meters }
