@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/network/http1"
@@ -38,7 +41,10 @@ type Proxy struct {
 	// fast is the HTTP/1.1 fast path's pool to the app; nil for an h2c
 	// app, which the fast path does not serve.
 	fast *http1.Upstream
-	log  *slog.Logger
+	// traced holds the trace context the app gets for the fast-path
+	// requests that ForwardFast forwards under a span of the sidecar's.
+	traced fastTraces
+	log    *slog.Logger
 }
 
 // New returns a Proxy to the app at target, a host:port on loopback.
@@ -61,7 +67,7 @@ func New(target string, opts Options) *Proxy {
 	if !opts.H2C {
 		p.fast = http1.NewUpstream(target, http1.UpstreamOptions{
 			MaxIdle: opts.MaxIdleConns,
-			Rewrite: rewriteHTTP1,
+			Rewrite: p.rewriteHTTP1,
 		})
 	}
 	p.rp = httputil.ReverseProxy{
@@ -102,6 +108,20 @@ func (p *Proxy) CloseIdleConnections() {
 // forwards as ServeHTTP does: the same fields, the same framing rules.
 // It is nil when the app speaks h2c, which only net/http serves.
 func (p *Proxy) Upstream() *http1.Upstream { return p.fast }
+
+// ForwardFast forwards a fast-path request to the app as x.Forward does.
+// When ctx holds a span, the app gets that span as its parent in
+// traceparent (and ctx's tracestate), in place of the caller's; without
+// one, the caller's passes as it came.
+func (p *Proxy) ForwardFast(ctx context.Context, x *http1.Exchange, lim http1.Limits) error {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return x.Forward(p.fast, lim)
+	}
+	p.traced.add(ctx, &x.Request)
+	defer p.traced.remove(&x.Request)
+	return x.Forward(p.fast, lim)
+}
 
 // Fail answers a fast-path request the app could not take, as ServeHTTP
 // does (502, the error named).

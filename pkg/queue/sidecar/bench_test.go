@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -9,16 +10,44 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"k8s.io/utils/clock"
 
 	"flywheel.dev/pkg/queue/stats"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // BenchmarkFastPath sends requests one after another on one keep-alive
 // connection through a sidecar with a measure stage, as in a pod, to an
 // app on loopback: the fast path's cost per request, the app's and the
-// client's included (allocations are the whole process's).
+// client's included (allocations are the whole process's). "measured"
+// has no instruments and no tracer, as before the sidecar had them;
+// "metrics" records http.server.request.duration on the SDK with
+// tracing off, as by default; "traced" also makes every request's spans
+// (100% sampling), handed to a batch processor whose exporter drops
+// them.
 func BenchmarkFastPath(b *testing.B) {
+	b.Run("measured", func(b *testing.B) { benchmarkFastPath(b, Options{}) })
+	b.Run("metrics", func(b *testing.B) {
+		benchmarkFastPath(b, Options{Meters: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))})
+	})
+	b.Run("traced", func(b *testing.B) {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewBatchSpanProcessor(discardSpans{})))
+		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+		benchmarkFastPath(b, Options{
+			Meters: sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader())),
+			Tracer: providers.NewTracer(tp, "bench", func() bool { return true }),
+		})
+	})
+}
+
+type discardSpans struct{}
+
+func (discardSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardSpans) Shutdown(context.Context) error                             { return nil }
+
+func benchmarkFastPath(b *testing.B, opts Options) {
 	app := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "hello")
 	}), ReadHeaderTimeout: time.Second}
@@ -31,7 +60,8 @@ func BenchmarkFastPath(b *testing.B) {
 
 	cfg := testConfig(al.Addr().(*net.TCPAddr).Port)
 	tracker := stats.NewTracker(clock.RealClock{})
-	s := New(cfg, Options{Measure: func(h http.Handler) http.Handler { return stats.Handler(h, tracker) }})
+	opts.Measure = func(h http.Handler) http.Handler { return stats.Handler(h, tracker) }
+	s := New(cfg, opts)
 	r := startSidecar(b, s)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(r.serving, "http://"))

@@ -38,25 +38,36 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	ctx, stop := process.SignalContext()
 	defer stop()
 
+	tel, err := startTelemetry(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "queue-proxy: %v\n", err)
+		return process.ExitUsage
+	}
+	defer shutdownTelemetry(tel, log)
+
 	// The wall clock's seconds: the autoscaler scrapes just after each
 	// ends, and gets it complete.
 	tracker := stats.NewWallClockTracker(clock.RealClock{})
-	metrics, err := stats.Mux(tracker, stats.LabelsFromConfig(cfg))
-	if err != nil {
+	labels := stats.LabelsFromConfig(cfg)
+	if err := stats.RegisterMetrics(tel.MeterProvider(), tracker, labels); err != nil {
 		log.Error("setting up metrics", "error", err)
 		return process.ExitFailed
 	}
 	s := New(cfg, Options{
 		Logger:  log,
 		Measure: func(h http.Handler) http.Handler { return stats.Handler(h, tracker) },
-		Metrics: metrics,
+		Metrics: stats.Mux(tracker, labels, tel.MetricsHandler()),
+		Meters:  tel.MeterProvider(),
+		Tracer:  tel.Tracer("flywheel.dev/pkg/queue/sidecar"),
 		Intercept: func(l net.Listener) net.Listener {
 			return intercept.NewListener(l, intercept.ListenerOptions{Logger: log})
 		},
 		ConnContext: intercept.ConnContext,
 	})
+	obs := tel.Config()
 	log.Info(ServingMessage, "mode", cfg.Mode, "port", cfg.ServingPort, "app", cfg.UserPort,
-		"containerConcurrency", cfg.ContainerConcurrency, "queueDepth", cfg.QueueDepth)
+		"containerConcurrency", cfg.ContainerConcurrency, "queueDepth", cfg.QueueDepth,
+		"metrics", obs.Metrics.Protocol, "tracing", obs.Tracing.Protocol, "samplingRate", obs.Tracing.SamplingRate)
 	if err := s.Run(ctx); err != nil {
 		log.Error("queue-proxy stopped", "error", err)
 		return process.ExitFailed

@@ -17,6 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/utils/clock"
 
 	"flywheel.dev/pkg/network/http1"
@@ -25,6 +28,7 @@ import (
 	"flywheel.dev/pkg/queue/proxy"
 	"flywheel.dev/pkg/queue/readiness"
 	"flywheel.dev/pkg/queue/timeout"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // Options are the sidecar's collaborators. The zero value works: real
@@ -43,6 +47,13 @@ type Options struct {
 	// ConnContext goes with it. nil serves the port as it is.
 	Intercept   func(net.Listener) net.Listener
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
+	// Meters makes the instrument of the proxied requests' durations
+	// (http.server.request.duration); nil records nothing.
+	Meters metric.MeterProvider
+	// Tracer makes a span of each proxied request while tracing is on;
+	// nil makes none, and the caller's traceparent reaches the app as it
+	// came.
+	Tracer *providers.Tracer
 }
 
 // Sidecar is one queue-proxy.
@@ -75,6 +86,10 @@ type Sidecar struct {
 	limiter  *limiter.Limiter
 	timeouts timeout.Timeouts
 	measured http.Handler
+
+	metrics   *requestMetrics
+	tracer    *providers.Tracer
+	spanAttrs []attribute.KeyValue
 }
 
 // New returns a sidecar for cfg, which must be valid (queue.Config's
@@ -93,6 +108,9 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 		terminating:     make(chan struct{}),
 		terminationWait: terminationWait,
 		drained:         make(chan struct{}),
+		metrics:         newRequestMetrics(opts.Meters, cfg),
+		tracer:          opts.Tracer,
+		spanAttrs:       spanAttributes(cfg),
 	}
 	s.prober = readiness.NewProber(cfg.ReadinessProbe, readiness.NewCheck(cfg.ReadinessProbe, cfg.UserPort), opts.Clock)
 	s.proxy = proxy.New(proxy.LoopbackTarget(cfg.UserPort), proxy.Options{
@@ -113,11 +131,15 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 //     about the sidecar, not the app;
 //  3. kubelet probes of the app (transparent mode) go straight to the
 //     app: an overloaded pod must not fail its own health checks;
-//  4. timeouts: outside the limiter, so that time spent queued counts
+//  4. observe: the request's duration by status and, with tracing on,
+//     its span, for the requests the app gets (probes have neither);
+//  5. timeouts: outside the limiter, so that time spent queued counts
 //     against the revision timeout and a request that times out in the
 //     queue gets its 504;
-//  5. the concurrency limit, FIFO with a bounded queue;
-//  6. the proxy to the app.
+//  6. the concurrency limit, FIFO with a bounded queue, inside a
+//     queue.wait span while tracing;
+//  7. the app span, whose context the app gets as its parent, and the
+//     proxy to the app.
 func (s *Sidecar) buildChain() http.Handler {
 	if s.cfg.ContainerConcurrency > 0 {
 		s.limiter = limiter.New(s.cfg.ContainerConcurrency, s.cfg.QueueDepth)
@@ -131,9 +153,10 @@ func (s *Sidecar) buildChain() http.Handler {
 	if s.opts.Measure != nil {
 		s.measured = s.opts.Measure(s.measured)
 	}
-	var h http.Handler = s.proxy
-	h = limiter.Handler(h, s.limiter)
+	h := s.traceApp(s.proxy)
+	h = s.traceQueue(limiter.Handler(h, s.limiter))
 	h = timeout.Handler(h, s.timeouts, s.opts.Clock)
+	h = s.observe(h)
 	h = s.kubeletProbes(h)
 	h = s.networkProbes(h)
 	if s.opts.Measure != nil {
@@ -184,10 +207,13 @@ func (s *Sidecar) fastPath() bool { return s.proxy.Upstream() != nil }
 //  2. the concurrency limit: a free slot is taken at once; a request that
 //     would wait is declined to the net/http chain, whose limiter queues
 //     it in the same FIFO line (TryAcquire never overtakes a waiter), so
-//     the queue, its depth and its 503 keep one implementation;
-//  3. measure, around the forwarding, as around the rest of the chain;
-//  4. the timeouts, as deadlines on the connections (forwardFast);
-//  5. the forwarding to the app.
+//     the queue, its depth and its 503 keep one implementation (and a
+//     request here never waits: it has no queue.wait span);
+//  3. observe: the duration by status, and with tracing on the request's
+//     span and its app span;
+//  4. measure, around the forwarding, as around the rest of the chain;
+//  5. the timeouts, as deadlines on the connections (forwardFast);
+//  6. the forwarding to the app, with the app span as the app's parent.
 //
 // A connection declined once stays with net/http: the fast path's state
 // cannot follow it there.
@@ -204,22 +230,47 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 		}
 		defer s.limiter.Release()
 	}
+	start := time.Now()
 	// The measure stage sees an http.Request that carries what it
 	// classifies requests by (stats.KindOf), not a copy of every field;
 	// one per request in flight, reused.
-	req := measureRequests.Get().(*http.Request)
+	f := fastRequests.Get().(*fastRequest)
+	f.x, f.status, f.ctx = x, 0, context.Background()
+	var server, app trace.Span
+	if s.tracer.On() {
+		f.ctx, server, app = s.startFastSpan(x, start)
+	}
+	req := f.req
 	req.Method, req.Host, req.RemoteAddr = string(r.Method), string(r.Host), r.RemoteAddr
 	if v := r.Get(queue.ViaActivatorHeader); v != nil {
 		req.Header[queue.ViaActivatorHeader] = append(req.Header[queue.ViaActivatorHeader][:0], string(v))
 	} else {
 		delete(req.Header, queue.ViaActivatorHeader)
 	}
-	s.measured.ServeHTTP(exchangeWriter{x: x}, req)
-	measureRequests.Put(req)
+	s.measured.ServeHTTP(exchangeWriter{f: f}, req)
+	s.metrics.record(start, f.status)
+	if server != nil {
+		app.End()
+		endServerSpan(server, f.status)
+	}
+	f.x, f.ctx = nil, nil
+	fastRequests.Put(f)
 }
 
-var measureRequests = sync.Pool{New: func() any {
-	return &http.Request{Header: http.Header{}, URL: &url.URL{}}
+// fastRequest is a fast-path request on its way through the measure
+// stage: the exchange, the http.Request the stage reads, and what
+// forwardFast reports back. One per request in flight, reused.
+type fastRequest struct {
+	x   *http1.Exchange
+	req *http.Request
+	// ctx holds the app span while tracing, else is empty.
+	ctx context.Context
+	// status is the response's, 0 when none went out or it is unknown.
+	status int
+}
+
+var fastRequests = sync.Pool{New: func() any {
+	return &fastRequest{req: &http.Request{Header: http.Header{}, URL: &url.URL{}}}
 }}
 
 // forwardFast forwards a fast-path request under the timeouts: the
@@ -229,24 +280,28 @@ var measureRequests = sync.Pool{New: func() any {
 // bytes. The answers are the timeout stage's: 504 naming the timeout
 // before the start, a broken connection after it.
 func (s *Sidecar) forwardFast(w http.ResponseWriter, _ *http.Request) {
-	x := w.(exchangeWriter).x
+	f := w.(exchangeWriter).f
+	x := f.x
 	var lim http1.Limits
 	kind, first := timeout.FirstToStart(s.timeouts)
 	if kind != timeout.None {
 		lim.ResponseStart = time.Now().Add(first)
 	}
 	lim.Idle = s.timeouts.Idle
-	err := x.Forward(s.proxy.Upstream(), lim)
+	err := s.proxy.ForwardFast(f.ctx, x, lim)
 	switch {
 	case err == nil || x.Started():
+		f.status = exchangeStatus(x)
 		if err != nil {
 			s.log.Debug("a response from the app broke off", "error", err)
 		}
 	case errors.Is(err, http1.ErrTimeout):
+		f.status = http.StatusGatewayTimeout
 		x.Respond(http.StatusGatewayTimeout, "text/plain; charset=utf-8", timeout.Body(kind, s.timeouts))
 	default:
 		var ue *http1.UpstreamError
 		if errors.As(err, &ue) {
+			f.status = http.StatusBadGateway
 			s.proxy.Fail(x, err)
 		}
 		// Otherwise the client left or broke its request: nobody to
@@ -254,10 +309,11 @@ func (s *Sidecar) forwardFast(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// exchangeWriter carries a fast-path exchange through the measure
-// stage, an http.Handler wrapper. Nothing writes to it: the exchange
-// answers the client itself.
-type exchangeWriter struct{ x *http1.Exchange }
+// exchangeWriter carries a fast-path request through the measure stage,
+// an http.Handler wrapper. Nothing writes to it: the exchange answers the
+// client itself. One pointer, so that it fits an interface without an
+// allocation.
+type exchangeWriter struct{ f *fastRequest }
 
 func (exchangeWriter) Header() http.Header         { return http.Header{} }
 func (exchangeWriter) Write(b []byte) (int, error) { return len(b), nil }

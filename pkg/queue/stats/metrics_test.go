@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,26 +11,39 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"flywheel.dev/pkg/queue"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
-// series returns the sample lines of a Prometheus text body, comments
-// left out.
+// series returns the sample lines of a Prometheus text body that are
+// the sidecar's own, comments and the process's target_info left out.
 func series(body string) []string {
 	var lines []string
 	for l := range strings.Lines(body) {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "flywheel_queue_") {
 			lines = append(lines, l)
 		}
 	}
 	return lines
 }
 
-func TestMetrics(t *testing.T) {
-	tr, clk := newTracker(t)
-	mux, err := Mux(tr, labels)
+// newMux is the metrics port of a sidecar measuring with tr, on a meter
+// provider of its own as the sidecar's main makes it.
+func newMux(t *testing.T, tr *Tracker) http.Handler {
+	t.Helper()
+	tel, err := providers.NewWithOptions(t.Context(), "queue-proxy", providers.DefaultConfig(), providers.Options{ScrapedElsewhere: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	if err := RegisterMetrics(tel.MeterProvider(), tr, labels); err != nil {
+		t.Fatal(err)
+	}
+	return Mux(tr, labels, tel.MetricsHandler())
+}
+
+func TestMetrics(t *testing.T) {
+	tr, clk := newTracker(t)
+	mux := newMux(t, tr)
 	// Second 0: two requests for 750ms each, one probe for 500ms; at the
 	// scrape one request and one probe are in flight.
 	tr.In(Proxied)
@@ -77,10 +91,7 @@ func TestMetrics(t *testing.T) {
 
 func TestMuxServesStats(t *testing.T) {
 	tr, clk := newTracker(t)
-	mux, err := Mux(tr, labels)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux := newMux(t, tr)
 	tr.In(Proxied)
 	at(clk, 250*ms)
 	tr.Out(Proxied)
@@ -99,10 +110,7 @@ func TestMuxServesStats(t *testing.T) {
 
 func TestMuxRejects(t *testing.T) {
 	tr, _ := newTracker(t)
-	mux, err := Mux(tr, labels)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux := newMux(t, tr)
 	tests := []struct {
 		method, path string
 		want         int
@@ -123,19 +131,14 @@ func TestMuxRejects(t *testing.T) {
 }
 
 func TestTwoMuxesDoNotShareMetrics(t *testing.T) {
-	// Each Mux has a registry of its own: a second one (a test, or a
-	// restart within the process) must neither fail to register nor
-	// report the first one's figures.
+	// Each meter provider has a registry of its own: a second one (a
+	// test, or a restart within the process) must neither fail to
+	// register nor report the first one's figures.
 	a, _ := newTracker(t)
 	b, _ := newTracker(t)
 	a.In(Proxied)
-	if _, err := Mux(a, labels); err != nil {
-		t.Fatal(err)
-	}
-	mux, err := Mux(b, labels)
-	if err != nil {
-		t.Fatal(err)
-	}
+	newMux(t, a)
+	mux := newMux(t, b)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, queue.MetricsPath, nil))
 	counted := 0

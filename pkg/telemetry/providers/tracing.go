@@ -42,7 +42,17 @@ func (t *Tracer) StartServer(r *http.Request, name string, opts ...trace.SpanSta
 	if !t.On() {
 		return r.Context(), noop.Span{}
 	}
-	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	return t.StartServerFrom(r.Context(), propagation.HeaderCarrier(r.Header), name, opts...)
+}
+
+// StartServerFrom is StartServer for a request whose trace context
+// fields carrier reads, for servers whose requests are no http.Request
+// (the queue-proxy's fast path); ctx is the request's context.
+func (t *Tracer) StartServerFrom(ctx context.Context, carrier propagation.TextMapCarrier, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if !t.On() {
+		return ctx, noop.Span{}
+	}
+	ctx = traceContext.Extract(ctx, carrier)
 	return t.tracer.Start(ctx, name, append(opts, trace.WithSpanKind(trace.SpanKindServer))...)
 }
 
