@@ -2,6 +2,7 @@ package eventing
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -47,4 +48,45 @@ func TraceContextFromHeader(h http.Header, ev *event.Event) {
 // header rather than a ce- one.
 func IsTraceContextExtension(name string) bool {
 	return name == TraceParentExtension || name == TraceStateExtension
+}
+
+// ContextWithEventTrace returns ctx with the trace context of ev's
+// traceparent (and tracestate) extensions as the remote parent of what
+// comes next; ctx as it is when ev has none, or a malformed one.
+func ContextWithEventTrace(ctx context.Context, ev *event.Event) context.Context {
+	ext := ev.Extensions()
+	tp, ok := ext[TraceParentExtension]
+	if !ok {
+		return ctx
+	}
+	carrier := propagation.MapCarrier{"traceparent": fmt.Sprint(tp)}
+	if ts, ok := ext[TraceStateExtension]; ok {
+		carrier["tracestate"] = fmt.Sprint(ts)
+	}
+	return w3c.Extract(ctx, carrier)
+}
+
+// SetEventTrace makes the span in ctx the trace context ev carries on
+// (its traceparent and tracestate extensions), so that what the event
+// causes next is that span's child. Without a valid span in ctx, ev is
+// left as it is.
+func SetEventTrace(ctx context.Context, ev *event.Event) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return
+	}
+	carrier := propagation.MapCarrier{}
+	w3c.Inject(ctx, carrier)
+	ev.SetExtension(TraceParentExtension, carrier.Get("traceparent"))
+	if ts := carrier.Get("tracestate"); ts != "" {
+		ev.SetExtension(TraceStateExtension, ts)
+	} else {
+		ev.SetExtension(TraceStateExtension, nil)
+	}
+}
+
+// InjectTraceContext sets h's traceparent and tracestate to the span in
+// ctx: the request carries the event with that span as its trace context.
+func InjectTraceContext(ctx context.Context, h http.Header) {
+	h.Del("Tracestate")
+	w3c.Inject(ctx, propagation.HeaderCarrier(h))
 }

@@ -17,6 +17,7 @@ import (
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"flywheel.dev/pkg/client/clientset/versioned"
@@ -26,6 +27,9 @@ import (
 
 // Connections are a process's clients of the API server and of NATS.
 type Connections struct {
+	// Rest is the API server's configuration, for other clients (the
+	// watch of config-observability).
+	Rest      *rest.Config
 	Client    versioned.Interface
 	NATS      *nats.Conn
 	JetStream natsjs.JetStream
@@ -59,7 +63,7 @@ func Open(kubeconfig, component string) (*Connections, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &Connections{Client: client, NATS: nc, JetStream: js, NATSURL: url}, nil
+	return &Connections{Rest: rest, Client: client, NATS: nc, JetStream: js, NATSURL: url}, nil
 }
 
 // Close closes the NATS connection.

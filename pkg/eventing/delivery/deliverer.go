@@ -11,7 +11,13 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/eventing"
+	"flywheel.dev/pkg/telemetry"
 )
 
 // ReplyLimit bounds the body of a response read as a reply event.
@@ -119,6 +125,9 @@ type Hooks struct {
 	// here that the message is still in progress, so a long backoff does
 	// not end in a redelivery.
 	BeforeRetry func(Retry)
+	// SpanAttributes go on the span of each attempt, while tracing is on:
+	// the dispatcher names the Trigger and Broker there.
+	SpanAttributes []attribute.KeyValue
 }
 
 // Deliverer sends events to subscribers. It is safe for concurrent use.
@@ -127,6 +136,7 @@ type Hooks struct {
 type Deliverer struct {
 	client *http.Client
 	clock  clock.Clock
+	tracer *telemetry.Tracer
 }
 
 // New returns a Deliverer that sends with client (a client on NewTransport
@@ -145,6 +155,16 @@ func New(client *http.Client, clk clock.Clock) *Deliverer {
 	return &Deliverer{client: &c, clock: clk}
 }
 
+// WithTracer returns a Deliverer like d that, while tracing is on, makes
+// a span of each attempt as a child of the event's trace context (its
+// traceparent extension), and sends the event with that span as its
+// traceparent. Without tracing the event's traceparent goes as it is.
+func (d *Deliverer) WithTracer(t *telemetry.Tracer) *Deliverer {
+	c := *d
+	c.tracer = t
+	return &c
+}
+
 // Deliver sends ev to subscriber as p says, and to deadLetter when every
 // attempt failed and deadLetter is not nil; the dead-letter sink gets the
 // same retries, backoff and timeout as the subscriber. It returns when the
@@ -159,7 +179,12 @@ func (d *Deliverer) Deliver(ctx context.Context, ev *event.Event, subscriber, de
 		return Outcome{Result: Dropped, Err: fmt.Errorf("encoding the event: %w", err)}
 	}
 
-	sub := d.send(ctx, TargetSubscriber, subscriber, msg, p, h)
+	// The attempts' spans are children of the event's trace.
+	parent := ctx
+	if d.tracer.On() {
+		parent = eventing.ContextWithEventTrace(ctx, ev)
+	}
+	sub := d.send(ctx, parent, TargetSubscriber, subscriber, msg, p, h)
 	out := Outcome{
 		Attempts:   sub.attempts,
 		StatusCode: sub.last.status,
@@ -187,7 +212,7 @@ func (d *Deliverer) Deliver(ctx context.Context, ev *event.Event, subscriber, de
 		out.DeadLetterErr = fmt.Errorf("adding the dead-letter extensions: %w", err)
 		return out
 	}
-	dl := d.send(ctx, TargetDeadLetter, deadLetter, msg, p, h)
+	dl := d.send(ctx, parent, TargetDeadLetter, deadLetter, msg, p, h)
 	out.DeadLetterAttempts = dl.attempts
 	out.DeadLetterStatusCode = dl.last.status
 	out.DeadLetterErr = dl.last.err
@@ -206,12 +231,17 @@ type sent struct {
 }
 
 // send makes the first attempt to target and the retries p allows, while
-// the failures are retryable and ctx lasts.
-func (d *Deliverer) send(ctx context.Context, target Target, u *url.URL, msg encoded, p Params, h Hooks) sent {
+// the failures are retryable and ctx lasts. parent is ctx with the
+// event's trace, the parent of the attempts' spans.
+func (d *Deliverer) send(ctx, parent context.Context, target Target, u *url.URL, msg encoded, p Params, h Hooks) sent {
 	var s sent
 	for {
 		s.attempts++
-		s.last = d.try(ctx, target, u, msg, p.timeout())
+		if d.tracer.On() {
+			s.last = d.tryTraced(ctx, parent, target, u, msg, p.timeout(), s.attempts, h.SpanAttributes)
+		} else {
+			s.last = d.try(ctx, target, u, msg, p.timeout(), nil)
+		}
 		if s.last.ok || !s.last.retryable || s.attempts > p.Retry || ctx.Err() != nil {
 			return s
 		}
@@ -252,9 +282,46 @@ type attempt struct {
 	replyErr  error
 }
 
+// tryTraced is try inside a span of the attempt, a child of parent,
+// which the request carries as its traceparent.
+func (d *Deliverer) tryTraced(ctx, parent context.Context, target Target, u *url.URL, msg encoded, timeout time.Duration, number int, attrs []attribute.KeyValue) attempt {
+	sctx, span := d.tracer.Start(parent, SpanAttempt, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attrs...),
+		trace.WithAttributes(AttrTarget.String(target.String()), AttrAttempt.Int(number), attrURL.String(u.Redacted())))
+	a := d.try(ctx, target, u, msg, timeout, func(h http.Header) {
+		eventing.InjectTraceContext(sctx, h)
+	})
+	if a.status != 0 {
+		span.SetAttributes(attrStatus.Int(a.status))
+	}
+	if !a.ok {
+		msg := "not accepted"
+		if a.err != nil {
+			msg = a.err.Error()
+		}
+		span.SetStatus(codes.Error, msg)
+	}
+	span.End()
+	return a
+}
+
+// The span of an attempt and its attributes.
+const (
+	// SpanAttempt is one request of a delivery, to the subscriber or the
+	// dead-letter sink.
+	SpanAttempt = "delivery.attempt"
+	// AttrTarget is "subscriber" or "dead-letter sink"; AttrAttempt
+	// counts the attempts to that target from 1.
+	AttrTarget  = attribute.Key("flywheel.delivery.target")
+	AttrAttempt = attribute.Key("flywheel.delivery.attempt")
+	attrURL     = attribute.Key("url.full")
+	attrStatus  = attribute.Key("http.response.status_code")
+)
+
 // try makes one request, bounded by timeout, and reads what it needs of
-// the response within the same bound.
-func (d *Deliverer) try(ctx context.Context, target Target, u *url.URL, msg encoded, timeout time.Duration) attempt {
+// the response within the same bound. setTrace, when not nil, sets the
+// request's trace context fields.
+func (d *Deliverer) try(ctx context.Context, target Target, u *url.URL, msg encoded, timeout time.Duration, setTrace func(http.Header)) attempt {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, u.String(), bytes.NewReader(msg.body))
@@ -262,6 +329,9 @@ func (d *Deliverer) try(ctx context.Context, target Target, u *url.URL, msg enco
 		return attempt{err: fmt.Errorf("building the request to %s: %w", u.Redacted(), err)}
 	}
 	req.Header = msg.header.Clone()
+	if setTrace != nil {
+		setTrace(req.Header)
+	}
 	if target == TargetSubscriber {
 		// The contract asks Brokers to offer to take replies from a
 		// subscriber; a dead-letter sink's reply is not routed anywhere.

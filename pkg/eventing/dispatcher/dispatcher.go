@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -26,15 +27,18 @@ type Dispatcher struct {
 	triggers  listers.TriggerLister
 	brokers   listers.BrokerLister
 	log       *slog.Logger
+	metrics   instruments
 
 	mu   sync.Mutex
 	subs map[types.NamespacedName]*subscription
 }
 
 // New returns a Dispatcher that consumes from js, delivers with deliverer
-// and reads Triggers and Brokers from the listers.
+// and reads Triggers and Brokers from the listers. Its deliveries are
+// counted on no instruments until WithMeters.
 func New(js natsjs.JetStream, deliverer *delivery.Deliverer, triggers listers.TriggerLister, brokers listers.BrokerLister, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{
+		metrics:   newInstruments(nil),
 		js:        js,
 		deliverer: deliverer,
 		publisher: jetstream.NewPublisher(js),
@@ -43,6 +47,13 @@ func New(js natsjs.JetStream, deliverer *delivery.Deliverer, triggers listers.Tr
 		log:       log,
 		subs:      map[types.NamespacedName]*subscription{},
 	}
+}
+
+// WithMeters has the Dispatcher count its deliveries per Trigger on
+// instruments of mp. Call it before the first Sync.
+func (d *Dispatcher) WithMeters(mp metric.MeterProvider) *Dispatcher {
+	d.metrics = newInstruments(mp)
+	return d
 }
 
 // Sync brings the subscription of one Trigger in line with the Trigger
@@ -75,6 +86,8 @@ func (d *Dispatcher) Sync(ctx context.Context, key types.NamespacedName) error {
 		deliverer: d.deliverer,
 		publisher: d.publisher,
 		log:       d.log.With("trigger", key.String()),
+		metrics:   d.metrics.forTrigger(*want),
+		spanAttrs: spanAttributes(*want),
 		wanted: func() bool {
 			now, err := d.specOf(key)
 			return err == nil && now != nil && now.generation == want.generation

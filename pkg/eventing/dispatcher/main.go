@@ -22,7 +22,11 @@ import (
 	"flywheel.dev/pkg/eventing/clients"
 	"flywheel.dev/pkg/eventing/delivery"
 	"flywheel.dev/pkg/eventing/jetstream"
+	"flywheel.dev/pkg/telemetry"
 )
+
+// Component is the dispatcher's service.name on its series and spans.
+const Component = "broker-dispatcher"
 
 // DefaultProbeAddress serves the dispatcher's probes.
 const DefaultProbeAddress = ":8080"
@@ -53,10 +57,18 @@ func Main(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// Metrics on port 9090 and traces as config-observability says.
+	tel, err := telemetry.Start(ctx, Component, conns.Rest, log)
+	if err != nil {
+		log.Error("setting up metrics and traces", "error", err)
+		return 1
+	}
+	defer shutdownTelemetry(tel, log)
 	factory := externalversions.NewSharedInformerFactory(client, 10*time.Hour)
 	triggers := factory.Eventing().V1().Triggers()
 	brokers := factory.Eventing().V1().Brokers()
-	d := New(js, delivery.New(nil, nil), triggers.Lister(), brokers.Lister(), log)
+	deliverer := delivery.New(nil, nil).WithTracer(tel.Tracer("flywheel.dev/pkg/eventing/dispatcher"))
+	d := New(js, deliverer, triggers.Lister(), brokers.Lister(), log).WithMeters(tel.MeterProvider())
 	defer d.Stop()
 
 	// One worker applies changes in order; a failed sync (the listers
@@ -151,5 +163,15 @@ func serveProbes(ctx context.Context, address string, ready func() error, log *s
 	}()
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("serving probes", "error", err)
+	}
+}
+
+// shutdownTelemetry sends what is still buffered (spans, the last
+// metrics) before the process ends.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("flushing metrics and spans", "error", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 	"k8s.io/apimachinery/pkg/types"
 
 	"flywheel.dev/pkg/eventing/delivery"
@@ -53,6 +54,9 @@ type subscription struct {
 	deliverer *delivery.Deliverer
 	publisher *jetstream.Publisher
 	log       *slog.Logger
+	metrics   *triggerMetrics
+	// spanAttrs name the Trigger on the spans of its attempts.
+	spanAttrs []attribute.KeyValue
 	// wanted reports whether the Trigger still exists as this spec says:
 	// a consumer found missing is made again only then, never for a
 	// Trigger being deleted.
@@ -217,10 +221,13 @@ func (s *subscription) handle(ctx context.Context, msg natsjs.Msg) {
 	}
 
 	stopRenewing := renewClaim(msg)
+	start := time.Now()
 	out := s.deliverer.Deliver(ctx, ev, s.spec.subscriber, s.spec.deadLetter, s.spec.params, delivery.Hooks{
-		BeforeRetry: func(delivery.Retry) { _ = msg.InProgress() },
+		BeforeRetry:    func(delivery.Retry) { _ = msg.InProgress() },
+		SpanAttributes: s.spanAttrs,
 	})
 	stopRenewing()
+	s.metrics.record(start, out)
 
 	switch out.Result {
 	case delivery.Delivered:

@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
 	"flywheel.dev/pkg/eventing"
+	"flywheel.dev/pkg/telemetry"
 )
 
 // Probe paths. Each has a single segment, and a Broker's path has two.
@@ -80,6 +83,13 @@ type Options struct {
 	// Logger hears of events that could not be stored (Warn) and of
 	// rejected requests (Debug). Nil discards.
 	Logger *slog.Logger
+	// Meters makes the count of events by Broker and answer; nil counts
+	// nothing.
+	Meters metric.MeterProvider
+	// Tracer makes a span of each event posted, while tracing is on, and
+	// stores the event with that span as its trace context; nil makes
+	// none, and the event keeps the trace context it came with.
+	Tracer *telemetry.Tracer
 }
 
 // handler serves the Broker ingress. In order:
@@ -102,6 +112,8 @@ type handler struct {
 	ready      func() error
 	loaded     func() bool
 	log        *slog.Logger
+	metrics    *instruments
+	tracer     *telemetry.Tracer
 }
 
 // NewHandler returns the Broker ingress handler, which publishes the
@@ -115,6 +127,8 @@ func NewHandler(brokers Brokers, pub Publisher, opts Options) http.Handler {
 		ready:    opts.Ready,
 		loaded:   opts.Loaded,
 		log:      opts.Logger,
+		metrics:  newInstruments(opts.Meters),
+		tracer:   opts.Tracer,
 	}
 	if h.maxBytes <= 0 {
 		h.maxBytes = DefaultMaxEventBytes
@@ -167,16 +181,37 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ingest(w, r, broker)
 }
 
-// ingest reads, decodes and publishes the event of a POST to broker.
+// ingest reads, decodes and publishes the event of a POST to broker,
+// and counts it by the answer. With tracing on, a span covers it, and
+// the event is stored with that span as its trace context; otherwise
+// with the request's.
 func (h *handler) ingest(w http.ResponseWriter, r *http.Request, broker types.NamespacedName) {
+	arrival := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	var span trace.Span
+	defer func() {
+		h.metrics.count(broker, sw.status)
+		if span != nil {
+			endSpan(span, sw.status)
+		}
+	}()
+	w = sw
 	body, err := readBody(w, r, h.maxBytes)
 	if err == nil {
 		var ev *event.Event
 		if ev, err = decode(r.Context(), r.Header, body); err == nil {
-			eventing.TraceContextFromHeader(r.Header, ev)
-			h.publish(r.Context(), w, broker, ev)
+			ctx := r.Context()
+			if h.tracer.On() {
+				ctx, span = startSpan(h.tracer, r, broker, ev, arrival)
+			} else {
+				eventing.TraceContextFromHeader(r.Header, ev)
+			}
+			h.publish(ctx, w, broker, ev)
 			return
 		}
+	}
+	if h.tracer.On() {
+		_, span = startSpan(h.tracer, r, broker, nil, arrival)
 	}
 	re, ok := errors.AsType[*requestError](err)
 	if !ok {

@@ -19,7 +19,11 @@ import (
 	"flywheel.dev/pkg/client/informers/externalversions"
 	"flywheel.dev/pkg/eventing/clients"
 	"flywheel.dev/pkg/eventing/jetstream"
+	"flywheel.dev/pkg/telemetry"
 )
+
+// Component is the ingress's service.name on its series and spans.
+const Component = "broker-ingress"
 
 // Defaults of the ingress binary's flags.
 const (
@@ -54,6 +58,13 @@ func Main(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// Metrics on port 9090 and traces as config-observability says.
+	tel, err := telemetry.Start(ctx, Component, conns.Rest, log)
+	if err != nil {
+		log.Error("setting up metrics and traces", "error", err)
+		return 1
+	}
+	defer shutdownTelemetry(tel, log)
 	factory := externalversions.NewSharedInformerFactory(client, 10*time.Hour)
 	brokers := factory.Eventing().V1().Brokers()
 	lister := brokers.Lister()
@@ -68,6 +79,8 @@ func Main(args []string, stderr io.Writer) int {
 	}), jetstream.NewPublisher(js), Options{
 		MaxEventBytes: *maxBytes,
 		Logger:        log,
+		Meters:        tel.MeterProvider(),
+		Tracer:        tel.Tracer("flywheel.dev/pkg/eventing/ingress"),
 		Loaded:        synced,
 		Ready: func() error {
 			switch {
@@ -105,4 +118,14 @@ func Main(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// shutdownTelemetry sends what is still buffered (spans, the last
+// metrics) before the process ends.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("flushing metrics and spans", "error", err)
+	}
 }
