@@ -363,3 +363,21 @@ func TestWithTracingOffTheCallersTraceparentPassesAsItCame(t *testing.T) {
 		})
 	}
 }
+
+func TestObservabilityConfigNamesWhatToFix(t *testing.T) {
+	cfg, err := ObservabilityConfig(queue.Observability{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Metrics.Protocol != "prometheus" || cfg.TracingOn() {
+		t.Errorf("without settings: %+v, want Prometheus metrics and no tracing", cfg)
+	}
+	cfg, err = ObservabilityConfig(queue.Observability{TracingProtocol: "grpc", TracingEndpoint: "http://collector:4317", TracingSamplingRate: "0.5"})
+	if err != nil || !cfg.TracingOn() || cfg.Tracing.SamplingRate != 0.5 {
+		t.Errorf("OTLP tracing at 0.5: %+v, %v; want it on", cfg, err)
+	}
+	_, err = ObservabilityConfig(queue.Observability{TracingProtocol: "zipkin"})
+	if err == nil || !strings.Contains(err.Error(), string(queue.EnvTracingProtocol)) || !strings.Contains(err.Error(), providers.ConfigMapName) {
+		t.Errorf("tracing-protocol zipkin: error %v, want one naming %s and %s", err, queue.EnvTracingProtocol, providers.ConfigMapName)
+	}
+}
