@@ -174,14 +174,15 @@ func (s *Sidecar) traceQueue(limited http.Handler) http.Handler {
 	})
 }
 
-// traceApp is the stage before the proxy: while the request's span
-// records, the queue wait ends here and an app span starts, which the
-// app gets as its parent in traceparent. Otherwise the caller's
-// traceparent passes as it came.
+// traceApp is the stage before the proxy: while tracing is on, the
+// queue wait ends here and an app span starts, which the app gets as its
+// parent in traceparent (in a trace the sampler left out too, as on the
+// fast path: the span is then not recorded). With tracing off the
+// caller's traceparent passes as it came.
 func (s *Sidecar) traceApp(proxy http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if !trace.SpanFromContext(ctx).IsRecording() {
+		if !s.tracer.On() || !trace.SpanContextFromContext(ctx).IsValid() {
 			proxy.ServeHTTP(w, r)
 			return
 		}
