@@ -6,9 +6,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	duckv1 "knative.dev/pkg/apis/duck/v1"
 
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/client/clientset/versioned"
@@ -26,12 +30,16 @@ import (
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
-// TestAColdStartIsOneTrace points every component's traces at an OTLP
-// receiver this test runs, takes a Revision to zero, and sends it a
-// request carrying a sampled W3C trace of the test's own: the spans of
-// the gateway, the activator and its cold start must all arrive in that
-// trace, each under the one before, with the Revision as attribute.
-func TestAColdStartIsOneTrace(t *testing.T) {
+// TestTracesFollowRequestsAndEvents points every component's traces at
+// an OTLP receiver this test runs, then sends requests and events that
+// carry a sampled W3C trace of the test's own, and finds their spans in
+// that trace, each under the right parent:
+//   - a request to a Revision at zero: the gateway's span, the
+//     activator's under it, with the Revision as attribute, the cold
+//     start's under the activator's, then the sidecar's and the app's;
+//   - an event through a Broker: the ingress's span, the dispatcher's
+//     delivery attempt under it, and the subscriber's sidecar below that.
+func TestTracesFollowRequestsAndEvents(t *testing.T) {
 	ctx := t.Context()
 	receiver := startOTLPReceiver(t)
 	setObservability(t, map[string]string{
@@ -39,7 +47,7 @@ func TestAColdStartIsOneTrace(t *testing.T) {
 		"tracing-protocol": "http/protobuf",
 		"tracing-endpoint": receiver.url + "/v1/traces",
 		// At 0 tracing is off, whatever a caller asks; the test finds
-		// its own trace among the rest by its ID.
+		// its own traces among the rest by their IDs.
 		"tracing-sampling-rate": "1",
 	})
 
@@ -53,39 +61,48 @@ func TestAColdStartIsOneTrace(t *testing.T) {
 	}
 	ready := waitReady(t, client, ns, "traced", created.Generation)
 	host, rev := ready.Status.URL.Host, ready.Status.LatestReadyRevisionName
-	waitDeploymentReplicas(t, ns, names.Deployment(rev), 0, 3*time.Minute)
-	waitNoPods(t, ns, rev)
-	waitPublicEndpoints(t, ns, rev, "the activator", isActivator(t))
+	createRecorder(t, client, ns, "subscriber", nil)
+	createBroker(t, client, ns, "default", nil)
+	if _, err := client.EventingV1().Triggers(ns).Create(ctx, trigger(ns, "all", "default", nil, duckv1.Destination{
+		Ref: &duckv1.KReference{APIVersion: "serving.knative.dev/v1", Kind: "Service", Name: "subscriber"},
+	}, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitTriggerReady(t, client, ns, "all")
 
-	traceID, callerSpan := randomHex(t, 16), randomHex(t, 8)
-	mustGet(t, host, http.Header{"Traceparent": {"00-" + traceID + "-" + callerSpan + "-01"}})
-
-	// Each component sends its spans in batches, every few seconds.
-	want := []string{"gateway", "activator", "cold-start"}
-	var spans map[string]*tracepb.Span
-	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		spans = receiver.spansOf(traceID)
-		for _, name := range want {
-			if spans[name] == nil {
-				return false, nil
-			}
+	t.Run("a cold start", func(t *testing.T) {
+		waitDeploymentReplicas(t, ns, names.Deployment(rev), 0, 3*time.Minute)
+		waitNoPods(t, ns, rev)
+		waitPublicEndpoints(t, ns, rev, "the activator", isActivator(t))
+		traceID, caller := randomHex(t, 16), randomHex(t, 8)
+		mustGet(t, host, http.Header{"Traceparent": {"00-" + traceID + "-" + caller + "-01"}})
+		tr := receiver.waitFor(t, traceID, "gateway", "activator", "cold-start", "queue-proxy", "app")
+		tr.wantParent(t, "gateway", caller)
+		tr.wantParent(t, "activator", tr.id("gateway"))
+		tr.wantParent(t, "cold-start", tr.id("activator"))
+		tr.wantParent(t, "queue-proxy", tr.id("activator"))
+		tr.wantParent(t, "app", tr.id("queue-proxy"))
+		if got := attribute(tr.byName["activator"], "flywheel.revision"); got != rev {
+			t.Errorf("the activator's span names Revision %q, want %q", got, rev)
 		}
-		return true, nil
 	})
-	if err != nil {
-		t.Fatalf("trace %s holds spans %v, want %v", traceID, keys(spans), want)
-	}
-	parent := callerSpan
-	for _, name := range want {
-		s := spans[name]
-		if got := hex.EncodeToString(s.ParentSpanId); got != parent {
-			t.Errorf("span %s has parent %s, want %s (the span before it)", name, got, parent)
+
+	t.Run("an event", func(t *testing.T) {
+		traceID, caller := randomHex(t, 16), randomHex(t, 8)
+		ev := newEvent("traced-event", "com.example.traced", "{}")
+		if code, body := postToIngress(t, ns, "default", eventBody(t, ev), map[string]string{
+			"Content-Type": "application/cloudevents+json",
+			"Traceparent":  "00-" + traceID + "-" + caller + "-01",
+		}); code != http.StatusAccepted {
+			t.Fatalf("posting the event: %d %s", code, body)
 		}
-		parent = hex.EncodeToString(s.SpanId)
-	}
-	if got := attribute(spans["activator"], "flywheel.revision"); got != rev {
-		t.Errorf("the activator's span names Revision %q, want %q", got, rev)
-	}
+		tr := receiver.waitFor(t, traceID, "broker-ingress", "delivery.attempt", "queue-proxy")
+		tr.wantParent(t, "broker-ingress", caller)
+		tr.wantParent(t, "delivery.attempt", tr.id("broker-ingress"))
+		if !tr.descends("queue-proxy", tr.id("delivery.attempt")) {
+			t.Errorf("the subscriber's sidecar span is not under the delivery attempt: %s", tr)
+		}
+	})
 }
 
 // setObservability replaces config-observability's data for the test,
@@ -122,7 +139,7 @@ type otlpReceiver struct {
 	url string
 
 	mu    sync.Mutex
-	spans map[string]map[string]*tracepb.Span // by trace ID, then span name
+	spans map[string][]*tracepb.Span // by trace ID
 }
 
 func startOTLPReceiver(t *testing.T) *otlpReceiver {
@@ -135,7 +152,7 @@ func startOTLPReceiver(t *testing.T) *otlpReceiver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &otlpReceiver{url: "http://" + l.Addr().String(), spans: map[string]map[string]*tracepb.Span{}}
+	r := &otlpReceiver{url: "http://" + l.Addr().String(), spans: map[string][]*tracepb.Span{}}
 	srv := &http.Server{Handler: http.HandlerFunc(r.export), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -157,10 +174,7 @@ func (r *otlpReceiver) export(w http.ResponseWriter, req *http.Request) {
 		for _, ss := range rs.ScopeSpans {
 			for _, s := range ss.Spans {
 				id := hex.EncodeToString(s.TraceId)
-				if r.spans[id] == nil {
-					r.spans[id] = map[string]*tracepb.Span{}
-				}
-				r.spans[id][s.Name] = s
+				r.spans[id] = append(r.spans[id], s)
 			}
 		}
 	}
@@ -170,15 +184,85 @@ func (r *otlpReceiver) export(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// spansOf returns the spans received of a trace, by name.
-func (r *otlpReceiver) spansOf(traceID string) map[string]*tracepb.Span {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]*tracepb.Span{}
-	for name, s := range r.spans[traceID] {
-		out[name] = s
+// receivedTrace is the spans received of one trace.
+type receivedTrace struct {
+	spans  []*tracepb.Span
+	byName map[string]*tracepb.Span
+}
+
+// waitFor waits until the trace holds a span of each name; components
+// send their spans in batches, every few seconds.
+func (r *otlpReceiver) waitFor(t *testing.T, traceID string, names ...string) *receivedTrace {
+	t.Helper()
+	var tr *receivedTrace
+	err := wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		r.mu.Lock()
+		tr = &receivedTrace{spans: slices.Clone(r.spans[traceID]), byName: map[string]*tracepb.Span{}}
+		r.mu.Unlock()
+		for _, s := range tr.spans {
+			if tr.byName[s.Name] == nil {
+				tr.byName[s.Name] = s
+			}
+		}
+		for _, name := range names {
+			if tr.byName[name] == nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("trace %s holds %s; want spans %v", traceID, tr, names)
 	}
-	return out
+	return tr
+}
+
+// id is the ID of the trace's first span of the name.
+func (tr *receivedTrace) id(name string) string {
+	if s := tr.byName[name]; s != nil {
+		return hex.EncodeToString(s.SpanId)
+	}
+	return ""
+}
+
+func (tr *receivedTrace) wantParent(t *testing.T, name, parent string) {
+	t.Helper()
+	if got := hex.EncodeToString(tr.byName[name].ParentSpanId); got != parent {
+		t.Errorf("span %s has parent %s, want %s: %s", name, got, parent, tr)
+	}
+}
+
+// descends reports whether the span of the name is below the span
+// ancestor.
+func (tr *receivedTrace) descends(name, ancestor string) bool {
+	byID := map[string]*tracepb.Span{}
+	for _, s := range tr.spans {
+		byID[hex.EncodeToString(s.SpanId)] = s
+	}
+	s := tr.byName[name]
+	for range len(tr.spans) {
+		if s == nil {
+			return false
+		}
+		parent := hex.EncodeToString(s.ParentSpanId)
+		if parent == ancestor {
+			return true
+		}
+		s = byID[parent]
+	}
+	return false
+}
+
+// String lists the spans as name(id ← parent).
+func (tr *receivedTrace) String() string {
+	if tr == nil {
+		return "nothing"
+	}
+	var b strings.Builder
+	for _, s := range tr.spans {
+		fmt.Fprintf(&b, "%s(%x ← %x) ", s.Name, s.SpanId, s.ParentSpanId)
+	}
+	return b.String()
 }
 
 func attribute(s *tracepb.Span, key string) string {
@@ -188,14 +272,6 @@ func attribute(s *tracepb.Span, key string) string {
 		}
 	}
 	return ""
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 func randomHex(t *testing.T, n int) string {
