@@ -23,6 +23,11 @@ type harness struct {
 
 	statsOnce sync.Once
 	stats     bool
+
+	// The span sink of the traced variant (spanSink).
+	sinkOnce     sync.Once
+	sinkEndpoint string
+	sinkErr      error
 }
 
 // runConfig is everything `run` was asked to do.
@@ -52,7 +57,7 @@ func runMain(ctx context.Context, args []string) error {
 	cfg.RegisterFlags(fs, "1,10,50,200")
 	queueBin := fs.String("queue", "", "the sidecar binary (go build ./cmd/queue); required")
 	variantNames := fs.String("variants", "direct,baseline,port,transparent",
-		"variants to measure, comma-separated (transparent needs root, ip, iptables and setpriv)")
+		"variants to measure, comma-separated (transparent needs root, ip, iptables and setpriv; port-traced is port with tracing on)")
 	fs.IntVar(&cfg.ReadyReps, "ready-reps", 10, "exec → ready repetitions per app start delay and run")
 	readyDelays := fs.String("ready-app-delays", "0s,500ms", "how long the app works before it listens, in the exec → ready runs")
 	fs.BoolVar(&cfg.Overload, "overload", true, "run the overload scenario")

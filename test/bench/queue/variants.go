@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -55,6 +57,7 @@ var variants = []variant{
 	{"baseline", "httputil.ReverseProxy + in-flight counter, built here", startBaseline},
 	{"port", "the sidecar in port mode, limits + stats + probes on", startPortSidecar},
 	{"transparent", "the sidecar in transparent mode in a network namespace, same settings", startTransparentSidecar},
+	{"port-traced", "port, with tracing on: every request sampled, spans sent over OTLP/HTTP to a sink in the harness", startTracedPortSidecar},
 }
 
 // target is what the load is sent to and watches.
@@ -113,6 +116,20 @@ func startBaseline(ctx context.Context, h *harness, o podOptions) (*pod, error) 
 }
 
 func startPortSidecar(ctx context.Context, h *harness, o podOptions) (*pod, error) {
+	return h.startPortPod(ctx, o, "")
+}
+
+func startTracedPortSidecar(ctx context.Context, h *harness, o podOptions) (*pod, error) {
+	endpoint, err := h.spanSink()
+	if err != nil {
+		return nil, err
+	}
+	return h.startPortPod(ctx, o, endpoint)
+}
+
+// startPortPod starts the app and the sidecar in port mode in front of
+// it, tracing every request to traceEndpoint when it is not empty.
+func (h *harness) startPortPod(ctx context.Context, o podOptions, traceEndpoint string) (*pod, error) {
 	app, appPort, err := h.StartApp(ctx, o.app)
 	if err != nil {
 		return nil, err
@@ -122,6 +139,7 @@ func startPortSidecar(ctx context.Context, h *harness, o podOptions) (*pod, erro
 		mode:                 queue.ModePort,
 		containerConcurrency: o.containerConcurrency,
 		profile:              o.profile,
+		traceEndpoint:        traceEndpoint,
 	})
 	if err != nil {
 		h.stopPod(pd)
@@ -214,6 +232,9 @@ type sidecarOptions struct {
 	// queue.SidecarUID, with interceptPort as the rules' target.
 	sandbox       *sandbox
 	interceptPort int
+	// traceEndpoint, when set, turns tracing on at every request,
+	// exported over OTLP/HTTP there.
+	traceEndpoint string
 }
 
 // sidecar is a started queue-proxy.
@@ -259,6 +280,11 @@ func (h *harness) startSidecar(ctx context.Context, appPort int, o sidecarOption
 	// meant for endpoint propagation.
 	cfg.DrainWindow = 0
 	cfg.Namespace, cfg.Service, cfg.Configuration, cfg.Revision, cfg.Pod = "bench", "bench", "bench", "bench-00001", "bench-pod"
+	if o.traceEndpoint != "" {
+		cfg.Observability.TracingProtocol = "http/protobuf"
+		cfg.Observability.TracingEndpoint = o.traceEndpoint
+		cfg.Observability.TracingSamplingRate = "1"
+	}
 
 	env := []string{}
 	for _, kv := range os.Environ() {
@@ -312,4 +338,26 @@ func (h *harness) statsServed(ctx context.Context, sc *sidecar) bool {
 		h.stats = resp.StatusCode == http.StatusOK
 	})
 	return h.stats
+}
+
+// spanSink starts, once, an OTLP/HTTP receiver that takes the traced
+// sidecar's exports and drops them, and returns its traces endpoint. It
+// runs in the harness, on the load generator's core, so that only the
+// sidecar's side of tracing counts against the pod's.
+func (h *harness) spanSink() (string, error) {
+	h.sinkOnce.Do(func() {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			h.sinkErr = err
+			return
+		}
+		srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			w.WriteHeader(http.StatusOK)
+		})}
+		go func() { _ = srv.Serve(l) }()
+		h.sinkEndpoint = "http://" + l.Addr().String() + "/v1/traces"
+	})
+	return h.sinkEndpoint, h.sinkErr
 }
