@@ -37,6 +37,20 @@ type Limits struct {
 	// has started; zero is no bound. (Before the start, fold it into
 	// ResponseStart.)
 	Idle time.Duration
+	// End is when the whole exchange must be over, the response body
+	// included (a gateway's per-attempt bound): before the response
+	// starts it acts as ResponseStart; after, the upstream connection is
+	// broken off when it passes. Zero is no bound.
+	End time.Time
+}
+
+// startBy is the deadline of the response's start: the earlier of
+// ResponseStart and End, zero when neither is set.
+func (lim Limits) startBy() time.Time {
+	if lim.End.IsZero() || (!lim.ResponseStart.IsZero() && lim.ResponseStart.Before(lim.End)) {
+		return lim.ResponseStart
+	}
+	return lim.End
 }
 
 // ErrTimeout is Forward's error when Limits.ResponseStart passed before
@@ -46,7 +60,12 @@ var ErrTimeout = errors.New("http1: the response did not start in time")
 
 // UpstreamError is Forward's error when the upstream could not be
 // reached or broke off before its response started.
-type UpstreamError struct{ Err error }
+type UpstreamError struct {
+	Err error
+	// Connecting says that no upstream took a connection: nothing of the
+	// request was sent anywhere.
+	Connecting bool
+}
 
 func (e *UpstreamError) Error() string { return "upstream: " + e.Err.Error() }
 func (e *UpstreamError) Unwrap() error { return e.Err }
@@ -64,14 +83,17 @@ type Exchange struct {
 	started bool
 	// closeConn: the client connection closes after this exchange.
 	closeConn bool
-	reqBody   body
-	respBody  body
-	resp      response
-	out       *[]byte
+	// status is the final status sent to the client, 0 before.
+	status   int
+	reqBody  body
+	respBody body
+	resp     response
+	out      *[]byte
 }
 
 func (x *Exchange) reset() {
 	x.declined, x.finished, x.started, x.closeConn = false, false, false, false
+	x.status = 0
 	x.reqBody.br, x.reqBody.done = nil, false
 }
 
@@ -110,6 +132,10 @@ func (x *Exchange) Decline() {
 // connection, after which no other answer can be given.
 func (x *Exchange) Started() bool { return x.started }
 
+// Status is the status of the final response sent to the client (by
+// Respond, or relayed by Forward), 0 before it started.
+func (x *Exchange) Status() int { return x.status }
+
 // Respond answers the request itself with status and body. A request
 // body not yet read closes the connection after the answer.
 func (x *Exchange) Respond(status int, contentType string, body []byte) {
@@ -124,6 +150,7 @@ func (x *Exchange) Respond(status int, contentType string, body []byte) {
 
 func (x *Exchange) respond(status int, contentType string, body []byte) {
 	x.finished, x.started = true, true
+	x.status = status
 	r := &x.Request
 	bodyRead := x.reqBody.br != nil && x.reqBody.done
 	if r.closeAfter || (r.framing != noBody && !bodyRead) {
@@ -162,6 +189,39 @@ func (r *Request) idempotent() bool {
 	return r.Has("Idempotency-Key") || r.Has("X-Idempotency-Key")
 }
 
+// Attempts chooses the upstream ForwardAttempts sends a request to, and
+// another each time connecting fails: a proxy with several endpoints
+// behind one name moves on from one that is gone.
+type Attempts interface {
+	// Next returns the upstream of the next attempt: the first when
+	// failed is nil; after a failure to connect (failed says why), when
+	// nothing of the request was sent, another; nil to give up.
+	Next(failed error) *Upstream
+	// Rewrite sets the proxy's own fields on the request, once, whichever
+	// upstream takes it (UpstreamOptions.Rewrite for Forward).
+	Rewrite(r *Request, h *HeaderWriter)
+}
+
+// oneUpstream is the Attempts of Forward: one upstream, one attempt.
+type oneUpstream struct{ u *Upstream }
+
+func (o oneUpstream) Next(failed error) *Upstream {
+	if failed != nil {
+		return nil
+	}
+	return o.u
+}
+
+func (o oneUpstream) Rewrite(r *Request, h *HeaderWriter) {
+	if o.u.opts.Rewrite != nil {
+		o.u.opts.Rewrite(r, h)
+	}
+}
+
+// errNoUpstream is the cause of a ForwardAttempts whose Attempts gave no
+// upstream at all.
+var errNoUpstream = errors.New("http1: no upstream to forward to")
+
 // Forward sends the request to u and relays its response: interim (1xx)
 // responses as they come, then the final one. It returns nil when the
 // exchange completed. ErrTimeout and *UpstreamError come back with
@@ -169,6 +229,16 @@ func (r *Request) idempotent() bool {
 // any failure after the start has already broken the client connection,
 // the only way left to say the response is incomplete.
 func (x *Exchange) Forward(u *Upstream, lim Limits) error {
+	return x.ForwardAttempts(oneUpstream{u}, lim)
+}
+
+// ForwardAttempts is Forward to the upstream a gives, and to the next it
+// gives each time connecting fails: nothing of the request has been sent
+// then, so any request may go again, whatever its method or body. When a
+// gives up, the error is an *UpstreamError with Connecting set, its Err
+// the last failure. Any later failure is Forward's: the upstream may have
+// acted on the request.
+func (x *Exchange) ForwardAttempts(a Attempts, lim Limits) error {
 	if x.declined {
 		panic("http1: Forward after Decline")
 	}
@@ -179,7 +249,9 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 	expect := r.expectContinue
 	nc := x.c.nc
 
-	out := x.appendRequestHead(x.buffer(), u)
+	end := lim.End
+	lim.ResponseStart = lim.startBy()
+	out := x.appendRequestHead(x.buffer(), a)
 	if _, err := x.c.br.Discard(r.headLen); err != nil {
 		return err // cannot happen: the head is buffered
 	}
@@ -216,11 +288,11 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 	}
 	bodyWhole := x.reqBody.done
 
-	uc, reused, err := u.get()
+	u, uc, reused, err := connect(a, nil, lim.ResponseStart)
 	if err != nil {
 		x.keep(out)
 		x.discardUnread()
-		return &UpstreamError{Err: err}
+		return err
 	}
 	keepUpstream := false
 	defer func() {
@@ -263,11 +335,11 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 		// request wholly in hand goes again on a new one.
 		if reused && attempt == 0 && bodyWhole && retryable && !isTimeout(werr) {
 			_ = uc.nc.Close()
-			if uc, err = u.dial(); err != nil {
+			if u, uc, reused, err = redial(a, u, lim.ResponseStart); err != nil {
 				x.keep(out)
-				return &UpstreamError{Err: err}
+				x.discardUnread()
+				return err
 			}
-			reused = false
 			setStartDeadline(uc)
 			continue
 		}
@@ -327,11 +399,11 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 				// closed without a byte of answer is retried once.
 				_ = uc.nc.Close()
 				var derr error
-				if uc, derr = u.dial(); derr != nil {
-					return &UpstreamError{Err: derr}
+				if u, uc, reused, derr = redial(a, u, lim.ResponseStart); derr != nil {
+					x.discardUnread()
+					return derr
 				}
 				setStartDeadline(uc)
-				reused = false
 				if _, werr := uc.nc.Write(sent); werr == nil {
 					continue
 				}
@@ -391,6 +463,7 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 	// The final response: head, then body, relayed as it comes.
 	x.started = true
 	resp := &x.resp
+	x.status = resp.status
 	x.respBody.reset(uc.br, resp.framing, resp.length)
 	switch {
 	case !lim.ResponseStart.IsZero() && !bodyWhole:
@@ -399,8 +472,17 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 		_ = uc.nc.SetReadDeadline(time.Time{})
 	}
 	var beforeWait func()
-	if lim.Idle > 0 {
-		beforeWait = func() { _ = uc.nc.SetReadDeadline(time.Now().Add(lim.Idle)) }
+	switch {
+	case lim.Idle > 0:
+		beforeWait = func() {
+			d := time.Now().Add(lim.Idle)
+			if !end.IsZero() && end.Before(d) {
+				d = end
+			}
+			_ = uc.nc.SetReadDeadline(d)
+		}
+	case !end.IsZero():
+		_ = uc.nc.SetReadDeadline(end)
 	}
 	out, err = x.respBody.copyTo(nc, out, beforeWait)
 	x.keep(out)
@@ -411,7 +493,7 @@ func (x *Exchange) Forward(u *Upstream, lim Limits) error {
 		}
 		return nil // the client left
 	}
-	if lim.Idle > 0 {
+	if lim.Idle > 0 || !end.IsZero() {
 		_ = uc.nc.SetReadDeadline(time.Time{})
 	}
 	keepUpstream = !resp.closeAfter && x.reqBody.done && uc.br.Buffered() == 0
@@ -463,7 +545,7 @@ func isTimeout(err error) bool {
 // appendRequestHead writes the request head as forwarded: the request
 // line, Host, the proxy's own fields, the end-to-end fields in their
 // order, and the framing of the body as it will be sent.
-func (x *Exchange) appendRequestHead(out []byte, u *Upstream) []byte {
+func (x *Exchange) appendRequestHead(out []byte, a Attempts) []byte {
 	r := &x.Request
 	out = append(out, r.Method...)
 	out = append(out, ' ')
@@ -472,11 +554,9 @@ func (x *Exchange) appendRequestHead(out []byte, u *Upstream) []byte {
 	out = append(out, r.Host...)
 	out = append(out, '\r', '\n')
 	r.Drop("Host")
-	if u.opts.Rewrite != nil {
-		hw := HeaderWriter{buf: out}
-		u.opts.Rewrite(r, &hw)
-		out = hw.buf
-	}
+	hw := HeaderWriter{buf: out}
+	a.Rewrite(r, &hw)
+	out = hw.buf
 	out = appendForwarded(out, r.fields)
 	if r.teTrailers {
 		out = append(out, "Te: trailers\r\n"...)

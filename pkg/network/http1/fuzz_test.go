@@ -77,7 +77,7 @@ func fastRequest(data []byte) (forwarded []byte, rest int, ok bool) {
 	if v, _, _ := parseRequest(head, &x.Request); v != forward {
 		return nil, 0, false
 	}
-	out := x.appendRequestHead(make([]byte, 0, writeBufferSize), &Upstream{})
+	out := x.appendRequestHead(make([]byte, 0, writeBufferSize), oneUpstream{&Upstream{}})
 	_, _ = br.Discard(x.Request.headLen)
 	x.reqBody.reset(br, x.Request.framing, x.Request.contentLength)
 	var dst bytes.Buffer

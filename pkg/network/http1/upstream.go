@@ -24,6 +24,9 @@ type UpstreamOptions struct {
 	IdleTimeout time.Duration
 	// DialTimeout bounds connecting; 0 means 5s.
 	DialTimeout time.Duration
+	// Dial connects to the upstream; nil uses a net.Dialer with
+	// DialTimeout. The context ends at the request's deadline, if any.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Rewrite sets the proxy's own fields on each request forwarded
 	// (X-Forwarded-For and the like); nil adds none.
 	Rewrite func(r *Request, h *HeaderWriter)
@@ -69,8 +72,9 @@ type upConn struct {
 }
 
 // get returns an idle connection, the most recently used (its peer is
-// least likely to have timed it out), or dials a new one.
-func (u *Upstream) get() (uc *upConn, reused bool, err error) {
+// least likely to have timed it out), or dials a new one, by deadline
+// when it is not zero.
+func (u *Upstream) get(deadline time.Time) (uc *upConn, reused bool, err error) {
 	now := time.Now()
 	u.mu.Lock()
 	for len(u.idle) > 0 {
@@ -83,16 +87,67 @@ func (u *Upstream) get() (uc *upConn, reused bool, err error) {
 		_ = uc.nc.Close()
 	}
 	u.mu.Unlock()
-	uc, err = u.dial()
+	uc, err = u.dial(deadline)
 	return uc, false, err
 }
 
-func (u *Upstream) dial() (*upConn, error) {
-	nc, err := u.dialer.DialContext(context.Background(), "tcp", u.addr)
+func (u *Upstream) dial(deadline time.Time) (*upConn, error) {
+	ctx := context.Background()
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	var nc net.Conn
+	var err error
+	if u.opts.Dial != nil {
+		ctx, cancel := context.WithTimeout(ctx, u.opts.DialTimeout)
+		nc, err = u.opts.Dial(ctx, "tcp", u.addr)
+		cancel()
+	} else {
+		nc, err = u.dialer.DialContext(ctx, "tcp", u.addr)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &upConn{nc: nc, br: bufio.NewReaderSize(nc, upstreamReadBuffer)}, nil
+}
+
+// connect returns a connection to the upstream a gives, asking it for
+// another each time connecting fails (failed is the previous failure, nil
+// at first). A deadline that passes while connecting is ErrTimeout.
+func connect(a Attempts, failed error, deadline time.Time) (*Upstream, *upConn, bool, error) {
+	for {
+		u := a.Next(failed)
+		if u == nil {
+			if failed == nil {
+				failed = errNoUpstream
+			}
+			return nil, nil, false, &UpstreamError{Err: failed, Connecting: true}
+		}
+		uc, reused, err := u.get(deadline)
+		if err == nil {
+			return u, uc, reused, nil
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return nil, nil, false, ErrTimeout
+		}
+		failed = err
+	}
+}
+
+// redial replaces a reused connection that broke before it carried the
+// request: a new one to u, or, when connecting to u fails, to the next
+// upstream a gives.
+func redial(a Attempts, u *Upstream, deadline time.Time) (*Upstream, *upConn, bool, error) {
+	uc, err := u.dial(deadline)
+	if err == nil {
+		return u, uc, false, nil
+	}
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return nil, nil, false, ErrTimeout
+	}
+	return connect(a, err, deadline)
 }
 
 // put returns a connection to the pool, or closes it if the pool is full
@@ -118,8 +173,17 @@ func (u *Upstream) put(uc *upConn) {
 	}
 }
 
-// CloseIdleConnections closes the idle connections; with closing set, the
-// pool keeps none from then on (at shutdown).
+// Close closes the idle connections and keeps none from then on: the
+// upstream is gone from the proxy's configuration. Requests still in
+// flight finish, each on its own connection, closed after.
+func (u *Upstream) Close() {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	u.CloseIdleConnections()
+}
+
+// CloseIdleConnections closes the idle connections.
 func (u *Upstream) CloseIdleConnections() {
 	u.mu.Lock()
 	idle := u.idle
