@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"flywheel.dev/pkg/gateway/proxy"
 	"flywheel.dev/pkg/gateway/routing"
+	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/process"
 )
 
@@ -46,6 +48,10 @@ type server struct {
 	address  netip.AddrPort
 	table    atomic.Pointer[routing.Table]
 	http     *http.Server
+	// fast serves the listener's plain HTTP/1.1 requests and hands the
+	// rest (h2c, upgrades, what it declines) to http.
+	fast  *http1.Server
+	proxy *proxy.Proxy
 }
 
 // Run runs a gateway with cfg until ctx is done, then drains.
@@ -105,6 +111,7 @@ func (g *Gateway) newServer(gw types.NamespacedName, addr string) (*server, erro
 	}
 	s := &server{gateway: gw, listener: ln, address: netip.MustParseAddrPort(ln.Addr().String())}
 	handler := proxy.New(proxy.Options{Table: s.table.Load, Logger: g.log.With("gateway", gw.String()), Meters: g.cfg.Meters, Tracer: g.cfg.Tracer})
+	s.proxy = handler
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	// h2c with prior knowledge, as gRPC clients speak it without TLS.
@@ -116,6 +123,13 @@ func (g *Gateway) newServer(gw types.NamespacedName, addr string) (*server, erro
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
+	// The proxy declines requests while the Gateway has no table: guard
+	// answers them on net/http.
+	s.fast = http1.NewServer(handler, http1.Options{
+		ReadHeaderTimeout: s.http.ReadHeaderTimeout,
+		IdleTimeout:       s.http.IdleTimeout,
+		Logger:            g.log.With("gateway", gw.String()),
+	})
 	return s, nil
 }
 
@@ -168,7 +182,9 @@ func (g *Gateway) closeListeners() {
 func (g *Gateway) Run(ctx context.Context) error {
 	syncCtx, stopSync := context.WithCancel(context.Background())
 	defer stopSync()
-	watchFailed := make(chan error, 1)
+	// failed ends the run: the watch stopped on its own, or a fast path
+	// stopped serving.
+	failed := make(chan error, 1+len(g.servers))
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
@@ -178,7 +194,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			if err != nil {
 				err = fmt.Errorf("watching the API server: %w", err)
 			}
-			watchFailed <- err
+			failed <- err
 		} else if err != nil {
 			g.log.Warn("watching stopped with an error", "error", err)
 		}
@@ -189,7 +205,40 @@ func (g *Gateway) Run(ctx context.Context) error {
 	servers := make([]process.Server, 0, len(served))
 	for _, gw := range served {
 		s := g.servers[gw]
-		servers = append(servers, process.Server{HTTP: s.http, Listener: s.listener, LogAttrs: []any{"gateway", gw.String()}})
+		servers = append(servers, process.Server{HTTP: s.http, Listener: declinedListener{s.fast.Declined(), s.listener}, LogAttrs: []any{"gateway", gw.String()}})
+	}
+	// The fast path serves the listeners from the moment net/http does
+	// (process.Servers serves once the routes are loaded), and stops
+	// before it: the connections it declines while it drains still find
+	// net/http serving.
+	stopFast := make(chan struct{})
+	var fastDone sync.WaitGroup
+	for _, gw := range served {
+		s := g.servers[gw]
+		fastDone.Go(func() {
+			select {
+			case <-g.health.Loaded():
+			case <-stopFast:
+				return
+			}
+			if err := s.fast.Serve(s.listener); err != nil && !errors.Is(err, http1.ErrServerClosed) {
+				failed <- fmt.Errorf("serving Gateway %s: %w", gw, err)
+			}
+		})
+	}
+	shutdownFast := func() {
+		close(stopFast)
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+		defer cancel()
+		for _, gw := range served {
+			s := g.servers[gw]
+			if err := s.fast.Shutdown(ctx); err != nil {
+				g.log.Warn("requests still in flight on the fast path at the end of the shutdown timeout", "gateway", gw.String(), "error", err)
+			}
+			_ = s.listener.Close()
+			s.proxy.CloseIdleConnections()
+		}
+		fastDone.Wait()
 	}
 	err := process.Servers{
 		Admin:           g.admin,
@@ -198,8 +247,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		ServingMessage:  "serving Gateway",
 		DrainWindow:     g.cfg.DrainWindow,
 		ShutdownTimeout: g.cfg.ShutdownTimeout,
-		Failed:          watchFailed,
+		Failed:          failed,
 		Drained: func() {
+			shutdownFast()
 			// It stops without error once told to; waiting lets a status
 			// write in progress finish before the process goes.
 			stopSync()
@@ -210,6 +260,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.log.Info("stopped")
 	return err
 }
+
+// declinedListener is the listener net/http serves behind the fast
+// path, with the address of the one they share, for the log line that
+// says where the Gateway is served.
+type declinedListener struct {
+	net.Listener
+	shared net.Listener
+}
+
+func (l declinedListener) Addr() net.Addr { return l.shared.Addr() }
 
 // served returns the Gateways this process serves, sorted.
 func (g *Gateway) served() []types.NamespacedName {

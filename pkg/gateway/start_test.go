@@ -2,7 +2,9 @@ package gateway_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -119,5 +121,68 @@ func TestStoppedBeforeItsRoutesLoadTheGatewayServesNothing(t *testing.T) {
 	}
 	if code, body, err := get("http://" + g.Addr(gwKey).String() + "/"); err == nil {
 		t.Errorf("the gateway answered %d %q after Run returned, want no connection", code, body)
+	}
+}
+
+// TestDrainFinishesRequestsInFlight stops the gateway while a plain
+// HTTP/1.1 request (the fast path's) waits for its backend: Run waits
+// for it, and the client gets the whole answer.
+func TestDrainFinishesRequestsInFlight(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(arrived)
+		<-release
+		_, _ = io.WriteString(w, "slow")
+	}))
+	t.Cleanup(slow.Close)
+	kube := kubefake.NewClientset(gt.Service("a", 80, 8080), gt.EndpointSlice("a", slow.Listener.Addr().String()),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gt.Namespace}})
+	gws := gatewayfake.NewSimpleClientset(gt.GatewayClass(gt.ClassName, status.ControllerName),
+		gt.HTTPRoute("hello", "gw", gt.WithHostnames(host), gt.WithRule(gt.Rule(nil, gt.Backend("a", 80, 1)))))
+	if _, err := gws.GatewayV1().Gateways(gt.Namespace).Create(t.Context(), gt.Gateway("gw"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gwKey := types.NamespacedName{Namespace: gt.Namespace, Name: "gw"}
+	g, err := gateway.New(gateway.Config{
+		Kube: kube, GatewayAPI: gws,
+		Listen:       map[types.NamespacedName]string{gwKey: "127.0.0.1:0"},
+		AdminAddress: "127.0.0.1:0", DrainWindow: -1, ShutdownTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		code, body, err := get("http://" + g.Addr(gwKey).String() + "/")
+		answers <- answer{code, body, err}
+	}()
+	<-arrived
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if a := <-answers; a.code != http.StatusOK || a.body != "slow" {
+		t.Errorf("the request in flight got %d %q (%v), want 200 slow", a.code, a.body, a.err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return once the request in flight was answered")
 	}
 }

@@ -23,11 +23,13 @@ func BenchmarkForwarding(b *testing.B) {
 	server := httptest.NewServer(text("hello"))
 	b.Cleanup(server.Close)
 	app := backend{service: gt.Service("app", 80, 8080), slice: gt.EndpointSlice("app", server.Listener.Addr().String())}
-	b.Run("gateway", func(b *testing.B) {
-		g := newGateway(b, proxy.Options{}, nil)
-		g.route(gt.Rule([]gatewayv1.HTTPRouteMatch{gt.PathPrefix("/")}, gt.Backend("app", 80, 1)), app)
-		forwardtest.SendAll(b, g.url, host, nil)
-	})
+	for name, path := range map[string]servePath{"gateway": netHTTPPath, "gateway-fast": fastPath} {
+		b.Run(name, func(b *testing.B) {
+			g := newGateway(b, path, proxy.Options{}, nil)
+			g.route(gt.Rule([]gatewayv1.HTTPRouteMatch{gt.PathPrefix("/")}, gt.Backend("app", 80, 1)), app)
+			forwardtest.SendAll(b, g.url, host, nil)
+		})
+	}
 	b.Run("reverseproxy", func(b *testing.B) {
 		target, err := url.Parse(server.URL)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	gt "flywheel.dev/pkg/gateway/gatewaytest"
 	"flywheel.dev/pkg/gateway/proxy"
 	"flywheel.dev/pkg/gateway/routing"
+	"flywheel.dev/pkg/network/http1"
 )
 
 const host = "app.example.com"
@@ -60,19 +61,74 @@ type gateway struct {
 	table atomic.Pointer[routing.Table]
 	pool  *routing.EndpointPool
 	url   string
+	// fastServed counts the requests the fast path answered itself.
+	fastServed atomic.Int64
 }
 
-func newGateway(t testing.TB, opts proxy.Options, configure func(*http.Server)) *gateway {
+// servePath is how a gateway under test takes its requests: through
+// net/http alone, or through the HTTP/1.1 fast path in front of it, as
+// the gateway process serves them.
+type servePath struct {
+	name string
+	fast bool
+}
+
+var (
+	netHTTPPath = servePath{name: "net/http"}
+	fastPath    = servePath{name: "fast path", fast: true}
+)
+
+// forEachPath runs test against a gateway on each path: what a client
+// sees must not depend on which one served it.
+func forEachPath(t *testing.T, test func(t *testing.T, path servePath)) {
+	t.Helper()
+	for _, path := range []servePath{netHTTPPath, fastPath} {
+		t.Run(path.name, func(t *testing.T) { test(t, path) })
+	}
+}
+
+func newGateway(t testing.TB, path servePath, opts proxy.Options, configure func(*http.Server)) *gateway {
 	t.Helper()
 	g := &gateway{pool: routing.NewEndpointPool()}
 	opts.Table = g.table.Load
-	s := httptest.NewUnstartedServer(proxy.New(opts))
-	if configure != nil {
-		configure(s.Config)
+	p := proxy.New(opts)
+	if !path.fast {
+		s := httptest.NewUnstartedServer(p)
+		if configure != nil {
+			configure(s.Config)
+		}
+		s.Start()
+		t.Cleanup(s.Close)
+		g.url = s.URL
+		return g
 	}
-	s.Start()
-	t.Cleanup(s.Close)
-	g.url = s.URL
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: p}
+	if configure != nil {
+		configure(srv)
+	}
+	fast := http1.NewServer(http1.HandlerFunc(func(x *http1.Exchange) {
+		p.ServeHTTP1(x)
+		if x.Status() != 0 {
+			g.fastServed.Add(1)
+		}
+	}), http1.Options{})
+	done := make(chan struct{}, 2)
+	go func() { _ = fast.Serve(ln); done <- struct{}{} }()
+	go func() { _ = srv.Serve(fast.Declined()); done <- struct{}{} }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = fast.Shutdown(ctx)
+		_ = srv.Close()
+		p.CloseIdleConnections()
+		<-done
+		<-done
+	})
+	g.url = "http://" + ln.Addr().String()
 	return g
 }
 
@@ -125,5 +181,18 @@ func contains(t *testing.T, what, got string, wants ...string) {
 		if !strings.Contains(got, w) {
 			t.Errorf("%s %q does not say %q", what, got, w)
 		}
+	}
+}
+
+// poll waits up to 5 s for cond, checking every few milliseconds: the
+// client has its answer just before the gateway is done with a request.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -13,51 +13,53 @@ import (
 )
 
 func TestRequestDurationByRouteBackendAndStatus(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	app := newBackend(t, "app", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/missing" {
-			http.NotFound(w, r)
-			return
+	forEachPath(t, func(t *testing.T, path servePath) {
+		reader := sdkmetric.NewManualReader()
+		app := newBackend(t, "app", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/missing" {
+				http.NotFound(w, r)
+				return
+			}
+			// An early hint first: the status counted is the final one.
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			_, _ = w.Write([]byte("ok"))
+		}))
+		g := newGateway(t, path, proxy.Options{Meters: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}, nil)
+		g.route(gt.Rule(nil, gt.Backend("app", 80, 1)), app)
+		for _, path := range []string{"/", "/", "/missing"} {
+			g.do(t, nil, "GET", path, nil)
 		}
-		// An early hint first: the status counted is the final one.
-		w.Header().Set("Link", "</style.css>; rel=preload")
-		w.WriteHeader(http.StatusEarlyHints)
-		_, _ = w.Write([]byte("ok"))
-	}))
-	g := newGateway(t, proxy.Options{Meters: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}, nil)
-	g.route(gt.Rule(nil, gt.Backend("app", 80, 1)), app)
-	for _, path := range []string{"/", "/", "/missing"} {
-		g.do(t, nil, "GET", path, nil)
-	}
-	g.do(t, nil, "BREW", "/", nil)
+		g.do(t, nil, "BREW", "/", nil)
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]uint64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "http.server.request.duration" {
-				continue
-			}
-			if m.Unit != "s" {
-				t.Errorf("unit %q, want s", m.Unit)
-			}
-			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
-				get := func(k string) string { v, _ := dp.Attributes.Value(attribute.Key(k)); return v.String() }
-				counts[get("http.request.method")+" "+get("http.response.status_code")+" "+get("flywheel.route")+" "+get("flywheel.backend")] += dp.Count
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(t.Context(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]uint64{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name != "http.server.request.duration" {
+					continue
+				}
+				if m.Unit != "s" {
+					t.Errorf("unit %q, want s", m.Unit)
+				}
+				for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+					get := func(k string) string { v, _ := dp.Attributes.Value(attribute.Key(k)); return v.String() }
+					counts[get("http.request.method")+" "+get("http.response.status_code")+" "+get("flywheel.route")+" "+get("flywheel.backend")] += dp.Count
+				}
 			}
 		}
-	}
-	want := map[string]uint64{
-		"GET 200 demo/r demo/app:80":    2,
-		"GET 404 demo/r demo/app:80":    1,
-		"_OTHER 200 demo/r demo/app:80": 1,
-	}
-	for k, n := range want {
-		if counts[k] != n {
-			t.Errorf("requests %q: %d, want %d (all: %v)", k, counts[k], n, counts)
+		want := map[string]uint64{
+			"GET 200 demo/r demo/app:80":    2,
+			"GET 404 demo/r demo/app:80":    1,
+			"_OTHER 200 demo/r demo/app:80": 1,
 		}
-	}
+		for k, n := range want {
+			if counts[k] != n {
+				t.Errorf("requests %q: %d, want %d (all: %v)", k, counts[k], n, counts)
+			}
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"flywheel.dev/pkg/gateway/routing"
 	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/telemetry"
 )
 
@@ -50,6 +51,9 @@ type Proxy struct {
 	log     *slog.Logger
 	metrics instruments
 	tracer  *telemetry.Tracer
+	// fast and maxAttempts serve the HTTP/1.1 fast path (ServeHTTP1).
+	fast        upstreams
+	maxAttempts int
 }
 
 // New returns a Proxy.
@@ -58,7 +62,13 @@ func New(opts Options) *Proxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{table: opts.Table, log: log, metrics: newInstruments(opts.Meters), tracer: opts.Tracer}
+	p := &Proxy{table: opts.Table, log: log, metrics: newInstruments(opts.Meters), tracer: opts.Tracer, maxAttempts: opts.MaxAttempts}
+	if p.maxAttempts <= 0 {
+		p.maxAttempts = defaultMaxAttempts
+	}
+	// As the net/http path's transport (forward.Transports): as many idle
+	// connections per endpoint, kept as long.
+	p.fast.opts = http1.UpstreamOptions{MaxIdle: 256, DialTimeout: opts.DialTimeout, Dial: opts.Dial}
 	p.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(opts),
@@ -144,6 +154,10 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	p.reverse.ServeHTTP(w, p.tracer.Forward(withState(ctx, st), r))
 }
 
+// CloseIdleConnections closes the fast path's idle connections to
+// endpoints.
+func (p *Proxy) CloseIdleConnections() { p.fast.closeIdle() }
+
 // rewrite makes the outbound request: the inbound Host kept (backends see
 // the hostname the client asked for), X-Forwarded-For/Host/Proto set from
 // the inbound connection, and the request header filters applied: the
@@ -182,9 +196,7 @@ func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	case st.phase.Load() == phaseTimedOut:
 		writeError(w, http.StatusGatewayTimeout, (&timeoutError{rule: st.rule}).Error())
 	case st.backendTimedOut.Load():
-		writeError(w, http.StatusGatewayTimeout, fmt.Sprintf(
-			"Service %s did not answer within the backend request timeout of %v (spec.rules[%d].timeouts.backendRequest of HTTPRoute %s)",
-			st.backend.Name, st.rule.BackendTimeout, st.rule.Index, st.rule.Route))
+		writeError(w, http.StatusGatewayTimeout, backendTimeoutMessage(st.rule, st.backend))
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads an answer.
 		p.log.Debug("client gone", "route", st.rule.Route.String(), "error", err)

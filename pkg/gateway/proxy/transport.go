@@ -48,6 +48,9 @@ func withState(ctx context.Context, st *state) context.Context {
 
 func stateOf(ctx context.Context) *state { return ctx.Value(stateKey{}).(*state) }
 
+// defaultMaxAttempts is Options.MaxAttempts when zero.
+const defaultMaxAttempts = 3
+
 // transport sends a request to an endpoint of the backend ServeHTTP
 // chose. When connecting to an endpoint fails, nothing of the request has
 // been sent, so it is tried on another endpoint; any later failure is
@@ -69,7 +72,7 @@ func newTransport(opts Options) *transport {
 	http1, h2c := forward.Transports(dial)
 	attempts := opts.MaxAttempts
 	if attempts <= 0 {
-		attempts = 3
+		attempts = defaultMaxAttempts
 	}
 	return &transport{http1: http1, h2c: h2c, maxAttempts: attempts}
 }

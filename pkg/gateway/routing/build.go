@@ -399,6 +399,7 @@ func headerModifier(f *gatewayv1.HTTPHeaderFilter) *HeaderModifier {
 	for _, h := range f.Add {
 		m.Add[string(h.Name)] = h.Value
 	}
+	m.prepare()
 	return m
 }
 

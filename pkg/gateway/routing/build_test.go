@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -263,11 +264,13 @@ func TestBuildBackendFilters(t *testing.T) {
 		t.Fatal("the route with backendRef filters is not served")
 	}
 	wantRequest := &routing.HeaderModifier{Set: map[string]string{"Knative-Serving-Revision": "rev"}, Add: map[string]string{}}
-	if diff := cmp.Diff(wantRequest, rule.Backends[0].RequestHeaders); diff != "" {
+	// What Fields gives is held in TestHeaderModifierFields.
+	prepared := cmpopts.IgnoreUnexported(routing.HeaderModifier{})
+	if diff := cmp.Diff(wantRequest, rule.Backends[0].RequestHeaders, prepared); diff != "" {
 		t.Errorf("request headers of the filtered backend (-want, +got):\n%s", diff)
 	}
 	wantResponse := &routing.HeaderModifier{Set: map[string]string{}, Add: map[string]string{}, Remove: []string{"Server"}}
-	if diff := cmp.Diff(wantResponse, rule.Backends[0].ResponseHeaders); diff != "" {
+	if diff := cmp.Diff(wantResponse, rule.Backends[0].ResponseHeaders, prepared); diff != "" {
 		t.Errorf("response headers of the filtered backend (-want, +got):\n%s", diff)
 	}
 	if plain := rule.Backends[1]; plain.RequestHeaders != nil || plain.ResponseHeaders != nil {
@@ -285,5 +288,43 @@ func TestBuildBackendFilters(t *testing.T) {
 	}
 	if got := matched(res.Table, "GET", "redirect.example.com", "/"); got != "" {
 		t.Errorf("the route with an unsupported backendRef filter is served, by %q", got)
+	}
+}
+
+func TestHeaderModifierFields(t *testing.T) {
+	build := func(f gatewayv1.HTTPHeaderFilter) *routing.HeaderModifier {
+		ref := gt.Backend("rev", 80, 1)
+		ref.Filters = []gatewayv1.HTTPRouteFilter{{Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: &f}}
+		routes := []*gatewayv1.HTTPRoute{gt.HTTPRoute("r", "gw", gt.WithHostnames("a.example.com"), gt.WithRule(gt.Rule(nil, ref)))}
+		res := routing.Build(gt.Objects{Routes: routes}.Input(gt.Gateway("gw"), nil))
+		return res.Table.Lookup(httptest.NewRequest("GET", "http://a.example.com/", nil)).Backends[0].RequestHeaders
+	}
+	t.Run("plain: canonical names in order", func(t *testing.T) {
+		set, add, ok := build(gatewayv1.HTTPHeaderFilter{
+			Set: []gatewayv1.HTTPHeader{{Name: "knative-serving-revision", Value: "rev"}, {Name: "Knative-Serving-Namespace", Value: "demo"}},
+			Add: []gatewayv1.HTTPHeader{{Name: "X-Extra", Value: "1"}},
+		}).Fields()
+		if !ok {
+			t.Fatal("a filter on end-to-end fields is not plain")
+		}
+		wantSet := []routing.HeaderField{{Name: "Knative-Serving-Namespace", Value: "demo"}, {Name: "Knative-Serving-Revision", Value: "rev"}}
+		if diff := cmp.Diff(wantSet, set); diff != "" {
+			t.Errorf("set (-want, +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]routing.HeaderField{{Name: "X-Extra", Value: "1"}}, add); diff != "" {
+			t.Errorf("add (-want, +got):\n%s", diff)
+		}
+	})
+	for name, f := range map[string]gatewayv1.HTTPHeaderFilter{
+		"sets Host":              {Set: []gatewayv1.HTTPHeader{{Name: "Host", Value: "elsewhere"}}},
+		"adds X-Forwarded-For":   {Add: []gatewayv1.HTTPHeader{{Name: "x-forwarded-for", Value: "1.2.3.4"}}},
+		"removes Content-Length": {Remove: []string{"Content-Length"}},
+		"value with a line feed": {Set: []gatewayv1.HTTPHeader{{Name: "X-A", Value: "a\r\nX-B: b"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, _, ok := build(f).Fields(); ok {
+				t.Error("Fields says plain; want it left to net/http")
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package routing
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -135,8 +136,8 @@ func compileValue(name, value, kind, field string) (valueMatch, error) {
 }
 
 // matches reports whether r satisfies every condition of m.
-func (m *match) matches(r *http.Request) bool {
-	path := r.URL.Path
+func (m *match) matches(r *Request) bool {
+	path := r.Path
 	if path == "" {
 		path = "/"
 	}
@@ -160,18 +161,19 @@ func (m *match) matches(r *http.Request) bool {
 		return false
 	}
 	for _, h := range m.headers {
-		values, ok := r.Header[h.name]
-		if h.name == "Host" {
-			values, ok = []string{r.Host}, true
-		}
 		// Repeated header lines mean the same as one comma-separated
 		// line (RFC 9110, 5.3).
-		if !h.matches(strings.Join(values, ","), ok) {
+		value, ok := r.Host, true
+		if h.name != "Host" {
+			value, ok = r.Header.Joined(h.name)
+		}
+		if !h.matches(value, ok) {
 			return false
 		}
 	}
 	if len(m.queries) > 0 {
-		query := r.URL.Query()
+		// As url.URL's Query: malformed pairs are left out.
+		query, _ := url.ParseQuery(r.RawQuery)
 		for _, q := range m.queries {
 			values, ok := query[q.name]
 			// The first value counts when a parameter repeats.

@@ -3,6 +3,8 @@ package routing
 import (
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,51 @@ func (t *Table) Lookup(r *http.Request) *Rule {
 	if t == nil {
 		return nil
 	}
+	return t.LookupRequest(&Request{
+		Host: r.Host, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		Header: netHTTPHeader{r.Header},
+	})
+}
+
+// Request is what a rule matches a request by, apart from the server
+// that read it: the gateway's net/http path and its HTTP/1.1 fast path
+// each describe their requests with one.
+type Request struct {
+	// Host is the Host header as received, port included.
+	Host   string
+	Method string
+	// Path is the request target's path, percent-decoded (url.URL's
+	// Path).
+	Path string
+	// RawQuery is the target's query, without the '?'.
+	RawQuery string
+	// Header gives the request's header fields.
+	Header HeaderSource
+}
+
+// HeaderSource gives a request's header fields to match.
+type HeaderSource interface {
+	// Joined returns the values of the fields called name (canonical,
+	// matched without regard to case), joined by ",", and whether any is
+	// present.
+	Joined(name string) (string, bool)
+}
+
+type netHTTPHeader struct{ h http.Header }
+
+func (n netHTTPHeader) Joined(name string) (string, bool) {
+	values, ok := n.h[name]
+	if len(values) == 1 {
+		return values[0], ok
+	}
+	return strings.Join(values, ","), ok
+}
+
+// LookupRequest is Lookup for a request described by r.
+func (t *Table) LookupRequest(r *Request) *Rule {
+	if t == nil {
+		return nil
+	}
 	host := NormalizeHost(r.Host)
 	vh := t.exact[host]
 	if vh == nil {
@@ -61,6 +108,38 @@ func (t *Table) Lookup(r *http.Request) *Rule {
 		}
 	}
 	return nil
+}
+
+// EachEndpoint calls fn with each endpoint of the table's backends, once
+// per backend that holds it.
+func (t *Table) EachEndpoint(fn func(*Endpoint)) {
+	if t == nil {
+		return
+	}
+	seen := map[*Rule]bool{}
+	visit := func(vh *vhost) {
+		if vh == nil {
+			return
+		}
+		for _, m := range vh.matches {
+			if seen[m.rule] {
+				continue
+			}
+			seen[m.rule] = true
+			for _, b := range m.rule.Backends {
+				for _, e := range b.Endpoints {
+					fn(e)
+				}
+			}
+		}
+	}
+	for _, vh := range t.exact {
+		visit(vh)
+	}
+	for _, vh := range t.wildcards {
+		visit(vh)
+	}
+	visit(t.any)
 }
 
 // Rule is one rule of an HTTPRoute as the table serves it.
@@ -116,6 +195,85 @@ func (r *Rule) Pick() *Backend {
 type HeaderModifier struct {
 	Set, Add map[string]string
 	Remove   []string
+
+	// The modifier as Fields gives it, prepared by Build.
+	prepared   bool
+	plain      bool
+	sets, adds []HeaderField
+}
+
+// HeaderField is one field a header modifier writes, its name in
+// canonical form.
+type HeaderField struct{ Name, Value string }
+
+// Fields returns the modifier's Set and Add fields, names canonical and
+// in name order, for a server that writes header fields itself (the
+// gateway's HTTP/1.1 fast path). ok is false when that server must leave
+// the request to net/http, which applies the modifier as Apply does: the
+// modifier touches a field such a server frames or sets itself (Host,
+// Content-Length, the hop-by-hop fields, Forwarded, X-Forwarded-*), or
+// holds a name or value that could not be written as it is.
+func (m *HeaderModifier) Fields() (set, add []HeaderField, ok bool) {
+	if !m.prepared {
+		return nil, nil, false
+	}
+	return m.sets, m.adds, m.plain
+}
+
+// prepare computes what Fields returns.
+func (m *HeaderModifier) prepare() {
+	m.prepared, m.plain = true, true
+	fields := func(kv map[string]string) []HeaderField {
+		out := make([]HeaderField, 0, len(kv))
+		for k, v := range kv {
+			if !writable(k, v) {
+				m.plain = false
+			}
+			out = append(out, HeaderField{Name: http.CanonicalHeaderKey(k), Value: v})
+		}
+		slices.SortFunc(out, func(a, b HeaderField) int { return strings.Compare(a.Name, b.Name) })
+		return out
+	}
+	m.sets, m.adds = fields(m.Set), fields(m.Add)
+	for _, k := range m.Remove {
+		if !writable(k, "") {
+			m.plain = false
+		}
+	}
+}
+
+// proxyOwnedFields are the fields a proxy writing its own heads frames or
+// sets itself: a filter on them goes through net/http.
+var proxyOwnedFields = []string{
+	"Host", "Content-Length", "Transfer-Encoding", "Connection", "Proxy-Connection",
+	"Keep-Alive", "Te", "Trailer", "Upgrade", "Expect", "Proxy-Authenticate", "Proxy-Authorization",
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"Traceparent", "Tracestate",
+}
+
+// writable reports whether a filter's name and value can be written on
+// the wire as they are, on a field no proxy owns.
+func writable(name, value string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	for _, f := range proxyOwnedFields {
+		if strings.EqualFold(name, f) {
+			return false
+		}
+	}
+	return true
 }
 
 // Apply modifies h as the filter says: set, then add, then remove.

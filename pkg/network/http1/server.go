@@ -34,6 +34,11 @@ type Options struct {
 	// ReadHeaderTimeout bounds the wait for the rest of a request head
 	// once its first byte has arrived, as http.Server's does; 0 means 30s.
 	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that has waited that
+	// long for its next request, as http.Server's does; 0 waits for ever
+	// (a sidecar, whose only clients are the platform's proxies, saves
+	// the timer).
+	IdleTimeout time.Duration
 	// Logger receives what is worth knowing about refused requests and
 	// broken connections; nil discards it.
 	Logger *slog.Logger
@@ -239,8 +244,14 @@ func (c *conn) serve() {
 			if s.shuttingDown.Load() {
 				return
 			}
+			if s.opts.IdleTimeout > 0 {
+				_ = c.nc.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+			}
 			if _, err := c.br.Peek(1); err != nil {
 				return
+			}
+			if s.opts.IdleTimeout > 0 {
+				_ = c.nc.SetReadDeadline(time.Time{})
 			}
 			if !c.state.CompareAndSwap(stateIdle, stateActive) {
 				return // closed by Shutdown

@@ -151,3 +151,32 @@ func TestForwardsAndKeepsAlive(t *testing.T) {
 		t.Errorf("%d requests went to net/http, want none", p.declines)
 	}
 }
+
+func TestIdleTimeoutClosesAnIdleConnection(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	a := httptest.NewServer(app)
+	t.Cleanup(a.Close)
+	u := NewUpstream(a.Listener.Addr().String(), UpstreamOptions{})
+	srv := NewServer(HandlerFunc(func(x *Exchange) { forwardOr502(x, u, Limits{}) }), Options{IdleTimeout: 100 * time.Millisecond})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Shutdown(t.Context()) })
+
+	c := dialRaw(t, l.Addr().String())
+	start := time.Now()
+	for range 2 {
+		c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("got %d %q, want 200 ok", resp.StatusCode, body)
+		}
+	}
+	if !c.closed() {
+		t.Error("the connection stayed open past the idle timeout")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("closed after %v, want about 100ms", d)
+	}
+}

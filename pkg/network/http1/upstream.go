@@ -206,6 +206,14 @@ func (w *HeaderWriter) Add(name, value string) {
 	w.buf = append(w.buf, '\r', '\n')
 }
 
+// AddBytes is Add for a value held as bytes (one of the request's own).
+func (w *HeaderWriter) AddBytes(name string, value []byte) {
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, ": "...)
+	w.buf = append(w.buf, value...)
+	w.buf = append(w.buf, '\r', '\n')
+}
+
 // AddJoined appends name: with the values of every field called name in
 // r, joined by ", ", then last: a list field with one more element.
 func (w *HeaderWriter) AddJoined(name string, r *Request, last string) {

@@ -1,0 +1,465 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"flywheel.dev/pkg/gateway/routing"
+	"flywheel.dev/pkg/network/http1"
+)
+
+// upstreams are the fast path's keep-alive pools, one per endpoint
+// address, shared by every table that holds it. The map is replaced, not
+// changed, so that a request reads it without a lock.
+type upstreams struct {
+	pools atomic.Pointer[map[string]*http1.Upstream]
+	mu    sync.Mutex // held by writers
+	opts  http1.UpstreamOptions
+	// swept is the last table the pools were pruned for.
+	swept atomic.Pointer[routing.Table]
+}
+
+// get returns the pool of address, made on first use.
+func (u *upstreams) get(address string) *http1.Upstream {
+	if m := u.pools.Load(); m != nil {
+		if up, ok := (*m)[address]; ok {
+			return up
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	old := u.pools.Load()
+	if old != nil {
+		if up, ok := (*old)[address]; ok {
+			return up
+		}
+	}
+	next := make(map[string]*http1.Upstream, 1+lenOf(old))
+	if old != nil {
+		for a, up := range *old {
+			next[a] = up
+		}
+	}
+	up := http1.NewUpstream(address, u.opts)
+	next[address] = up
+	u.pools.Store(&next)
+	return up
+}
+
+func lenOf(m *map[string]*http1.Upstream) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
+// sweepFor closes, once per table, the pools of addresses t no longer
+// holds: the pod is gone, and its idle connections with it. A request
+// still on an older table that uses one makes it anew.
+func (u *upstreams) sweepFor(t *routing.Table) {
+	if u.swept.Load() == t || u.swept.Swap(t) == t {
+		return
+	}
+	go func() {
+		live := map[string]bool{}
+		t.EachEndpoint(func(e *routing.Endpoint) { live[e.Address] = true })
+		u.mu.Lock()
+		old := u.pools.Load()
+		if old == nil {
+			u.mu.Unlock()
+			return
+		}
+		next := make(map[string]*http1.Upstream, len(live))
+		var gone []*http1.Upstream
+		for a, up := range *old {
+			if live[a] {
+				next[a] = up
+			} else {
+				gone = append(gone, up)
+			}
+		}
+		if len(gone) > 0 {
+			u.pools.Store(&next)
+		}
+		u.mu.Unlock()
+		for _, up := range gone {
+			up.Close()
+		}
+	}()
+}
+
+// closeIdle closes every pool's idle connections.
+func (u *upstreams) closeIdle() {
+	if m := u.pools.Load(); m != nil {
+		for _, up := range *m {
+			up.CloseIdleConnections()
+		}
+	}
+}
+
+// ServeHTTP1 is ServeHTTP on the HTTP/1.1 fast path (package http1), with
+// the same routing, answers, headers, timeouts, retries, metrics and span,
+// for the requests it can forward as the net/http path would. It declines
+// to net/http, before choosing a backend so that the split keeps its
+// weights, a request whose rule has a backend that speaks h2c, a
+// response header filter, or a request header filter on a field the fast
+// path writes itself or that adds to a field the client sent (whose order
+// among the client's values net/http keeps). Upgrades, HTTP/1.0 and the
+// rest the parser declines never reach it.
+func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
+	r := &x.Request
+	table := p.table()
+	if table == nil {
+		x.Decline()
+		return
+	}
+	p.fast.sweepFor(table)
+	start := time.Now()
+	path, rawQuery := splitTarget(r.Target)
+	req := routing.Request{Host: string(r.Host), Method: methodString(r.Method), Path: path, RawQuery: rawQuery, Header: fastHeader{r}}
+	rule := table.LookupRequest(&req)
+	if rule != nil && !fastRule(rule, r) {
+		x.Decline()
+		return
+	}
+
+	var route, backendName string
+	var span trace.Span
+	var spanCtx context.Context
+	tracing := p.tracer.On()
+	if tracing {
+		spanCtx, span = p.tracer.StartServer(traceCarrier(r), "gateway", trace.WithAttributes(attrMethod.String(knownMethod(req.Method))))
+	}
+	defer func() {
+		status := x.Status()
+		if status == 0 {
+			status = http.StatusOK // as net/http records a request nobody answered
+		}
+		p.metrics.record(context.Background(), start, req.Method, status, route, backendName)
+		if tracing {
+			span.SetAttributes(attrStatus.Int(status))
+			if status >= http.StatusInternalServerError {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+			span.End()
+		}
+	}()
+
+	if rule == nil {
+		gateway := "Gateway " + table.Gateway.String()
+		respondError(x, http.StatusNotFound, fmt.Sprintf("no HTTPRoute of %s matches host %q, path %q", gateway, routing.NormalizeHost(req.Host), path))
+		return
+	}
+	route = rule.Route.String()
+	backend := rule.Pick()
+	if backend != nil {
+		backendName = backend.Name
+	}
+	if tracing {
+		span.SetAttributes(attrRoute.String(route), attrBackend.String(backendName), attrNamespace.String(rule.Route.Namespace))
+	}
+	switch {
+	case backend == nil:
+		respondError(x, http.StatusInternalServerError, fmt.Sprintf(
+			"rule %d of HTTPRoute %s has no backendRef with a weight above zero", rule.Index, rule.Route))
+		return
+	case backend.Invalid != "":
+		respondError(x, http.StatusInternalServerError, fmt.Sprintf("HTTPRoute %s: %s", rule.Route, backend.Invalid))
+		return
+	case len(backend.Endpoints) == 0:
+		respondError(x, http.StatusServiceUnavailable, fmt.Sprintf("Service %s has no ready endpoints", backend.Name))
+		return
+	}
+
+	f := fastRequests.Get().(*fastRequest)
+	defer f.release()
+	f.p, f.rule, f.backend = p, rule, backend
+	if tracing {
+		f.traceparent, f.tracestate = traceHeaders(spanCtx)
+	}
+	// timeouts.request from the arrival to the response's start, the
+	// request's body included; timeouts.backendRequest over the whole
+	// attempt, as the net/http path's contexts bound them.
+	var lim http1.Limits
+	var requestBy, backendBy time.Time
+	if rule.Timeout > 0 {
+		requestBy = start.Add(rule.Timeout)
+		lim.ResponseStart = requestBy
+	}
+	if rule.BackendTimeout > 0 {
+		backendBy = time.Now().Add(rule.BackendTimeout)
+		lim.End = backendBy
+	}
+	err := x.ForwardAttempts(f, lim)
+	if f.ep != nil {
+		f.ep.End()
+		f.ep = nil
+	}
+	var ue *http1.UpstreamError
+	switch {
+	case err == nil || x.Started():
+		if err != nil {
+			p.log.Debug("a response broke off", "route", route, "service", backend.Name, "error", err)
+		}
+	case errors.Is(err, http1.ErrTimeout):
+		if !requestBy.IsZero() && (backendBy.IsZero() || !backendBy.Before(requestBy)) {
+			respondError(x, http.StatusGatewayTimeout, (&timeoutError{rule: rule}).Error())
+		} else {
+			respondError(x, http.StatusGatewayTimeout, backendTimeoutMessage(rule, backend))
+		}
+	case errors.As(err, &ue) && ue.Connecting:
+		respondError(x, http.StatusBadGateway, (&noEndpointError{backend: backend.Name, tried: f.tried, last: ue.Err}).Error())
+	case errors.As(err, &ue):
+		p.log.Info("forwarding failed", "route", route, "service", backend.Name, "error", ue.Err)
+		respondError(x, http.StatusBadGateway, fmt.Sprintf("forwarding to Service %s failed: %v", backend.Name, ue.Err))
+	default:
+		// The client went away or broke its request; nobody reads an
+		// answer.
+		p.log.Debug("client gone", "route", route, "error", err)
+	}
+}
+
+// fastRule reports whether the fast path forwards for rule exactly as
+// net/http would (see ServeHTTP1).
+func fastRule(rule *routing.Rule, r *http1.Request) bool {
+	if rule.ResponseHeaders != nil || !fastModifier(rule.RequestHeaders, r) {
+		return false
+	}
+	for _, b := range rule.Backends {
+		if b.H2C || b.ResponseHeaders != nil || !fastModifier(b.RequestHeaders, r) {
+			return false
+		}
+	}
+	return true
+}
+
+func fastModifier(m *routing.HeaderModifier, r *http1.Request) bool {
+	if m == nil {
+		return true
+	}
+	_, add, ok := m.Fields()
+	if !ok {
+		return false
+	}
+	for _, f := range add {
+		if r.Has(f.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// fastRequest is one request on the fast path past its routing: the
+// Attempts that pick its backend's endpoints, and the rewrite of its
+// head. Pooled: a busy gateway makes one per request.
+type fastRequest struct {
+	p       *Proxy
+	rule    *routing.Rule
+	backend *routing.Backend
+	// ep is the endpoint of the attempt in flight, counted there.
+	ep       *routing.Endpoint
+	tried    []*routing.Endpoint
+	triedBuf [4]*routing.Endpoint
+	// traceparent and tracestate are the gateway's span's, to send when
+	// tracing; empty otherwise.
+	traceparent, tracestate string
+	added                   []routing.HeaderField
+	addedBuf                [8]routing.HeaderField
+}
+
+var fastRequests = sync.Pool{New: func() any {
+	f := &fastRequest{}
+	f.tried, f.added = f.triedBuf[:0], f.addedBuf[:0]
+	return f
+}}
+
+func (f *fastRequest) release() {
+	clear(f.triedBuf[:])
+	clear(f.addedBuf[:])
+	*f = fastRequest{}
+	f.tried, f.added = f.triedBuf[:0], f.addedBuf[:0]
+	fastRequests.Put(f)
+}
+
+// Next picks the endpoint with the fewest requests in flight among those
+// not tried yet, up to MaxAttempts, as the net/http path's transport.
+func (f *fastRequest) Next(failed error) *http1.Upstream {
+	if f.ep != nil {
+		// Connecting failed: the attempt is over.
+		f.ep.End()
+		f.ep = nil
+	}
+	if failed != nil && len(f.tried) >= f.p.maxAttempts {
+		return nil
+	}
+	ep := f.backend.Pick(f.tried)
+	if ep == nil {
+		return nil
+	}
+	f.tried = append(f.tried, ep)
+	ep.Begin()
+	f.ep = ep
+	return f.p.fast.get(ep.Address)
+}
+
+// forwardingFields are the fields the gateway sets itself: a client's
+// own are dropped, as the net/http path's reverse proxy drops them.
+var forwardingFields = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+// Rewrite sets the fields rewrite sets on the net/http path: the
+// client's X-Forwarded-For extended with its address, X-Forwarded-Host
+// and -Proto, the trace context of the gateway's span, then the rule's
+// and the backend's request header filters.
+func (f *fastRequest) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
+	for _, name := range forwardingFields {
+		r.Drop(name)
+	}
+	if ip := r.RemoteIP; ip != "" {
+		if r.Has("X-Forwarded-For") {
+			h.AddJoined("X-Forwarded-For", r, ip)
+		} else {
+			h.Add("X-Forwarded-For", ip)
+		}
+	}
+	h.AddBytes("X-Forwarded-Host", r.Host)
+	h.Add("X-Forwarded-Proto", "http") // the fast path serves no TLS
+	if f.traceparent != "" {
+		r.Drop("Traceparent")
+		h.Add("Traceparent", f.traceparent)
+		// As Inject: a span without a trace state leaves the client's.
+		if f.tracestate != "" {
+			r.Drop("Tracestate")
+			h.Add("Tracestate", f.tracestate)
+		}
+	}
+	f.modify(r, f.rule.RequestHeaders)
+	f.modify(r, f.backend.RequestHeaders)
+	for _, a := range f.added {
+		h.Add(a.Name, a.Value)
+	}
+}
+
+// modify applies m as HeaderModifier.Apply does, to the client's fields
+// (dropping) and to those the filters added so far.
+func (f *fastRequest) modify(r *http1.Request, m *routing.HeaderModifier) {
+	if m == nil {
+		return
+	}
+	set, add, _ := m.Fields()
+	for _, s := range set {
+		r.Drop(s.Name)
+		f.remove(s.Name)
+		f.added = append(f.added, s)
+	}
+	f.added = append(f.added, add...)
+	for _, name := range m.Remove {
+		r.Drop(name)
+		f.remove(name)
+	}
+}
+
+func (f *fastRequest) remove(name string) {
+	kept := f.added[:0]
+	for _, a := range f.added {
+		if !strings.EqualFold(a.Name, name) {
+			kept = append(kept, a)
+		}
+	}
+	f.added = kept
+}
+
+// fastHeader gives routing a fast-path request's fields.
+type fastHeader struct{ r *http1.Request }
+
+func (h fastHeader) Joined(name string) (string, bool) {
+	var joined []byte
+	n := 0
+	h.r.Values(name, func(v []byte) {
+		if n > 0 {
+			joined = append(joined, ',')
+		}
+		joined = append(joined, v...)
+		n++
+	})
+	return string(joined), n > 0
+}
+
+// splitTarget returns an origin-form target's path, percent-decoded as
+// url.URL's Path, and its query. The parser has checked every escape of
+// the path.
+func splitTarget(target []byte) (path, rawQuery string) {
+	t := string(target)
+	path, rawQuery, _ = strings.Cut(t, "?")
+	if strings.IndexByte(path, '%') >= 0 {
+		if p, err := url.PathUnescape(path); err == nil {
+			path = p
+		}
+	}
+	return path, rawQuery
+}
+
+// methodString returns the common methods without an allocation.
+func methodString(m []byte) string {
+	switch string(m) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodPatch:
+		return http.MethodPatch
+	case http.MethodOptions:
+		return http.MethodOptions
+	}
+	return string(m)
+}
+
+var traceContext = propagation.TraceContext{}
+
+// traceCarrier is a request holding only the trace context fields of r,
+// for the Tracer to continue the caller's trace from.
+func traceCarrier(r *http1.Request) *http.Request {
+	h := http.Header{}
+	for _, name := range []string{"Traceparent", "Tracestate"} {
+		r.Values(name, func(v []byte) { h[name] = append(h[name], string(v)) })
+	}
+	return &http.Request{Header: h}
+}
+
+// traceHeaders returns the trace context fields naming the span of ctx
+// as the parent, as the Tracer's Forward writes them.
+func traceHeaders(ctx context.Context) (traceparent, tracestate string) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return "", ""
+	}
+	h := http.Header{}
+	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
+	return h.Get("Traceparent"), h.Get("Tracestate")
+}
+
+// respondError is writeError on the fast path: the same status, fields
+// and text.
+func respondError(x *http1.Exchange, code int, msg string) {
+	x.Respond(code, "text/plain; charset=utf-8", []byte(fmt.Sprintf("%d %s: %s\n", code, http.StatusText(code), msg)))
+}
+
+func backendTimeoutMessage(rule *routing.Rule, backend *routing.Backend) string {
+	return fmt.Sprintf("Service %s did not answer within the backend request timeout of %v (spec.rules[%d].timeouts.backendRequest of HTTPRoute %s)",
+		backend.Name, rule.BackendTimeout, rule.Index, rule.Route)
+}
