@@ -32,25 +32,20 @@ func TestRequestDurationByRouteBackendAndStatus(t *testing.T) {
 		}
 		g.do(t, nil, "BREW", "/", nil)
 
+		// The fast path records a request once its answer is sent.
 		var rm metricdata.ResourceMetrics
-		if err := reader.Collect(t.Context(), &rm); err != nil {
-			t.Fatal(err)
-		}
-		counts := map[string]uint64{}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name != "http.server.request.duration" {
-					continue
-				}
-				if m.Unit != "s" {
-					t.Errorf("unit %q, want s", m.Unit)
-				}
-				for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
-					get := func(k string) string { v, _ := dp.Attributes.Value(attribute.Key(k)); return v.String() }
-					counts[get("http.request.method")+" "+get("http.response.status_code")+" "+get("flywheel.route")+" "+get("flywheel.backend")] += dp.Count
-				}
+		var counts map[string]uint64
+		poll(t, "4 requests recorded", func() bool {
+			if err := reader.Collect(t.Context(), &rm); err != nil {
+				t.Fatal(err)
 			}
-		}
+			counts = durationCounts(t, rm)
+			var total uint64
+			for _, n := range counts {
+				total += n
+			}
+			return total == 4
+		})
 		want := map[string]uint64{
 			"GET 200 demo/r demo/app:80":    2,
 			"GET 404 demo/r demo/app:80":    1,
@@ -62,4 +57,26 @@ func TestRequestDurationByRouteBackendAndStatus(t *testing.T) {
 			}
 		}
 	})
+}
+
+// durationCounts counts the requests of http.server.request.duration by
+// method, status, route and backend.
+func durationCounts(t *testing.T, rm metricdata.ResourceMetrics) map[string]uint64 {
+	t.Helper()
+	counts := map[string]uint64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "http.server.request.duration" {
+				continue
+			}
+			if m.Unit != "s" {
+				t.Errorf("unit %q, want s", m.Unit)
+			}
+			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+				get := func(k string) string { v, _ := dp.Attributes.Value(attribute.Key(k)); return v.String() }
+				counts[get("http.request.method")+" "+get("http.response.status_code")+" "+get("flywheel.route")+" "+get("flywheel.backend")] += dp.Count
+			}
+		}
+	}
+	return counts
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,9 +52,13 @@ func TestForwardAttemptsMovesOnWhenConnectingFails(t *testing.T) {
 	t.Cleanup(live.Close)
 	dead := &refusingDial{}
 
-	var mu sync.Mutex
-	var last *listAttempts
-	var lastErr error
+	// Each exchange's attempts and error, once ForwardAttempts returned
+	// (after the client has its answer).
+	type outcome struct {
+		attempts *listAttempts
+		err      error
+	}
+	outcomes := make(chan outcome, 2)
 	p := startProxy(t, echo, func(_ *testProxy, x *Exchange) {
 		a := &listAttempts{upstreams: []*Upstream{
 			NewUpstream("dead-1", UpstreamOptions{Dial: dead.dial}),
@@ -66,12 +69,10 @@ func TestForwardAttemptsMovesOnWhenConnectingFails(t *testing.T) {
 			a.upstreams = a.upstreams[:2]
 		}
 		err := x.ForwardAttempts(a, Limits{})
-		mu.Lock()
-		last, lastErr = a, err
-		mu.Unlock()
 		if err != nil && !x.Started() {
 			x.Respond(http.StatusBadGateway, "text/plain", []byte(err.Error()))
 		}
+		outcomes <- outcome{a, err}
 	})
 
 	c := dialRaw(t, p.addr)
@@ -85,11 +86,9 @@ func TestForwardAttemptsMovesOnWhenConnectingFails(t *testing.T) {
 	if resp.Close {
 		t.Errorf("the client connection closes after a retried exchange; want it kept alive")
 	}
-	mu.Lock()
-	if len(last.failures) != 2 || !strings.Contains(last.failures[0].Error(), "connection refused (test)") {
-		t.Errorf("Next was told of failures %v, want the two refused connections", last.failures)
+	if o := <-outcomes; len(o.attempts.failures) != 2 || !strings.Contains(o.attempts.failures[0].Error(), "connection refused (test)") {
+		t.Errorf("Next was told of failures %v, want the two refused connections", o.attempts.failures)
 	}
-	mu.Unlock()
 
 	// Every upstream refusing: the last failure, marked as connecting.
 	c.send("GET / HTTP/1.1\r\nHost: x\r\nX-Only-Dead: 1\r\n\r\n")
@@ -97,12 +96,10 @@ func TestForwardAttemptsMovesOnWhenConnectingFails(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "connection refused (test)") {
 		t.Errorf("got %d %q, want 502 naming the refused connection", resp.StatusCode, body)
 	}
-	mu.Lock()
 	var ue *UpstreamError
-	if !errors.As(lastErr, &ue) || !ue.Connecting {
-		t.Errorf("ForwardAttempts returned %#v, want an *UpstreamError with Connecting set", lastErr)
+	if o := <-outcomes; !errors.As(o.err, &ue) || !ue.Connecting {
+		t.Errorf("ForwardAttempts returned %#v, want an *UpstreamError with Connecting set", o.err)
 	}
-	mu.Unlock()
 	if n := dead.attempts.Load(); n != 4 {
 		t.Errorf("%d connection attempts to the refusing upstreams, want 4 (two per request)", n)
 	}
@@ -120,14 +117,15 @@ func TestForwardAttemptsDoesNotRetryWhatWasSent(t *testing.T) {
 	a1, a2 := httptest.NewServer(crash), httptest.NewServer(crash)
 	t.Cleanup(a1.Close)
 	t.Cleanup(a2.Close)
-	var nexts atomic.Int32
+	// How many upstreams each exchange asked for, once it is over.
+	nexts := make(chan int, 1)
 	p := startProxy(t, crash, func(_ *testProxy, x *Exchange) {
 		a := &listAttempts{upstreams: []*Upstream{
 			NewUpstream(a1.Listener.Addr().String(), UpstreamOptions{}),
 			NewUpstream(a2.Listener.Addr().String(), UpstreamOptions{}),
 		}}
 		err := x.ForwardAttempts(a, Limits{})
-		nexts.Add(int32(a.next))
+		defer func() { nexts <- a.next }()
 		var ue *UpstreamError
 		if errors.As(err, &ue) && ue.Connecting {
 			t.Errorf("a request that reached its upstream failed as if connecting had: %v", err)
@@ -144,7 +142,7 @@ func TestForwardAttemptsDoesNotRetryWhatWasSent(t *testing.T) {
 	if n := received.Load(); n != 1 {
 		t.Errorf("the upstreams received the request %d times, want once", n)
 	}
-	if n := nexts.Load(); n != 1 {
+	if n := <-nexts; n != 1 {
 		t.Errorf("%d upstreams were asked for, want 1", n)
 	}
 }
@@ -193,13 +191,8 @@ func TestLimitsEnd(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	var mu sync.Mutex
-	var errs []error
 	p := startProxy(t, app, func(p *testProxy, x *Exchange) {
 		err := x.Forward(p.upstream, Limits{End: time.Now().Add(100 * time.Millisecond)})
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
 		switch {
 		case errors.Is(err, ErrTimeout):
 			x.Respond(http.StatusGatewayTimeout, "text/plain", []byte("timeout\n"))
