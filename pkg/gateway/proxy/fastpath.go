@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -16,96 +15,21 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/gateway/routing"
+	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/network/http1"
 )
 
-// upstreams are the fast path's keep-alive pools, one per endpoint
-// address, shared by every table that holds it. The map is replaced, not
-// changed, so that a request reads it without a lock.
-type upstreams struct {
-	pools atomic.Pointer[map[string]*http1.Upstream]
-	mu    sync.Mutex // held by writers
-	opts  http1.UpstreamOptions
-	// swept is the last table the pools were pruned for.
-	swept atomic.Pointer[routing.Table]
-}
-
-// get returns the pool of address, made on first use.
-func (u *upstreams) get(address string) *http1.Upstream {
-	if m := u.pools.Load(); m != nil {
-		if up, ok := (*m)[address]; ok {
-			return up
-		}
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	old := u.pools.Load()
-	if old != nil {
-		if up, ok := (*old)[address]; ok {
-			return up
-		}
-	}
-	next := make(map[string]*http1.Upstream, 1+lenOf(old))
-	if old != nil {
-		for a, up := range *old {
-			next[a] = up
-		}
-	}
-	up := http1.NewUpstream(address, u.opts)
-	next[address] = up
-	u.pools.Store(&next)
-	return up
-}
-
-func lenOf(m *map[string]*http1.Upstream) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
-}
-
-// sweepFor closes, once per table, the pools of addresses t no longer
-// holds: the pod is gone, and its idle connections with it. A request
-// still on an older table that uses one makes it anew.
-func (u *upstreams) sweepFor(t *routing.Table) {
-	if u.swept.Load() == t || u.swept.Swap(t) == t {
+// sweepFor forgets, once per table, the endpoint pools of addresses t
+// no longer holds: the pod is gone, and its idle connections with it.
+func (p *Proxy) sweepFor(t *routing.Table) {
+	if p.swept.Load() == t || p.swept.Swap(t) == t {
 		return
 	}
 	go func() {
 		live := map[string]bool{}
 		t.EachEndpoint(func(e *routing.Endpoint) { live[e.Address] = true })
-		u.mu.Lock()
-		old := u.pools.Load()
-		if old == nil {
-			u.mu.Unlock()
-			return
-		}
-		next := make(map[string]*http1.Upstream, len(live))
-		var gone []*http1.Upstream
-		for a, up := range *old {
-			if live[a] {
-				next[a] = up
-			} else {
-				gone = append(gone, up)
-			}
-		}
-		if len(gone) > 0 {
-			u.pools.Store(&next)
-		}
-		u.mu.Unlock()
-		for _, up := range gone {
-			up.Close()
-		}
+		p.fast.Retain(func(addr string) bool { return live[addr] })
 	}()
-}
-
-// closeIdle closes every pool's idle connections.
-func (u *upstreams) closeIdle() {
-	if m := u.pools.Load(); m != nil {
-		for _, up := range *m {
-			up.CloseIdleConnections()
-		}
-	}
 }
 
 // ServeHTTP1 is ServeHTTP on the HTTP/1.1 fast path (package http1), with
@@ -124,7 +48,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 		x.Decline()
 		return
 	}
-	p.fast.sweepFor(table)
+	p.sweepFor(table)
 	start := time.Now()
 	path, rawQuery := splitTarget(r.Target)
 	req := routing.Request{Host: string(r.Host), Method: methodString(r.Method), Path: path, RawQuery: rawQuery, Header: fastHeader{r}}
@@ -219,7 +143,9 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 			respondError(x, http.StatusGatewayTimeout, backendTimeoutMessage(rule, backend))
 		}
 	case errors.As(err, &ue) && ue.Connecting:
-		respondError(x, http.StatusBadGateway, (&noEndpointError{backend: backend.Name, tried: f.tried, last: ue.Err}).Error())
+		// The last failure named as the net/http path's transport names it.
+		last := &forward.DialError{Address: f.tried[len(f.tried)-1].Address, Err: ue.Err}
+		respondError(x, http.StatusBadGateway, (&noEndpointError{backend: backend.Name, tried: f.tried, last: last}).Error())
 	case errors.As(err, &ue):
 		p.log.Info("forwarding failed", "route", route, "service", backend.Name, "error", ue.Err)
 		respondError(x, http.StatusBadGateway, fmt.Sprintf("forwarding to Service %s failed: %v", backend.Name, ue.Err))
@@ -310,7 +236,7 @@ func (f *fastRequest) Next(failed error) *http1.Upstream {
 	f.tried = append(f.tried, ep)
 	ep.Begin()
 	f.ep = ep
-	return f.p.fast.get(ep.Address)
+	return f.p.fast.Get(ep.Address)
 }
 
 // forwardingFields are the fields the gateway sets itself: a client's

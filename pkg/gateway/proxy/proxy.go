@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
@@ -51,8 +52,11 @@ type Proxy struct {
 	log     *slog.Logger
 	metrics instruments
 	tracer  *telemetry.Tracer
-	// fast and maxAttempts serve the HTTP/1.1 fast path (ServeHTTP1).
-	fast        upstreams
+	// fast, swept and maxAttempts serve the HTTP/1.1 fast path
+	// (ServeHTTP1): a pool per endpoint address, pruned when the table
+	// changes.
+	fast        *http1.UpstreamSet
+	swept       atomic.Pointer[routing.Table]
 	maxAttempts int
 }
 
@@ -68,7 +72,7 @@ func New(opts Options) *Proxy {
 	}
 	// As the net/http path's transport (forward.Transports): as many idle
 	// connections per endpoint, kept as long.
-	p.fast.opts = http1.UpstreamOptions{MaxIdle: 256, DialTimeout: opts.DialTimeout, Dial: opts.Dial}
+	p.fast = http1.NewUpstreamSet(http1.UpstreamOptions{MaxIdle: 256, DialTimeout: opts.DialTimeout, Dial: opts.Dial})
 	p.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(opts),
@@ -156,7 +160,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // CloseIdleConnections closes the fast path's idle connections to
 // endpoints.
-func (p *Proxy) CloseIdleConnections() { p.fast.closeIdle() }
+func (p *Proxy) CloseIdleConnections() { p.fast.CloseIdleConnections() }
 
 // rewrite makes the outbound request: the inbound Host kept (backends see
 // the hostname the client asked for), X-Forwarded-For/Host/Proto set from
