@@ -25,6 +25,7 @@ import (
 	"flywheel.dev/pkg/client/clientset/versioned"
 	servinginformers "flywheel.dev/pkg/client/informers/externalversions"
 	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/process"
 	"flywheel.dev/pkg/telemetry"
 )
@@ -102,6 +103,10 @@ type Config struct {
 	// Tracer makes the activator's spans; nil makes none, and the
 	// caller's trace context passes through as it came.
 	Tracer *telemetry.Tracer
+	// NetHTTPOnly serves every request with net/http, none on the
+	// HTTP/1.1 fast path: to compare the two, and a way back should the
+	// fast path misbehave.
+	NetHTTPOnly bool
 }
 
 func (c Config) withDefaults() Config {
@@ -148,6 +153,10 @@ type Activator struct {
 	registry *registry
 	reporter *reporter
 	server   *http.Server
+	// fast serves the listener's plain HTTP/1.1 requests and hands the
+	// rest (h2c, what it declines) to server; nil with NetHTTPOnly.
+	fast     *http1.Server
+	handler  *handler
 	listener net.Listener
 	admin    net.Listener
 	// handlers are the registry's informer handlers: once each has had
@@ -235,12 +244,21 @@ func New(cfg Config) (*Activator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making the activator's instruments: %w", err)
 	}
+	a.handler = newHandler(a.registry, a.reporter, cfg.Dial, metrics, cfg.Tracer, a.log)
 	a.server = &http.Server{
-		Handler:           newHandler(a.registry, a.reporter, cfg.Dial, metrics, cfg.Tracer, a.log),
+		Handler:           a.handler,
+		ConnContext:       markDeclinedConn,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	if !cfg.NetHTTPOnly {
+		a.fast = http1.NewServer(a.handler, http1.Options{
+			ReadHeaderTimeout: a.server.ReadHeaderTimeout,
+			IdleTimeout:       a.server.IdleTimeout,
+			Logger:            a.log,
+		})
 	}
 	if a.listener, err = net.Listen("tcp", cfg.Address); err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Address, err)
@@ -292,13 +310,24 @@ func (a *Activator) Run(ctx context.Context) error {
 		go a.reporter.run(watchCtx)
 	}
 
+	go a.retainPodPools(watchCtx)
+
+	served := process.Server{HTTP: a.server, Listener: a.listener}
+	failed := make(chan error, 1)
+	drained := func() {}
+	if a.fast != nil {
+		served.Listener = declinedListener{a.fast.Declined(), a.listener}
+		drained = a.serveFast(failed)
+	}
 	err := process.Servers{
 		Admin:           a.admin,
 		Health:          a.health,
-		Serve:           []process.Server{{HTTP: a.server, Listener: a.listener}},
+		Serve:           []process.Server{served},
 		ServingMessage:  "revisions loaded: serving",
 		DrainWindow:     a.cfg.DrainWindow,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
+		Failed:          failed,
+		Drained:         drained,
 		Log:             a.log,
 	}.Run(ctx)
 	// Pods keep coming while requests wait, so the informers run until
@@ -309,3 +338,67 @@ func (a *Activator) Run(ctx context.Context) error {
 	a.log.Info("stopped")
 	return err
 }
+
+// serveFast serves the listener with the fast path from the moment
+// net/http serves it (process.Servers serves once the Revisions are
+// loaded), reporting on failed an error that stops it. It returns what
+// stops it at the drain, before net/http stops: the connections it
+// declines while it drains still find net/http serving.
+func (a *Activator) serveFast(failed chan<- error) (shutdown func()) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-a.health.Loaded():
+		case <-stop:
+			return
+		}
+		if err := a.fast.Serve(a.listener); err != nil && !errors.Is(err, http1.ErrServerClosed) {
+			failed <- fmt.Errorf("serving %s: %w", a.listener.Addr(), err)
+		}
+	}()
+	return func() {
+		close(stop)
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := a.fast.Shutdown(ctx); err != nil {
+			a.log.Warn("requests still in flight on the fast path at the end of the shutdown timeout", "error", err)
+		}
+		_ = a.listener.Close()
+		<-done
+		a.handler.fast.CloseIdleConnections()
+	}
+}
+
+// podPoolSweep is how often the fast path's connection pools of pods
+// that left every Revision are closed.
+const podPoolSweep = 30 * time.Second
+
+// retainPodPools closes, every podPoolSweep until ctx ends, the fast
+// path's pools of pods no Revision knows any more: their idle
+// connections would otherwise stay open.
+func (a *Activator) retainPodPools(ctx context.Context) {
+	t := a.cfg.Clock.NewTicker(podPoolSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		live := map[string]bool{}
+		a.registry.each(func(r *revision) { r.throttler.eachKnown(func(addr string) { live[addr] = true }) })
+		a.handler.fast.Retain(func(addr string) bool { return live[addr] })
+	}
+}
+
+// declinedListener is the listener net/http serves behind the fast
+// path, with the address of the one they share, for the log line that
+// says where the activator serves.
+type declinedListener struct {
+	net.Listener
+	shared net.Listener
+}
+
+func (l declinedListener) Addr() net.Addr { return l.shared.Addr() }

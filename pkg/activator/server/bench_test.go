@@ -24,13 +24,15 @@ func BenchmarkForwarding(b *testing.B) {
 		fmt.Fprint(w, "hello")
 	}))
 	b.Cleanup(pod.Close)
-	b.Run("activator", func(b *testing.B) {
-		e := startActivator(b, Config{})
-		key := e.addRevision("hello-00001", 0, 300)
-		e.setPods(key, strings.TrimPrefix(pod.URL, "http://"))
-		header := http.Header{serving.RevisionHeader: {key.Name}, serving.NamespaceHeader: {key.Namespace}}
-		forwardtest.SendAll(b, e.url, "hello.example.com", header)
-	})
+	for name, path := range map[string]servePath{"activator": netHTTPPath, "activator-fast": fastPath} {
+		b.Run(name, func(b *testing.B) {
+			e := startActivator(b, path, Config{})
+			key := e.addRevision("hello-00001", 0, 300)
+			e.setPods(key, strings.TrimPrefix(pod.URL, "http://"))
+			header := http.Header{serving.RevisionHeader: {key.Name}, serving.NamespaceHeader: {key.Namespace}}
+			forwardtest.SendAll(b, e.url, "hello.example.com", header)
+		})
+	}
 	b.Run("reverseproxy", func(b *testing.B) {
 		target, err := url.Parse(pod.URL)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/network/forward"
+	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/stats"
 	"flywheel.dev/pkg/telemetry"
@@ -60,6 +61,9 @@ type handler struct {
 	metrics  instruments
 	tracer   *telemetry.Tracer
 	log      *slog.Logger
+	// fast holds the fast path's keep-alive pool of each pod
+	// (ServeHTTP1).
+	fast *http1.UpstreamSet
 }
 
 // attempt is the state of one request, shared by the handler and the
@@ -87,6 +91,8 @@ type attempt struct {
 	arrival      time.Time
 	cold         bool
 	coldRecorded bool
+	// waited says the request found no pod with room at once.
+	waited bool
 	// metrics records the cold start when the pod answers.
 	metrics instruments
 }
@@ -100,6 +106,7 @@ func (at *attempt) acquire() (cold bool, err error) {
 	if at.pod != nil || at.err != nil {
 		return false, at.err
 	}
+	at.waited = true
 	// Only a request that has to wait asks whether any pod is ready:
 	// one that found a pod says that there is.
 	if at.rev.throttler.readyPods() == 0 {
@@ -116,6 +123,9 @@ func attemptOf(ctx context.Context) *attempt { return ctx.Value(attemptKey{}).(*
 
 func newHandler(g *registry, rep *reporter, dial forward.DialFunc, metrics instruments, tracer *telemetry.Tracer, log *slog.Logger) *handler {
 	h := &handler{registry: g, reporter: rep, log: log, metrics: metrics, tracer: tracer}
+	// As the net/http path's transport (forward.Transports): as many idle
+	// connections per pod, kept as long.
+	h.fast = http1.NewUpstreamSet(http1.UpstreamOptions{MaxIdle: 256, Dial: dial})
 	h.reverse = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
 		Transport: newTransport(dial),
@@ -188,8 +198,27 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rev.throttler.release(at.pod)
 		}
 	}()
+	if at.waited && declinedConn(r.Context()) && r.Header.Get("Upgrade") == "" {
+		// The fast path declined this connection for the wait; closing
+		// it after the answer lets the caller's next request, on a new
+		// one, take the fast path again, now that pods have room.
+		w.Header().Set("Connection", "close")
+	}
 	h.reverse.ServeHTTP(w, h.tracer.Forward(context.WithValue(r.Context(), attemptKey{}, at), r))
 }
+
+type declinedConnKey struct{}
+
+// markDeclinedConn is the server's ConnContext: it notes in each
+// connection's context whether the fast path declined it.
+func markDeclinedConn(ctx context.Context, c net.Conn) context.Context {
+	if http1.WasDeclined(c) {
+		return context.WithValue(ctx, declinedConnKey{}, true)
+	}
+	return ctx
+}
+
+func declinedConn(ctx context.Context) bool { return ctx.Value(declinedConnKey{}) != nil }
 
 // refuse answers a request that got no pod.
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, at *attempt) {

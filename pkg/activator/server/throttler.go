@@ -115,6 +115,20 @@ func (t *throttler) acquire(ctx context.Context) (*pod, error) {
 	}
 }
 
+// eachKnown calls fn with the address of each pod the throttler knows:
+// ready, or gone with requests still in flight.
+func (t *throttler) eachKnown(fn func(address string)) {
+	t.mu.Lock()
+	addrs := make([]string, 0, len(t.known))
+	for a := range t.known {
+		addrs = append(addrs, a)
+	}
+	t.mu.Unlock()
+	for _, a := range addrs {
+		fn(a)
+	}
+}
+
 // tryAcquire is acquire without the wait: it returns no pod and no error
 // when the request would have to wait.
 func (t *throttler) tryAcquire() (*pod, error) {

@@ -362,6 +362,15 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// WasDeclined reports whether c is a connection the fast path declined
+// (as an http.Server's ConnContext sees it): a handler can close it after
+// a request the fast path would not take, so that the client's next
+// connection gets another chance on the fast path.
+func WasDeclined(c net.Conn) bool {
+	_, ok := c.(*replayConn)
+	return ok
+}
+
 // NetConn returns the underlying connection, for what needs to see it
 // (a listener's ConnContext reading the original destination).
 func (c *replayConn) NetConn() net.Conn { return c.Conn }

@@ -2,7 +2,9 @@ package http1
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -178,5 +180,36 @@ func TestIdleTimeoutClosesAnIdleConnection(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("closed after %v, want about 100ms", d)
+	}
+}
+
+func TestWasDeclinedTellsDeclinedConnections(t *testing.T) {
+	srv := NewServer(HandlerFunc(func(x *Exchange) { x.Decline() }), Options{})
+	type declinedKey struct{}
+	fallback := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = fmt.Fprint(w, r.Context().Value(declinedKey{}))
+		}),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, declinedKey{}, WasDeclined(c))
+		},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	go func() { _ = fallback.Serve(srv.Declined()) }()
+	t.Cleanup(func() { _ = srv.Shutdown(t.Context()); _ = fallback.Close() })
+	c := dialRaw(t, l.Addr().String())
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, body := c.read("GET"); body != "true" {
+		t.Errorf("WasDeclined = %s for a declined connection, want true", body)
+	}
+	own, peer := net.Pipe()
+	defer own.Close()
+	defer peer.Close()
+	if WasDeclined(own) {
+		t.Error("WasDeclined = true for a connection the fast path never saw")
 	}
 }
