@@ -92,7 +92,6 @@ func (h *handler) ServeHTTP1(x *http1.Exchange) {
 	h.metrics.recordWait(ctx, at, arrival, false, nil)
 
 	err = x.ForwardAttempts(f, http1.Limits{ResponseStart: f.deadline})
-	var ue *http1.UpstreamError
 	switch {
 	case err == nil || x.Started():
 		if err != nil {
@@ -100,21 +99,32 @@ func (h *handler) ServeHTTP1(x *http1.Exchange) {
 		}
 	case errors.Is(err, http1.ErrTimeout):
 		h.respondTimedOut(x, at)
+	default:
+		h.fastFailed(x, f, err)
+	}
+}
+
+// fastFailed answers a request the fast path could not forward, as
+// proxyError does.
+func (h *handler) fastFailed(x *http1.Exchange, f *fastAttempt, err error) {
+	at := &f.at
+	var ue *http1.UpstreamError
+	switch {
 	case errors.As(err, &ue) && ue.Connecting && at.pod == nil:
 		// No other pod came for the retry.
 		if !time.Now().Before(f.deadline) {
 			h.respondTimedOut(x, at)
 		} else {
-			respondError(x, http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", key, at.err))
+			respondError(x, http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", at.rev.key, at.err))
 		}
-	case errors.As(err, &ue):
+	case ue != nil:
 		cause := ue.Err
 		if ue.Connecting {
 			// Named as the net/http path's transport names it.
 			cause = &forward.DialError{Address: at.pod.address, Err: ue.Err}
 		}
-		h.log.Debug("forwarding failed", "revision", key.String(), "pod", at.pod.address, "error", cause)
-		respondError(x, http.StatusBadGateway, fmt.Sprintf("%s: %v", key, cause))
+		h.log.Debug("forwarding failed", "revision", at.rev.key.String(), "pod", at.pod.address, "error", cause)
+		respondError(x, http.StatusBadGateway, fmt.Sprintf("%s: %v", at.rev.key, cause))
 	default:
 		// The client left or broke its request; nobody reads an answer.
 	}

@@ -130,7 +130,6 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 		f.ep.End()
 		f.ep = nil
 	}
-	var ue *http1.UpstreamError
 	switch {
 	case err == nil || x.Started():
 		if err != nil {
@@ -142,13 +141,23 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 		} else {
 			respondError(x, http.StatusGatewayTimeout, backendTimeoutMessage(rule, backend))
 		}
+	default:
+		p.fastFailed(x, f, route, err)
+	}
+}
+
+// fastFailed answers a request the fast path could not forward, as
+// proxyError does.
+func (p *Proxy) fastFailed(x *http1.Exchange, f *fastRequest, route string, err error) {
+	var ue *http1.UpstreamError
+	switch {
 	case errors.As(err, &ue) && ue.Connecting:
 		// The last failure named as the net/http path's transport names it.
 		last := &forward.DialError{Address: f.tried[len(f.tried)-1].Address, Err: ue.Err}
-		respondError(x, http.StatusBadGateway, (&noEndpointError{backend: backend.Name, tried: f.tried, last: last}).Error())
-	case errors.As(err, &ue):
-		p.log.Info("forwarding failed", "route", route, "service", backend.Name, "error", ue.Err)
-		respondError(x, http.StatusBadGateway, fmt.Sprintf("forwarding to Service %s failed: %v", backend.Name, ue.Err))
+		respondError(x, http.StatusBadGateway, (&noEndpointError{backend: f.backend.Name, tried: f.tried, last: last}).Error())
+	case ue != nil:
+		p.log.Info("forwarding failed", "route", route, "service", f.backend.Name, "error", ue.Err)
+		respondError(x, http.StatusBadGateway, fmt.Sprintf("forwarding to Service %s failed: %v", f.backend.Name, ue.Err))
 	default:
 		// The client went away or broke its request; nobody reads an
 		// answer.

@@ -89,6 +89,9 @@ type Exchange struct {
 	respBody body
 	resp     response
 	out      *[]byte
+	// hw is the rewrite's writer, here rather than on the stack: the
+	// rewrite is an interface method, which would move it to the heap.
+	hw HeaderWriter
 }
 
 func (x *Exchange) reset() {
@@ -554,9 +557,10 @@ func (x *Exchange) appendRequestHead(out []byte, a Attempts) []byte {
 	out = append(out, r.Host...)
 	out = append(out, '\r', '\n')
 	r.Drop("Host")
-	hw := HeaderWriter{buf: out}
-	a.Rewrite(r, &hw)
-	out = hw.buf
+	x.hw.buf = out
+	a.Rewrite(r, &x.hw)
+	out = x.hw.buf
+	x.hw.buf = nil
 	out = appendForwarded(out, r.fields)
 	if r.teTrailers {
 		out = append(out, "Te: trailers\r\n"...)
