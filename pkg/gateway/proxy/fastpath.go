@@ -36,11 +36,10 @@ func (p *Proxy) sweepFor(t *routing.Table) {
 // the same routing, answers, headers, timeouts, retries, metrics and span,
 // for the requests it can forward as the net/http path would. It declines
 // to net/http, before choosing a backend so that the split keeps its
-// weights, a request whose rule has a backend that speaks h2c, a
-// response header filter, or a request header filter on a field the fast
-// path writes itself or that adds to a field the client sent (whose order
-// among the client's values net/http keeps). Upgrades, HTTP/1.0 and the
-// rest the parser declines never reach it.
+// weights, a request whose rule has a backend that speaks h2c, or a
+// header filter on a field the fast path writes itself
+// (HeaderModifier.Fields). Upgrades, HTTP/1.0 and the rest the parser
+// declines never reach it.
 func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	r := &x.Request
 	table := p.table()
@@ -53,7 +52,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	path, rawQuery := splitTarget(r.Target)
 	req := routing.Request{Host: string(r.Host), Method: methodString(r.Method), Path: path, RawQuery: rawQuery, Header: fastHeader{r}}
 	rule := table.LookupRequest(&req)
-	if rule != nil && !fastRule(rule, r) {
+	if rule != nil && !fastRule(rule) {
 		x.Decline()
 		return
 	}
@@ -167,32 +166,24 @@ func (p *Proxy) fastFailed(x *http1.Exchange, f *fastRequest, route string, err 
 
 // fastRule reports whether the fast path forwards for rule exactly as
 // net/http would (see ServeHTTP1).
-func fastRule(rule *routing.Rule, r *http1.Request) bool {
-	if rule.ResponseHeaders != nil || !fastModifier(rule.RequestHeaders, r) {
+func fastRule(rule *routing.Rule) bool {
+	if !plain(rule.RequestHeaders) || !plain(rule.ResponseHeaders) {
 		return false
 	}
 	for _, b := range rule.Backends {
-		if b.H2C || b.ResponseHeaders != nil || !fastModifier(b.RequestHeaders, r) {
+		if b.H2C || !plain(b.RequestHeaders) || !plain(b.ResponseHeaders) {
 			return false
 		}
 	}
 	return true
 }
 
-func fastModifier(m *routing.HeaderModifier, r *http1.Request) bool {
+func plain(m *routing.HeaderModifier) bool {
 	if m == nil {
 		return true
 	}
-	_, add, ok := m.Fields()
-	if !ok {
-		return false
-	}
-	for _, f := range add {
-		if r.Has(f.Name) {
-			return false
-		}
-	}
-	return true
+	_, _, ok := m.Fields()
+	return ok
 }
 
 // fastRequest is one request on the fast path past its routing: the
@@ -209,21 +200,20 @@ type fastRequest struct {
 	// traceparent and tracestate are the gateway's span's, to send when
 	// tracing; empty otherwise.
 	traceparent, tracestate string
-	added                   []routing.HeaderField
-	addedBuf                [8]routing.HeaderField
+	// edits is the header filters' work on the request's fields, then
+	// on the response's.
+	edits fieldEdits
 }
 
 var fastRequests = sync.Pool{New: func() any {
 	f := &fastRequest{}
-	f.tried, f.added = f.triedBuf[:0], f.addedBuf[:0]
+	f.tried = f.triedBuf[:0]
 	return f
 }}
 
 func (f *fastRequest) release() {
-	clear(f.triedBuf[:])
-	clear(f.addedBuf[:])
 	*f = fastRequest{}
-	f.tried, f.added = f.triedBuf[:0], f.addedBuf[:0]
+	f.tried = f.triedBuf[:0]
 	fastRequests.Put(f)
 }
 
@@ -278,40 +268,92 @@ func (f *fastRequest) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
 			h.Add("Tracestate", f.tracestate)
 		}
 	}
-	f.modify(r, f.rule.RequestHeaders)
-	f.modify(r, f.backend.RequestHeaders)
-	for _, a := range f.added {
-		h.Add(a.Name, a.Value)
-	}
+	f.edits.start()
+	f.edits.apply(r, f.rule.RequestHeaders)
+	f.edits.apply(r, f.backend.RequestHeaders)
+	f.edits.write(r, h)
 }
 
-// modify applies m as HeaderModifier.Apply does, to the client's fields
-// (dropping) and to those the filters added so far.
-func (f *fastRequest) modify(r *http1.Request, m *routing.HeaderModifier) {
+// RewriteResponse applies the response header filters as
+// modifyResponse does: the rule's, then the backend's.
+func (f *fastRequest) RewriteResponse(resp *http1.ResponseHeader, h *http1.HeaderWriter) {
+	if f.rule.ResponseHeaders == nil && f.backend.ResponseHeaders == nil {
+		return
+	}
+	f.edits.start()
+	f.edits.apply(resp, f.rule.ResponseHeaders)
+	f.edits.apply(resp, f.backend.ResponseHeaders)
+	f.edits.write(resp, h)
+}
+
+// headFields are a head's fields as header filters see them.
+type headFields interface {
+	http1.FieldValues
+	Kept(name string) bool
+	Drop(name string)
+}
+
+// fieldEdits applies header filters to a head as HeaderModifier.Apply
+// applies them to an http.Header, and writes the outcome: fields the
+// filters set or add replace or follow the received ones of their name,
+// in the order Apply would leave them.
+type fieldEdits struct {
+	lines []editLine
+	buf   [8]editLine
+}
+
+// editLine is a field to write: the filter's value, or, when received
+// is set, the values received under that name, which a later Add must
+// follow.
+type editLine struct {
+	routing.HeaderField
+	received bool
+}
+
+func (e *fieldEdits) start() { e.lines = e.buf[:0] }
+
+func (e *fieldEdits) apply(h headFields, m *routing.HeaderModifier) {
 	if m == nil {
 		return
 	}
 	set, add, _ := m.Fields()
 	for _, s := range set {
-		r.Drop(s.Name)
-		f.remove(s.Name)
-		f.added = append(f.added, s)
+		h.Drop(s.Name)
+		e.remove(s.Name)
+		e.lines = append(e.lines, editLine{HeaderField: s})
 	}
-	f.added = append(f.added, add...)
+	for _, a := range add {
+		if h.Kept(a.Name) {
+			// The received values come first, then the added one.
+			h.Drop(a.Name)
+			e.lines = append(e.lines, editLine{HeaderField: routing.HeaderField{Name: a.Name}, received: true})
+		}
+		e.lines = append(e.lines, editLine{HeaderField: a})
+	}
 	for _, name := range m.Remove {
-		r.Drop(name)
-		f.remove(name)
+		h.Drop(name)
+		e.remove(name)
 	}
 }
 
-func (f *fastRequest) remove(name string) {
-	kept := f.added[:0]
-	for _, a := range f.added {
-		if !strings.EqualFold(a.Name, name) {
-			kept = append(kept, a)
+func (e *fieldEdits) remove(name string) {
+	kept := e.lines[:0]
+	for _, l := range e.lines {
+		if !strings.EqualFold(l.Name, name) {
+			kept = append(kept, l)
 		}
 	}
-	f.added = kept
+	e.lines = kept
+}
+
+func (e *fieldEdits) write(h headFields, w *http1.HeaderWriter) {
+	for _, l := range e.lines {
+		if l.received {
+			w.AddEach(l.Name, h)
+		} else {
+			w.Add(l.Name, l.Value)
+		}
+	}
 }
 
 // fastHeader gives routing a fast-path request's fields.

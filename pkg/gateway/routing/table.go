@@ -211,7 +211,8 @@ type HeaderField struct{ Name, Value string }
 // gateway's HTTP/1.1 fast path). ok is false when that server must leave
 // the request to net/http, which applies the modifier as Apply does: the
 // modifier touches a field such a server frames or sets itself (Host,
-// Content-Length, the hop-by-hop fields, Forwarded, X-Forwarded-*), or
+// Content-Length, the hop-by-hop fields, Forwarded, X-Forwarded-*, the
+// trace context, Date), or
 // holds a name or value that could not be written as it is.
 func (m *HeaderModifier) Fields() (set, add []HeaderField, ok bool) {
 	if !m.prepared {
@@ -248,7 +249,7 @@ var proxyOwnedFields = []string{
 	"Host", "Content-Length", "Transfer-Encoding", "Connection", "Proxy-Connection",
 	"Keep-Alive", "Te", "Trailer", "Upgrade", "Expect", "Proxy-Authenticate", "Proxy-Authorization",
 	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
-	"Traceparent", "Tracestate",
+	"Traceparent", "Tracestate", "Date",
 }
 
 // writable reports whether a filter's name and value can be written on

@@ -245,3 +245,58 @@ func TestStatusIsTheFinalOne(t *testing.T) {
 		t.Errorf("Status = %d, %d; want 418 (after a 103) and 202", a, b)
 	}
 }
+
+// rewritingAttempts forwards to one upstream and changes the final
+// response's fields.
+type rewritingAttempts struct{ oneUpstream }
+
+func (rewritingAttempts) RewriteResponse(h *ResponseHeader, w *HeaderWriter) {
+	if h.Kept("X-Secret") {
+		h.Drop("X-Secret")
+		w.Add("X-Secret-Was", "dropped")
+	}
+	w.AddEach("X-Echo", h)
+}
+
+func TestResponseRewriterChangesTheFinalResponseOnly(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.Header().Set("X-Secret", "s")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Set("X-Echo", "e")
+		_, _ = io.WriteString(w, "ok")
+	})
+	p := startProxy(t, app, func(p *testProxy, x *Exchange) {
+		if err := x.ForwardAttempts(rewritingAttempts{oneUpstream{p.upstream}}, Limits{}); err != nil && !x.Started() {
+			x.Respond(http.StatusBadGateway, "text/plain", []byte(err.Error()))
+		}
+	})
+	c := dialRaw(t, p.addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	interim, err := c.br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(interim, "HTTP/1.1 103") {
+		t.Fatalf("first line %q (%v), want the 103", interim, err)
+	}
+	var hints []string
+	for {
+		line, err := c.br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+		hints = append(hints, strings.TrimSpace(line))
+	}
+	if !strings.Contains(strings.Join(hints, "\n"), "X-Secret: s") {
+		t.Errorf("the 103's fields %q lack X-Secret: interim responses pass as they are", hints)
+	}
+	resp, body := c.read("GET")
+	if body != "ok" || resp.Header.Get("X-Secret") != "" || resp.Header.Get("X-Secret-Was") != "dropped" {
+		t.Errorf("final response %v %q, want X-Secret dropped and X-Secret-Was added", resp.Header, body)
+	}
+	if v := resp.Header.Values("X-Echo"); len(v) != 2 {
+		t.Errorf("X-Echo = %q, want the upstream's value twice (kept, and written again)", v)
+	}
+}

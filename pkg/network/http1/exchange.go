@@ -92,11 +92,15 @@ type Exchange struct {
 	// hw is the rewrite's writer, here rather than on the stack: the
 	// rewrite is an interface method, which would move it to the heap.
 	hw HeaderWriter
+	// rewriteResponse is the Attempts of ForwardAttempts when it is a
+	// ResponseRewriter, nil otherwise.
+	rewriteResponse ResponseRewriter
 }
 
 func (x *Exchange) reset() {
 	x.declined, x.finished, x.started, x.closeConn = false, false, false, false
 	x.status = 0
+	x.rewriteResponse = nil
 	x.reqBody.br, x.reqBody.done = nil, false
 }
 
@@ -254,6 +258,7 @@ func (x *Exchange) ForwardAttempts(a Attempts, lim Limits) error {
 
 	end := lim.End
 	lim.ResponseStart = lim.startBy()
+	x.rewriteResponse, _ = a.(ResponseRewriter)
 	out := x.appendRequestHead(x.buffer(), a)
 	if _, err := x.c.br.Discard(r.headLen); err != nil {
 		return err // cannot happen: the head is buffered
@@ -585,6 +590,12 @@ func (x *Exchange) appendRequestHead(out []byte, a Attempts) []byte {
 // appendResponseHead writes the final response head for the client.
 func (x *Exchange) appendResponseHead(out []byte, resp *response) []byte {
 	out = appendStatusLine(out, resp.status, resp.reason)
+	if x.rewriteResponse != nil {
+		x.hw.buf = out
+		x.rewriteResponse.RewriteResponse((*ResponseHeader)(&resp.header), &x.hw)
+		out = x.hw.buf
+		x.hw.buf = nil
+	}
 	hasDate := false
 	for i := range resp.fields {
 		f := &resp.fields[i]

@@ -227,8 +227,16 @@ func (w *HeaderWriter) AddJoined(name string, r *Request, last string) {
 	w.buf = append(w.buf, '\r', '\n')
 }
 
+// FieldValues is a head's fields, for AddEach: a Request, or a
+// ResponseHeader.
+type FieldValues interface {
+	// Values calls fn with the value of each field called name, in
+	// order, whether it is forwarded or not.
+	Values(name string, fn func(value []byte))
+}
+
 // AddEach appends one name: value line for each field called name in r.
-func (w *HeaderWriter) AddEach(name string, r *Request) {
+func (w *HeaderWriter) AddEach(name string, r FieldValues) {
 	r.Values(name, func(v []byte) {
 		w.buf = append(w.buf, name...)
 		w.buf = append(w.buf, ": "...)
@@ -239,10 +247,46 @@ func (w *HeaderWriter) AddEach(name string, r *Request) {
 
 // Drop keeps every field called name from being forwarded: the rewrite
 // sets its own.
-func (r *Request) Drop(name string) {
-	for i := range r.fields {
-		if equalFold(r.fields[i].name, name) {
-			r.fields[i].hop = true
+func (r *Request) Drop(name string) { r.drop(name) }
+
+// Kept reports whether a field called name is to be forwarded: present,
+// and neither hop-by-hop nor dropped.
+func (r *Request) Kept(name string) bool { return r.kept(name) }
+
+func (h *header) drop(name string) {
+	for i := range h.fields {
+		if equalFold(h.fields[i].name, name) {
+			h.fields[i].hop = true
 		}
 	}
+}
+
+func (h *header) kept(name string) bool {
+	for i := range h.fields {
+		if !h.fields[i].hop && equalFold(h.fields[i].name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// ResponseHeader is the fields of the final response from upstream, for
+// a ResponseRewriter: it may drop some, and write others in their place.
+type ResponseHeader header
+
+// Values calls fn with the value of each field called name, in order.
+func (h *ResponseHeader) Values(name string, fn func(value []byte)) { (*header)(h).Values(name, fn) }
+
+// Drop keeps every field called name from reaching the client.
+func (h *ResponseHeader) Drop(name string) { (*header)(h).drop(name) }
+
+// Kept reports whether a field called name is to reach the client.
+func (h *ResponseHeader) Kept(name string) bool { return (*header)(h).kept(name) }
+
+// ResponseRewriter is an Attempts that also changes the final response's
+// fields (interim ones pass as they are, as net/http's reverse proxy
+// passes them): it drops fields of h and writes its own to w. It must not
+// touch the fields that frame the message or the connection.
+type ResponseRewriter interface {
+	RewriteResponse(h *ResponseHeader, w *HeaderWriter)
 }
