@@ -159,6 +159,11 @@ func (x *Exchange) respond(status int, contentType string, body []byte) {
 	x.finished, x.started = true, true
 	x.status = status
 	r := &x.Request
+	if x.reqBody.br == nil {
+		// Answered before Forward read past the head: it is still in the
+		// read buffer, where the next exchange would read it again.
+		_, _ = x.c.br.Discard(r.headLen)
+	}
 	bodyRead := x.reqBody.br != nil && x.reqBody.done
 	if r.closeAfter || (r.framing != noBody && !bodyRead) {
 		x.closeConn = true

@@ -154,6 +154,30 @@ func TestForwardsAndKeepsAlive(t *testing.T) {
 	}
 }
 
+// TestAnAnswerWithoutForwardingKeepsTheConnectionInStep: a handler that
+// answers itself (a gateway's 404) before Forward, for a request with no
+// body, answers it once; the connection stays open and the next request
+// gets its own answer.
+func TestAnAnswerWithoutForwardingKeepsTheConnectionInStep(t *testing.T) {
+	p := startProxy(t, http.NotFoundHandler(), func(_ *testProxy, x *Exchange) {
+		x.Respond(http.StatusNotFound, "text/plain", []byte("no route for "+string(x.Request.Target)+"\n"))
+	})
+	c := dialRaw(t, p.addr)
+	c.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := c.read("GET"); resp.StatusCode != 404 || body != "no route for /first\n" || resp.Close {
+		t.Fatalf("first answer = %d %q close=%v", resp.StatusCode, body, resp.Close)
+	}
+	c.send("GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := c.read("GET"); resp.StatusCode != 404 || body != "no route for /second\n" {
+		t.Fatalf("second answer = %d %q, want the second request's", resp.StatusCode, body)
+	}
+	// Nothing more comes than the two answers.
+	_ = c.nc.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if b, err := c.br.ReadByte(); err == nil {
+		t.Errorf("more bytes after the second answer, starting with %q", b)
+	}
+}
+
 func TestIdleTimeoutClosesAnIdleConnection(t *testing.T) {
 	app := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	a := httptest.NewServer(app)

@@ -291,7 +291,7 @@ func (s *Sidecar) forwardFast(w http.ResponseWriter, _ *http.Request) {
 	err := s.proxy.ForwardFast(f.ctx, x, lim)
 	switch {
 	case err == nil || x.Started():
-		f.status = exchangeStatus(x)
+		f.status = x.Status()
 		if err != nil {
 			s.log.Debug("a response from the app broke off", "error", err)
 		}

@@ -213,15 +213,6 @@ func (c requestCarrier) Get(key string) string { return string(c.r.Get(key)) }
 func (requestCarrier) Set(string, string)      {}
 func (requestCarrier) Keys() []string          { return nil }
 
-// exchangeStatus is the status of the response a fast-path exchange
-// relayed from the app, when package http1 reports it; 0 until then.
-func exchangeStatus(x *http1.Exchange) int {
-	if reporter, ok := any(x).(interface{ Status() int }); ok {
-		return reporter.Status()
-	}
-	return 0
-}
-
 // statusWriter notes the final status of a response. Unwrap lets
 // http.ResponseController reach the connection's Flush and Hijack, which
 // the proxy uses for streams and upgrades.

@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/telemetry/providers"
 )
@@ -79,16 +78,6 @@ func (a *tracedApp) config(t *testing.T) queue.Config {
 	cfg := testConfig(n)
 	cfg.Namespace, cfg.Service, cfg.Configuration, cfg.Revision, cfg.Pod = "shop", "cart", "cart", "cart-00001", "cart-00001-deployment-abc"
 	return cfg
-}
-
-// fastPathReportsStatus says whether package http1 reports the status
-// of the responses it relays; until it does, the fast path records them
-// without one.
-func fastPathReportsStatus() int {
-	if _, ok := any((*http1.Exchange)(nil)).(interface{ Status() int }); ok {
-		return 1
-	}
-	return 0
 }
 
 // observed is a sidecar with the SDK's in-memory metric reader and span
@@ -203,9 +192,7 @@ func TestRequestDurationByStatus(t *testing.T) {
 	if code := send(t, slow, o.serving+"/?status=404", nil); code != http.StatusNotFound {
 		t.Fatalf("GET /?status=404 over h2c = %d, want 404", code)
 	}
-	// The fast path; its relayed responses' status comes with package
-	// http1's report of it (exchangeStatus).
-	fastStatus := fastPathReportsStatus()
+	// The fast path, whose relayed responses carry their status too.
 	if code := send(t, http.DefaultClient, o.serving+"/", nil); code != http.StatusOK {
 		t.Fatalf("GET / = %d, want 200", code)
 	}
@@ -214,13 +201,8 @@ func TestRequestDurationByStatus(t *testing.T) {
 
 	ns, rev := attrNamespace.String("shop"), attrRevision.String("cart-00001")
 	want := map[string]uint64{
-		attrs(ns, rev, attrStatus.Int(http.StatusOK)):       1,
+		attrs(ns, rev, attrStatus.Int(http.StatusOK)):       2,
 		attrs(ns, rev, attrStatus.Int(http.StatusNotFound)): 1,
-	}
-	if fastStatus == 0 {
-		want[attrs(ns, rev)]++
-	} else {
-		want[attrs(ns, rev, attrStatus.Int(http.StatusOK))]++
 	}
 	o.expectDurations(t, want)
 }
@@ -283,9 +265,7 @@ func TestTheSidecarsSpansOnBothPaths(t *testing.T) {
 			want := map[attribute.Key]string{
 				"k8s.namespace.name": "shop", "flywheel.service": "cart", "flywheel.configuration": "cart",
 				"flywheel.revision": "cart-00001", "k8s.pod.name": "cart-00001-deployment-abc", "http.request.method": "GET",
-			}
-			if fastPathReportsStatus() != 0 || path.name == "net/http" {
-				want["http.response.status_code"] = "503"
+				"http.response.status_code": "503",
 			}
 			if diff := cmp.Diff(want, spanAttrs(server)); diff != "" {
 				t.Errorf("%s attributes (-want, +got):\n%s", spanServer, diff)
