@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -17,6 +16,7 @@ import (
 	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/queue/stats"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // ServeHTTP1 is ServeHTTP on the HTTP/1.1 fast path (package http1), for
@@ -81,13 +81,13 @@ func (h *handler) ServeHTTP1(x *http1.Exchange) {
 	ctx := context.Background()
 	if h.tracer.On() {
 		var span trace.Span
-		ctx, span = h.tracer.StartServer(traceCarrier(r), "activator", trace.WithTimestamp(arrival),
+		ctx, span = h.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: r}, "activator", trace.WithTimestamp(arrival),
 			trace.WithAttributes(attrNamespace.String(key.Namespace), attrRevision.String(key.Name)))
 		defer span.End()
 		_, waitSpan := h.tracer.Start(ctx, "activator.wait")
 		waitSpan.SetAttributes(attrOutcome.String("pod"), attrCold.Bool(false))
 		waitSpan.End()
-		f.traceparent, f.tracestate = traceHeaders(ctx)
+		f.traceparent, f.tracestate = providers.TraceHeaders(ctx)
 	}
 	h.metrics.recordWait(ctx, at, arrival, false, nil)
 
@@ -208,27 +208,4 @@ func (h *handler) respondTimedOut(x *http1.Exchange, at *attempt) {
 // and text.
 func respondError(x *http1.Exchange, code int, msg string) {
 	x.Respond(code, "text/plain; charset=utf-8", []byte(msg+"\n"))
-}
-
-var traceContext = propagation.TraceContext{}
-
-// traceCarrier is a request holding only the trace context fields of r,
-// for the Tracer to continue the caller's trace from.
-func traceCarrier(r *http1.Request) *http.Request {
-	h := http.Header{}
-	for _, name := range []string{"Traceparent", "Tracestate"} {
-		r.Values(name, func(v []byte) { h[name] = append(h[name], string(v)) })
-	}
-	return &http.Request{Header: h}
-}
-
-// traceHeaders returns the trace context fields naming the span of ctx
-// as the parent, as the Tracer's Forward writes them.
-func traceHeaders(ctx context.Context) (traceparent, tracestate string) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return "", ""
-	}
-	h := http.Header{}
-	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
-	return h.Get("Traceparent"), h.Get("Tracestate")
 }

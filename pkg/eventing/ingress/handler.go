@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"flywheel.dev/pkg/eventing"
+	"flywheel.dev/pkg/network/httpstatus"
 	"flywheel.dev/pkg/telemetry"
 )
 
@@ -187,12 +188,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with the request's.
 func (h *handler) ingest(w http.ResponseWriter, r *http.Request, broker types.NamespacedName) {
 	arrival := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpstatus.Writer{ResponseWriter: w}
 	var span trace.Span
 	defer func() {
-		h.metrics.count(broker, sw.status)
+		h.metrics.count(broker, sw.Status)
 		if span != nil {
-			endSpan(span, sw.status)
+			endSpan(span, sw.Status)
 		}
 	}()
 	w = sw

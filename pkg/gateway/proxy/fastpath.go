@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/gateway/routing"
 	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/network/http1"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // sweepFor forgets, once per table, the endpoint pools of addresses t
@@ -62,7 +62,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	var spanCtx context.Context
 	tracing := p.tracer.On()
 	if tracing {
-		spanCtx, span = p.tracer.StartServer(traceCarrier(r), "gateway", trace.WithAttributes(attrMethod.String(knownMethod(req.Method))))
+		spanCtx, span = p.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: r}, "gateway", trace.WithAttributes(attrMethod.String(knownMethod(req.Method))))
 	}
 	defer func() {
 		status := x.Status()
@@ -109,7 +109,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	defer f.release()
 	f.p, f.rule, f.backend = p, rule, backend
 	if tracing {
-		f.traceparent, f.tracestate = traceHeaders(spanCtx)
+		f.traceparent, f.tracestate = providers.TraceHeaders(spanCtx)
 	}
 	// timeouts.request from the arrival to the response's start, the
 	// request's body included; timeouts.backendRequest over the whole
@@ -405,29 +405,6 @@ func methodString(m []byte) string {
 		return http.MethodOptions
 	}
 	return string(m)
-}
-
-var traceContext = propagation.TraceContext{}
-
-// traceCarrier is a request holding only the trace context fields of r,
-// for the Tracer to continue the caller's trace from.
-func traceCarrier(r *http1.Request) *http.Request {
-	h := http.Header{}
-	for _, name := range []string{"Traceparent", "Tracestate"} {
-		r.Values(name, func(v []byte) { h[name] = append(h[name], string(v)) })
-	}
-	return &http.Request{Header: h}
-}
-
-// traceHeaders returns the trace context fields naming the span of ctx
-// as the parent, as the Tracer's Forward writes them.
-func traceHeaders(ctx context.Context) (traceparent, tracestate string) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return "", ""
-	}
-	h := http.Header{}
-	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
-	return h.Get("Traceparent"), h.Get("Tracestate")
 }
 
 // respondError is writeError on the fast path: the same status, fields

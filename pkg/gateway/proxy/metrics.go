@@ -66,37 +66,3 @@ func knownMethod(m string) string {
 	}
 	return "_OTHER"
 }
-
-// statusWriter notes the final status of a response. Unwrap lets
-// http.ResponseController reach the connection's Flush and Hijack, which
-// the reverse proxy uses for streams and upgrades.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	// 1xx responses (100 Continue, 103 Early Hints) precede the final one.
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// finalStatus is the status the client got: 200 when the handler wrote
-// nothing, as net/http answers then.
-func (w *statusWriter) finalStatus() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
-}

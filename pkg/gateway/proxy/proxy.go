@@ -19,6 +19,7 @@ import (
 	"flywheel.dev/pkg/gateway/routing"
 	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/network/http1"
+	"flywheel.dev/pkg/network/httpstatus"
 	"flywheel.dev/pkg/telemetry"
 )
 
@@ -94,11 +95,11 @@ func New(opts Options) *Proxy {
 // endpoint of that backend.
 func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	w := &statusWriter{ResponseWriter: rw}
+	w := &httpstatus.Writer{ResponseWriter: rw}
 	var route, backendName string
 	ctx, span := p.tracer.StartServer(r, "gateway", trace.WithAttributes(attrMethod.String(knownMethod(r.Method))))
 	defer func() {
-		status := w.finalStatus()
+		status := w.Final()
 		p.metrics.record(r.Context(), start, r.Method, status, route, backendName)
 		span.SetAttributes(attrStatus.Int(status))
 		if status >= http.StatusInternalServerError {

@@ -177,3 +177,18 @@ func validTrailerAnnouncement(h *header) bool {
 	})
 	return ok
 }
+
+// TraceCarrier reads a request head's fields for a trace context
+// propagator (it satisfies OpenTelemetry's propagation.TextMapCarrier
+// without this package importing it). A head is read, never written here:
+// Set and Keys do nothing.
+type TraceCarrier struct{ Request *Request }
+
+// Get returns the value of the first field called key.
+func (c TraceCarrier) Get(key string) string { return string(c.Request.Get(key)) }
+
+// Set does nothing: the fast path writes fields with HeaderWriter.
+func (TraceCarrier) Set(string, string) {}
+
+// Keys returns nothing: propagators ask for the fields they know.
+func (TraceCarrier) Keys() []string { return nil }

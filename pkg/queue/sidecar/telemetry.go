@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/network/http1"
+	"flywheel.dev/pkg/network/httpstatus"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/telemetry/providers"
 )
@@ -129,7 +130,7 @@ func endServerSpan(span trace.Span, status int) {
 func (s *Sidecar) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpstatus.Writer{ResponseWriter: w}
 		var span trace.Span
 		if s.tracer.On() {
 			var ctx context.Context
@@ -140,7 +141,7 @@ func (s *Sidecar) observe(next http.Handler) http.Handler {
 		// Deferred, so that a response the app broke off (the proxy
 		// aborts with a panic) is counted too.
 		defer func() {
-			status := sw.finalStatus(r)
+			status := finalStatus(sw, r)
 			s.metrics.record(start, status)
 			if span != nil {
 				endServerSpan(span, status)
@@ -199,52 +200,20 @@ func (s *Sidecar) traceApp(proxy http.Handler) http.Handler {
 // while tracing is on; the context it returns is the app span's, for
 // ForwardFast to hand the app.
 func (s *Sidecar) startFastSpan(x *http1.Exchange, start time.Time) (ctx context.Context, server, app trace.Span) {
-	ctx, server = s.tracer.StartServerFrom(context.Background(), requestCarrier{&x.Request}, spanServer,
+	ctx, server = s.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: &x.Request}, spanServer,
 		trace.WithTimestamp(start), trace.WithAttributes(s.spanAttrs...),
 		trace.WithAttributes(attrMethod.String(string(x.Request.Method))))
 	ctx, app = s.tracer.Start(ctx, spanApp, trace.WithSpanKind(trace.SpanKindClient))
 	return ctx, server, app
 }
 
-// requestCarrier reads a fast-path request head's trace context fields.
-type requestCarrier struct{ r *http1.Request }
-
-func (c requestCarrier) Get(key string) string { return string(c.r.Get(key)) }
-func (requestCarrier) Set(string, string)      {}
-func (requestCarrier) Keys() []string          { return nil }
-
-// statusWriter notes the final status of a response. Unwrap lets
-// http.ResponseController reach the connection's Flush and Hijack, which
-// the proxy uses for streams and upgrades.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	// 1xx responses (100 Continue, 103 Early Hints) precede the final one.
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // finalStatus is the status the client got: 200 when the handler wrote
 // nothing, as net/http answers then, unless the request ended first (the
 // client left): then no answer went out, 0.
-func (w *statusWriter) finalStatus(r *http.Request) int {
+func finalStatus(w *httpstatus.Writer, r *http.Request) int {
 	switch {
-	case w.status != 0:
-		return w.status
+	case w.Status != 0:
+		return w.Status
 	case r.Context().Err() != nil:
 		return 0
 	}

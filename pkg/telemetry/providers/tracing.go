@@ -47,7 +47,8 @@ func (t *Tracer) StartServer(r *http.Request, name string, opts ...trace.SpanSta
 
 // StartServerFrom is StartServer for a request whose trace context
 // fields carrier reads, for servers whose requests are no http.Request
-// (the queue-proxy's fast path); ctx is the request's context.
+// (the fast path's, with http1.TraceCarrier); ctx is the request's
+// context.
 func (t *Tracer) StartServerFrom(ctx context.Context, carrier propagation.TextMapCarrier, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	if !t.On() {
 		return ctx, noop.Span{}
@@ -74,4 +75,16 @@ func (t *Tracer) Forward(ctx context.Context, r *http.Request) *http.Request {
 		traceContext.Inject(ctx, propagation.HeaderCarrier(out.Header))
 	}
 	return out
+}
+
+// TraceHeaders returns the W3C trace context fields that name the span
+// of ctx as the parent of what comes next, for forwarders that write
+// their own heads (the fast path); empty when ctx holds no span.
+func TraceHeaders(ctx context.Context) (traceparent, tracestate string) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return "", ""
+	}
+	h := http.Header{}
+	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
+	return h.Get("Traceparent"), h.Get("Tracestate")
 }
