@@ -92,16 +92,8 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	if tracing {
 		span.SetAttributes(attrRoute.String(route), attrBackend.String(backendName), attrNamespace.String(rule.Route.Namespace))
 	}
-	switch {
-	case backend == nil:
-		respondError(x, http.StatusInternalServerError, fmt.Sprintf(
-			"rule %d of HTTPRoute %s has no backendRef with a weight above zero", rule.Index, rule.Route))
-		return
-	case backend.Invalid != "":
-		respondError(x, http.StatusInternalServerError, fmt.Sprintf("HTTPRoute %s: %s", rule.Route, backend.Invalid))
-		return
-	case len(backend.Endpoints) == 0:
-		respondError(x, http.StatusServiceUnavailable, fmt.Sprintf("Service %s has no ready endpoints", backend.Name))
+	if code, msg := unservable(rule, backend); code != 0 {
+		respondError(x, code, msg)
 		return
 	}
 

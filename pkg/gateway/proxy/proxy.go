@@ -124,16 +124,8 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		backendName = backend.Name
 	}
 	span.SetAttributes(attrRoute.String(route), attrBackend.String(backendName), attrNamespace.String(rule.Route.Namespace))
-	switch {
-	case backend == nil:
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf(
-			"rule %d of HTTPRoute %s has no backendRef with a weight above zero", rule.Index, rule.Route))
-		return
-	case backend.Invalid != "":
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("HTTPRoute %s: %s", rule.Route, backend.Invalid))
-		return
-	case len(backend.Endpoints) == 0:
-		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("Service %s has no ready endpoints", backend.Name))
+	if code, msg := unservable(rule, backend); code != 0 {
+		writeError(w, code, msg)
 		return
 	}
 
@@ -162,6 +154,21 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // CloseIdleConnections closes the fast path's idle connections to
 // endpoints.
 func (p *Proxy) CloseIdleConnections() { p.fast.CloseIdleConnections() }
+
+// unservable says why a request for rule cannot go to backend, the one
+// picked of it, as a status and a message; 0 when it can.
+func unservable(rule *routing.Rule, backend *routing.Backend) (int, string) {
+	switch {
+	case backend == nil:
+		return http.StatusInternalServerError, fmt.Sprintf(
+			"rule %d of HTTPRoute %s has no backendRef with a weight above zero", rule.Index, rule.Route)
+	case backend.Invalid != "":
+		return http.StatusInternalServerError, fmt.Sprintf("HTTPRoute %s: %s", rule.Route, backend.Invalid)
+	case len(backend.Endpoints) == 0:
+		return http.StatusServiceUnavailable, fmt.Sprintf("Service %s has no ready endpoints", backend.Name)
+	}
+	return 0, ""
+}
 
 // rewrite makes the outbound request: the inbound Host kept (backends see
 // the hostname the client asked for), X-Forwarded-For/Host/Proto set from
