@@ -109,6 +109,12 @@ func parseResponse(raw []byte, headRequest bool, resp *response) bool {
 	if resp.http10 {
 		resp.closeAfter = true
 	}
+	// Transfer-Encoding in an HTTP/1.0 message is faulty framing (RFC
+	// 9112 §6.1): net/http ignores it and reads to the close, a chunked
+	// reading would end elsewhere. Refused, never relayed either way.
+	if resp.http10 && hasField(&resp.header, "Transfer-Encoding") {
+		return false
+	}
 	f, n, bad := framingFields(&resp.header)
 	if bad != 0 {
 		return false
