@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -135,43 +133,33 @@ func propagateTrace(in, out *http.Request) {
 	traceContext.Inject(ctx, propagation.HeaderCarrier(out.Header))
 }
 
-// fastTraces maps the fast-path requests forwarded under a span of the
-// sidecar's to the trace context the app gets instead of the caller's.
-// The upstream's rewrite is one function for every request, and this is
-// how it learns of one request's span; a map, not a field of the
-// request, because package http1 carries nothing of the caller's.
-// Without tracing it stays empty, and the rewrite reads one counter.
-type fastTraces struct {
-	n atomic.Int32
-	m sync.Map // *http1.Request → traceHeaders
+// tracedForward forwards one fast-path request under a span of the
+// sidecar's: to the app, once, with that span as the parent in the
+// request's trace context, in place of the caller's. The Attempts of
+// ForwardAttempts are per request, so the rewrite knows the span
+// without any state kept beside the request.
+type tracedForward struct {
+	app           *http1.Upstream
+	parent, state string
 }
 
-// traceHeaders are the trace context fields a request is forwarded with.
-type traceHeaders struct{ parent, state string }
-
-func (t *fastTraces) add(ctx context.Context, r *http1.Request) {
-	c := propagation.MapCarrier{}
-	traceContext.Inject(ctx, c)
-	t.m.Store(r, traceHeaders{parent: c[traceParentKey], state: c[traceStateKey]})
-	t.n.Add(1)
-}
-
-func (t *fastTraces) remove(r *http1.Request) {
-	t.n.Add(-1)
-	t.m.Delete(r)
-}
-
-// lookup returns the trace context r is forwarded with, if it has one
-// of the sidecar's.
-func (t *fastTraces) lookup(r *http1.Request) (traceHeaders, bool) {
-	if t.n.Load() == 0 {
-		return traceHeaders{}, false
+func (t *tracedForward) Next(failed error) *http1.Upstream {
+	if failed != nil {
+		return nil
 	}
-	v, ok := t.m.Load(r)
-	if !ok {
-		return traceHeaders{}, false
+	return t.app
+}
+
+// Rewrite sets what setForwarded and the tracing stage set on the
+// net/http path.
+func (t *tracedForward) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
+	rewriteForwardedHTTP1(r, h)
+	r.Drop("Traceparent")
+	r.Drop("Tracestate")
+	h.Add("Traceparent", t.parent)
+	if t.state != "" {
+		h.Add("Tracestate", t.state)
 	}
-	return v.(traceHeaders), true
 }
 
 // The propagator's keys, lower case as it writes them in a MapCarrier.
@@ -181,20 +169,10 @@ const (
 )
 
 // rewriteHTTP1 sets on a fast-path request the fields that setForwarded
-// and propagateTrace (or, under a span of the sidecar's, the tracing
-// stage) set on the net/http path, to the byte: the app cannot tell
-// which path a request took (TestFastPathForwardsAsNetHTTP).
-func (p *Proxy) rewriteHTTP1(r *http1.Request, h *http1.HeaderWriter) {
+// and propagateTrace set on the net/http path, to the byte: the app
+// cannot tell which path a request took (TestFastPathForwardsAsNetHTTP).
+func rewriteHTTP1(r *http1.Request, h *http1.HeaderWriter) {
 	rewriteForwardedHTTP1(r, h)
-	if th, ok := p.traced.lookup(r); ok {
-		r.Drop("Traceparent")
-		r.Drop("Tracestate")
-		h.Add("Traceparent", th.parent)
-		if th.state != "" {
-			h.Add("Tracestate", th.state)
-		}
-		return
-	}
 	passTraceHTTP1(r, h)
 }
 

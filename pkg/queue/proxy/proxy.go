@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/network/forward"
@@ -41,10 +42,7 @@ type Proxy struct {
 	// fast is the HTTP/1.1 fast path's pool to the app; nil for an h2c
 	// app, which the fast path does not serve.
 	fast *http1.Upstream
-	// traced holds the trace context the app gets for the fast-path
-	// requests that ForwardFast forwards under a span of the sidecar's.
-	traced fastTraces
-	log    *slog.Logger
+	log  *slog.Logger
 }
 
 // New returns a Proxy to the app at target, a host:port on loopback.
@@ -67,7 +65,7 @@ func New(target string, opts Options) *Proxy {
 	if !opts.H2C {
 		p.fast = http1.NewUpstream(target, http1.UpstreamOptions{
 			MaxIdle: opts.MaxIdleConns,
-			Rewrite: p.rewriteHTTP1,
+			Rewrite: rewriteHTTP1,
 		})
 	}
 	p.rp = httputil.ReverseProxy{
@@ -118,9 +116,9 @@ func (p *Proxy) ForwardFast(ctx context.Context, x *http1.Exchange, lim http1.Li
 	if !sc.IsValid() {
 		return x.Forward(p.fast, lim)
 	}
-	p.traced.add(ctx, &x.Request)
-	defer p.traced.remove(&x.Request)
-	return x.Forward(p.fast, lim)
+	c := propagation.MapCarrier{}
+	traceContext.Inject(ctx, c)
+	return x.ForwardAttempts(&tracedForward{app: p.fast, parent: c[traceParentKey], state: c[traceStateKey]}, lim)
 }
 
 // Fail answers a fast-path request the app could not take, as ServeHTTP
