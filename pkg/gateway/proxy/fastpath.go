@@ -50,7 +50,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	p.sweepFor(table)
 	start := time.Now()
 	path, rawQuery := splitTarget(r.Target)
-	req := routing.Request{Host: string(r.Host), Method: methodString(r.Method), Path: path, RawQuery: rawQuery, Header: fastHeader{r}}
+	req := routing.Request{Host: string(r.Host), Method: r.MethodString(), Path: path, RawQuery: rawQuery, Header: fastHeader{r}}
 	rule := table.LookupRequest(&req)
 	if rule != nil && !fastRule(rule) {
 		x.Decline()
@@ -376,27 +376,6 @@ func splitTarget(target []byte) (path, rawQuery string) {
 		}
 	}
 	return path, rawQuery
-}
-
-// methodString returns the common methods without an allocation.
-func methodString(m []byte) string {
-	switch string(m) {
-	case http.MethodGet:
-		return http.MethodGet
-	case http.MethodPost:
-		return http.MethodPost
-	case http.MethodHead:
-		return http.MethodHead
-	case http.MethodPut:
-		return http.MethodPut
-	case http.MethodDelete:
-		return http.MethodDelete
-	case http.MethodPatch:
-		return http.MethodPatch
-	case http.MethodOptions:
-		return http.MethodOptions
-	}
-	return string(m)
 }
 
 // respondError is writeError on the fast path: the same status, fields

@@ -1,6 +1,9 @@
 package http1
 
-import "bytes"
+import (
+	"bytes"
+	"net/http"
+)
 
 // Request is a request head the fast path read. Its byte slices point
 // into the connection's read buffer: they are valid until the exchange
@@ -192,3 +195,26 @@ func (TraceCarrier) Set(string, string) {}
 
 // Keys returns nothing: propagators ask for the fields they know.
 func (TraceCarrier) Keys() []string { return nil }
+
+// MethodString returns the method as a string, without an allocation
+// for the common ones: a proxy's per-request figures and routing want a
+// string, and most requests use one of these.
+func (r *Request) MethodString() string {
+	switch string(r.Method) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodPatch:
+		return http.MethodPatch
+	case http.MethodOptions:
+		return http.MethodOptions
+	}
+	return string(r.Method)
+}

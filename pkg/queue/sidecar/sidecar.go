@@ -241,7 +241,7 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 		f.ctx, server, app = s.startFastSpan(x, start)
 	}
 	req := f.req
-	req.Method, req.Host, req.RemoteAddr = string(r.Method), string(r.Host), r.RemoteAddr
+	req.Method, req.Host, req.RemoteAddr = r.MethodString(), string(r.Host), r.RemoteAddr
 	if v := r.Get(queue.ViaActivatorHeader); v != nil {
 		req.Header[queue.ViaActivatorHeader] = append(req.Header[queue.ViaActivatorHeader][:0], string(v))
 	} else {

@@ -202,7 +202,7 @@ func (s *Sidecar) traceApp(proxy http.Handler) http.Handler {
 func (s *Sidecar) startFastSpan(x *http1.Exchange, start time.Time) (ctx context.Context, server, app trace.Span) {
 	ctx, server = s.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: &x.Request}, spanServer,
 		trace.WithTimestamp(start), trace.WithAttributes(s.spanAttrs...),
-		trace.WithAttributes(attrMethod.String(string(x.Request.Method))))
+		trace.WithAttributes(attrMethod.String(x.Request.MethodString())))
 	ctx, app = s.tracer.Start(ctx, spanApp, trace.WithSpanKind(trace.SpanKindClient))
 	return ctx, server, app
 }
