@@ -226,10 +226,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 		})
 	}
-	shutdownFast := func() {
+	shutdownFast := func(ctx context.Context) {
 		close(stopFast)
-		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
-		defer cancel()
 		for _, gw := range served {
 			s := g.servers[gw]
 			if err := s.fast.Shutdown(ctx); err != nil {
@@ -248,8 +246,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 		DrainWindow:     g.cfg.DrainWindow,
 		ShutdownTimeout: g.cfg.ShutdownTimeout,
 		Failed:          failed,
-		Drained: func() {
-			shutdownFast()
+		Drained: func(ctx context.Context) {
+			shutdownFast(ctx)
 			// It stops without error once told to; waiting lets a status
 			// write in progress finish before the process goes.
 			stopSync()

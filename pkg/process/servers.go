@@ -45,9 +45,12 @@ type Servers struct {
 	// nil error drains as a signal does.
 	Failed <-chan error
 	// Drained, when not nil, runs after the drain window and before the
-	// servers shut down: the component stops what its requests do not
-	// need.
-	Drained func()
+	// servers shut down, with the context of the shutdown timeout: the
+	// component stops what its requests do not need, and first what
+	// must stop before the servers (a fast path that hands them the
+	// connections it declines) under the same deadline, so that the
+	// whole shutdown takes one timeout at most, not one each.
+	Drained func(ctx context.Context)
 	// Clock times the drain window; nil means the real one.
 	Clock clock.Clock
 	// Log receives the sequence's steps; nil discards them.
@@ -98,11 +101,11 @@ func (s Servers) Run(ctx context.Context) error {
 		log.Info("draining: not ready, still serving", "window", s.DrainWindow.String())
 		<-clk.After(s.DrainWindow)
 	}
-	if s.Drained != nil {
-		s.Drained()
-	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
 	defer cancel()
+	if s.Drained != nil {
+		s.Drained(shutdownCtx)
+	}
 	for _, srv := range s.Serve {
 		if serr := srv.HTTP.Shutdown(shutdownCtx); serr != nil {
 			log.Warn("requests still in flight at the end of the shutdown timeout", append(srv.LogAttrs[:len(srv.LogAttrs):len(srv.LogAttrs)], "error", serr)...)

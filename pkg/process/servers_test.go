@@ -24,10 +24,13 @@ type component struct {
 	serve   string
 	clock   *clocktesting.FakeClock
 	drained atomic.Bool
-	hold    chan struct{}
-	holding atomic.Int32
-	done    chan error
-	stop    context.CancelFunc
+	// drainedHolds makes Drained wait out the shutdown timeout, as a
+	// fast path with a request in flight would; set before stop.
+	drainedHolds bool
+	hold         chan struct{}
+	holding      atomic.Int32
+	done         chan error
+	stop         context.CancelFunc
 }
 
 func startComponent(t *testing.T, drainWindow, shutdownTimeout time.Duration, failed <-chan error) *component {
@@ -63,8 +66,13 @@ func startComponent(t *testing.T, drainWindow, shutdownTimeout time.Duration, fa
 			DrainWindow:     drainWindow,
 			ShutdownTimeout: shutdownTimeout,
 			Failed:          failed,
-			Drained:         func() { c.drained.Store(true) },
-			Clock:           c.clock,
+			Drained: func(ctx context.Context) {
+				c.drained.Store(true)
+				if c.drainedHolds {
+					<-ctx.Done()
+				}
+			},
+			Clock: c.clock,
 		}.Run(ctx)
 	}()
 	t.Cleanup(func() {
@@ -189,6 +197,31 @@ func TestShutdownTimeoutCutsRequestsInFlight(t *testing.T) {
 	}
 	if code := <-inFlight; code != 0 {
 		t.Errorf("the request in flight past the shutdown timeout = %d, want its connection closed", code)
+	}
+}
+
+// TestOneShutdownTimeoutForDrainedAndServers: what Drained stops and
+// the servers share the one shutdown deadline; Drained using all of it
+// leaves the servers none, rather than a timeout of their own after it.
+func TestOneShutdownTimeoutForDrainedAndServers(t *testing.T) {
+	const timeout = 2 * time.Second
+	c := startComponent(t, -1, timeout, nil)
+	c.drainedHolds = true
+	c.health.MarkLoaded()
+	waitFor(t, "/readyz to pass once loaded", func() bool { code, _ := c.readyz(); return code == http.StatusOK })
+	cut := make(chan time.Time, 1)
+	go func() { _, _ = get(c.serve + "/slow"); cut <- time.Now() }()
+	waitFor(t, "the request in flight", func() bool { return c.holding.Load() == 1 })
+	stopped := time.Now()
+	c.stop()
+	if err := <-c.done; err != nil {
+		t.Errorf("Run() = %v, want nil", err)
+	}
+	// Drained holds for the whole timeout; the request in flight is cut
+	// as it returns, half a timeout being slack for a slow machine, not
+	// after a second timeout.
+	if took := (<-cut).Sub(stopped); took > timeout+timeout/2 {
+		t.Errorf("the request in flight was cut %v after the stop, want about the one shutdown timeout (%v)", took, timeout)
 	}
 }
 

@@ -314,7 +314,7 @@ func (a *Activator) Run(ctx context.Context) error {
 
 	served := process.Server{HTTP: a.server, Listener: a.listener}
 	failed := make(chan error, 1)
-	drained := func() {}
+	drained := func(context.Context) {}
 	if a.fast != nil {
 		served.Listener = declinedListener{a.fast.Declined(), a.listener}
 		drained = a.serveFast(failed)
@@ -344,7 +344,7 @@ func (a *Activator) Run(ctx context.Context) error {
 // loaded), reporting on failed an error that stops it. It returns what
 // stops it at the drain, before net/http stops: the connections it
 // declines while it drains still find net/http serving.
-func (a *Activator) serveFast(failed chan<- error) (shutdown func()) {
+func (a *Activator) serveFast(failed chan<- error) (shutdown func(ctx context.Context)) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -358,10 +358,8 @@ func (a *Activator) serveFast(failed chan<- error) (shutdown func()) {
 			failed <- fmt.Errorf("serving %s: %w", a.listener.Addr(), err)
 		}
 	}()
-	return func() {
+	return func(ctx context.Context) {
 		close(stop)
-		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-		defer cancel()
 		if err := a.fast.Shutdown(ctx); err != nil {
 			a.log.Warn("requests still in flight on the fast path at the end of the shutdown timeout", "error", err)
 		}
