@@ -36,7 +36,7 @@ import (
 // that trace, each under the right parent:
 //   - a request to a Revision at zero: the gateway's span, the
 //     activator's under it, with the Revision as attribute, the cold
-//     start's under the activator's, then the sidecar's and the app's;
+//     start's under the activator's, and the sidecar's beside it;
 //   - an event through a Broker: the ingress's span, the dispatcher's
 //     delivery attempt under it, and the subscriber's sidecar below that.
 func TestTracesFollowRequestsAndEvents(t *testing.T) {
@@ -76,12 +76,11 @@ func TestTracesFollowRequestsAndEvents(t *testing.T) {
 		waitPublicEndpoints(t, ns, rev, "the activator", isActivator(t))
 		traceID, caller := randomHex(t, 16), randomHex(t, 8)
 		mustGet(t, host, http.Header{"Traceparent": {"00-" + traceID + "-" + caller + "-01"}})
-		tr := receiver.waitFor(t, traceID, "gateway", "activator", "cold-start", "queue-proxy", "app")
+		tr := receiver.waitFor(t, traceID, "gateway", "activator", "cold-start", "queue-proxy")
 		tr.wantParent(t, "gateway", caller)
 		tr.wantParent(t, "activator", tr.id("gateway"))
 		tr.wantParent(t, "cold-start", tr.id("activator"))
 		tr.wantParent(t, "queue-proxy", tr.id("activator"))
-		tr.wantParent(t, "app", tr.id("queue-proxy"))
 		if got := attribute(tr.byName["activator"], "flywheel.revision"); got != rev {
 			t.Errorf("the activator's span names Revision %q, want %q", got, rev)
 		}

@@ -62,7 +62,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	var spanCtx context.Context
 	tracing := p.tracer.On()
 	if tracing {
-		spanCtx, span = p.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: r}, "gateway", trace.WithAttributes(attrMethod.String(knownMethod(req.Method))))
+		spanCtx, span = p.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: r}, "gateway", providers.MethodAttribute(req.Method))
 	}
 	defer func() {
 		status := x.Status()

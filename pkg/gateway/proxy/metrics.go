@@ -2,12 +2,13 @@ package proxy
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // The gateway's instruments: OpenTelemetry's HTTP server duration, with
@@ -49,20 +50,9 @@ func newInstruments(mp metric.MeterProvider) instruments {
 // record counts one request that took since start.
 func (in instruments) record(ctx context.Context, start time.Time, method string, status int, route, backend string) {
 	in.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-		attrMethod.String(knownMethod(method)),
+		attrMethod.String(providers.KnownMethod(method)),
 		attrStatus.Int(status),
 		attrRoute.String(route),
 		attrBackend.String(backend),
 	))
-}
-
-// knownMethod bounds the method's values, as the semantic conventions
-// ask: any other is _OTHER.
-func knownMethod(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
-		return m
-	}
-	return "_OTHER"
 }

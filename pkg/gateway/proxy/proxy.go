@@ -14,13 +14,13 @@ import (
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/gateway/routing"
 	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/network/http1"
 	"flywheel.dev/pkg/network/httpstatus"
 	"flywheel.dev/pkg/telemetry"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // Options configure a Proxy.
@@ -97,7 +97,7 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w := &httpstatus.Writer{ResponseWriter: rw}
 	var route, backendName string
-	ctx, span := p.tracer.StartServer(r, "gateway", trace.WithAttributes(attrMethod.String(knownMethod(r.Method))))
+	ctx, span := p.tracer.StartServer(r, "gateway", providers.MethodAttribute(r.Method))
 	defer func() {
 		status := w.Final()
 		p.metrics.record(r.Context(), start, r.Method, status, route, backendName)

@@ -162,12 +162,6 @@ func (t *tracedForward) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
 	}
 }
 
-// The propagator's keys, lower case as it writes them in a MapCarrier.
-const (
-	traceParentKey = "traceparent"
-	traceStateKey  = "tracestate"
-)
-
 // rewriteHTTP1 sets on a fast-path request the fields that setForwarded
 // and propagateTrace set on the net/http path, to the byte: the app
 // cannot tell which path a request took (TestFastPathForwardsAsNetHTTP).

@@ -9,11 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
-
 	"flywheel.dev/pkg/network/forward"
 	"flywheel.dev/pkg/network/http1"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // Options tunes a Proxy.
@@ -112,13 +110,11 @@ func (p *Proxy) Upstream() *http1.Upstream { return p.fast }
 // traceparent (and ctx's tracestate), in place of the caller's; without
 // one, the caller's passes as it came.
 func (p *Proxy) ForwardFast(ctx context.Context, x *http1.Exchange, lim http1.Limits) error {
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
+	parent, state := providers.TraceHeaders(ctx)
+	if parent == "" {
 		return x.Forward(p.fast, lim)
 	}
-	c := propagation.MapCarrier{}
-	traceContext.Inject(ctx, c)
-	return x.ForwardAttempts(&tracedForward{app: p.fast, parent: c[traceParentKey], state: c[traceStateKey]}, lim)
+	return x.ForwardAttempts(&tracedForward{app: p.fast, parent: parent, state: state}, lim)
 }
 
 // Fail answers a fast-path request the app could not take, as ServeHTTP

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/utils/clock"
@@ -87,9 +86,8 @@ type Sidecar struct {
 	timeouts timeout.Timeouts
 	measured http.Handler
 
-	metrics   *requestMetrics
-	tracer    *providers.Tracer
-	spanAttrs []attribute.KeyValue
+	metrics *requestMetrics
+	tracer  *providers.Tracer
 }
 
 // New returns a sidecar for cfg, which must be valid (queue.Config's
@@ -110,7 +108,6 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 		drained:         make(chan struct{}),
 		metrics:         newRequestMetrics(opts.Meters, cfg),
 		tracer:          opts.Tracer,
-		spanAttrs:       spanAttributes(cfg),
 	}
 	s.prober = readiness.NewProber(cfg.ReadinessProbe, readiness.NewCheck(cfg.ReadinessProbe, cfg.UserPort), opts.Clock)
 	s.proxy = proxy.New(proxy.LoopbackTarget(cfg.UserPort), proxy.Options{
@@ -138,8 +135,8 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 //     queue gets its 504;
 //  6. the concurrency limit, FIFO with a bounded queue, inside a
 //     queue.wait span while tracing;
-//  7. the app span, whose context the app gets as its parent, and the
-//     proxy to the app.
+//  7. the end of the queue wait, and the proxy to the app, which gets
+//     the request's span as its parent.
 func (s *Sidecar) buildChain() http.Handler {
 	if s.cfg.ContainerConcurrency > 0 {
 		s.limiter = limiter.New(s.cfg.ContainerConcurrency, s.cfg.QueueDepth)
@@ -210,10 +207,11 @@ func (s *Sidecar) fastPath() bool { return s.proxy.Upstream() != nil }
 //     the queue, its depth and its 503 keep one implementation (and a
 //     request here never waits: it has no queue.wait span);
 //  3. observe: the duration by status, and with tracing on the request's
-//     span and its app span;
+//     span;
 //  4. measure, around the forwarding, as around the rest of the chain;
 //  5. the timeouts, as deadlines on the connections (forwardFast);
-//  6. the forwarding to the app, with the app span as the app's parent.
+//  6. the forwarding to the app, with the request's span as the app's
+//     parent.
 //
 // A connection declined once stays with net/http: the fast path's state
 // cannot follow it there.
@@ -236,9 +234,9 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 	// one per request in flight, reused.
 	f := fastRequests.Get().(*fastRequest)
 	f.x, f.status, f.ctx = x, 0, context.Background()
-	var server, app trace.Span
+	var span trace.Span
 	if s.tracer.On() {
-		f.ctx, server, app = s.startFastSpan(x, start)
+		f.ctx, span = s.startFastSpan(x, start)
 	}
 	req := f.req
 	req.Method, req.Host, req.RemoteAddr = r.MethodString(), string(r.Host), r.RemoteAddr
@@ -249,9 +247,8 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 	}
 	s.measured.ServeHTTP(exchangeWriter{f: f}, req)
 	s.metrics.record(start, f.status)
-	if server != nil {
-		app.End()
-		endServerSpan(server, f.status)
+	if span != nil {
+		endServerSpan(span, f.status)
 	}
 	f.x, f.ctx = nil, nil
 	fastRequests.Put(f)
@@ -263,7 +260,7 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 type fastRequest struct {
 	x   *http1.Exchange
 	req *http.Request
-	// ctx holds the app span while tracing, else is empty.
+	// ctx holds the request's span while tracing, else is empty.
 	ctx context.Context
 	// status is the response's, 0 when none went out or it is unknown.
 	status int

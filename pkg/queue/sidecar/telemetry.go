@@ -26,13 +26,15 @@ const (
 	metricRequestDuration = "http.server.request.duration"
 
 	// spanServer is the sidecar's span of a proxied request, from its
-	// arrival to its response's end; spanQueueWait and spanApp are its
-	// children: the wait for a slot of containerConcurrency, and the
-	// app's time, from the request leaving for the app to the response's
-	// end.
+	// arrival to its response's end, and the parent the app gets;
+	// spanQueueWait, its child, is the wait for a slot of
+	// containerConcurrency, made only for a request that may wait (the
+	// net/http path's: the fast path takes only requests with a free
+	// slot). The rest of the span is the app's time: one span where a
+	// client span for the app beside it would double the cost of tracing
+	// a request for what the difference of two timestamps already says.
 	spanServer    = "queue-proxy"
 	spanQueueWait = "queue.wait"
-	spanApp       = "app"
 
 	attrStatus        = attribute.Key("http.response.status_code")
 	attrMethod        = attribute.Key("http.request.method")
@@ -99,16 +101,25 @@ func (m *requestMetrics) options(status int) []metric.RecordOption {
 	return o
 }
 
-// spanAttributes are the attributes of the sidecar's span of every
-// request: who the pod serves.
-func spanAttributes(cfg queue.Config) []attribute.KeyValue {
-	return []attribute.KeyValue{
+// resourceAttributes describe the process on every span and series:
+// the pod, and the Revision, Configuration and Service it serves. A
+// sidecar serves one pod, so they are the resource's (as the semantic
+// conventions have k8s.pod.name), sent once per export, not copied into
+// every span: a trace viewer shows them on each of the sidecar's spans.
+func resourceAttributes(cfg queue.Config) []attribute.KeyValue {
+	var attrs []attribute.KeyValue
+	for _, a := range []attribute.KeyValue{
+		attrPod.String(cfg.Pod),
 		attrNamespace.String(cfg.Namespace),
 		attrService.String(cfg.Service),
 		attrConfiguration.String(cfg.Configuration),
 		attrRevision.String(cfg.Revision),
-		attrPod.String(cfg.Pod),
+	} {
+		if a.Value.AsString() != "" {
+			attrs = append(attrs, a)
+		}
 	}
+	return attrs
 }
 
 // endServerSpan notes the response's status on the request's span and
@@ -135,7 +146,7 @@ func (s *Sidecar) observe(next http.Handler) http.Handler {
 		if s.tracer.On() {
 			var ctx context.Context
 			ctx, span = s.tracer.StartServer(r, spanServer, trace.WithTimestamp(start),
-				trace.WithAttributes(s.spanAttrs...), trace.WithAttributes(attrMethod.String(r.Method)))
+				providers.MethodAttribute(r.Method))
 			r = r.WithContext(ctx)
 		}
 		// Deferred, so that a response the app broke off (the proxy
@@ -167,8 +178,8 @@ func (s *Sidecar) traceQueue(limited http.Handler) http.Handler {
 			limited.ServeHTTP(w, r)
 			return
 		}
-		// The request's span stays the current one: the app span is the
-		// wait's sibling, not its child.
+		// The request's span stays the current one: the app's parent is
+		// it, not the wait.
 		_, wait := s.tracer.Start(r.Context(), spanQueueWait)
 		defer wait.End() // turned away, or timed out in the queue
 		limited.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), queueWaitKey{}, wait)))
@@ -176,10 +187,10 @@ func (s *Sidecar) traceQueue(limited http.Handler) http.Handler {
 }
 
 // traceApp is the stage before the proxy: while tracing is on, the
-// queue wait ends here and an app span starts, which the app gets as its
-// parent in traceparent (in a trace the sampler left out too, as on the
-// fast path: the span is then not recorded). With tracing off the
-// caller's traceparent passes as it came.
+// queue wait ends here and the app gets the request's span as its parent
+// in traceparent (in a trace the sampler left out too, as on the fast
+// path: the span is then not recorded). With tracing off the caller's
+// traceparent passes as it came.
 func (s *Sidecar) traceApp(proxy http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -190,21 +201,16 @@ func (s *Sidecar) traceApp(proxy http.Handler) http.Handler {
 		if wait, ok := ctx.Value(queueWaitKey{}).(trace.Span); ok {
 			wait.End()
 		}
-		ctx, app := s.tracer.Start(ctx, spanApp, trace.WithSpanKind(trace.SpanKindClient))
-		defer app.End()
 		proxy.ServeHTTP(w, s.tracer.Forward(ctx, r))
 	})
 }
 
-// startFastSpan starts the span of a fast-path request and its app span,
-// while tracing is on; the context it returns is the app span's, for
-// ForwardFast to hand the app.
-func (s *Sidecar) startFastSpan(x *http1.Exchange, start time.Time) (ctx context.Context, server, app trace.Span) {
-	ctx, server = s.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: &x.Request}, spanServer,
-		trace.WithTimestamp(start), trace.WithAttributes(s.spanAttrs...),
-		trace.WithAttributes(attrMethod.String(x.Request.MethodString())))
-	ctx, app = s.tracer.Start(ctx, spanApp, trace.WithSpanKind(trace.SpanKindClient))
-	return ctx, server, app
+// startFastSpan starts the span of a fast-path request while tracing is
+// on; the context it returns holds it, for ForwardFast to hand the app
+// as its parent.
+func (s *Sidecar) startFastSpan(x *http1.Exchange, start time.Time) (context.Context, trace.Span) {
+	return s.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: &x.Request}, spanServer,
+		trace.WithTimestamp(start), providers.MethodAttribute(x.Request.MethodString()))
 }
 
 // finalStatus is the status the client got: 200 when the handler wrote
@@ -232,15 +238,9 @@ func startTelemetry(ctx context.Context, cfg queue.Config, log *slog.Logger) (*p
 	if err != nil {
 		return nil, err
 	}
-	var attrs []attribute.KeyValue
-	for _, a := range []attribute.KeyValue{attrPod.String(cfg.Pod), attrNamespace.String(cfg.Namespace)} {
-		if a.Value.AsString() != "" {
-			attrs = append(attrs, a)
-		}
-	}
 	return providers.NewWithOptions(ctx, Component, obs, providers.Options{
 		Logger:           log,
-		Attributes:       attrs,
+		Attributes:       resourceAttributes(cfg),
 		ScrapedElsewhere: true,
 	})
 }

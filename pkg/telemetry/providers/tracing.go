@@ -2,9 +2,11 @@ package providers
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 
 	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 )
@@ -79,12 +81,57 @@ func (t *Tracer) Forward(ctx context.Context, r *http.Request) *http.Request {
 
 // TraceHeaders returns the W3C trace context fields that name the span
 // of ctx as the parent of what comes next, for forwarders that write
-// their own heads (the fast path); empty when ctx holds no span.
+// their own heads (the fast paths); empty when ctx holds no span. They
+// are what the propagator's Inject writes (only the sampled flag goes
+// on), built without a carrier: one string per request.
 func TraceHeaders(ctx context.Context) (traceparent, tracestate string) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
 		return "", ""
 	}
-	h := http.Header{}
-	traceContext.Inject(ctx, propagation.HeaderCarrier(h))
-	return h.Get("Traceparent"), h.Get("Tracestate")
+	const version = "00"
+	var b [len(version) + 1 + 32 + 1 + 16 + 1 + 2]byte
+	traceID, spanID := sc.TraceID(), sc.SpanID()
+	n := copy(b[:], version)
+	b[n] = '-'
+	n++
+	n += hex.Encode(b[n:], traceID[:])
+	b[n] = '-'
+	n++
+	n += hex.Encode(b[n:], spanID[:])
+	b[n] = '-'
+	n++
+	hex.Encode(b[n:], []byte{byte(sc.TraceFlags() & trace.FlagsSampled)})
+	return string(b[:]), sc.TraceState().String()
 }
+
+// KnownMethod is m when the semantic conventions know the method, else
+// "_OTHER", as they ask: http.request.method then has a bounded set of
+// values whatever a client sends.
+func KnownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return methodOther
+}
+
+const methodOther = "_OTHER"
+
+// methodOptions hold the span start option of each value KnownMethod
+// gives, made once: a span's method then costs no allocation.
+var methodOptions = func() map[string]trace.SpanStartEventOption {
+	m := map[string]trace.SpanStartEventOption{}
+	for _, method := range []string{
+		http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, methodOther,
+	} {
+		m[method] = trace.WithAttributes(semconv.HTTPRequestMethodKey.String(method))
+	}
+	return m
+}()
+
+// MethodAttribute is the span start option setting http.request.method
+// to KnownMethod(m).
+func MethodAttribute(m string) trace.SpanStartEventOption { return methodOptions[KnownMethod(m)] }
