@@ -94,6 +94,57 @@ func TestFastPathQueuesThroughNetHTTP(t *testing.T) {
 	}
 }
 
+// TestAQueuedRequestsConnectionComesBackToTheFastPath: a keep-alive
+// connection declined to net/http because its request had to queue is
+// closed after that response, so that the client's next request, on a
+// new connection, takes the fast path again.
+func TestAQueuedRequestsConnectionComesBackToTheFastPath(t *testing.T) {
+	a := newApp(t)
+	cfg := testConfig(a.port(t))
+	cfg.ContainerConcurrency = 1
+	cfg.QueueDepth = 1
+	m := startMeasured(t, cfg)
+	keepAlive := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(keepAlive.CloseIdleConnections)
+
+	held := make(chan int, 1)
+	go func() { code, _ := get(t, m.serving+"/slow", nil); held <- code }()
+	<-a.started
+	queued := make(chan *http.Response, 1)
+	go func() {
+		resp, err := keepAlive.Get(m.serving + "/")
+		if err != nil {
+			t.Error(err)
+		} else {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		queued <- resp
+	}()
+	poll(t, "the second request queues", func() bool { return m.tracker.Snapshot().InFlightProxied == 2 })
+	close(a.release)
+	if code := <-held; code != http.StatusOK {
+		t.Errorf("held request = %d, want 200", code)
+	}
+	resp := <-queued
+	if resp == nil {
+		return
+	}
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Errorf("queued request = %d, Connection: close %v; want 200 and its connection closed", resp.StatusCode, resp.Close)
+	}
+	before := m.fast.Load()
+	if resp, err := keepAlive.Get(m.serving + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	if got := m.fast.Load() - before; got != 1 {
+		t.Errorf("the client's next request took the fast path %d times, want once", got)
+	}
+}
+
 func TestFastPathIdleTimeoutBreaksAStalledStream(t *testing.T) {
 	a := newApp(t)
 	cfg := testConfig(a.port(t))

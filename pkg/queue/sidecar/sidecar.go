@@ -134,7 +134,9 @@ func New(cfg queue.Config, opts Options) *Sidecar {
 //     against the revision timeout and a request that times out in the
 //     queue gets its 504;
 //  6. the concurrency limit, FIFO with a bounded queue, inside a
-//     queue.wait span while tracing;
+//     queue.wait span while tracing; a plain HTTP/1.1 request here then
+//     closes its connection, so that the client comes back to the fast
+//     path (backToTheFastPath);
 //  7. the end of the queue wait, and the proxy to the app, which gets
 //     the request's span as its parent.
 func (s *Sidecar) buildChain() http.Handler {
@@ -152,6 +154,7 @@ func (s *Sidecar) buildChain() http.Handler {
 	}
 	h := s.traceApp(s.proxy)
 	h = s.traceQueue(limiter.Handler(h, s.limiter))
+	h = s.backToTheFastPath(h)
 	h = timeout.Handler(h, s.timeouts, s.opts.Clock)
 	h = s.observe(h)
 	h = s.kubeletProbes(h)
@@ -160,6 +163,28 @@ func (s *Sidecar) buildChain() http.Handler {
 		h = s.opts.Measure(h)
 	}
 	return h
+}
+
+// backToTheFastPath wraps the limiter stage: a plain HTTP/1.1 request
+// that reaches it on the net/http chain, most often one the fast path
+// declined because it would wait for a slot, closes its connection
+// after its response. A declined connection stays with net/http (the
+// fast path cannot take it back), so without this a burst that queued
+// once would leave a keep-alive client (the activator's and gateway's
+// pools) on the slower path for the connection's life; the client's
+// next request now comes on a new connection, which the fast path
+// serves. The reconnection is small beside the wait the request just
+// had. Upgrades and h2c keep their connections.
+func (s *Sidecar) backToTheFastPath(limited http.Handler) http.Handler {
+	if s.limiter == nil || !s.fastPath() {
+		return limited
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && r.ProtoMinor == 1 && r.Method != http.MethodConnect && r.Header.Get("Upgrade") == "" {
+			w.Header().Set("Connection", "close")
+		}
+		limited.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the request chain, for the serving and intercept
@@ -214,7 +239,8 @@ func (s *Sidecar) fastPath() bool { return s.proxy.Upstream() != nil }
 //     parent.
 //
 // A connection declined once stays with net/http: the fast path's state
-// cannot follow it there.
+// cannot follow it there (one declined because its request would queue
+// is closed after that request: backToTheFastPath).
 func (s *Sidecar) serveFast(x *http1.Exchange) {
 	r := &x.Request
 	if r.Has(queue.NetworkProbeHeader) || bytes.HasPrefix(r.Get("User-Agent"), []byte(queue.KubeletProbeUserAgentPrefix)) {
