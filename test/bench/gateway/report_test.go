@@ -30,7 +30,8 @@ func TestGoals(t *testing.T) {
 	want := []benchkit.Goal{
 		{Name: "gateway: sleep app p99 added at c=50", Target: "≤ 1 ms", Measured: "+0.50 ms", Verdict: "met"},
 		{Name: "gateway+activator: sleep app p99 added at c=50", Target: "≤ 2 ms", Measured: "–", Verdict: benchkit.NotMeasured},
-		{Name: "gateway: hello app throughput at c=50 vs baseline", Target: "≥ 1.00×", Measured: "0.90×", Verdict: "**missed** by 0.10× (10% short)"},
+		{Name: "gateway: hello app throughput at c=50 vs baseline", Target: "≥ 1.50×", Measured: "0.90×", Verdict: "**missed** by 0.60× (40% short)"},
+		{Name: "tracing every request: hello app proxy CPU per request at c=50 vs gateway", Target: "≤ 1.10×", Measured: "–", Verdict: benchkit.NotMeasured},
 	}
 	if diff := cmp.Diff(want, res.goals()); diff != "" {
 		t.Errorf("goals (-want, +got):\n%s", diff)

@@ -17,6 +17,8 @@ type harness struct {
 	*benchkit.Harness
 	// gatewayBin is ./fakegateway, built.
 	gatewayBin string
+	// spans takes the traced variant's exports.
+	spans benchkit.SpanSink
 }
 
 // runConfig is everything `run` was asked to do.

@@ -49,9 +49,11 @@ type started struct {
 const benchHost = "hello.demo.example.com"
 
 var (
-	baselineHop  = hop{role: "baseline", start: startBaseline}
-	gatewayHop   = hop{role: "gateway", start: startGateway}
-	activatorHop = hop{role: "activator", start: startActivator}
+	baselineHop = hop{role: "baseline", start: startBaseline}
+	gatewayHop  = hop{role: "gateway", start: startGateway}
+	// tracedGatewayHop is the gateway with tracing on at every request.
+	tracedGatewayHop = hop{role: "gateway", start: startTracedGateway}
+	activatorHop     = hop{role: "activator", start: startActivator}
 )
 
 // variants are every variant the harness knows, in report order. The
@@ -62,6 +64,7 @@ var variants = []variant{
 	{name: "baseline", about: "httputil.ReverseProxy + in-flight counter, the sidecar benchmark's baseline", hops: []hop{baselineHop}},
 	{name: "gateway", about: "the Flywheel gateway routing the route's host to the app", hops: []hop{gatewayHop}},
 	{name: "gateway+activator", about: "the gateway routing to the activator, which proxies to the app", hops: []hop{activatorHop, gatewayHop}},
+	{name: "gateway-traced", about: "the gateway with tracing on: every request sampled, spans sent over OTLP/HTTP to a sink in the harness", hops: []hop{tracedGatewayHop}},
 }
 
 func findVariant(name string) (variant, error) {
@@ -168,6 +171,16 @@ func startGateway(ctx context.Context, h *harness, target string, o podOptions) 
 	return startFake(ctx, h, "gateway", target, o)
 }
 
+// startTracedGateway is startGateway with every request traced, its
+// spans sent to the harness's sink.
+func startTracedGateway(ctx context.Context, h *harness, target string, o podOptions) (*started, error) {
+	endpoint, err := h.spans.Endpoint()
+	if err != nil {
+		return nil, err
+	}
+	return startFake(ctx, h, "gateway", target, o, "--trace-endpoint", endpoint)
+}
+
 // startActivator runs fakegateway as the activator, holding the route's
 // Revision with its one pod at target, and waits until requests naming
 // the Revision pass.
@@ -177,7 +190,7 @@ func startActivator(ctx context.Context, h *harness, target string, o podOptions
 
 // startFake runs fakegateway in role, forwarding to target, and waits
 // until a request as the gateway would send it reaches the app.
-func startFake(ctx context.Context, h *harness, role, target string, o podOptions) (*started, error) {
+func startFake(ctx context.Context, h *harness, role, target string, o podOptions, flags ...string) (*started, error) {
 	ports, err := h.PickPorts(3)
 	if err != nil {
 		return nil, err
@@ -185,6 +198,7 @@ func startFake(ctx context.Context, h *harness, role, target string, o podOption
 	s := &started{addr: "127.0.0.1:" + strconv.Itoa(ports[0])}
 	argv := []string{h.gatewayBin, "--role", role, "--listen", s.addr, "--admin", "127.0.0.1:" + strconv.Itoa(ports[1]),
 		"--backend", target, "--host", benchHost}
+	argv = append(argv, flags...)
 	if o.profile {
 		argv = append(argv, "--pprof", "127.0.0.1:"+strconv.Itoa(ports[2]))
 		s.profile = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile", ports[2])

@@ -24,10 +24,8 @@ type harness struct {
 	statsOnce sync.Once
 	stats     bool
 
-	// The span sink of the traced variant (spanSink).
-	sinkOnce     sync.Once
-	sinkEndpoint string
-	sinkErr      error
+	// spans takes the traced variant's exports.
+	spans benchkit.SpanSink
 }
 
 // runConfig is everything `run` was asked to do.

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -120,7 +118,7 @@ func startPortSidecar(ctx context.Context, h *harness, o podOptions) (*pod, erro
 }
 
 func startTracedPortSidecar(ctx context.Context, h *harness, o podOptions) (*pod, error) {
-	endpoint, err := h.spanSink()
+	endpoint, err := h.spans.Endpoint()
 	if err != nil {
 		return nil, err
 	}
@@ -338,26 +336,4 @@ func (h *harness) statsServed(ctx context.Context, sc *sidecar) bool {
 		h.stats = resp.StatusCode == http.StatusOK
 	})
 	return h.stats
-}
-
-// spanSink starts, once, an OTLP/HTTP receiver that takes the traced
-// sidecar's exports and drops them, and returns its traces endpoint. It
-// runs in the harness, on the load generator's core, so that only the
-// sidecar's side of tracing counts against the pod's.
-func (h *harness) spanSink() (string, error) {
-	h.sinkOnce.Do(func() {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			h.sinkErr = err
-			return
-		}
-		srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/x-protobuf")
-			w.WriteHeader(http.StatusOK)
-		})}
-		go func() { _ = srv.Serve(l) }()
-		h.sinkEndpoint = "http://" + l.Addr().String() + "/v1/traces"
-	})
-	return h.sinkEndpoint, h.sinkErr
 }

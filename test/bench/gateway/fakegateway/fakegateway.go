@@ -25,6 +25,7 @@ import (
 	gt "flywheel.dev/pkg/gateway/gatewaytest"
 	"flywheel.dev/pkg/gateway/status"
 	revisionnames "flywheel.dev/pkg/reconciler/revision/resources/names"
+	"flywheel.dev/pkg/telemetry/providers"
 	"flywheel.dev/test/bench/internal/benchkit"
 )
 
@@ -95,7 +96,7 @@ func newClients(ctx context.Context, rc routeConfig) (*kubefake.Clientset, *gate
 // newGateway returns a gateway serving rc on listen, its health
 // endpoints on admin. It stops at once when told to: nothing needs
 // draining between levels.
-func newGateway(ctx context.Context, rc routeConfig, listen, admin string, log *slog.Logger) (*gateway.Gateway, error) {
+func newGateway(ctx context.Context, rc routeConfig, listen, admin string, tracer *providers.Tracer, log *slog.Logger) (*gateway.Gateway, error) {
 	kube, gws, err := newClients(ctx, rc)
 	if err != nil {
 		return nil, err
@@ -107,7 +108,30 @@ func newGateway(ctx context.Context, rc routeConfig, listen, admin string, log *
 		DrainWindow:     -1,
 		ShutdownTimeout: 2 * time.Second,
 		Logger:          log,
+		Tracer:          tracer,
 	})
+}
+
+// newTracer returns a tracer that samples every request and exports its
+// spans over OTLP/HTTP to endpoint, as the gateway's own with
+// config-observability's tracing on; metrics stay off, so that a traced
+// run differs from an untraced one by the tracing alone. The caller
+// shuts the Telemetry down, which sends what is buffered.
+func newTracer(ctx context.Context, endpoint string, log *slog.Logger) (*providers.Telemetry, *providers.Tracer, error) {
+	cfg, err := providers.ParseConfig(map[string]string{
+		providers.KeyMetricsProtocol:     "none",
+		providers.KeyTracingProtocol:     "http/protobuf",
+		providers.KeyTracingEndpoint:     endpoint,
+		providers.KeyTracingSamplingRate: "1",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	tel, err := providers.NewWithOptions(ctx, "gateway", cfg, providers.Options{Logger: log, ScrapedElsewhere: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	return tel, tel.Tracer("flywheel.dev/pkg/gateway"), nil
 }
 
 func main() {
@@ -118,6 +142,7 @@ func main() {
 	host := fs.String("host", "", "the route's hostname; required for the gateway")
 	backend := fs.String("backend", "", "IPv4:PORT of the Revision's endpoint (the gateway's) or pod (the activator's); required")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof on this address")
+	traceEndpoint := fs.String("trace-endpoint", "", "trace every request of the gateway, exported over OTLP/HTTP to this URL (.../v1/traces)")
 	_ = fs.Parse(os.Args[1:])
 	if *backend == "" || (*role == "gateway" && *host == "") {
 		fmt.Fprintln(os.Stderr, "fakegateway: --backend is required, and --host with --role gateway")
@@ -126,9 +151,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var run func(context.Context) error
+	var tel *providers.Telemetry
 	switch *role {
 	case "gateway":
-		g, err := newGateway(ctx, routeConfig{host: *host, backend: *backend}, *listen, *admin, log)
+		var tracer *providers.Tracer
+		if *traceEndpoint != "" {
+			var err error
+			if tel, tracer, err = newTracer(ctx, *traceEndpoint, log); err != nil {
+				fmt.Fprintf(os.Stderr, "fakegateway: %v\n", err)
+				os.Exit(1)
+			}
+		}
+		g, err := newGateway(ctx, routeConfig{host: *host, backend: *backend}, *listen, *admin, tracer, log)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "fakegateway: %v\n", err)
 			os.Exit(1)
@@ -147,6 +181,9 @@ func main() {
 	}
 	err := serve(ctx, run, *pprofAddr, log)
 	stop()
+	if tel != nil {
+		_ = tel.Shutdown(context.Background())
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "fakegateway: %v\n", err)
 		os.Exit(1)

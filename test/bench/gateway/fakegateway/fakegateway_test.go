@@ -30,7 +30,7 @@ func TestGatewayServesTheBenchRoute(t *testing.T) {
 	defer app.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	g, err := newGateway(ctx, routeConfig{host: benchHost, backend: app.Listener.Addr().String()}, "127.0.0.1:0", "127.0.0.1:0",
+	g, err := newGateway(ctx, routeConfig{host: benchHost, backend: app.Listener.Addr().String()}, "127.0.0.1:0", "127.0.0.1:0", nil,
 		slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
