@@ -82,8 +82,8 @@ func (t *Tracer) Forward(ctx context.Context, r *http.Request) *http.Request {
 // TraceHeaders returns the W3C trace context fields that name the span
 // of ctx as the parent of what comes next, for forwarders that write
 // their own heads (the fast paths); empty when ctx holds no span. They
-// are what the propagator's Inject writes (only the sampled flag goes
-// on), built without a carrier: one string per request.
+// are what the propagator's Inject writes (of the flags, sampled and
+// random go on), built without a carrier: one string per request.
 func TraceHeaders(ctx context.Context) (traceparent, tracestate string) {
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
@@ -101,7 +101,7 @@ func TraceHeaders(ctx context.Context) (traceparent, tracestate string) {
 	n += hex.Encode(b[n:], spanID[:])
 	b[n] = '-'
 	n++
-	hex.Encode(b[n:], []byte{byte(sc.TraceFlags() & trace.FlagsSampled)})
+	hex.Encode(b[n:], []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
 	return string(b[:]), sc.TraceState().String()
 }
 

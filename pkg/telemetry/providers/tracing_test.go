@@ -1,0 +1,54 @@
+package providers
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TestTraceHeadersAreWhatThePropagatorWrites: the fast paths' own
+// formatting of the trace context matches the W3C propagator's, sampled
+// or not, with a tracestate or without.
+func TestTraceHeadersAreWhatThePropagatorWrites(t *testing.T) {
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	state, err := trace.ParseTraceState("vendor=opaque,other=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range []trace.SpanContextConfig{
+		{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled},
+		{TraceID: traceID, SpanID: spanID},
+		{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled | 0x02, TraceState: state},
+	} {
+		ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(sc))
+		want := http.Header{}
+		propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(want))
+		parent, tracestate := TraceHeaders(ctx)
+		if parent != want.Get("Traceparent") || tracestate != want.Get("Tracestate") {
+			t.Errorf("TraceHeaders = %q, %q; the propagator writes %q, %q", parent, tracestate, want.Get("Traceparent"), want.Get("Tracestate"))
+		}
+	}
+	if parent, state := TraceHeaders(context.Background()); parent != "" || state != "" {
+		t.Errorf("TraceHeaders without a span = %q, %q; want nothing", parent, state)
+	}
+}
+
+func TestMethodAttributeBoundsTheMethods(t *testing.T) {
+	for method, want := range map[string]string{
+		http.MethodGet: "GET", http.MethodPatch: "PATCH", "PURGE": "_OTHER", "get": "_OTHER", "": "_OTHER",
+	} {
+		cfg := trace.NewSpanStartConfig(MethodAttribute(method))
+		got := cfg.Attributes()
+		if len(got) != 1 || got[0] != attribute.String("http.request.method", want) {
+			t.Errorf("MethodAttribute(%q) sets %v, want http.request.method=%s", method, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = MethodAttribute(http.MethodPost) }); n != 0 {
+		t.Errorf("MethodAttribute allocates %v times, want none", n)
+	}
+}
