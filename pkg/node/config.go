@@ -95,8 +95,14 @@ type Config struct {
 	// module flywheel.dev.
 	ModuleRoot string
 	// ImageCacheDir holds executables built from ko:// images, named by
-	// their sha256. Default: <user cache dir>/flywheel/images.
+	// their sha256, and under oci/ the layers and unpacked root
+	// filesystems of registry images. Default: <user cache
+	// dir>/flywheel/images.
 	ImageCacheDir string
+	// ImageCacheMaxBytes bounds the registry images' cache: past it the
+	// least recently used images no container runs are removed.
+	// DefaultImageCacheMaxBytes when zero; negative: no bound.
+	ImageCacheMaxBytes int64
 	// ImagesConfigMap ("namespace/name") maps image names to absolute
 	// paths of executables; DefaultImagesConfigMap when empty.
 	ImagesConfigMap string
@@ -187,6 +193,9 @@ func (c Config) withDefaults() (*settings, error) {
 	}
 	if c.ImagesConfigMap == "" {
 		c.ImagesConfigMap = DefaultImagesConfigMap
+	}
+	if c.ImageCacheMaxBytes == 0 {
+		c.ImageCacheMaxBytes = DefaultImageCacheMaxBytes
 	}
 	if c.RestartBackOff == 0 {
 		c.RestartBackOff = DefaultRestartBackOff

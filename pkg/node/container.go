@@ -137,15 +137,20 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	index := c.runs
 	c.p.mu.Unlock()
 
-	img, err := deps.resolveImage(ctx, spec.Image, spec.ImagePullPolicy)
+	img, err := deps.resolveImage(ctx, pod, spec.Image, spec.ImagePullPolicy)
 	if err != nil {
 		return 0, 0, &startError{reason: reasonErrImagePull, err: err}
 	}
+	// The image stays in the cache while this run lasts.
+	defer img.done()
 	env, err := deps.resolveEnv(ctx, pod, spec, c.p.addrs)
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 	}
-	id, err := containerIdentity(pod, spec, img.user)
+	if img.oci != nil {
+		return c.runImage(ctx, index, begun, spec, pod, img, env)
+	}
+	id, err := containerIdentity(pod, spec, img.user, nil)
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 	}
@@ -174,21 +179,10 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 			argv[0] = koAppDir + exeName
 		}
 	}
-	var cgroup string
-	if c.p.cgroup != nil {
-		if cgroup, err = c.p.cgroup.container(c.name, spec.Resources); err != nil {
-			return 0, 0, &startError{reason: reasonCreateContainer, err: err}
-		}
+	if err := c.volumesReady(ctx); err != nil {
+		return 0, 0, err
 	}
-	oomBefore := oomKills(cgroup)
 	var root *containerinit.RootPlan
-	if c.p.fs != nil && c.p.fs.volumesReady != nil {
-		// A volume whose ConfigMap or Secret is missing keeps the
-		// container from starting until it appears, as on a kubelet.
-		if err := c.p.fs.volumesReady(ctx); err != nil {
-			return 0, 0, &startError{reason: reasonContainerCreating, err: err}
-		}
-	}
 	if c.p.fs != nil {
 		if home.path != "" {
 			if home.source, err = makeHome(c.p.fs.homesDir, c.name, id); err != nil {
@@ -199,6 +193,96 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 			return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 		}
 	}
+	dir := spec.WorkingDir
+	if dir == "" {
+		dir = "/"
+	}
+	return c.start(ctx, index, begun, spec, img, processSpec{
+		path: path, args: argv, env: env, dir: dir,
+		uid: &id.uid, gid: &id.gid, groups: id.groups,
+		exe: exe, root: root,
+	})
+}
+
+// runImage runs the container from a registry image: in the image's root
+// filesystem under a fresh writable layer, with the image's config under
+// Kubernetes' rules (command, args, env, workingDir and securityContext
+// over Entrypoint, Cmd, Env, WorkingDir and User).
+func (c *container) runImage(ctx context.Context, index int32, begun time.Time, spec *corev1.Container, pod *corev1.Pod, img image, env []string) (int, time.Duration, error) {
+	cfg := img.oci.config
+	users, err := readImageUsers(img.oci.rootfs)
+	if err != nil {
+		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
+	}
+	id, err := imageIdentity(pod, spec, cfg.User, users)
+	if err != nil {
+		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
+	}
+	// $(VAR) references see the container's own variables, as on a
+	// kubelet; the image's Env is merged in after.
+	argv, err := containerArgv(cfg, expandAll(spec.Command, env), expandAll(spec.Args, env))
+	if err != nil {
+		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
+	}
+	env = mergeEnv(cfg.Env, withoutDefaultPath(env, spec))
+	if containerinit.LookupEnv(env, "HOME") == "" {
+		// The image's own home directory, if it has one: nothing is
+		// made for it, the writable layer takes what is written there.
+		env = append(env, "HOME="+id.home)
+	}
+	if c.p.fs == nil {
+		return 0, 0, &startError{reason: reasonCreateContainer, err: fmt.Errorf("image %q: registry images run only in a pod filesystem of the node's", spec.Image)}
+	}
+	if err := c.volumesReady(ctx); err != nil {
+		return 0, 0, err
+	}
+	// Each run starts from the image as it is, as a new container gets a
+	// new writable layer.
+	layer := filepath.Join(c.p.fs.layersDir, c.name)
+	overlay := containerinit.Overlay{Lower: img.oci.rootfs, Upper: filepath.Join(layer, "upper"), Work: filepath.Join(layer, "work")}
+	if err := os.RemoveAll(layer); err != nil {
+		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
+	}
+	for _, d := range []string{overlay.Upper, overlay.Work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return 0, 0, &startError{reason: reasonCreateContainer, err: err}
+		}
+	}
+	root, err := imageRootPlanFor(c.p.fs, spec, overlay)
+	if err != nil {
+		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
+	}
+	return c.start(ctx, index, begun, spec, img, processSpec{
+		path: argv[0], args: argv, env: env, dir: containerWorkingDir(spec.WorkingDir, cfg),
+		uid: &id.uid, gid: &id.gid, groups: id.groups,
+		root: root,
+	})
+}
+
+// volumesReady waits for the pod's API data volumes: a volume whose
+// ConfigMap or Secret is missing keeps the container from starting until
+// it appears, as on a kubelet.
+func (c *container) volumesReady(ctx context.Context) error {
+	if c.p.fs != nil && c.p.fs.volumesReady != nil {
+		if err := c.p.fs.volumesReady(ctx); err != nil {
+			return &startError{reason: reasonContainerCreating, err: err}
+		}
+	}
+	return nil
+}
+
+// start starts one run of the container as run describes (its command,
+// environment, user and filesystem), in the pod's namespaces and its
+// cgroup, and waits for it.
+func (c *container) start(ctx context.Context, index int32, begun time.Time, spec *corev1.Container, img image, run processSpec) (code int, ran time.Duration, err error) {
+	deps := c.p.deps
+	var cgroup string
+	if c.p.cgroup != nil {
+		if cgroup, err = c.p.cgroup.container(c.name, spec.Resources); err != nil {
+			return 0, 0, &startError{reason: reasonCreateContainer, err: err}
+		}
+	}
+	oomBefore := oomKills(cgroup)
 	logPath := c.logPath(index)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
@@ -208,24 +292,16 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 		return 0, 0, &startError{reason: reasonCreateContainer, err: err}
 	}
 	defer logFile.Close()
-	dir := spec.WorkingDir
-	if dir == "" {
-		dir = "/"
-	}
 	if c.stopping(ctx) {
 		return 0, 0, ctx.Err()
 	}
 	started := deps.clock.Now()
-	proc, err := deps.runner.start(processSpec{
-		path: path, args: argv, env: env, dir: dir,
-		uid: &id.uid, gid: &id.gid, groups: id.groups,
-		stdout: logFile, stderr: logFile,
-		netns: c.p.netns,
-		exe:   exe, root: root, hostname: c.p.hostname, cgroup: cgroup,
-	})
+	run.stdout, run.stderr = logFile, logFile
+	run.netns, run.hostname, run.cgroup = c.p.netns, c.p.hostname, cgroup
+	proc, err := deps.runner.start(run)
 	if err != nil {
 		// The kubelet's StartError: a failed run, restarted by policy.
-		fmt.Fprintf(logFile, "starting %s: %v\n", path, err)
+		fmt.Fprintf(logFile, "starting %s: %v\n", run.path, err)
 		c.setStartFailed(index, img, started, err)
 		c.p.event(corev1.EventTypeWarning, eventFailed, "Error: %v", err)
 		return 128, 0, nil
@@ -237,7 +313,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	}
 	target := probeTarget{
 		podIP: c.p.addrs.podIP, netns: c.p.netns, ports: spec.Ports, pid: proc.pid(), cgroup: cgroup,
-		env: env, dir: dir, uid: &id.uid, gid: &id.gid, groups: id.groups,
+		env: run.env, dir: run.dir, uid: run.uid, gid: run.gid, groups: run.groups,
 	}
 	c.setRunning(index, proc, spec.Image, img, started, target)
 	// Where a start's time went: preparing (image, environment, volumes,

@@ -4,7 +4,8 @@
 // from the node's pod range, each container in mount, UTS and (with
 // cgroups) cgroup namespaces of its own holding the pod's volumes, /tmp,
 // /dev and /etc files. Images resolve to executables (ko:// import paths
-// are built with go build), probes, restarts and logs follow the kubelet's
+// are built with go build) or are pulled from registries and run in their
+// own root filesystem; probes, restarts and logs follow the kubelet's
 // semantics. It is what `fw local` runs instead of a container
 // runtime; docs/node.md describes it.
 package node

@@ -149,7 +149,7 @@ func newPodFixture(t *testing.T, pod *corev1.Pod) *podFixture {
 		clock:  f.clock,
 		runner: f.runner,
 		prober: newProber(f.runner),
-		resolveImage: func(_ context.Context, img string, _ corev1.PullPolicy) (image, error) {
+		resolveImage: func(_ context.Context, _ *corev1.Pod, img string, _ corev1.PullPolicy) (image, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.imageCalls++

@@ -41,10 +41,25 @@ type image struct {
 	// nil: ko's nonroot, the user of every executable image but those an
 	// images ConfigMap entry gives another (ImageUserOption).
 	user *imageUser
+	// oci is set, and path empty, for a registry's image: its unpacked
+	// root filesystem and config.
+	oci *ociImage
 }
 
 // id is the image ID reported in container statuses.
-func (i image) id() string { return "sha256:" + i.digest }
+func (i image) id() string {
+	if i.oci != nil {
+		return i.oci.id
+	}
+	return "sha256:" + i.digest
+}
+
+// done releases what resolving the image held.
+func (i image) done() {
+	if i.oci != nil && i.oci.release != nil {
+		i.oci.release()
+	}
+}
 
 // errImage is an image that cannot be resolved: the container waits with
 // ErrImagePull, then ImagePullBackOff, and the message says how to fix it.
@@ -59,10 +74,12 @@ func (e *errImage) Error() string { return e.msg }
 //   - an absolute path is the executable;
 //   - anything else is looked up in the images ConfigMap (image → path,
 //     or image → ko://<import path>, keyed by ImagesConfigMapKey, either
-//     optionally followed by the user it runs as: ImageMapping).
+//     optionally followed by the user it runs as: ImageMapping);
+//   - an image the ConfigMap does not map is a registry's: it is pulled
+//     and unpacked (registryImages), and runs in its own root filesystem.
 //
-// An image may end in @sha256:<hex>, as a Revision's resolved image does;
-// the executable must then have that digest.
+// An executable image may end in @sha256:<hex>, as a Revision's resolved
+// image does; the executable must then have that digest.
 type imageResolver struct {
 	kube         kubernetes.Interface
 	cmNamespace  string
@@ -84,18 +101,14 @@ type imageResolver struct {
 	// that do not ask to resolve again.
 	resolved map[string]image
 	// builds deduplicates concurrent builds of the same import path.
-	builds map[string]*build
+	builds map[string]*sharedRun[image]
 	// lifetime ends builds when the node stops; no pod waits for them
 	// then.
 	lifetime context.Context
 	// hashes caches file digests by path, size and modification time.
 	hashes map[string]hashEntry
-}
-
-type build struct {
-	done chan struct{}
-	img  image
-	err  error
+	// registry pulls the images that are neither executables nor mapped.
+	registry *registryImages
 }
 
 type hashEntry struct {
@@ -117,16 +130,18 @@ func newImageResolver(kube kubernetes.Interface, s *settings) *imageResolver {
 		resolveRoot:  findModuleRoot,
 		lifetime:     context.Background(),
 		resolved:     map[string]image{},
-		builds:       map[string]*build{},
+		builds:       map[string]*sharedRun[image]{},
 		hashes:       map[string]hashEntry{},
+		registry:     newRegistryImages(kube, filepath.Join(s.ImageCacheDir, "oci"), s.ImageCacheMaxBytes),
 	}
 }
 
-// resolve returns the executable for img. With pull policy Always (the
-// API's default for untagged images, which ko:// ones are) a ko:// image
-// is rebuilt, so that edited code runs; otherwise an earlier result is
-// reused.
-func (r *imageResolver) resolve(ctx context.Context, img string, policy corev1.PullPolicy) (image, error) {
+// resolve returns the executable for img, or the registry image it names.
+// With pull policy Always (the API's default for untagged images, which
+// ko:// ones are) a ko:// image is rebuilt, so that edited code runs;
+// otherwise an earlier result is reused. pod (nil in some tests) brings
+// the pull secrets of a registry image.
+func (r *imageResolver) resolve(ctx context.Context, pod *corev1.Pod, img string, policy corev1.PullPolicy) (image, error) {
 	if policy != corev1.PullAlways {
 		r.mu.Lock()
 		got, ok := r.resolved[img]
@@ -136,20 +151,29 @@ func (r *imageResolver) resolve(ctx context.Context, img string, policy corev1.P
 				return got, nil
 			}
 		}
-		if policy == corev1.PullNever && !ok {
-			return image{}, &errImage{msg: fmt.Sprintf("image %q has not been resolved on this node and its imagePullPolicy is Never", img)}
-		}
 	}
 	name, want := splitDigest(img)
 	var got image
 	var err error
 	switch {
 	case strings.HasPrefix(name, KoPrefix):
+		if err := neverResolved(img, policy); err != nil {
+			return image{}, err
+		}
 		got, err = r.build(ctx, strings.TrimPrefix(name, KoPrefix), want)
 	case filepath.IsAbs(name):
+		if err := neverResolved(img, policy); err != nil {
+			return image{}, err
+		}
 		got, err = r.file(name)
 	default:
 		got, err = r.fromConfigMap(ctx, name)
+		if errors.Is(err, errNotMapped) {
+			return r.fromRegistry(ctx, pod, img, policy)
+		}
+		if err == nil {
+			err = neverResolved(img, policy)
+		}
 	}
 	if err != nil {
 		return image{}, err
@@ -161,6 +185,30 @@ func (r *imageResolver) resolve(ctx context.Context, img string, policy corev1.P
 	r.resolved[img] = got
 	r.mu.Unlock()
 	return got, nil
+}
+
+// neverResolved refuses, under pull policy Never, an executable image this
+// node has not resolved before (resolve found none).
+func neverResolved(img string, policy corev1.PullPolicy) error {
+	if policy == corev1.PullNever {
+		return &errImage{msg: fmt.Sprintf("image %q has not been resolved on this node and its imagePullPolicy is Never", img)}
+	}
+	return nil
+}
+
+// fromRegistry pulls img. A failure also says how to map the image to an
+// executable instead, which may be what its author meant.
+func (r *imageResolver) fromRegistry(ctx context.Context, pod *corev1.Pod, img string, policy corev1.PullPolicy) (image, error) {
+	oci, err := r.registry.pull(ctx, img, policy, pod)
+	if err != nil {
+		var ie *errImage
+		if errors.As(err, &ie) {
+			return image{}, &errImage{msg: fmt.Sprintf("%s (to run an executable of this node instead, map the image in ConfigMap %s/%s: data: %q: /absolute/path)", ie.msg, r.cmNamespace, r.cmName, ImagesConfigMapKey(img))}
+		}
+		return image{}, err
+	}
+	_, digest, _ := strings.Cut(oci.id, "@sha256:")
+	return image{digest: digest, oci: oci}, nil
 }
 
 // ImagesConfigMapKey is the key of an image in the images ConfigMap: the
@@ -212,20 +260,20 @@ func (r *imageResolver) file(p string) (image, error) {
 }
 
 // fromConfigMap looks the image up in the images ConfigMap, read anew each
-// time so that a fix applies to the next retry.
+// time so that a fix applies to the next retry; errNotMapped: the
+// ConfigMap does not map it.
 func (r *imageResolver) fromConfigMap(ctx context.Context, img string) (image, error) {
 	key := ImagesConfigMapKey(img)
-	how := fmt.Sprintf("use ko://<Go import path>, an absolute path to an executable, or map the image to one in ConfigMap %s/%s (data: %q: /absolute/path)", r.cmNamespace, r.cmName, key)
 	cm, err := r.kube.CoreV1().ConfigMaps(r.cmNamespace).Get(ctx, r.cmName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return image{}, &errImage{msg: fmt.Sprintf("image %q is not an executable on this node: %s", img, how)}
+		return image{}, errNotMapped
 	}
 	if err != nil {
 		return image{}, fmt.Errorf("reading ConfigMap %s/%s: %w", r.cmNamespace, r.cmName, err)
 	}
 	v, ok := cm.Data[key]
 	if !ok {
-		return image{}, &errImage{msg: fmt.Sprintf("image %q is not an executable on this node: %s", img, how)}
+		return image{}, errNotMapped
 	}
 	p, user, err := parseImageMapping(v)
 	if err != nil {
@@ -260,30 +308,12 @@ func (r *imageResolver) build(ctx context.Context, importPath, want string) (ima
 		}
 	}
 	r.mu.Lock()
-	b, running := r.builds[importPath]
-	if !running {
-		b = &build{done: make(chan struct{})}
-		r.builds[importPath] = b
-		// The build is every waiting pod's, not this caller's: it goes on
-		// when this caller gives up, until the node stops.
-		lifetime := r.lifetime
-		r.mu.Unlock()
-		go func() {
-			b.img, b.err = r.goBuild(lifetime, importPath)
-			r.mu.Lock()
-			delete(r.builds, importPath)
-			r.mu.Unlock()
-			close(b.done)
-		}()
-	} else {
-		r.mu.Unlock()
-	}
-	select {
-	case <-b.done:
-		return b.img, b.err
-	case <-ctx.Done():
-		return image{}, ctx.Err()
-	}
+	// Builds end when the node stops, whoever waits for them.
+	lifetime := r.lifetime
+	r.mu.Unlock()
+	return joinRun(ctx, &r.mu, r.builds, importPath, func() (image, error) {
+		return r.goBuild(lifetime, importPath)
+	})
 }
 
 // goBuild runs go build the way ko does (static, trimmed paths, no VCS

@@ -69,10 +69,12 @@ func TestResolveImage(t *testing.T) {
 		{name: "an image mapped with its user", image: "registry.example/team/root:v1", wantPath: app, wantUser: &imageUser{uid: 0, gid: 0}},
 		{name: "a mapping with an unknown option", image: "registry.example/team/bad:v1", wantErr: `"uid=0" after the executable`},
 		{name: "a mapping to a relative path", image: "relative", wantErr: "neither an absolute path nor ko://"},
-		{name: "an unknown image", image: "unknown/app:v2", wantErr: `ConfigMap flywheel-system/node-images (data: "unknown_app_v2": /absolute/path)`},
+		// Pulled from its registry: one on loopback where nothing listens.
+		{name: "an unmapped image from a registry that fails", image: "127.0.0.1:1/unknown/app:v2", wantErr: `failed to pull image "127.0.0.1:1/unknown/app:v2"`},
+		{name: "a failed pull says how to map the image", image: "127.0.0.1:1/unknown/app:v2", wantErr: `ConfigMap flywheel-system/node-images: data: "127.0.0.1_1_unknown_app_v2": /absolute/path`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := r.resolve(t.Context(), tc.image, corev1.PullAlways)
+			got, err := r.resolve(t.Context(), nil, tc.image, corev1.PullAlways)
 			if tc.wantErr != "" {
 				var ie *errImage
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ie) {
@@ -96,22 +98,22 @@ func TestResolveImage(t *testing.T) {
 func TestResolveImagePullPolicy(t *testing.T) {
 	app, _ := writeExecutable(t, "v1")
 	r := newTestResolver(t)
-	first, err := r.resolve(t.Context(), app, corev1.PullIfNotPresent)
+	first, err := r.resolve(t.Context(), nil, app, corev1.PullIfNotPresent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(app, []byte("version two"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := r.resolve(t.Context(), app, corev1.PullIfNotPresent)
+	again, _ := r.resolve(t.Context(), nil, app, corev1.PullIfNotPresent)
 	if again != first {
 		t.Errorf("IfNotPresent resolved anew: %+v, then %+v", first, again)
 	}
-	always, _ := r.resolve(t.Context(), app, corev1.PullAlways)
+	always, _ := r.resolve(t.Context(), nil, app, corev1.PullAlways)
 	if always.digest == first.digest {
 		t.Error("Always kept the old digest of a changed executable")
 	}
-	if _, err := r.resolve(t.Context(), "/never/seen", corev1.PullNever); err == nil {
+	if _, err := r.resolve(t.Context(), nil, "/never/seen", corev1.PullNever); err == nil {
 		t.Error("Never resolved an image it had not seen")
 	}
 }
@@ -122,7 +124,7 @@ func TestResolveKoImage(t *testing.T) {
 	}
 	r := newTestResolver(t)
 	img := KoPrefix + "flywheel.dev/pkg/node/testdata/server"
-	got, err := r.resolve(t.Context(), img, corev1.PullAlways)
+	got, err := r.resolve(t.Context(), nil, img, corev1.PullAlways)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,12 +136,12 @@ func TestResolveKoImage(t *testing.T) {
 	}
 	// The same source builds the same executable, and a pinned digest in
 	// the cache needs no build.
-	again, err := r.resolve(t.Context(), img, corev1.PullAlways)
+	again, err := r.resolve(t.Context(), nil, img, corev1.PullAlways)
 	if err != nil || again != got {
 		t.Errorf("a rebuild gave %+v (%v), want %+v", again, err, got)
 	}
 	r.goCommand = "/nonexistent/go"
-	if pinned, err := r.resolve(t.Context(), img+"@sha256:"+got.digest, corev1.PullAlways); err != nil || pinned != got {
+	if pinned, err := r.resolve(t.Context(), nil, img+"@sha256:"+got.digest, corev1.PullAlways); err != nil || pinned != got {
 		t.Errorf("the pinned image resolved to %+v (%v), want the cached %+v", pinned, err, got)
 	}
 
@@ -149,11 +151,11 @@ func TestResolveKoImage(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "flywheel-system", Name: "node-images"},
 		Data:       map[string]string{"upstream_server_1.0": img},
 	})
-	if viaMap, err := mapped.resolve(t.Context(), "upstream/server:1.0", corev1.PullAlways); err != nil || viaMap.digest != got.digest {
+	if viaMap, err := mapped.resolve(t.Context(), nil, "upstream/server:1.0", corev1.PullAlways); err != nil || viaMap.digest != got.digest {
 		t.Errorf("the image mapped to %s resolved to %+v (%v), want the digest %s", img, viaMap, err, got.digest)
 	}
 
-	_, err = r.resolve(t.Context(), KoPrefix+"flywheel.dev/no/such/package", corev1.PullAlways)
+	_, err = r.resolve(t.Context(), nil, KoPrefix+"flywheel.dev/no/such/package", corev1.PullAlways)
 	var ie *errImage
 	if !errors.As(err, &ie) {
 		t.Errorf("building a missing package: %v, want an image error", err)

@@ -32,6 +32,9 @@ type podFS struct {
 	etcDir string
 	// homesDir holds each container's home directory (makeHome).
 	homesDir string
+	// layersDir holds the writable layer (overlay upper and work
+	// directories) of each container run from a registry image.
+	layersDir string
 	// hideDir is the node's data directory, hidden from containers: it
 	// holds every pod's volumes.
 	hideDir string
@@ -72,6 +75,53 @@ type homeDir struct {
 func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string, home homeDir) (*containerinit.RootPlan, error) {
 	ops := []containerinit.MountOp{
 		{Kind: containerinit.OpMirror, Target: "/", Skip: []string{"dev", "tmp"}},
+	}
+	ops = append(ops, podOps(fsys, true)...)
+	if exe != "" {
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: exe, Target: koAppDir + exeName, File: true, ReadOnly: true})
+	}
+	if h := fsys.hideDir; h != "" && !containerinit.Under(h, "/tmp") && !containerinit.Under(h, "/dev") && h != "/" {
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpTmpfs, Target: h, Data: "mode=700,size=4k", ReadOnly: true})
+	}
+	if home.path != "" {
+		// After the data directory's cover, which /root may hold; before
+		// the volumes, which may be mounted inside it.
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: home.source, Target: home.path, Writable: true})
+	}
+	volumes, err := volumeOps(fsys, c)
+	if err != nil {
+		return nil, err
+	}
+	return &containerinit.RootPlan{Dir: fsys.rootDir, Ops: append(ops, volumes...)}, nil
+}
+
+// imageRootPlanFor is the filesystem of container c run from a registry
+// image: the image's root filesystem (lower) under the writable layer of
+// this run (upper and work, empty directories of the pod's), with the
+// same pod files and volumes as rootPlanFor gives, and /proc and /sys
+// bound from the host, since no host directory shows otherwise.
+func imageRootPlanFor(fsys *podFS, c *corev1.Container, overlay containerinit.Overlay) (*containerinit.RootPlan, error) {
+	ops := []containerinit.MountOp{
+		// Source equal to Target marks these as the host's: mount points
+		// made under them (cgroup views) mirror them first.
+		{Kind: containerinit.OpBind, Source: "/proc", Target: "/proc"},
+		{Kind: containerinit.OpBind, Source: "/sys", Target: "/sys"},
+	}
+	ops = append(ops, podOps(fsys, false)...)
+	volumes, err := volumeOps(fsys, c)
+	if err != nil {
+		return nil, err
+	}
+	return &containerinit.RootPlan{Dir: fsys.rootDir, Ops: append(ops, volumes...), Overlay: &overlay}, nil
+}
+
+// podOps are the mounts every container of the pod gets, whatever its
+// root: a minimal /dev, the pod's /tmp and /etc files, /proc/sys and /sys
+// read-only, the container's cgroups at /sys/fs/cgroup. mirrorEtc keeps
+// the rest of the host's /etc (a host root); an image's own /etc needs
+// no mirror.
+func podOps(fsys *podFS, mirrorEtc bool) []containerinit.MountOp {
+	ops := []containerinit.MountOp{
 		{Kind: containerinit.OpTmpfs, Target: "/dev", Data: "mode=755,size=64k"},
 	}
 	for _, d := range devices {
@@ -86,8 +136,10 @@ func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string, home hom
 		containerinit.MountOp{Kind: containerinit.OpSymlink, Source: "/proc/self/fd/1", Target: "/dev/stdout"},
 		containerinit.MountOp{Kind: containerinit.OpSymlink, Source: "/proc/self/fd/2", Target: "/dev/stderr"},
 		containerinit.MountOp{Kind: containerinit.OpBind, Source: fsys.tmpDir, Target: "/tmp", Writable: true},
-		containerinit.MountOp{Kind: containerinit.OpMirror, Target: "/etc", Skip: etcFiles},
 	)
+	if mirrorEtc {
+		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpMirror, Target: "/etc", Skip: etcFiles})
+	}
 	for _, f := range etcFiles {
 		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: filepath.Join(fsys.etcDir, f), Target: "/etc/" + f, File: true})
 	}
@@ -100,18 +152,12 @@ func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string, home hom
 		// hierarchy shows the container's own cgroup as its root.
 		ops = append(ops, hostCgroups().viewOps("/sys/fs/cgroup")...)
 	}
-	if exe != "" {
-		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: exe, Target: koAppDir + exeName, File: true, ReadOnly: true})
-	}
-	if h := fsys.hideDir; h != "" && !containerinit.Under(h, "/tmp") && !containerinit.Under(h, "/dev") && h != "/" {
-		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpTmpfs, Target: h, Data: "mode=700,size=4k", ReadOnly: true})
-	}
-	if home.path != "" {
-		// After the data directory's cover, which /root may hold; before
-		// the volumes, which may be mounted inside it.
-		ops = append(ops, containerinit.MountOp{Kind: containerinit.OpBind, Source: home.source, Target: home.path, Writable: true})
-	}
+	return ops
+}
 
+// volumeOps binds the container's volume mounts.
+func volumeOps(fsys *podFS, c *corev1.Container) ([]containerinit.MountOp, error) {
+	var ops []containerinit.MountOp
 	mounts := slices.Clone(c.VolumeMounts)
 	// Parents before children, so that a nested mount lands in the volume
 	// mounted above it.
@@ -138,7 +184,7 @@ func rootPlanFor(fsys *podFS, c *corev1.Container, exe, exeName string, home hom
 			File: !isDir, ReadOnly: ro, Writable: !ro,
 		})
 	}
-	return &containerinit.RootPlan{Dir: fsys.rootDir, Ops: ops}, nil
+	return ops, nil
 }
 
 // subPathSource is what a volume mount binds: the volume's directory or

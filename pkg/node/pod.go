@@ -22,7 +22,7 @@ type podDeps struct {
 	prober *prober
 	// resolveImage and resolveEnv are imageResolver.resolve and
 	// envResolver.resolve.
-	resolveImage func(ctx context.Context, img string, policy corev1.PullPolicy) (image, error)
+	resolveImage func(ctx context.Context, pod *corev1.Pod, img string, policy corev1.PullPolicy) (image, error)
 	resolveEnv   func(ctx context.Context, pod *corev1.Pod, c *corev1.Container, addrs podAddresses) ([]string, error)
 	recorder     record.EventRecorder
 	logger       *slog.Logger

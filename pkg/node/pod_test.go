@@ -404,7 +404,7 @@ func TestPodContainerUser(t *testing.T) {
 		pod := testPodSpec(corev1.RestartPolicyAlways, "/bin/app")
 		pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsNonRoot: ptr.To(true)}
 		f := newPodFixture(t, pod)
-		f.rt.deps.resolveImage = func(context.Context, string, corev1.PullPolicy) (image, error) {
+		f.rt.deps.resolveImage = func(context.Context, *corev1.Pod, string, corev1.PullPolicy) (image, error) {
 			return image{path: "/bin/app", digest: "0123", user: &imageUser{}}, nil
 		}
 		f.rt.start()

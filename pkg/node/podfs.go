@@ -68,12 +68,13 @@ func (p *podFilesystem) setUp(_ context.Context, sb *sandbox) error {
 	addrs := p.addrs
 	p.mu.Unlock()
 	fsys := &podFS{
-		rootDir:  filepath.Join(p.dir, "root"),
-		tmpDir:   filepath.Join(p.dir, "tmp"),
-		etcDir:   filepath.Join(p.dir, "etc"),
-		homesDir: filepath.Join(p.dir, "homes"),
-		hideDir:  p.hideDir,
-		volumes:  map[string]volumeDir{},
+		rootDir:   filepath.Join(p.dir, "root"),
+		tmpDir:    filepath.Join(p.dir, "tmp"),
+		etcDir:    filepath.Join(p.dir, "etc"),
+		homesDir:  filepath.Join(p.dir, "homes"),
+		layersDir: filepath.Join(p.dir, "layers"),
+		hideDir:   p.hideDir,
+		volumes:   map[string]volumeDir{},
 	}
 	for _, d := range []string{fsys.rootDir, fsys.tmpDir, fsys.etcDir, filepath.Join(p.dir, "volumes")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,9 @@ import (
 // image config's User gives a container runtime.
 type imageUser struct {
 	uid, gid int64
+	// name is set when a registry image's config names its user by name,
+	// which the kubelet will not take as non-root.
+	name string
 }
 
 // nonroot is the user of ko's default base image (cgr.dev/chainguard/static,
@@ -45,7 +49,13 @@ var basePasswd = map[int64]passwdEntry{
 // passwdUser is uid's entry in basePasswd, or what a runtime makes of a
 // user the image does not list.
 func passwdUser(uid int64) passwdEntry {
-	if e, ok := basePasswd[uid]; ok {
+	return passwdUserIn(basePasswd, uid)
+}
+
+// passwdUserIn is uid's entry in passwd, or what a runtime makes of a
+// user the image does not list.
+func passwdUserIn(passwd map[int64]passwdEntry, uid int64) passwdEntry {
+	if e, ok := passwd[uid]; ok {
 		return e
 	}
 	return passwdEntry{gid: 0, home: "/"}
@@ -122,12 +132,19 @@ type identity struct {
 // containerIdentity is the user of container c of pod, as a kubelet and
 // container runtime settle it: runAsUser and runAsGroup, the container's
 // over the pod's, else the image's user (img; nil is nonroot);
-// supplementalGroups; a runAsUser without runAsGroup has its passwd
-// group. runAsNonRoot refuses uid 0 with the kubelet's messages.
-func containerIdentity(pod *corev1.Pod, c *corev1.Container, img *imageUser) (identity, error) {
+// supplementalGroups and the groups the image's /etc/group lists the user
+// in; a runAsUser without runAsGroup has its passwd group. users is a
+// registry image's passwd and group files; nil: ko's base image's.
+// runAsNonRoot refuses uid 0, and a user the image names by name, with
+// the kubelet's messages.
+func containerIdentity(pod *corev1.Pod, c *corev1.Container, img *imageUser, users *imageUsers) (identity, error) {
 	user := nonroot
 	if img != nil {
 		user = *img
+	}
+	passwd := basePasswd
+	if users != nil {
+		passwd = users.passwd()
 	}
 	var runAsUser, runAsGroup *int64
 	var runAsNonRoot *bool
@@ -146,22 +163,31 @@ func containerIdentity(pod *corev1.Pod, c *corev1.Container, img *imageUser) (id
 			runAsNonRoot = sc.RunAsNonRoot
 		}
 	}
-	id := identity{uid: user.uid, gid: user.gid, groups: groups}
+	id := identity{uid: user.uid, gid: user.gid, groups: slices.Clone(groups)}
 	if runAsUser != nil {
 		id.uid = *runAsUser
-		id.gid = passwdUser(id.uid).gid
+		id.gid = passwdUserIn(passwd, id.uid).gid
 	}
 	if runAsGroup != nil {
 		id.gid = *runAsGroup
 	}
-	entry := passwdUser(id.uid)
+	entry := passwdUserIn(passwd, id.uid)
 	id.home, id.hasHome = entry.home, entry.hasHome
-	if isTrue(runAsNonRoot) && id.uid == 0 {
-		pod := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
-		if runAsUser != nil {
-			return identity{}, fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", pod, c.Name)
+	for _, g := range users.supplementaryGroups(id.uid) {
+		if !slices.Contains(id.groups, g) {
+			id.groups = append(id.groups, g)
 		}
-		return identity{}, fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", pod, c.Name)
+	}
+	if isTrue(runAsNonRoot) {
+		pod := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
+		switch {
+		case runAsUser != nil && id.uid == 0:
+			return identity{}, fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", pod, c.Name)
+		case runAsUser == nil && user.name != "":
+			return identity{}, fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user.name, pod, c.Name)
+		case id.uid == 0:
+			return identity{}, fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", pod, c.Name)
+		}
 	}
 	return id, nil
 }

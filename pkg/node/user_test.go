@@ -74,7 +74,7 @@ func TestContainerIdentity(t *testing.T) {
 			pod.Spec.SecurityContext = tc.pod
 			c := &pod.Spec.Containers[0]
 			c.SecurityContext = tc.container
-			got, err := containerIdentity(pod, c, tc.img)
+			got, err := containerIdentity(pod, c, tc.img, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("containerIdentity() = %+v, %v; want an error containing %q", got, err, tc.wantErr)

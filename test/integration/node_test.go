@@ -1021,7 +1021,9 @@ func testKoImage(t *testing.T, tn *testNode, ns string) {
 
 func testImagesConfigMap(t *testing.T, tn *testNode, ns, server string) {
 	ctx := t.Context()
-	img := fmt.Sprintf("registry.example/test-server-%d:v1", os.Getpid())
+	// Unmapped, the image is pulled from its registry: one on loopback
+	// where nothing listens, so that the pull fails at once, on the host.
+	img := fmt.Sprintf("127.0.0.1:1/test-server-%d:v1", os.Getpid())
 	pod := nodetest.Pod(ns, "mapped", tn.Name(), img)
 	created, err := cluster.Kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
@@ -1041,7 +1043,7 @@ func testImagesConfigMap(t *testing.T, tn *testNode, ns, server string) {
 
 	// The image is mapped by hand, and so runs as nonroot; a second one
 	// stands for an upstream image that runs as root.
-	rootImg := fmt.Sprintf("registry.example/test-server-root-%d:v1", os.Getpid())
+	rootImg := fmt.Sprintf("127.0.0.1:1/test-server-root-%d:v1", os.Getpid())
 	mappings := map[string]string{
 		node.ImagesConfigMapKey(img):     server,
 		node.ImagesConfigMapKey(rootImg): node.ImageMapping(server, "0"),

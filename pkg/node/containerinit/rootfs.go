@@ -18,9 +18,25 @@ import (
 // Ops in order, then made the root. The host's root stays visible through
 // bind mounts of its entries, except where the plan puts something of the
 // pod's own.
+//
+// With Overlay set, Dir gets an overlay filesystem instead: an image's
+// unpacked root filesystem under a writable layer of the container's own,
+// and nothing of the host's shows but what Ops bind.
 type RootPlan struct {
-	Dir string    `json:"dir"`
-	Ops []MountOp `json:"ops"`
+	Dir     string    `json:"dir"`
+	Ops     []MountOp `json:"ops"`
+	Overlay *Overlay  `json:"overlay,omitempty"`
+}
+
+// Overlay is a container's root filesystem made of a registry image:
+// Lower, the image's unpacked layers, shared by every container of the
+// image and never written; Upper and Work, empty directories of this
+// container's run (on one filesystem, as overlayfs requires), which take
+// its writes and go with it.
+type Overlay struct {
+	Lower string `json:"lower"`
+	Upper string `json:"upper"`
+	Work  string `json:"work"`
 }
 
 // MountOp is one step of a RootPlan. Target is a path inside the
@@ -101,7 +117,14 @@ func buildRoot(plan *RootPlan) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("making the mount namespace a slave of the host's: %w", err)
 	}
-	if err := unix.Mount("tmpfs", plan.Dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=1m"); err != nil {
+	if o := plan.Overlay; o != nil {
+		// No nosuid or nodev: an image's setuid programs and device
+		// nodes work as under a container runtime.
+		data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", o.Lower, o.Upper, o.Work)
+		if err := unix.Mount("overlay", plan.Dir, "overlay", 0, data); err != nil {
+			return fmt.Errorf("mounting the image's root filesystem (overlay %s) at %s: %w", data, plan.Dir, err)
+		}
+	} else if err := unix.Mount("tmpfs", plan.Dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755,size=1m"); err != nil {
 		return fmt.Errorf("mounting the root tmpfs at %s: %w", plan.Dir, err)
 	}
 	b := &rootBuilder{root: plan.Dir, kinds: map[string]dirKind{"/": dirOwned}}

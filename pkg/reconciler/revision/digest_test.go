@@ -2,6 +2,8 @@ package revision
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -16,21 +18,31 @@ import (
 )
 
 // TestRegistryResolver resolves against a real registry protocol server
-// (go-containerregistry's in-memory registry) on loopback.
+// (go-containerregistry's in-memory registry) on loopback, named
+// registry.test: every connection is dialled to the server, and a
+// registry named by a loopback address is one the controller leaves to
+// the node.
 func TestRegistryResolver(t *testing.T) {
-	reg := httptest.NewServer(registry.New())
+	reg := httptest.NewTLSServer(registry.New())
 	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	const host = "registry.test"
+	transport := reg.Client().Transport.(*http.Transport).Clone()
+	addr := reg.Listener.Addr().String()
+	transport.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	// httptest's certificate names example.com.
+	transport.TLSClientConfig.ServerName = "example.com"
 
 	img, err := random.Image(256, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tag, err := name.NewTag(host+"/hello:v1", name.Insecure)
+	tag, err := name.NewTag(host + "/hello:v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(tag, img); err != nil {
+	if err := remote.Write(tag, img, remote.WithTransport(transport)); err != nil {
 		t.Fatal(err)
 	}
 	digest, err := img.Digest()
@@ -42,7 +54,7 @@ func TestRegistryResolver(t *testing.T) {
 	cfg.DigestResolutionTimeout = 5 * time.Second
 	skipping := config.DefaultDeployment()
 	skipping.RegistriesSkippingTagResolving = []string{host}
-	r := RegistryResolver{}
+	r := RegistryResolver{Options: []remote.Option{remote.WithTransport(transport)}}
 
 	tests := []struct {
 		name    string
@@ -56,6 +68,8 @@ func TestRegistryResolver(t *testing.T) {
 		{name: "ko:// is left to the node", image: "ko://flywheel.dev/examples/hello", cfg: cfg},
 		{name: "a path is left to the node", image: "/usr/local/bin/app", cfg: cfg},
 		{name: "a skipped registry is not asked", image: host + "/hello:v1", cfg: skipping},
+		{name: "a registry on localhost is left to the node", image: "localhost:5000/hello:v1", cfg: cfg},
+		{name: "a registry on a loopback address is left to the node", image: "127.0.0.1:5000/hello:v1", cfg: cfg},
 		{name: "an unknown tag names the image", image: host + "/hello:nope", cfg: cfg, wantErr: `resolving image "` + host + `/hello:nope"`},
 		{name: "a malformed reference", image: "Not A Reference", cfg: cfg, wantErr: "not a valid reference"},
 	}

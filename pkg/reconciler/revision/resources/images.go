@@ -1,6 +1,8 @@
 package resources
 
 import (
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -21,7 +23,10 @@ func LocalImage(image string) bool {
 // the digest its tag was resolved to when the Revision was new. They do
 // for a registry's image, unless the registry is in
 // registries-skipping-tag-resolving; local executables, and whatever does
-// not parse as a reference, run as written.
+// not parse as a reference, run as written, as do images of a registry
+// on loopback (localhost:5000/app): that registry is the node's, which the
+// controller, in a pod of its own, cannot reach, and the node reports the
+// digest it pulled instead.
 //
 // The same rule decides, before a Revision's Deployment exists, which
 // images are resolved, and, each time the Deployment is built, which
@@ -36,7 +41,21 @@ func ResolvesTags(image string, cfg *config.Deployment) bool {
 	if err != nil {
 		return false
 	}
-	return !slices.Contains(cfg.RegistriesSkippingTagResolving, ref.Context().RegistryStr())
+	registry := ref.Context().RegistryStr()
+	return !slices.Contains(cfg.RegistriesSkippingTagResolving, registry) && !loopbackRegistry(registry)
+}
+
+// loopbackRegistry reports whether registry (host[:port]) is on loopback.
+func loopbackRegistry(registry string) bool {
+	host := registry
+	if h, _, err := net.SplitHostPort(registry); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // pinImages runs each container whose tag Flywheel resolves by the digest
