@@ -61,6 +61,7 @@ func (r *registryImages) collect(keep string) {
 			continue
 		}
 		_ = os.RemoveAll(r.rootfsPath(img.manifest))
+		_ = os.Remove(r.rootfsPath(img.manifest) + ".lock")
 		total -= img.record.RootfsBytes
 		for _, l := range img.record.Layers {
 			if users[l]--; users[l] == 0 {

@@ -139,7 +139,7 @@ func Registry(t testing.TB, user, password string) string {
 // others get the registry protocol's 401 UNAUTHORIZED. It returns the
 // registry's host:port and the function that stops it.
 func Serve(user, password string) (host string, stop func(), err error) {
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	if user != "" {
 		h = basicAuth(h, user, password)
 	}
@@ -164,7 +164,7 @@ func BuildStatic(importPath string) ([]byte, error) {
 	cmd := exec.Command("go", "build", "-trimpath", "-o", out, importPath)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building %s: %v\n%s", importPath, err, b)
+		return nil, fmt.Errorf("building %s: %w\n%s", importPath, err, b)
 	}
 	return os.ReadFile(out)
 }
