@@ -6,6 +6,8 @@
 #
 #   hack/bench-autoscaling.sh                              # what docs/benchmarks.md reports
 #   hack/bench-autoscaling.sh --cold-starts 3 --steps 1    # a quicker look
+#   hack/bench-autoscaling.sh --steps 0 --cold-registry-image
+#       # cold starts of the sample app pulled from a registry image
 #
 # Arguments go to `autoscaling run` (see `go run ./test/bench/autoscaling
 # run -h`). Needs root and no other local cluster on the host (`fw local

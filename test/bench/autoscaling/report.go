@@ -23,8 +23,8 @@ func (r results) markdown() string {
 		r.Machine.CPUs, r.Machine.Model, r.Machine.Kernel, r.Machine.Go, r.LoadAvg, r.Elapsed)
 	if len(r.ColdStarts) > 0 {
 		l := benchkit.Summarise(append([]time.Duration(nil), r.ColdStarts...))
-		p("**Cold start**, %d times: a GET through the gateway (a new connection) for the sample app's Revision at zero pods, its public Service pointing at the activator, → the response's first byte. "+
-			"The path: gateway → activator, which holds the request and tells the autoscaler at once → the autoscaler scales the Deployment to one → kube-controller-manager makes the pod → the binder binds it → the node starts it (prebuilt image) → the activator, probing the starting pod's queue-proxy, forwards as soon as it answers (the node's readiness probe and the EndpointSlice follow).\n\n", l.N)
+		p("**Cold start**, %d times, image %s: a GET through the gateway (a new connection) for the sample app's Revision at zero pods, its public Service pointing at the activator, → the response's first byte. "+
+			"The path: gateway → activator, which holds the request and tells the autoscaler at once → the autoscaler scales the Deployment to one → kube-controller-manager makes the pod → the binder binds it → the node starts it (prebuilt image) → the activator, probing the starting pod's queue-proxy, forwards as soon as it answers (the node's readiness probe and the EndpointSlice follow).\n\n", l.N, r.Config.ColdImage)
 		p("| p50 | p95 | max | goal |\n| ---: | ---: | ---: | --- |\n")
 		p("| %.0f ms | %.0f ms | %.0f ms | p50 ≤ %v: **%s** |\n\n", l.P50, l.P95, l.Max, goalColdStartP50, met(time.Duration(l.P50*float64(time.Millisecond)) <= goalColdStartP50))
 		if len(r.ColdStartHops) > 0 {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"flywheel.dev/pkg/controlplane/controlplanetest"
 	"flywheel.dev/pkg/local"
 	"flywheel.dev/pkg/node"
+	"flywheel.dev/pkg/node/imagetest"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 	"flywheel.dev/test/bench/internal/benchkit"
 )
@@ -43,6 +45,12 @@ type runConfig struct {
 	// annotation; empty for the default.
 	StepBurstCapacity string `json:"stepBurstCapacity,omitempty"`
 	WorkDir           string `json:"workDir"`
+	// ColdRegistryImage runs the cold start Revision from a registry
+	// image (the sample app, static, alone on an empty base, in a
+	// registry on loopback) instead of its ko:// build.
+	ColdRegistryImage bool `json:"coldRegistryImage,omitempty"`
+	// ColdImage is the cold start Revision's image.
+	ColdImage string `json:"coldImage"`
 
 	ControlPlaneBin string        `json:"-"`
 	Out             string        `json:"-"`
@@ -94,6 +102,7 @@ func runMain(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Steps, "steps", 5, "load steps to measure, one after the other")
 	fs.IntVar(&cfg.StepClients, "step-clients", 50, "concurrent clients of a load step")
 	fs.StringVar(&cfg.StepBurstCapacity, "step-burst-capacity", "", "the load step Revision's target-burst-capacity annotation; empty for config-autoscaler's default, which keeps the activator in its path (\"0\": only at zero pods)")
+	fs.BoolVar(&cfg.ColdRegistryImage, "cold-registry-image", false, "run the cold start Revision from a registry image of the sample app (pushed to a registry the harness serves on loopback) instead of "+coldImage)
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -142,6 +151,17 @@ func runMain(ctx context.Context, args []string) error {
 		keepLogs(cfg.WorkDir, filepath.Join(cfg.Out, "logs"))
 		_ = os.RemoveAll(cfg.WorkDir)
 	}()
+	cfg.ColdImage = coldImage
+	if cfg.ColdRegistryImage {
+		host, stop, err := imagetest.Serve("", "")
+		if err != nil {
+			return err
+		}
+		defer stop()
+		if cfg.ColdImage, err = pushSampleImage(host); err != nil {
+			return err
+		}
+	}
 	b := &bench{cfg: cfg, cluster: c, serving: versioned.NewForConfigOrDie(c.RESTConfig())}
 	if err := b.setUp(ctx); err != nil {
 		return err
@@ -213,7 +233,7 @@ func (b *bench) service(ctx context.Context, name, image string, annotations map
 // time once the Revision is back at zero with the activator in its path,
 // and when each hop of the way was seen.
 func (b *bench) coldStarts(ctx context.Context) ([]time.Duration, []hopTimes, error) {
-	host, rev, err := b.service(ctx, "cold", coldImage, map[string]string{serving.WindowAnnotation.String(): "6s"})
+	host, rev, err := b.service(ctx, "cold", b.cfg.ColdImage, map[string]string{serving.WindowAnnotation.String(): "6s"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -247,6 +267,22 @@ func (b *bench) coldStarts(ctx context.Context) ([]time.Duration, []hopTimes, er
 		hops[i] = s.hops
 	}
 	return out, hops, nil
+}
+
+// pushSampleImage builds the sample app static and pushes it, alone on an
+// empty base, to the registry at host; it returns the image.
+func pushSampleImage(host string) (string, error) {
+	benchkit.Progress("building the sample app and pushing it to the registry at %s", host)
+	exe, err := imagetest.BuildStatic(strings.TrimPrefix(coldImage, node.KoPrefix))
+	if err != nil {
+		return "", err
+	}
+	img, err := imagetest.StaticImage("hello", exe)
+	if err != nil {
+		return "", err
+	}
+	ref := host + "/hello:v1"
+	return ref, imagetest.Push(ref, img)
 }
 
 // waitAtZero waits until the Revision's Deployment asks for no pod, none
