@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,6 +24,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 )
 
 // ociImage is a registry image unpacked on the node.
@@ -64,9 +64,8 @@ type registryImages struct {
 	// after the pod's pull secrets.
 	keychain authn.Keychain
 	platform v1.Platform
-	// options are added to every registry request (tests: a transport).
-	options []remote.Option
-	now     func() time.Time
+	// clock dates each image's last use.
+	clock clock.PassiveClock
 
 	mu sync.Mutex
 	// inUse counts the running containers of each image (manifest hex).
@@ -104,7 +103,7 @@ func newRegistryImages(kube kubernetes.Interface, dir string, maxBytes int64) *r
 		maxBytes: maxBytes,
 		keychain: authn.DefaultKeychain,
 		platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH},
-		now:      time.Now,
+		clock:    clock.RealClock{},
 		inUse:    map[string]int{},
 		unpacks:  map[string]*sharedRun[struct{}]{},
 	}
@@ -190,10 +189,7 @@ func (r *registryImages) known(img string) (refRecord, bool) {
 // sure its image is unpacked.
 func (r *registryImages) fetch(ctx context.Context, img string, ref name.Reference, pod *corev1.Pod) (refRecord, error) {
 	keychain := authn.NewMultiKeychain(&pullSecrets{ctx: ctx, kube: r.kube, pod: pod}, r.keychain)
-	opts := append([]remote.Option{
-		remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithPlatform(r.platform),
-	}, r.options...)
-	desc, err := remote.Get(ref, opts...)
+	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithPlatform(r.platform))
 	if err != nil {
 		return refRecord{}, &errImage{msg: fmt.Sprintf("failed to pull image %q: %v", img, err)}
 	}
@@ -371,7 +367,7 @@ func (r *registryImages) hold(rec refRecord) (*ociImage, error) {
 	r.mu.Lock()
 	r.inUse[rec.Manifest]++
 	r.mu.Unlock()
-	now := r.now()
+	now := r.clock.Now()
 	_ = os.Chtimes(r.recordPath(rec.Manifest), now, now)
 	return &ociImage{id: rec.ID, manifest: rec.Manifest, rootfs: r.rootfsPath(rec.Manifest), config: ir.Config}, nil
 }

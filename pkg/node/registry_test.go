@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"flywheel.dev/pkg/node/imagetest"
 )
@@ -223,9 +224,10 @@ func TestRegistryCacheCollect(t *testing.T) {
 	requireRoot(t)
 	host := imagetest.Registry(t, "", "")
 	r := newTestRegistryImages(t)
-	// Last uses in the past: an image just pulled is the newest.
-	clock := time.Unix(1_600_000_000, 0)
-	r.now = func() time.Time { clock = clock.Add(time.Minute); return clock }
+	// Last uses in the past, a minute apart: an image just pulled is the
+	// newest.
+	clk := testingclock.NewFakePassiveClock(time.Unix(1_600_000_000, 0))
+	r.clock = clk
 	const size = 200 << 10
 	var refs []string
 	for i := range 4 {
@@ -238,11 +240,13 @@ func TestRegistryCacheCollect(t *testing.T) {
 	}
 	// Room for about two images (layer and unpacked file each).
 	r.maxBytes = 5 * size
+	clk.SetTime(clk.Now().Add(time.Minute))
 	running, err := r.pull(t.Context(), refs[0], corev1.PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, ref := range refs[1:] {
+		clk.SetTime(clk.Now().Add(time.Minute))
 		pulled, err := r.pull(t.Context(), ref, corev1.PullIfNotPresent, nil)
 		if err != nil {
 			t.Fatal(err)
