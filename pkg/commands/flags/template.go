@@ -27,6 +27,7 @@ const (
 	tagFlag           = "tag"
 	untagFlag         = "untag"
 	trafficFlag       = "traffic"
+	pullSecretFlag    = "pull-secret"
 	removeSuffix      = "-"
 	keyValueSeparator = "="
 	portNameSeparator = ":"
@@ -48,6 +49,7 @@ type ServiceFlags struct {
 	Tags             []string
 	Untags           []string
 	Traffic          []string
+	PullSecret       string
 
 	// set tells which flags were given; a flag not given changes nothing.
 	set *pflag.FlagSet
@@ -71,6 +73,8 @@ func (f *ServiceFlags) Add(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.Tags, tagFlag, nil,
 		"give a revision its own URL: REVISION=TAG, or @latest=TAG for the latest ready revision (repeatable, comma separated)")
 	fs.StringSliceVar(&f.Untags, untagFlag, nil, "remove a tag and its URL (repeatable, comma separated)")
+	fs.StringVar(&f.PullSecret, pullSecretFlag, "",
+		"Secret (kubernetes.io/dockerconfigjson) the node pulls the image with, as kn's --pull-secret; \"\" removes it")
 	fs.StringSliceVar(&f.Traffic, trafficFlag, nil,
 		"split traffic: REF=PERCENT where REF is a tag, a revision name or @latest; the percentages must add up to 100 (repeatable, comma separated)")
 }
@@ -137,6 +141,12 @@ func (f *ServiceFlags) applyTemplate(svc *servingv1.Service) error {
 			return fmt.Errorf("--%s is empty: give the container image to run", imageFlag)
 		}
 		container.Image = f.Image
+	}
+	if f.changed(pullSecretFlag) {
+		tmpl.Spec.ImagePullSecrets = nil
+		if f.PullSecret != "" {
+			tmpl.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: f.PullSecret}}
+		}
 	}
 	if f.changed(envFlag) {
 		env, err := editEnv(container.Env, f.Env)

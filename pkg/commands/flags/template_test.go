@@ -60,6 +60,14 @@ func withImage(image string) func(*servingv1.Service) {
 	return func(s *servingv1.Service) { s.Spec.Template.Spec.Containers[0].Image = image }
 }
 
+func withPullSecrets(names ...string) func(*servingv1.Service) {
+	return func(s *servingv1.Service) {
+		for _, n := range names {
+			s.Spec.Template.Spec.ImagePullSecrets = append(s.Spec.Template.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: n})
+		}
+	}
+}
+
 func withPorts(ports ...corev1.ContainerPort) func(*servingv1.Service) {
 	return func(s *servingv1.Service) { s.Spec.Template.Spec.Containers[0].Ports = ports }
 }
@@ -108,6 +116,16 @@ func TestApplyChangesOnlyWhatIsGiven(t *testing.T) {
 		in:   service(),
 		args: []string{"--image", "ko://example.com/hello/v2"},
 		want: service(withImage("ko://example.com/hello/v2")),
+	}, {
+		name: "a pull secret",
+		in:   service(),
+		args: []string{"--pull-secret", "regcred"},
+		want: service(withPullSecrets("regcred")),
+	}, {
+		name: "an empty pull secret removes it",
+		in:   service(withPullSecrets("regcred")),
+		args: []string{"--pull-secret", ""},
+		want: service(),
 	}, {
 		name: "env set in place, added at the end, removed",
 		in:   service(),
