@@ -112,7 +112,8 @@ func TestRegistryImages(t *testing.T) {
 
 // TestPrivateRegistryImage: a registry that wants credentials refuses a
 // Service without its pull secret, which shows ImagePullBackOff with the
-// registry's refusal; with the secret the same image runs.
+// registry's refusal; with the secret (fw service create --pull-secret)
+// the same image runs.
 func TestPrivateRegistryImage(t *testing.T) {
 	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
 	ns := newNamespace(t, "private")
@@ -157,14 +158,9 @@ func TestPrivateRegistryImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := imageService(ns, "withsecret", ref)
-	svc.Spec.Template.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "regcred"}}
-	created, err := client.ServingV1().Services(ns).Create(t.Context(), svc, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := waitReady(t, client, ns, "withsecret", created.Generation)
-	if info := getImageInfo(t, ready.Status.URL.Host, url.Values{}); !slices.Equal(info.Args, []string{"/imageinfo"}) {
+	// As a user would: kn's --pull-secret, on fw.
+	fw(t, "service", "create", "withsecret", "-n", ns, "--image", ref, "--pull-secret", "regcred")
+	if info := getImageInfo(t, "withsecret."+ns+".localhost", url.Values{}); !slices.Equal(info.Args, []string{"/imageinfo"}) {
 		t.Errorf("the private image answered %+v", info)
 	}
 }
