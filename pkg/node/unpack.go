@@ -28,6 +28,10 @@ const (
 // entry's path, as the kernel's ELOOP does.
 const maxSymlinkHops = 40
 
+// errDeviceNode is a layer's character or block device, which unpacking
+// leaves out.
+var errDeviceNode = errors.New("device nodes are not unpacked")
+
 // errOutsideRoot is a layer entry or link that would lead out of the root
 // filesystem being unpacked.
 var errOutsideRoot = errors.New("leads out of the image's root filesystem")
@@ -115,7 +119,9 @@ func (u *layerUnpacker) entry(hdr *tar.Header, r io.Reader) error {
 		return nil
 	}
 	target := path.Join(parent, base)
-	if err := u.make(target, hdr, r); err != nil {
+	if err := u.make(target, hdr, r); errors.Is(err, errDeviceNode) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	u.created[target] = true
@@ -173,15 +179,15 @@ func (u *layerUnpacker) make(target string, hdr *tar.Header, r io.Reader) error 
 			return fmt.Errorf("hard link to %q: it is a directory", hdr.Linkname)
 		}
 		return os.Link(src, host)
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		mode := uint32(unix.S_IFIFO)
-		switch hdr.Typeflag {
-		case tar.TypeChar:
-			mode = unix.S_IFCHR
-		case tar.TypeBlock:
-			mode = unix.S_IFBLK
-		}
-		return unix.Mknod(host, mode|0o600, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))))
+	case tar.TypeChar, tar.TypeBlock:
+		// Not made: no device cgroup stands between a container and the
+		// host here, so a node an image names (the host's disk, say)
+		// would be the real device; the container's /dev holds the
+		// devices it gets. What a lower layer had at the path is gone,
+		// as the entry replaces it.
+		return errDeviceNode
+	case tar.TypeFifo:
+		return unix.Mknod(host, unix.S_IFIFO|0o600, 0)
 	}
 	return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
 	"io/fs"
@@ -157,5 +158,34 @@ func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("unpacking sets owners: needs root")
+	}
+}
+
+// TestUnpackLeavesDeviceNodesOut: a layer's character and block devices
+// are not made (nothing would stand between a container and the host's
+// real device), and what a lower layer had at their paths is gone; a
+// FIFO is made.
+func TestUnpackLeavesDeviceNodesOut(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	lower := imagetest.Tar(imagetest.Dir("data"), imagetest.File("data/disk", "a file below"))
+	upper := imagetest.Tar(
+		imagetest.Entry{Name: "data/disk", Type: tar.TypeBlock, Mode: 0o666},
+		imagetest.Entry{Name: "data/tty", Type: tar.TypeChar, Mode: 0o666},
+		imagetest.Entry{Name: "data/pipe", Type: tar.TypeFifo, Mode: 0o644},
+	)
+	if err := unpackLayer(root, bytes.NewReader(lower), "lower"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unpackLayer(root, bytes.NewReader(upper), "upper"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"data/disk", "data/tty"} {
+		if _, err := os.Lstat(filepath.Join(root, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want no such file: devices are left out", name, err)
+		}
+	}
+	if st, err := os.Lstat(filepath.Join(root, "data/pipe")); err != nil || st.Mode()&fs.ModeNamedPipe == 0 {
+		t.Errorf("data/pipe: %v, %v; want a FIFO", st, err)
 	}
 }
