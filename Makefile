@@ -35,3 +35,7 @@ verify: ## gofmt, go vet, generated code up to date, lint.
 .PHONY: controlplane
 controlplane: ## Build (or find cached) etcd, kube-apiserver, kube-controller-manager.
 	hack/build-controlplane.sh
+
+.PHONY: release
+release: ## Build the images with ko, push them to $KO_DOCKER_REPO, write bin/release/flywheel.yaml (docs/install.md).
+	hack/release.sh $(ARGS)

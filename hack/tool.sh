@@ -3,20 +3,28 @@
 #
 #   hack/tool.sh controller-gen
 #   hack/tool.sh golangci-lint
+#   hack/tool.sh ko
 #
 # The tools are `tool` directives of their own module, hack/tools, because
 # their dependency graphs (k8s.io/* 0.37, newer x/tools) must not move the
-# versions the main module pins. `go tool` would re-link on every call and
-# `go run` would do the same; a linter that takes seconds to link on each
-# `make verify` is a tax, so each tool is built once into a cache directory
-# whose key covers everything that decides the binary (the tools module's
-# go.mod and go.sum and the Go version). A version bump builds anew; a fresh
+# versions the main module pins. A tool whose graph would move hack/tools'
+# own (ko, with its cloud registries' credential helpers) has a module of
+# its name under third_party instead, with a cache key of its own.
+#
+# `go tool` would re-link on every call and `go run` would do the same; a
+# linter that takes seconds to link on each `make verify` is a tax, so
+# each tool is built once into a cache directory whose key covers
+# everything that decides the binary (the tools module's go.mod and go.sum
+# and the Go version). A version bump builds anew; a fresh
 # clone on the same machine reuses an earlier build.
 set -euo pipefail
 
 name=${1:?usage: hack/tool.sh <tool name, e.g. controller-gen or golangci-lint>}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 module="$root/hack/tools"
+if [[ -f "$root/third_party/$name/go.mod" ]]; then
+	module="$root/third_party/$name"
+fi
 
 # A go.work above the repo, or one added later, must not change what the
 # tools module resolves to.
@@ -35,7 +43,7 @@ fi
 # list of tools lives in one place.
 pkg=$(cd "$module" && go list tool | awk -v name="$name" '{ n = split($0, p, "/"); if (p[n] == name) print }')
 if [[ -z "$pkg" ]]; then
-	echo "hack/tool.sh: no tool named $name in hack/tools/go.mod; known tools:" >&2
+	echo "hack/tool.sh: no tool named $name in ${module#"$root"/}/go.mod; known tools:" >&2
 	(cd "$module" && go list tool) >&2
 	exit 1
 fi
@@ -52,7 +60,7 @@ if command -v flock >/dev/null; then
 	fi
 fi
 
-echo >&2 "building $name from hack/tools (first time only)"
+echo >&2 "building $name from ${module#"$root"/} (first time only)"
 # Build to a temporary name and rename, so an interrupted build never
 # leaves a truncated binary that the check above would take as done.
 tmp=$(mktemp "$cache/.$name.XXXXXX")

@@ -11,25 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"flywheel.dev/config"
 	"flywheel.dev/pkg/node"
 )
-
-// upstreamImage is the program an upstream image runs, and who it runs as.
-type upstreamImage struct {
-	importPath string
-	// user is the image's user ("<uid>[:<gid>]"); empty: ko's nonroot,
-	// which the node assumes.
-	user string
-}
-
-// upstreamImages are the upstream images config/ runs that local mode
-// builds from their pinned Go modules instead of pulling, by repository.
-// go.mod pins each module; a test holds each manifest's tag to it.
-var upstreamImages = map[string]upstreamImage{
-	// NATS's image sets no user: its server runs as root, and its
-	// volume is root's.
-	"nats": {importPath: "github.com/nats-io/nats-server/v2", user: "0"},
-}
 
 // upstreamImageMappings maps every upstream image objs' workloads run to
 // its program's import path and user, as the node's images ConfigMap
@@ -42,8 +26,8 @@ func upstreamImageMappings(objs []*unstructured.Unstructured) map[string]string 
 			m, _ := c.(map[string]any)
 			image, _ := m["image"].(string)
 			repo, _, _ := strings.Cut(image, ":")
-			if up, ok := upstreamImages[repo]; ok {
-				images[node.ImagesConfigMapKey(image)] = node.ImageMapping(node.KoPrefix+up.importPath, up.user)
+			if up, ok := config.UpstreamImages[repo]; ok {
+				images[node.ImagesConfigMapKey(image)] = node.ImageMapping(node.KoPrefix+up.ImportPath, up.User)
 			}
 		}
 	}

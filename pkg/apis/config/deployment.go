@@ -19,6 +19,10 @@ const DeploymentConfigName = "config-deployment"
 // build ko:// images, as local mode's process node does.
 const DefaultQueueSidecarImage = "ko://flywheel.dev/cmd/queue"
 
+// QueueSidecarImageKey is the key of config-deployment that names the
+// queue-proxy image; a release sets it to the image it publishes.
+const QueueSidecarImageKey = "queue-sidecar-image"
+
 // Deployment is the configuration of Revision Deployments.
 type Deployment struct {
 	// QueueSidecarImage is the image of the queue-proxy container.
@@ -59,7 +63,7 @@ func ptrTo[T any](v T) *T { return &v }
 
 func (d *Deployment) fields() []field {
 	return []field{
-		{"queue-sidecar-image", bind(cm.AsString, &d.QueueSidecarImage)},
+		{QueueSidecarImageKey, bind(cm.AsString, &d.QueueSidecarImage)},
 		{"queue-sidecar-cpu-request", bind(asOptionalQuantity, &d.QueueSidecarCPURequest)},
 		{"queue-sidecar-memory-request", bind(asOptionalQuantity, &d.QueueSidecarMemoryRequest)},
 		{"queue-sidecar-cpu-limit", bind(asOptionalQuantity, &d.QueueSidecarCPULimit)},
@@ -112,7 +116,7 @@ func (d *Deployment) validate() error {
 	const name = DeploymentConfigName
 	switch {
 	case strings.TrimSpace(d.QueueSidecarImage) == "":
-		return invalid(name, "queue-sidecar-image", `""`, "must name the queue-proxy image, e.g. "+DefaultQueueSidecarImage)
+		return invalid(name, QueueSidecarImageKey, `""`, "must name the queue-proxy image, e.g. "+DefaultQueueSidecarImage)
 	case d.QueueSidecarDrainWindow < 0:
 		return invalid(name, "queue-sidecar-drain-window", d.QueueSidecarDrainWindow, "must be 0s or more")
 	case d.ProgressDeadline <= 0 || d.ProgressDeadline.Round(time.Second) != d.ProgressDeadline:
