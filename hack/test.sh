@@ -42,7 +42,7 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	export FLYWHEEL_CONTROLPLANE_BIN
 	# A test binary that dies (panic, timeout) cannot remove its network
 	# sandboxes, pods and processes itself; sweep whatever it left.
-	trap 'go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node"' EXIT
+	trap 'go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node" "${TMPDIR:-/tmp}/flywheel-e2e-release/node"' EXIT
 fi
 
 if [[ " $layers " == *" integration "* ]]; then

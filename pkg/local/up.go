@@ -75,6 +75,13 @@ type Options struct {
 	// JaegerUIAddress. Without it, a Jaeger an earlier run left in a
 	// kept cluster is removed.
 	Tracing bool
+	// Release, with Node, is installed in place of the Gateway API CRDs,
+	// config/core and config/eventing: the objects of a release's
+	// flywheel.yaml (pkg/release), whose components the node runs from
+	// the images the release names, pulled from their registry, instead
+	// of building them from source. What a cluster brings itself
+	// (config/local, the VPA's CRDs) is added as without it.
+	Release []*unstructured.Unstructured
 }
 
 // DefaultGatewayAddress is where local mode serves Routes.
@@ -193,6 +200,14 @@ func (c *Flywheel) up(ctx context.Context, opts Options) error {
 			return err
 		}
 		objs := slices.Concat(gateway, vpa, core, eventing)
+		if opts.Release != nil {
+			// Copies: bringing up changes some (the gateway's host
+			// port, NATS's volume).
+			objs = vpa
+			for _, o := range opts.Release {
+				objs = append(objs, o.DeepCopy())
+			}
+		}
 		var tracing []*unstructured.Unstructured
 		if opts.Tracing {
 			if tracing, err = tracingObjects(objs); err != nil {

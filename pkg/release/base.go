@@ -104,7 +104,7 @@ func BaseImage(platforms []v1.Platform, caCertificates []byte) (v1.ImageIndex, e
 	if err != nil {
 		return nil, err
 	}
-	var idx v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, p := range platforms {
 		img, err := mutate.ConfigFile(mutate.MediaType(empty.Image, types.OCIManifestSchema1), &v1.ConfigFile{
 			OS:           p.OS,
