@@ -4,7 +4,7 @@
 # any cluster (docs/install.md). Prints the path of flywheel.yaml.
 #
 #   KO_DOCKER_REPO=registry.example.com/flywheel hack/release.sh \
-#       [--platform linux/amd64,linux/arm64] [--tag latest] [--output bin/release]
+#       [--platform linux/amd64] [--tag latest] [--output bin/release]
 #
 # flywheel.yaml holds the Gateway API CRDs Flywheel uses, config/core and
 # config/eventing (pkg/release.Manifests says what changes), with every
@@ -29,7 +29,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 : "${KO_DOCKER_REPO:?set KO_DOCKER_REPO to the repository to push the images to, e.g. registry.example.com/flywheel}"
-platform=linux/amd64,linux/arm64
+# One platform unless asked: each more compiles every dependency again.
+platform=linux/amd64
 tag=latest
 output="$root/bin/release"
 while (($#)); do

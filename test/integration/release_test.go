@@ -6,8 +6,6 @@ import (
 	"archive/tar"
 	"errors"
 	"io"
-	"log"
-	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -15,13 +13,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"flywheel.dev/pkg/manifest"
+	"flywheel.dev/pkg/node/imagetest"
 	"flywheel.dev/pkg/release"
 	"flywheel.dev/pkg/release/releasetest"
 )
@@ -34,19 +32,15 @@ import (
 var releasePlatforms = []string{"linux/" + runtime.GOARCH}
 
 // TestReleaseIntoARegistry runs hack/release.sh, as a user would, into a
-// registry on loopback (go-containerregistry's own, in this process) and
-// checks what it made: flywheel.yaml names every image Flywheel runs by a
-// digest that registry serves, each image for every platform asked, with
-// its program as entrypoint, the base's nonroot user and its files; and
-// every object of flywheel.yaml passes a server-side dry run against the
-// real API server, with the CRDs installed first.
+// registry on loopback (go-containerregistry's own, in this process, as
+// pkg/node/imagetest serves it) and checks what it made: flywheel.yaml
+// names every image Flywheel runs by a digest that registry serves, for
+// every platform asked, with its program as entrypoint, the base's
+// nonroot user and its files; and every object of flywheel.yaml passes a
+// server-side dry run against the real API server, with the CRDs
+// installed first.
 func TestReleaseIntoARegistry(t *testing.T) {
-	reg := httptest.NewServer(registry.New(
-		registry.WithBlobHandler(registry.NewDiskBlobHandler(t.TempDir())),
-		registry.Logger(log.New(io.Discard, "", 0)),
-	))
-	defer reg.Close()
-	repo := strings.TrimPrefix(reg.URL, "http://") + "/flywheel"
+	repo := imagetest.Registry(t, "", "") + "/flywheel"
 
 	objs := releasetest.Run(t, repo, releasePlatforms)
 	if u := release.Unresolved(objs); len(u) > 0 {
