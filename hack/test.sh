@@ -40,18 +40,19 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	fi
 	FLYWHEEL_CONTROLPLANE_BIN=$("$root/hack/build-controlplane.sh")
 	export FLYWHEEL_CONTROLPLANE_BIN
+	# The release tests (test/integration/release_test.go,
+	# test/e2e/release) run hack/release.sh, which builds its images
+	# with ko: ko is built here, once per version (cached beside the
+	# other tools), so that its first build (minutes) does not count
+	# against a test's timeout.
+	step "ko, for the release tests"
+	"$root/hack/tool.sh" ko >/dev/null
 	# A test binary that dies (panic, timeout) cannot remove its network
 	# sandboxes, pods and processes itself; sweep whatever it left.
 	trap 'go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node" "${TMPDIR:-/tmp}/flywheel-e2e-release/node"' EXIT
 fi
 
 if [[ " $layers " == *" integration "* ]]; then
-	# The release test (test/integration/release_test.go) runs
-	# hack/release.sh, which builds its images with ko: ko is built
-	# here, once per version (cached beside the other tools), so its
-	# first build does not count against the tests' timeout.
-	step "ko, for the release test"
-	"$root/hack/tool.sh" ko >/dev/null
 	step "integration tests (real etcd + kube-apiserver)"
 	go test -tags integration -count=1 -timeout 20m ./test/integration/... "$@"
 fi

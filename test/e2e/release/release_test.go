@@ -34,9 +34,9 @@ import (
 	"flywheel.dev/pkg/release/releasetest"
 )
 
-// workDir holds the cluster's logs and the node's state; fixed, so that
-// what a killed run left is swept by the next (and by hack/test.sh's
-// sweep of the e2e directory's node).
+// workDir holds the cluster's logs and the node's state, removed after
+// the test; fixed, so that what a killed run left is swept by the next
+// (and by hack/test.sh).
 var workDir = filepath.Join(os.TempDir(), "flywheel-e2e-release")
 
 // TestLocalClusterFromARelease releases for this machine's platform into
@@ -76,6 +76,19 @@ func TestLocalClusterFromARelease(t *testing.T) {
 	if err := os.RemoveAll(workDir); err != nil {
 		t.Fatal(err)
 	}
+	// Registered first, so run last: after the cluster stopped.
+	t.Cleanup(func() {
+		if err := node.Sweep(nodeDir); err != nil {
+			t.Errorf("sweeping the node's state: %v", err)
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(workDir, "node.log"))
+			t.Logf("the node's log, last lines:\n%s", tail(string(b), 40))
+		}
+		if err := os.RemoveAll(workDir); err != nil {
+			t.Error(err)
+		}
+	})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -88,14 +101,9 @@ func TestLocalClusterFromARelease(t *testing.T) {
 		Release:        objs,
 	})
 	if err != nil {
-		t.Fatalf("bringing the local cluster up from flywheel.yaml: %v\nlogs in %s", err, workDir)
+		t.Fatalf("bringing the local cluster up from flywheel.yaml: %v", err)
 	}
-	t.Cleanup(func() {
-		cluster.Stop()
-		if err := node.Sweep(nodeDir); err != nil {
-			t.Errorf("sweeping the node's state: %v", err)
-		}
-	})
+	t.Cleanup(cluster.Stop)
 	t.Logf("local cluster up from flywheel.yaml in %v", time.Since(start).Round(time.Second))
 
 	pods, err := cluster.Kube.CoreV1().Pods(local.SystemNamespace).List(t.Context(), metav1.ListOptions{})
@@ -138,7 +146,7 @@ func TestLocalClusterFromARelease(t *testing.T) {
 	}
 	ready, err := fwwait.ForServiceReady(t.Context(), client.ServingV1(), "default", "hello", created.Generation, 5*time.Minute)
 	if err != nil {
-		t.Fatalf("%v\nlogs in %s", err, workDir)
+		t.Fatal(err)
 	}
 	code, body := get(t, cluster.GatewayAddr, ready.Status.URL.Host)
 	if code != http.StatusOK || !strings.HasPrefix(body, "Hello release!") {
@@ -185,4 +193,10 @@ func get(t *testing.T, addr, host string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
