@@ -20,9 +20,6 @@ import (
 // own notation, which config/ uses for Flywheel's images.
 const koScheme = "ko://"
 
-// systemNamespace is where config/ installs Flywheel.
-const systemNamespace = "flywheel-system"
-
 // gatewayGroup is the Gateway API's API group.
 const gatewayGroup = "gateway.networking.k8s.io"
 
@@ -124,11 +121,11 @@ func gatewayCRDs(objs []*unstructured.Unstructured) ([]*unstructured.Unstructure
 // as ko:// for ko to build.
 func setQueueSidecarImage(objs []*unstructured.Unstructured) error {
 	for _, o := range objs {
-		if o.GetKind() == "ConfigMap" && o.GetNamespace() == systemNamespace && o.GetName() == apisconfig.DeploymentConfigName {
+		if o.GetKind() == "ConfigMap" && o.GetName() == apisconfig.DeploymentConfigName {
 			return unstructured.SetNestedField(o.Object, apisconfig.DefaultQueueSidecarImage, "data", apisconfig.QueueSidecarImageKey)
 		}
 	}
-	return fmt.Errorf("config/core has no ConfigMap %s/%s", systemNamespace, apisconfig.DeploymentConfigName)
+	return fmt.Errorf("config/core has no ConfigMap %s", apisconfig.DeploymentConfigName)
 }
 
 // buildUpstreamImages replaces each upstream image of
