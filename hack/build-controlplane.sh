@@ -7,7 +7,10 @@
 #
 # With FLYWHEEL_BUILD_JAEGER=1 (what `fw local up --tracing` sets) it also
 # builds the Jaeger trace viewer from third_party/jaeger, which nothing
-# else needs: a run without tracing never waits for it.
+# else needs: a run without tracing never waits for it. With
+# FLYWHEEL_BUILD_TRAEFIK=1 (what hack/test.sh sets for the end-to-end
+# tests) it builds Traefik from third_party/traefik, the second Gateway
+# API implementation the routes are tested on.
 #
 # The cache key covers everything that decides the binaries (the tools
 # modules' files and the Go version), so a fresh clone on the same machine
@@ -27,6 +30,8 @@ vpa_module="$root/third_party/vpa"
 vpa_key=$( (cd "$vpa_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 jaeger_module="$root/third_party/jaeger"
 jaeger_key=$( (cd "$jaeger_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
+traefik_module="$root/third_party/traefik"
+traefik_key=$( (cd "$traefik_module" && cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 
 key=$( (cd "$module" && cat go.mod go.sum */main.go; cd "$coredns_module" && cat go.mod go.sum main.go; go version) | sha256sum | cut -c1-16)
 cache="${FLYWHEEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}/controlplane/${kube_version}-${etcd_version}-${key}"
@@ -48,7 +53,11 @@ jaeger_cached() {
 	[[ "${FLYWHEEL_BUILD_JAEGER:-}" != 1 ]] ||
 		[[ -x "$cache/jaeger" && "$(cat "$cache/jaeger.key" 2>/dev/null)" == "$jaeger_key" ]]
 }
-cached() { controlplane_cached && metricsserver_cached && vpa_cached && jaeger_cached; }
+traefik_cached() {
+	[[ "${FLYWHEEL_BUILD_TRAEFIK:-}" != 1 ]] ||
+		[[ -x "$cache/traefik" && "$(cat "$cache/traefik.key" 2>/dev/null)" == "$traefik_key" ]]
+}
+cached() { controlplane_cached && metricsserver_cached && vpa_cached && jaeger_cached && traefik_cached; }
 if cached; then
 	echo "$cache"
 	exit 0
@@ -106,6 +115,12 @@ if ! jaeger_cached; then
 	cd "$jaeger_module"
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
 	echo "$jaeger_key" >"$work/jaeger.key"
+fi
+if ! traefik_cached; then
+	echo >&2 "building Traefik (first time only; the largest of these builds, a 170 MB program)"
+	cd "$traefik_module"
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/traefik" github.com/traefik/traefik/v3/cmd/traefik
+	echo "$traefik_key" >"$work/traefik.key"
 fi
 mv -f "$work"/* "$cache"/
 echo "$cache"

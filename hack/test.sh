@@ -34,9 +34,10 @@ fi
 
 if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	step "control-plane binaries"
-	# The lifecycle tests run fw local up --tracing, which runs Jaeger.
+	# The lifecycle tests run fw local up --tracing, which runs Jaeger;
+	# TestRoutesThroughTraefik runs Traefik.
 	if [[ " $layers " == *" e2e "* ]]; then
-		export FLYWHEEL_BUILD_JAEGER=1
+		export FLYWHEEL_BUILD_JAEGER=1 FLYWHEEL_BUILD_TRAEFIK=1
 	fi
 	FLYWHEEL_CONTROLPLANE_BIN=$("$root/hack/build-controlplane.sh")
 	export FLYWHEEL_CONTROLPLANE_BIN

@@ -67,48 +67,8 @@ func TestServiceLifecycle(t *testing.T) {
 
 	// An update makes a second Revision; half the traffic goes to it, and
 	// a tag names it.
-	var updated *servingv1.Service
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		s, err := services.Get(ctx, "hello", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		s.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "two"}}
-		s.Spec.Traffic = []servingv1.TrafficTarget{
-			{RevisionName: first, Percent: ptr.To[int64](50)},
-			{LatestRevision: ptr.To(true), Percent: ptr.To[int64](50), Tag: "candidate"},
-		}
-		updated, err = services.Update(ctx, s, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready = waitReady(t, client, ns, "hello", updated.Generation)
-	second := ready.Status.LatestReadyRevisionName
-	if second == first {
-		t.Fatalf("the update made no new Revision (still %s)", first)
-	}
-
-	counts := map[string]int{}
-	for range splitRequests {
-		counts[revisionOf(t, mustGet(t, host, nil))]++
-	}
-	for _, rev := range []string{first, second} {
-		if share := float64(counts[rev]) / splitRequests; math.Abs(share-0.5) > 0.05 {
-			t.Errorf("%s got %.1f%% of %d requests, want 50%% ± 5%% (all: %v)", rev, 100*share, splitRequests, counts)
-		}
-	}
-
-	tagHost := "candidate-hello." + ns + ".localhost"
-	for range 20 {
-		if rev := revisionOf(t, mustGet(t, tagHost, nil)); rev != second {
-			t.Fatalf("the tag's host reached %s, want %s", rev, second)
-		}
-		if rev := revisionOf(t, mustGet(t, host, http.Header{"Knative-Serving-Tag": {"candidate"}})); rev != second {
-			t.Fatalf("the Knative-Serving-Tag header reached %s, want %s", rev, second)
-		}
-	}
+	second := splitWithCandidate(t, client, ns, first)
+	checkSplitAndTag(t, cluster.GatewayAddr, host, first, second)
 
 	if err := services.Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -227,6 +187,63 @@ func TestUnresolvableImageFailsTheService(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "does-not-exist") {
 		t.Errorf("the failure does not name the image:\n%v", err)
+	}
+}
+
+// splitWithCandidate updates Service hello of ns to a second Revision
+// greeting "two", with half the traffic on it, tagged candidate, and
+// half on first; it returns the second Revision once the Service is
+// Ready.
+func splitWithCandidate(t *testing.T, client versioned.Interface, ns, first string) string {
+	t.Helper()
+	services := client.ServingV1().Services(ns)
+	var updated *servingv1.Service
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := services.Get(t.Context(), "hello", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		s.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "two"}}
+		s.Spec.Traffic = []servingv1.TrafficTarget{
+			{RevisionName: first, Percent: ptr.To[int64](50)},
+			{LatestRevision: ptr.To(true), Percent: ptr.To[int64](50), Tag: "candidate"},
+		}
+		updated, err = services.Update(t.Context(), s, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := waitReady(t, client, ns, "hello", updated.Generation).Status.LatestReadyRevisionName
+	if second == first {
+		t.Fatalf("the update made no new Revision (still %s)", first)
+	}
+	return second
+}
+
+// checkSplitAndTag checks, through the gateway listening on addr, that
+// the Route of host splits its requests half and half between first and
+// second, and that its candidate tag reaches second by the tag's host
+// and by the Knative-Serving-Tag header.
+func checkSplitAndTag(t *testing.T, addr, host, first, second string) {
+	t.Helper()
+	counts := map[string]int{}
+	for range splitRequests {
+		counts[revisionOf(t, mustGetFrom(t, addr, host, nil))]++
+	}
+	for _, rev := range []string{first, second} {
+		if share := float64(counts[rev]) / splitRequests; math.Abs(share-0.5) > 0.05 {
+			t.Errorf("%s got %.1f%% of %d requests, want 50%% ± 5%% (all: %v)", rev, 100*share, splitRequests, counts)
+		}
+	}
+	tagHost := "candidate-" + host
+	for range 20 {
+		if rev := revisionOf(t, mustGetFrom(t, addr, tagHost, nil)); rev != second {
+			t.Fatalf("the tag's host reached %s, want %s", rev, second)
+		}
+		if rev := revisionOf(t, mustGetFrom(t, addr, host, http.Header{"Knative-Serving-Tag": {"candidate"}})); rev != second {
+			t.Fatalf("the Knative-Serving-Tag header reached %s, want %s", rev, second)
+		}
 	}
 }
 
