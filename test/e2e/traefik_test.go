@@ -328,15 +328,17 @@ func startTraefik(t *testing.T, bin, addr, token string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// exited closes once Traefik has exited, waitErr then says how.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 		_ = log.Close()
 		if t.Failed() {
@@ -346,8 +348,8 @@ func startTraefik(t *testing.T, bin, addr, token string) {
 		}
 	})
 	select {
-	case err := <-done:
-		t.Fatalf("Traefik exited at once (%v); its log is %s", err, logPath)
+	case <-exited:
+		t.Fatalf("Traefik exited at once (%v); its log is %s", waitErr, logPath)
 	case <-time.After(500 * time.Millisecond):
 	}
 }
