@@ -30,7 +30,6 @@ import (
 	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/local"
-	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
 // traefikGateway is the Gateway of Traefik's class that the test points
@@ -49,12 +48,15 @@ const traefikGateway = "traefik-external"
 // (header matches).
 //
 // The Revisions keep the activator out of their path once they have a
-// pod (target-burst-capacity 0), because Traefik v3.6 accepts but does
+// pod (target-burst-capacity 0, min-scale 1), because Traefik v3.6 accepts but does
 // not apply the request header filter on a backendRef, by which each
 // backend names its Revision to the activator. The last subtest pins
 // that gap, which docs/install.md describes: a request for a Revision
-// at zero reaches the activator without the Revision's headers and is
-// refused with 400 naming them.
+// whose path holds the activator (target-burst-capacity -1: always)
+// reaches it without the Revision's headers and is refused with 400
+// naming them. The default scaling windows stay: with a short one, a new
+// Revision can decide to go to zero (taking the activator back into its
+// path) before Traefik has sent it a request, and then none arrives.
 func TestRoutesThroughTraefik(t *testing.T) {
 	ctx := t.Context()
 	bin := filepath.Join(os.Getenv("FLYWHEEL_CONTROLPLANE_BIN"), "traefik")
@@ -73,12 +75,11 @@ func TestRoutesThroughTraefik(t *testing.T) {
 	ns := newNamespace(t, "traefik")
 	services := client.ServingV1().Services(ns)
 	svc := helloService(ns, "hello", "one")
+	// No activator in the path once a pod is ready, and always a pod:
+	// see above.
 	svc.Spec.Template.Annotations = map[string]string{
-		// A short window, so that the Revision goes to zero within the
-		// test.
-		serving.WindowAnnotation.String(): "6s",
-		// The activator only while at zero: see above.
 		serving.TargetBurstCapacityAnnotation.String(): "0",
+		serving.MinScaleAnnotation.String():            "1",
 	}
 	created, err := services.Create(ctx, svc, metav1.CreateOptions{})
 	if err != nil {
@@ -90,7 +91,7 @@ func TestRoutesThroughTraefik(t *testing.T) {
 	// the new external-gateway; once it has, Traefik accepts the route.
 	waitTraefikAccepts(t, gateways, ns, host)
 	// Traefik writes the status before its routers serve the route.
-	waitAnswer(t, addr, host, nil, func(body string) bool { return strings.Contains(body, "Hello one!") })
+	waitAnswer(t, addr, host, nil, http.StatusOK, func(body string) bool { return strings.Contains(body, "Hello one!") })
 	if code, _, err := getFrom(ctx, cluster.GatewayAddr, host, nil); err != nil || code != http.StatusNotFound {
 		t.Errorf("Flywheel's own gateway answered %d (%v) for the host, want 404: the HTTPRoute attaches to Traefik's Gateway alone", code, err)
 	}
@@ -100,39 +101,33 @@ func TestRoutesThroughTraefik(t *testing.T) {
 		// Until the new Revision's Service leaves the activator, Traefik's
 		// requests for it are refused (see above).
 		activator := isActivator(t)
-		waitPublicEndpoints(t, ns, second, "its pod", func(a string) bool { return !activator(a) })
-		waitAnswer(t, addr, "candidate-"+host, nil, func(body string) bool { return strings.Contains(body, second) })
+		for _, rev := range []string{first, second} {
+			waitPublicEndpoints(t, ns, rev, "its pod", func(a string) bool { return !activator(a) })
+		}
+		waitAnswer(t, addr, "candidate-"+host, nil, http.StatusOK, func(body string) bool { return strings.Contains(body, second) })
 		checkSplitAndTag(t, addr, host, first, second)
 	})
 
 	t.Run("the activator needs the backendRef header filter", func(t *testing.T) {
-		waitDeploymentReplicas(t, ns, names.Deployment(first), 0, 3*time.Minute)
-		waitNoPods(t, ns, first)
-		waitPublicEndpoints(t, ns, first, "the activator", isActivator(t))
-		// The first Revision is reached by the split alone: ask until a
-		// request lands on it, which the activator then holds.
-		var code int
-		var body string
-		for range 50 {
-			var err error
-			if code, body, err = getFrom(ctx, addr, host, nil); err != nil {
-				t.Fatal(err)
-			}
-			if code != http.StatusOK {
-				break
-			}
+		always := helloService(ns, "always", "always")
+		always.Spec.Template.Annotations = map[string]string{serving.TargetBurstCapacityAnnotation.String(): "-1"}
+		created, err := services.Create(ctx, always, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if code != http.StatusBadRequest || !strings.Contains(body, serving.RevisionHeader) {
-			t.Errorf("a request for %s at zero through Traefik = %d %q; want the activator's 400 naming %s, "+
-				"as docs/install.md says of an implementation that ignores backendRef filters (if Traefik now applies them, this gap is closed: update the docs and this test)",
-				first, code, body, serving.RevisionHeader)
-		}
+		ready := waitReady(t, client, ns, "always", created.Generation)
+		waitTraefikAccepts(t, gateways, ns, ready.Status.URL.Host)
+		rev := ready.Status.LatestReadyRevisionName
+		waitPublicEndpoints(t, ns, rev, "the activator", isActivator(t))
+		waitAnswer(t, addr, ready.Status.URL.Host, nil, http.StatusBadRequest, func(body string) bool {
+			return strings.Contains(body, serving.RevisionHeader)
+		})
 	})
 }
 
 // waitAnswer waits until a request for host to the gateway on addr gets
-// a 200 whose body satisfies ok.
-func waitAnswer(t *testing.T, addr, host string, header http.Header, ok func(body string) bool) {
+// an answer with status code whose body satisfies ok.
+func waitAnswer(t *testing.T, addr, host string, header http.Header, code int, ok func(body string) bool) {
 	t.Helper()
 	var lastCode int
 	var lastBody string
@@ -141,7 +136,7 @@ func waitAnswer(t *testing.T, addr, host string, header http.Header, ok func(bod
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		lastCode, lastBody, lastErr = getFrom(rctx, addr, host, header)
-		return lastErr == nil && lastCode == http.StatusOK && ok(lastBody), nil
+		return lastErr == nil && lastCode == code && ok(lastBody), nil
 	})
 	if err != nil {
 		t.Fatalf("waiting for %s to answer through %s (last: %d %q, %v): %v", host, addr, lastCode, lastBody, lastErr, err)
