@@ -109,9 +109,7 @@ func TraceHeaders(ctx context.Context) (traceparent, tracestate string) {
 // "_OTHER", as they ask: http.request.method then has a bounded set of
 // values whatever a client sends.
 func KnownMethod(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+	if _, ok := methodOptions[m]; ok && m != methodOther {
 		return m
 	}
 	return methodOther
