@@ -103,6 +103,12 @@ type Config struct {
 	// least recently used images no container runs are removed.
 	// DefaultImageCacheMaxBytes when zero; negative: no bound.
 	ImageCacheMaxBytes int64
+	// ExecutableCacheMaxBytes bounds the executables built from ko://
+	// images (ImageCacheDir's copies by digest and its build outputs):
+	// past it the least recently used are removed, none used in the last
+	// ten minutes. DefaultExecutableCacheMaxBytes when zero; negative: no
+	// bound.
+	ExecutableCacheMaxBytes int64
 	// ImagesConfigMap ("namespace/name") maps image names to absolute
 	// paths of executables; DefaultImagesConfigMap when empty.
 	ImagesConfigMap string
@@ -196,6 +202,9 @@ func (c Config) withDefaults() (*settings, error) {
 	}
 	if c.ImageCacheMaxBytes == 0 {
 		c.ImageCacheMaxBytes = DefaultImageCacheMaxBytes
+	}
+	if c.ExecutableCacheMaxBytes == 0 {
+		c.ExecutableCacheMaxBytes = DefaultExecutableCacheMaxBytes
 	}
 	if c.RestartBackOff == 0 {
 		c.RestartBackOff = DefaultRestartBackOff

@@ -81,13 +81,16 @@ func (e *errImage) Error() string { return e.msg }
 // An executable image may end in @sha256:<hex>, as a Revision's resolved
 // image does; the executable must then have that digest.
 type imageResolver struct {
-	kube         kubernetes.Interface
-	cmNamespace  string
-	cmName       string
-	cacheDir     string
-	moduleRoot   string // empty: found on first use
-	goCommand    string
-	buildTimeout time.Duration
+	kube        kubernetes.Interface
+	cmNamespace string
+	cmName      string
+	cacheDir    string
+	// executableMaxBytes bounds the executables built from ko:// images
+	// (collectExecutables); zero or less: no bound.
+	executableMaxBytes int64
+	moduleRoot         string // empty: found on first use
+	goCommand          string
+	buildTimeout       time.Duration
 	// buildSlot lets one go build run at a time. Images built together
 	// share most of their dependencies: the first build compiles them
 	// and the rest find them in the build cache, where builds in
@@ -119,20 +122,21 @@ type hashEntry struct {
 
 func newImageResolver(kube kubernetes.Interface, s *settings) *imageResolver {
 	return &imageResolver{
-		kube:         kube,
-		cmNamespace:  s.imagesNamespace,
-		cmName:       s.imagesConfigName,
-		cacheDir:     s.ImageCacheDir,
-		moduleRoot:   s.ModuleRoot,
-		goCommand:    "go",
-		buildTimeout: 10 * time.Minute,
-		buildSlot:    make(chan struct{}, 1),
-		resolveRoot:  findModuleRoot,
-		lifetime:     context.Background(),
-		resolved:     map[string]image{},
-		builds:       map[string]*sharedRun[image]{},
-		hashes:       map[string]hashEntry{},
-		registry:     newRegistryImages(kube, filepath.Join(s.ImageCacheDir, "oci"), s.ImageCacheMaxBytes),
+		kube:               kube,
+		cmNamespace:        s.imagesNamespace,
+		cmName:             s.imagesConfigName,
+		cacheDir:           s.ImageCacheDir,
+		executableMaxBytes: s.ExecutableCacheMaxBytes,
+		moduleRoot:         s.ModuleRoot,
+		goCommand:          "go",
+		buildTimeout:       10 * time.Minute,
+		buildSlot:          make(chan struct{}, 1),
+		resolveRoot:        findModuleRoot,
+		lifetime:           context.Background(),
+		resolved:           map[string]image{},
+		builds:             map[string]*sharedRun[image]{},
+		hashes:             map[string]hashEntry{},
+		registry:           newRegistryImages(kube, filepath.Join(s.ImageCacheDir, "oci"), s.ImageCacheMaxBytes),
 	}
 }
 
@@ -148,6 +152,7 @@ func (r *imageResolver) resolve(ctx context.Context, pod *corev1.Pod, img string
 		r.mu.Unlock()
 		if ok {
 			if _, err := os.Stat(got.path); err == nil {
+				r.touch(got.path, time.Now())
 				return got, nil
 			}
 		}
@@ -304,6 +309,7 @@ func (r *imageResolver) build(ctx context.Context, importPath, want string) (ima
 		// A digest the cache already holds needs no build.
 		p := filepath.Join(r.cacheDir, "sha256-"+want)
 		if _, err := os.Stat(p); err == nil {
+			r.touch(p, time.Now())
 			return image{path: p, digest: want}, nil
 		}
 	}
@@ -357,6 +363,9 @@ func (r *imageResolver) goBuild(lifetime context.Context, importPath string) (im
 	if err := cmd.Run(); err != nil {
 		return image{}, &errImage{msg: fmt.Sprintf("building %s%s in %s: %v\n%s", KoPrefix, importPath, root, err, tailBytes(output.Bytes(), 2048))}
 	}
+	// go build leaves an output it would not change as it was.
+	now := time.Now()
+	r.touch(out, now)
 	built, err := r.file(out)
 	if err != nil {
 		return image{}, err
@@ -364,6 +373,7 @@ func (r *imageResolver) goBuild(lifetime context.Context, importPath string) (im
 	digest := built.digest
 	final := filepath.Join(r.cacheDir, "sha256-"+digest)
 	if _, err := os.Stat(final); err == nil {
+		r.touch(final, now)
 		return image{path: final, digest: digest}, nil
 	}
 	// A copy, not a link: the next build rewrites out, and final may be
@@ -371,6 +381,7 @@ func (r *imageResolver) goBuild(lifetime context.Context, importPath string) (im
 	if err := copyExecutable(out, final); err != nil {
 		return image{}, err
 	}
+	r.collectExecutables(now)
 	return image{path: final, digest: digest}, nil
 }
 
