@@ -15,9 +15,18 @@ import (
 // Start retries with new ports.
 var errPortInUse = errors.New("a chosen port was taken by another program")
 
-// lowestPickedPort is the lowest port FreePorts hands out: well above the
-// ports services are configured on by hand.
-const lowestPickedPort = 10000
+// lowestPickedPort is the lowest port FreePorts hands out: above the ports
+// services are configured on by hand, Kubernetes' own node ports
+// (10248–10260) among them. The local cluster's kube-proxy runs in the
+// host's network and binds 127.0.0.1:10256 and :10249 after the control
+// plane has its ports; an API server that drew 10256 once kept kube-proxy
+// from ever becoming ready.
+const lowestPickedPort = 11000
+
+// reservedPorts are ports above lowestPickedPort that the local cluster
+// binds on the host at fixed numbers after the control plane starts:
+// Jaeger's UI, a hostPort (config/tracing).
+var reservedPorts = map[int]bool{16686: true}
 
 // ephemeralPortsFile holds the range the kernel picks the local ports of
 // outgoing connections from.
@@ -58,6 +67,9 @@ func freePorts(n int, consecutive bool) ([]int, error) {
 		}
 	}()
 	listen := func(port int) bool {
+		if reservedPorts[port] {
+			return false
+		}
 		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			return false
