@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -25,6 +26,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
+
+	"flywheel.dev/pkg/registryauth"
 )
 
 // ociImage is a registry image unpacked on the node.
@@ -188,7 +191,12 @@ func (r *registryImages) known(img string) (refRecord, bool) {
 // fetch resolves ref (img as the pod wrote it) at its registry and makes
 // sure its image is unpacked.
 func (r *registryImages) fetch(ctx context.Context, img string, ref name.Reference, pod *corev1.Pod) (refRecord, error) {
-	keychain := authn.NewMultiKeychain(&pullSecrets{ctx: ctx, kube: r.kube, pod: pod}, r.keychain)
+	keychains := []authn.Keychain{r.keychain}
+	if pod != nil && r.kube != nil {
+		// The pod's pull secrets come before the node's own docker config.
+		keychains = slices.Insert(keychains, 0, registryauth.Keychain(ctx, r.kube, registryauth.PodOf(pod.Namespace, &pod.Spec)))
+	}
+	keychain := authn.NewMultiKeychain(keychains...)
 	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithPlatform(r.platform))
 	if err != nil {
 		return refRecord{}, &errImage{msg: fmt.Sprintf("failed to pull image %q: %v", img, err)}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -25,6 +26,7 @@ import (
 
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/node"
 	"flywheel.dev/pkg/node/imagetest"
 )
 
@@ -162,6 +164,101 @@ func TestPrivateRegistryImage(t *testing.T) {
 	fw(t, "service", "create", "withsecret", "-n", ns, "--image", ref, "--pull-secret", "regcred")
 	if info := getImageInfo(t, "withsecret."+ns+".localhost", url.Values{}); !slices.Equal(info.Args, []string{"/imageinfo"}) {
 		t.Errorf("the private image answered %+v", info)
+	}
+}
+
+// TestPrivateImageResolvedToADigest: a private registry the controller
+// reaches (on the node's address, as a registry outside the machine would
+// be; the controller leaves loopback registries to the node) resolves a
+// Revision's tag only with the credentials its pods pull with. Without
+// them the Revision fails with the registry's refusal and no pod is made;
+// with its ServiceAccount's pull secret the tag is pinned to its digest
+// from the start, and the pods pull and run that digest.
+func TestPrivateImageResolvedToADigest(t *testing.T) {
+	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
+	ns := newNamespace(t, "privdigest")
+	nodeIP, err := node.IPOf(node.DefaultPodCIDR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := imagetest.RegistryAt(t, net.JoinHostPort(nodeIP.String(), "0"), "bob", "s3cret")
+	ref := host + "/private/static:v1"
+	img := staticImage(t)
+	if err := imagetest.Push(ref, img, remote.WithAuth(&authn.Basic{Username: "bob", Password: "s3cret"})); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := client.ServingV1().Services(ns).Create(t.Context(), imageService(ns, "nosecret", ref), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var missing string
+	err = wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		rev, err := client.ServingV1().Revisions(ns).Get(ctx, "nosecret-00001", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		c := rev.Status.GetCondition(servingv1.RevisionConditionContainerHealthy)
+		if c != nil && c.Reason == servingv1.ReasonContainerMissing {
+			missing = c.Message
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("the Revision without credentials never failed with %s: %v", servingv1.ReasonContainerMissing, err)
+	}
+	if !strings.Contains(missing, "UNAUTHORIZED") || !strings.Contains(missing, ref) {
+		t.Errorf("the Revision's message %q does not carry the registry's UNAUTHORIZED for %s", missing, ref)
+	}
+	if pods, err := cluster.Kube.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "serving.knative.dev/service=nosecret"}); err != nil || len(pods.Items) > 0 {
+		t.Errorf("the unresolved Revision has pods (%v): its Deployment should not exist", err)
+	}
+
+	auth := fmt.Sprintf(`{"auths":{%q:{"username":"bob","password":"s3cret"}}}`, host)
+	if _, err := cluster.Kube.CoreV1().Secrets(ns).Create(t.Context(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "regcred"},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(auth)},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.Kube.CoreV1().ServiceAccounts(ns).Create(t.Context(), &corev1.ServiceAccount{
+		ObjectMeta:       metav1.ObjectMeta{Name: "puller"},
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := imageService(ns, "viaaccount", ref)
+	svc.Spec.Template.Spec.ServiceAccountName = "puller"
+	if _, err := client.ServingV1().Services(ns).Create(t.Context(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, client, ns, "viaaccount", 1)
+	if info := getImageInfo(t, "viaaccount."+ns+".localhost", url.Values{}); !slices.Equal(info.Args, []string{"/imageinfo"}) {
+		t.Errorf("the private image answered %+v", info)
+	}
+	rev, err := client.ServingV1().Revisions(ns).Get(t.Context(), "viaaccount-00001", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := host + "/private/static@" + digest.String()
+	if len(rev.Status.ContainerStatuses) != 1 || rev.Status.ContainerStatuses[0].ImageDigest != pinned {
+		t.Errorf("the Revision's container statuses are %+v, want the digest %s", rev.Status.ContainerStatuses, pinned)
+	}
+	pods, err := cluster.Kube.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "serving.knative.dev/service=viaaccount"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		for _, c := range p.Spec.Containers {
+			if c.Name == "user-container" && c.Image != pinned {
+				t.Errorf("pod %s runs %s, want the pinned %s", p.Name, c.Image, pinned)
+			}
+		}
 	}
 }
 

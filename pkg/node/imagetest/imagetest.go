@@ -123,7 +123,13 @@ func Image(cfg v1.Config, arch string, layers ...v1.Layer) (v1.Image, error) {
 // Registry is a registry serving on loopback until the test ends (Serve).
 func Registry(t testing.TB, user, password string) string {
 	t.Helper()
-	host, stop, err := Serve(user, password)
+	return RegistryAt(t, "127.0.0.1:0", user, password)
+}
+
+// RegistryAt is a registry serving at addr until the test ends (ServeAt).
+func RegistryAt(t testing.TB, addr, user, password string) string {
+	t.Helper()
+	host, stop, err := ServeAt(addr, user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +137,23 @@ func Registry(t testing.TB, user, password string) string {
 	return host
 }
 
-// Serve starts a registry on loopback, keeping blobs in memory; with a
-// user, every request must carry that user's basic credentials, and
-// others get the registry protocol's 401 UNAUTHORIZED. It returns the
-// registry's host:port and the function that stops it.
+// Serve starts a registry on loopback (ServeAt).
 func Serve(user, password string) (host string, stop func(), err error) {
+	return ServeAt("127.0.0.1:0", user, password)
+}
+
+// ServeAt starts a registry listening at addr (host:port, port 0 for any),
+// keeping blobs in memory; with a user, every request must carry that
+// user's basic credentials, and others get the registry protocol's 401
+// UNAUTHORIZED. It returns the registry's host:port and the function that
+// stops it. Plain HTTP: clients speak it to loopback and private (RFC
+// 1918) addresses without being told.
+func ServeAt(addr, user, password string) (host string, stop func(), err error) {
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	if user != "" {
-		h = basicAuth(h, user, password)
+		h = BasicAuth(h, user, password)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
 	}
@@ -177,9 +190,9 @@ func StaticImage(name string, exe []byte) (v1.Image, error) {
 	return Image(v1.Config{Entrypoint: []string{"/" + name}}, runtime.GOARCH, layer)
 }
 
-// basicAuth refuses requests without user's credentials as a registry
+// BasicAuth refuses requests without user's credentials as a registry
 // does: 401 with a Basic challenge and an UNAUTHORIZED error.
-func basicAuth(next http.Handler, user, password string) http.Handler {
+func BasicAuth(next http.Handler, user, password string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || u != user || p != password {

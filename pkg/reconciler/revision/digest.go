@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -17,21 +18,23 @@ type DigestResolver interface {
 	// Resolve returns image pinned by digest (repository@sha256:…), or ""
 	// when the image is not one Flywheel resolves (ko://, a path, a
 	// registry configured to be skipped): the pods then run the image as
-	// written, and the digest the node reports is recorded.
-	Resolve(ctx context.Context, image string, cfg *config.Deployment) (string, error)
+	// written, and the digest the node reports is recorded. auth holds
+	// the credentials the Revision's pods would pull with.
+	Resolve(ctx context.Context, image string, auth authn.Keychain, cfg *config.Deployment) (string, error)
 }
 
-// RegistryResolver resolves tags through the image's registry, with
-// anonymous access unless options say otherwise.
+// RegistryResolver resolves tags through the image's registry, with the
+// keychain each call brings.
 type RegistryResolver struct {
-	// Options are passed to every registry request (transport, auth).
+	// Options are passed to every registry request (the transport in
+	// tests).
 	Options []remote.Option
 }
 
 var _ DigestResolver = RegistryResolver{}
 
 // Resolve implements DigestResolver.
-func (r RegistryResolver) Resolve(ctx context.Context, image string, cfg *config.Deployment) (string, error) {
+func (r RegistryResolver) Resolve(ctx context.Context, image string, auth authn.Keychain, cfg *config.Deployment) (string, error) {
 	if resources.LocalImage(image) {
 		return "", nil // local mode's executables: the node reports their digest
 	}
@@ -47,9 +50,16 @@ func (r RegistryResolver) Resolve(ctx context.Context, image string, cfg *config
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.DigestResolutionTimeout)
 	defer cancel()
-	desc, err := remote.Head(ref, append([]remote.Option{remote.WithContext(ctx)}, r.Options...)...)
+	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(auth)}, r.Options...)
+	desc, err := remote.Head(ref, opts...)
 	if err != nil {
-		return "", fmt.Errorf("resolving image %q to a digest: %w", image, err)
+		// A HEAD answer has no body to say why (UNAUTHORIZED, …), and
+		// some registries answer only GET: GET says it, or succeeds.
+		got, getErr := remote.Get(ref, opts...)
+		if getErr != nil {
+			return "", fmt.Errorf("resolving image %q to a digest: %w", image, getErr)
+		}
+		desc = &got.Descriptor
 	}
 	return ref.Context().Digest(desc.Digest.String()).String(), nil
 }

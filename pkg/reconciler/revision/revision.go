@@ -25,6 +25,7 @@ import (
 	"flywheel.dev/pkg/reconciler/childmeta"
 	"flywheel.dev/pkg/reconciler/revision/resources"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
+	"flywheel.dev/pkg/registryauth"
 )
 
 // Reasons of the Revision's conditions and events.
@@ -139,12 +140,15 @@ func (r *Reconciler) resolveDigests(ctx context.Context, rev *v1.Revision, cfg *
 		return nil // resolved when the Revision was new
 	}
 	statuses := make([]v1.ContainerStatus, len(rev.Spec.Containers))
+	// The credentials the Revision's pods pull with: a private image
+	// resolves as it will pull.
+	auth := registryauth.Keychain(ctx, r.kube, registryauth.PodOf(rev.Namespace, &rev.Spec.PodSpec))
 	for i, c := range rev.Spec.Containers {
 		statuses[i].Name = c.Name
 		if r.resolver == nil {
 			continue
 		}
-		digest, err := r.resolver.Resolve(ctx, c.Image, cfg.Deployment)
+		digest, err := r.resolver.Resolve(ctx, c.Image, auth, cfg.Deployment)
 		if err != nil {
 			msg := fmt.Sprintf("Unable to fetch image %q: %v", c.Image, err)
 			rev.Status.MarkContainerHealthyFalse(v1.ReasonContainerMissing, msg)

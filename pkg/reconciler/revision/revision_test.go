@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
@@ -624,7 +625,7 @@ func ptrTo[T any](v T) *T { return &v }
 // unknown to the registry; others are not registry images.
 type fakeResolver map[string]string
 
-func (f fakeResolver) Resolve(_ context.Context, image string, _ *config.Deployment) (string, error) {
+func (f fakeResolver) Resolve(_ context.Context, image string, _ authn.Keychain, _ *config.Deployment) (string, error) {
 	digest, ok := f[image]
 	switch {
 	case !ok:

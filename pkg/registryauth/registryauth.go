@@ -1,4 +1,9 @@
-package node
+// Package registryauth is the keychain a pod's images are pulled with,
+// gathered as the kubelet gathers it: the pod's imagePullSecrets, then
+// those of its ServiceAccount. The process node pulls with it, and the
+// Revision reconciler resolves tags to digests with the same credentials,
+// so that an image a Revision's pods may pull also resolves.
+package registryauth
 
 import (
 	"context"
@@ -7,22 +12,37 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
-// pullSecrets is the keychain of a pod's image pull secrets, as the
-// kubelet gathers them: the pod's imagePullSecrets, then those of its
-// ServiceAccount. A secret that is missing or not a docker config is
-// skipped, as the kubelet skips it, and the pull goes on with the rest.
-type pullSecrets struct {
-	ctx  context.Context
-	kube kubernetes.Interface
-	pod  *corev1.Pod
+// Pod is what of a pod names its pull secrets.
+type Pod struct {
+	Namespace string
+	// ServiceAccountName is the pod's account; empty: "default".
+	ServiceAccountName string
+	ImagePullSecrets   []corev1.LocalObjectReference
 }
 
-var _ authn.Keychain = (*pullSecrets)(nil)
+// PodOf is the pull-secret part of a pod's spec.
+func PodOf(namespace string, spec *corev1.PodSpec) Pod {
+	return Pod{Namespace: namespace, ServiceAccountName: spec.ServiceAccountName, ImagePullSecrets: spec.ImagePullSecrets}
+}
+
+// Keychain returns the keychain of pod's pull secrets, read through kube
+// when a registry asks (ctx bounds those reads). A secret that is missing,
+// unreadable or not a docker config is skipped, as the kubelet skips it,
+// and the rest are tried; a registry none of them names gets anonymous
+// access.
+func Keychain(ctx context.Context, kube kubernetes.Interface, pod Pod) authn.Keychain {
+	return &podKeychain{ctx: ctx, kube: kube, pod: pod}
+}
+
+type podKeychain struct {
+	ctx  context.Context
+	kube kubernetes.Interface
+	pod  Pod
+}
 
 // dockerAuth is one registry's entry of a docker config.
 type dockerAuth struct {
@@ -35,10 +55,7 @@ type dockerAuth struct {
 
 // Resolve implements authn.Keychain: the first secret with an entry for
 // the registry answers.
-func (p *pullSecrets) Resolve(target authn.Resource) (authn.Authenticator, error) {
-	if p.pod == nil || p.kube == nil {
-		return authn.Anonymous, nil
-	}
+func (p *podKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
 	for _, name := range p.secretNames() {
 		s, err := p.kube.CoreV1().Secrets(p.pod.Namespace).Get(p.ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -54,21 +71,18 @@ func (p *pullSecrets) Resolve(target authn.Resource) (authn.Authenticator, error
 	return authn.Anonymous, nil
 }
 
-// secretNames are the pod's pull secrets, then its ServiceAccount's.
-func (p *pullSecrets) secretNames() []string {
+// secretNames are the pod's pull secrets, then its ServiceAccount's (none
+// when the account cannot be read: the pod's own are still tried).
+func (p *podKeychain) secretNames() []string {
 	var names []string
-	for _, ref := range p.pod.Spec.ImagePullSecrets {
+	for _, ref := range p.pod.ImagePullSecrets {
 		names = append(names, ref.Name)
 	}
-	sa := p.pod.Spec.ServiceAccountName
+	sa := p.pod.ServiceAccountName
 	if sa == "" {
 		sa = "default"
 	}
-	acct, err := p.kube.CoreV1().ServiceAccounts(p.pod.Namespace).Get(p.ctx, sa, metav1.GetOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return names
-	}
-	if err == nil {
+	if acct, err := p.kube.CoreV1().ServiceAccounts(p.pod.Namespace).Get(p.ctx, sa, metav1.GetOptions{}); err == nil {
 		for _, ref := range acct.ImagePullSecrets {
 			names = append(names, ref.Name)
 		}
