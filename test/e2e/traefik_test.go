@@ -28,8 +28,10 @@ import (
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"flywheel.dev/pkg/apis/serving"
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/local"
+	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
 
 // traefikGateway is the Gateway of Traefik's class that the test points
@@ -47,16 +49,15 @@ const traefikGateway = "traefik-external"
 // reaches its Revision by host and by the Knative-Serving-Tag header
 // (header matches).
 //
-// The Revisions keep the activator out of their path once they have a
-// pod (target-burst-capacity 0, min-scale 1), because Traefik v3.6 accepts but does
-// not apply the request header filter on a backendRef, by which each
-// backend names its Revision to the activator. The last subtest pins
-// that gap, which docs/install.md describes: a request for a Revision
-// whose path holds the activator (target-burst-capacity -1: always)
-// reaches it without the Revision's headers and is refused with 400
-// naming them. The default scaling windows stay: with a short one, a new
-// Revision can decide to go to zero (taking the activator back into its
-// path) before Traefik has sent it a request, and then none arrives.
+// Traefik v3.6 accepts but does not apply the request header filter on a
+// backendRef, by which each backend names its Revision to the activator;
+// the activator then finds the Revision from the request's host and the
+// Route's HTTPRoutes (docs/install.md). The last subtest shows it: a
+// Revision whose path always holds the activator (target-burst-capacity
+// -1) answers, and so does one that went to zero, woken by the request
+// Traefik sent the activator. The split keeps the activator out of its
+// Revisions' paths (target-burst-capacity 0, min-scale 1), so that the
+// 50/50 count is Traefik's choice alone.
 func TestRoutesThroughTraefik(t *testing.T) {
 	ctx := t.Context()
 	bin := filepath.Join(os.Getenv("FLYWHEEL_CONTROLPLANE_BIN"), "traefik")
@@ -76,7 +77,7 @@ func TestRoutesThroughTraefik(t *testing.T) {
 	services := client.ServingV1().Services(ns)
 	svc := helloService(ns, "hello", "one")
 	// No activator in the path once a pod is ready, and always a pod:
-	// see above.
+	// the split is Traefik's alone (see above).
 	svc.Spec.Template.Annotations = map[string]string{
 		serving.TargetBurstCapacityAnnotation.String(): "0",
 		serving.MinScaleAnnotation.String():            "1",
@@ -98,8 +99,8 @@ func TestRoutesThroughTraefik(t *testing.T) {
 
 	t.Run("weights and header matches", func(t *testing.T) {
 		second := splitWithCandidate(t, client, ns, first)
-		// Until the new Revision's Service leaves the activator, Traefik's
-		// requests for it are refused (see above).
+		// Until the new Revision's Service leaves the activator, the
+		// activator would pick among the Revisions in its path.
 		activator := isActivator(t)
 		for _, rev := range []string{first, second} {
 			waitPublicEndpoints(t, ns, rev, "its pod", func(a string) bool { return !activator(a) })
@@ -108,20 +109,32 @@ func TestRoutesThroughTraefik(t *testing.T) {
 		checkSplitAndTag(t, addr, host, first, second)
 	})
 
-	t.Run("the activator needs the backendRef header filter", func(t *testing.T) {
+	t.Run("the activator finds the Revision by host", func(t *testing.T) {
 		always := helloService(ns, "always", "always")
 		always.Spec.Template.Annotations = map[string]string{serving.TargetBurstCapacityAnnotation.String(): "-1"}
-		created, err := services.Create(ctx, always, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
+		cold := helloService(ns, "cold", "cold")
+		cold.Spec.Template.Annotations = map[string]string{serving.WindowAnnotation.String(): "6s"}
+		var hosts, revs []string
+		for _, svc := range []*servingv1.Service{always, cold} {
+			created, err := services.Create(ctx, svc, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ready := waitReady(t, client, ns, svc.Name, created.Generation)
+			waitTraefikAccepts(t, gateways, ns, ready.Status.URL.Host)
+			hosts, revs = append(hosts, ready.Status.URL.Host), append(revs, ready.Status.LatestReadyRevisionName)
 		}
-		ready := waitReady(t, client, ns, "always", created.Generation)
-		waitTraefikAccepts(t, gateways, ns, ready.Status.URL.Host)
-		rev := ready.Status.LatestReadyRevisionName
-		waitPublicEndpoints(t, ns, rev, "the activator", isActivator(t))
-		waitAnswer(t, addr, ready.Status.URL.Host, nil, http.StatusBadRequest, func(body string) bool {
-			return strings.Contains(body, serving.RevisionHeader)
-		})
+		waitPublicEndpoints(t, ns, revs[0], "the activator", isActivator(t))
+		waitAnswer(t, addr, hosts[0], nil, http.StatusOK, func(body string) bool { return strings.Contains(body, "Hello always!") })
+
+		waitDeploymentReplicas(t, ns, names.Deployment(revs[1]), 0, 3*time.Minute)
+		waitNoPods(t, ns, revs[1])
+		waitPublicEndpoints(t, ns, revs[1], "the activator", isActivator(t))
+		// One request, no retries: it is the one that wakes the Revision.
+		code, body, err := getFrom(ctx, addr, hosts[1], nil)
+		if err != nil || code != http.StatusOK || !strings.Contains(body, "Hello cold!") {
+			t.Errorf("the request through Traefik for the Revision at zero: %d %q (%v), want 200 from its woken pod", code, body, err)
+		}
 	})
 }
 

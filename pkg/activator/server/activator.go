@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
 	"flywheel.dev/pkg/activator"
 	"flywheel.dev/pkg/apis/serving"
@@ -55,6 +57,11 @@ type Config struct {
 	// RESTConfig. Tests pass fakes.
 	Kube    kubernetes.Interface
 	Serving versioned.Interface
+	// Gateway is the Gateway API client whose HTTPRoutes name the
+	// Revision of a request that comes without its headers (routeIndex);
+	// nil makes it from RESTConfig, or, without one, serves no such
+	// request.
+	Gateway gatewayclient.Interface
 	// Address serves requests (HTTP/1.1 and h2c); empty means
 	// DefaultAddress.
 	Address string
@@ -171,6 +178,9 @@ type Activator struct {
 	// Config.AutoscalerService.
 	autoscalerSlices informers.SharedInformerFactory
 	revisions        servinginformers.SharedInformerFactory
+	// httpRoutes watches the Routes' HTTPRoutes, with a Gateway API
+	// client.
+	httpRoutes gatewayinformers.SharedInformerFactory
 }
 
 // Run runs an activator with cfg until ctx is done, then drains.
@@ -221,6 +231,10 @@ func New(cfg Config) (*Activator, error) {
 		return nil, err
 	}
 	a.handlers = []cache.ResourceEventHandlerRegistration{sliceHandler, revisionHandler}
+	routes, err := a.watchHTTPRoutes()
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case cfg.AutoscalerURL != "":
 		url := cfg.AutoscalerURL
@@ -245,6 +259,7 @@ func New(cfg Config) (*Activator, error) {
 		return nil, fmt.Errorf("making the activator's instruments: %w", err)
 	}
 	a.handler = newHandler(a.registry, a.reporter, cfg.Dial, metrics, cfg.Tracer, a.log)
+	a.handler.routes = routes
 	a.server = &http.Server{
 		Handler:           a.handler,
 		ConnContext:       markDeclinedConn,
@@ -270,6 +285,31 @@ func New(cfg Config) (*Activator, error) {
 	return a, nil
 }
 
+// watchHTTPRoutes indexes the HTTPRoutes of Routes (routeIndex), when
+// there is a Gateway API client to watch them with; nil without one.
+func (a *Activator) watchHTTPRoutes() (*routeIndex, error) {
+	client := a.cfg.Gateway
+	if client == nil {
+		if a.cfg.RESTConfig == nil {
+			return nil, nil
+		}
+		var err error
+		if client, err = gatewayclient.NewForConfig(a.cfg.RESTConfig); err != nil {
+			return nil, fmt.Errorf("making the Gateway API client: %w", err)
+		}
+	}
+	// Only the Routes' own, by the label the Route reconciler sets.
+	a.httpRoutes = gatewayinformers.NewSharedInformerFactoryWithOptions(client, a.cfg.ResyncPeriod,
+		gatewayinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = serving.RouteLabel.String() }))
+	routes := newRouteIndex()
+	h, err := a.httpRoutes.Gateway().V1().HTTPRoutes().Informer().AddEventHandler(routes.handlers())
+	if err != nil {
+		return nil, err
+	}
+	a.handlers = append(a.handlers, h)
+	return routes, nil
+}
+
 // Addr returns the address the activator serves requests on.
 func (a *Activator) Addr() net.Addr { return a.listener.Addr() }
 
@@ -292,6 +332,10 @@ func (a *Activator) Run(ctx context.Context) error {
 	defer stopWatching()
 	a.slices.Start(watchCtx.Done())
 	a.revisions.Start(watchCtx.Done())
+	if a.httpRoutes != nil {
+		a.httpRoutes.Start(watchCtx.Done())
+		defer a.httpRoutes.Shutdown()
+	}
 	if a.autoscalerSlices != nil {
 		a.autoscalerSlices.Start(watchCtx.Done())
 		defer a.autoscalerSlices.Shutdown()

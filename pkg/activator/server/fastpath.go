@@ -23,7 +23,8 @@ import (
 // the requests that find a pod with room at once, the activator's
 // steady state when it stays in the path of a warm Revision:
 //
-//  1. the Revision from the route's headers, with the same 400 and 404;
+//  1. the Revision from the route's headers (or its host, routeIndex),
+//     with the same 400 and 404;
 //  2. a pod taken at once (throttler.tryAcquire, which never overtakes
 //     a waiter), counted as the Revision's load, its wait measured (as
 //     nothing) and traced as on the net/http path;
@@ -39,13 +40,14 @@ import (
 func (h *handler) ServeHTTP1(x *http1.Exchange) {
 	r := &x.Request
 	ns, name := r.Get(serving.NamespaceHeader), r.Get(serving.RevisionHeader)
-	if len(ns) == 0 || len(name) == 0 {
-		respondError(x, http.StatusBadRequest, fmt.Sprintf(
-			"the activator serves requests routed to a Revision, which carry the headers %s and %s; this request lacks them",
-			serving.RevisionHeader, serving.NamespaceHeader))
-		return
-	}
 	key := types.NamespacedName{Namespace: string(ns), Name: string(name)}
+	if len(ns) == 0 || len(name) == 0 {
+		var ok bool
+		if key, ok = h.revisionByHost(string(r.Host), string(r.Get(serving.TagHeader))); !ok {
+			respondError(x, http.StatusBadRequest, missingRevision)
+			return
+		}
+	}
 	rev := h.registry.get(key)
 	if rev == nil {
 		respondError(x, http.StatusNotFound, fmt.Sprintf("revision %s not found", key))

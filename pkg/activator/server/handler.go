@@ -64,6 +64,24 @@ type handler struct {
 	// fast holds the fast path's keep-alive pool of each pod
 	// (ServeHTTP1).
 	fast *http1.UpstreamSet
+	// routes names the Revision of a request that came without its
+	// headers; nil: no such request is served.
+	routes *routeIndex
+}
+
+// missingRevision is the answer to a request whose Revision neither its
+// headers nor its host name.
+var missingRevision = fmt.Sprintf(
+	"the activator serves requests routed to a Revision, which carry the headers %s and %s, or whose host an HTTPRoute of a Route names; this request has neither",
+	serving.RevisionHeader, serving.NamespaceHeader)
+
+// revisionByHost names the Revision of a request without the headers,
+// from its host and tag header (routeIndex).
+func (h *handler) revisionByHost(host, tag string) (types.NamespacedName, bool) {
+	if h.routes == nil {
+		return types.NamespacedName{}, false
+	}
+	return h.routes.revisionFor(host, tag, h.registry.inPath)
 }
 
 // attempt is the state of one request, shared by the handler and the
@@ -140,14 +158,15 @@ func newHandler(g *registry, rep *reporter, dial forward.DialFunc, metrics instr
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ns, name := r.Header.Get(serving.NamespaceHeader), r.Header.Get(serving.RevisionHeader)
-	if ns == "" || name == "" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf(
-			"the activator serves requests routed to a Revision, which carry the headers %s and %s; this request lacks them",
-			serving.RevisionHeader, serving.NamespaceHeader))
-		return
+	key := types.NamespacedName{Namespace: r.Header.Get(serving.NamespaceHeader), Name: r.Header.Get(serving.RevisionHeader)}
+	if key.Namespace == "" || key.Name == "" {
+		var ok bool
+		if key, ok = h.revisionByHost(r.Host, r.Header.Get(serving.TagHeader)); !ok {
+			writeError(w, http.StatusBadRequest, missingRevision)
+			return
+		}
 	}
-	key := types.NamespacedName{Namespace: ns, Name: name}
+	ns, name := key.Namespace, key.Name
 	// Run serves nothing before the registry holds every Revision the
 	// informers first listed: an unknown one is not one still loading.
 	rev := h.registry.get(key)

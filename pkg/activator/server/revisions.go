@@ -41,6 +41,9 @@ type revision struct {
 	timeout time.Duration
 	// h2c says the pods speak HTTP/2 without TLS.
 	h2c bool
+	// inPath says the Revision's status puts the activator in its path
+	// (its ActivatorInPath condition), for routeIndex.
+	inPath bool
 }
 
 func (r *revision) settings() (timeout time.Duration, h2c bool) {
@@ -84,6 +87,17 @@ func (g *registry) get(key types.NamespacedName) *revision {
 	return g.revisions[key]
 }
 
+// inPath says whether Revision key has the activator in its path.
+func (g *registry) inPath(key types.NamespacedName) bool {
+	r := g.get(key)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.inPath
+}
+
 // each calls f for every known Revision.
 func (g *registry) each(f func(*revision)) {
 	g.mu.RLock()
@@ -110,6 +124,7 @@ func (g *registry) upsertRevision(rev *v1.Revision) {
 		timeout = time.Duration(*ts) * time.Second
 	}
 	h2c := rev.Spec.AppProtocol() == queue.AppProtocolH2C
+	inPath := rev.Status.GetCondition(v1.RevisionConditionActivatorInPath).IsTrue()
 
 	g.mu.Lock()
 	r, ok := g.revisions[key]
@@ -123,7 +138,7 @@ func (g *registry) upsertRevision(rev *v1.Revision) {
 	g.mu.Unlock()
 
 	r.mu.Lock()
-	r.timeout, r.h2c = timeout, h2c
+	r.timeout, r.h2c, r.inPath = timeout, h2c, inPath
 	r.mu.Unlock()
 	r.throttler.setLimit(limit)
 	if !ok {

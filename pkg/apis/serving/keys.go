@@ -150,3 +150,7 @@ const (
 	// NamespaceHeader names that Revision's namespace.
 	NamespaceHeader = "Knative-Serving-Namespace"
 )
+
+// TagHeader is the request header that picks a tagged target on a Route's
+// main hosts, as in Knative.
+const TagHeader = "Knative-Serving-Tag"

@@ -23,7 +23,7 @@ import (
 
 // TagHeader is the request header that picks a tagged target on a Route's
 // main hosts, as in Knative.
-const TagHeader = "Knative-Serving-Tag"
+const TagHeader = serving.TagHeader
 
 // backendPort is the port of a Revision's public Service that carries
 // requests (pkg/reconciler/revision/resources: 80, named http or http2).
