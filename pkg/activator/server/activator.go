@@ -302,11 +302,13 @@ func (a *Activator) watchHTTPRoutes() (*routeIndex, error) {
 	a.httpRoutes = gatewayinformers.NewSharedInformerFactoryWithOptions(client, a.cfg.ResyncPeriod,
 		gatewayinformers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = serving.RouteLabel.String() }))
 	routes := newRouteIndex()
-	h, err := a.httpRoutes.Gateway().V1().HTTPRoutes().Informer().AddEventHandler(routes.handlers())
-	if err != nil {
+	// Not among the handlers readiness waits for: the index serves only
+	// requests a gateway sent without their headers, and a cluster whose
+	// HTTPRoutes cannot be listed must still have an activator for the
+	// rest.
+	if _, err := a.httpRoutes.Gateway().V1().HTTPRoutes().Informer().AddEventHandler(routes.handlers()); err != nil {
 		return nil, err
 	}
-	a.handlers = append(a.handlers, h)
 	return routes, nil
 }
 

@@ -138,6 +138,11 @@ func TestARequestWithoutHeadersFindsItsRevisionByHost(t *testing.T) {
 		e := startActivator(t, path, Config{Gateway: gatewayfake.NewSimpleClientset(objs...)})
 		key := e.addRevision("hello-00001", 0, 300)
 		e.setPods(key, startApp(t, "pod", 0).addr())
+		// Readiness does not wait for the HTTPRoutes (watchHTTPRoutes).
+		waitFor(t, "the HTTPRoutes to be indexed", func() bool {
+			_, ok := e.a.handler.routes.revisionFor("hello.default.example.com", "", e.a.registry.inPath)
+			return ok
+		})
 		get := func(host string) (int, string) {
 			req, err := http.NewRequest(http.MethodGet, e.url+"/", nil)
 			if err != nil {
