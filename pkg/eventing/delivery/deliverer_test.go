@@ -119,11 +119,13 @@ func (c *stepClock) recorded() []time.Duration {
 	return append([]time.Duration(nil), c.waits...)
 }
 
+// newDeliverer is the Deliverer the dispatcher runs: the lean client for
+// http:// subscribers.
 func newDeliverer(t *testing.T, clk clock.Clock) *Deliverer {
 	t.Helper()
-	tr := NewTransport()
-	t.Cleanup(tr.CloseIdleConnections)
-	return New(&http.Client{Transport: tr}, clk)
+	d := New(nil, clk)
+	t.Cleanup(d.CloseIdleConnections)
+	return d
 }
 
 func testEvent(t *testing.T) *event.Event {

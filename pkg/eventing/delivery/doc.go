@@ -6,7 +6,9 @@
 // failed.
 //
 // The package does no I/O of its own beyond the *http.Client it is given
-// and waits on the clock it is given, so the Broker's dispatcher owns the
+// (or, given none, the lean HTTP/1.1 client of package http1 for http://
+// subscribers, which wakes no goroutine of its own per request) and
+// waits on the clock it is given, so the Broker's dispatcher owns the
 // stored message: Deliver returns an Outcome that says whether to ack it
 // (Delivered, DeadLettered), terminate it (Dropped) or leave it for
 // JetStream to redeliver (Unsent).

@@ -15,6 +15,9 @@ const (
 	MaxIdleConnsPerHost = 256
 )
 
+// dialTimeout bounds connecting to a subscriber.
+const dialTimeout = 5 * time.Second
+
 // NewTransport returns the transport Flywheel recommends for delivering
 // events at high rates: keep-alives on, up to MaxIdleConnsPerHost idle
 // connections kept per subscriber, bounded dials and TLS handshakes, and
@@ -22,7 +25,7 @@ const (
 // comes from the context Deliver gives its request.
 func NewTransport() *http.Transport {
 	dialer := &net.Dialer{
-		Timeout:   5 * time.Second,
+		Timeout:   dialTimeout,
 		KeepAlive: 30 * time.Second,
 	}
 	return &http.Transport{

@@ -9,4 +9,9 @@
 // the connection, with the bytes already read, goes to a net/http server
 // through Server.Declined. Ambiguous framing (request smuggling shapes) is
 // refused with 400 and the connection closed, never forwarded.
+//
+// Upstream.Do is the same upstream side as a lean client: one request with
+// its body in hand, written in one write on a kept-alive connection, and
+// its response read whole by the caller's goroutine, with the response
+// parsing and framing rules the fast path forwards by.
 package http1

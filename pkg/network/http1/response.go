@@ -23,6 +23,9 @@ type response struct {
 	// bodiless: the status or the request method rule out a body (RFC
 	// 9110 §6.4.1), whatever the fields say.
 	bodiless bool
+	// anyStatus, set before parsing, takes a status past 599 (which a
+	// proxy refuses to relay, and a client reports).
+	anyStatus bool
 }
 
 var errResponseHead = errors.New("http1: malformed response head from upstream")
@@ -88,7 +91,11 @@ func parseResponse(raw []byte, headRequest bool, resp *response) bool {
 		return false
 	}
 	code := line[9:12]
-	if code[0] < '1' || code[0] > '5' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
+	maxClass := byte('5')
+	if resp.anyStatus {
+		maxClass = '9'
+	}
+	if code[0] < '1' || code[0] > maxClass || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
 		return false
 	}
 	resp.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
