@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -27,7 +28,7 @@ import (
 )
 
 // BenchmarkBrokerPipeline runs a Broker's whole event path in one
-// process, to profile it: the ingress handler over HTTP, the real NATS
+// process, to profile it: the ingress's server over HTTP, the real NATS
 // server with JetStream on file storage, the dispatcher, and a sink that
 // answers 202. Each operation is one event posted and delivered; it
 // reports events/s. With -cpuprofile it shows where the CPU goes.
@@ -83,9 +84,14 @@ func BenchmarkBrokerPipeline(b *testing.B) {
 	if err := d.Sync(ctx, types.NamespacedName{Namespace: key.Namespace, Name: "t"}); err != nil {
 		b.Fatal(err)
 	}
-	in := httptest.NewServer(ingress.NewHandler(ingress.BrokersFunc(func(types.NamespacedName) bool { return true }), jetstream.NewPublisher(js), ingress.Options{}))
-	defer in.Close()
-	target := in.URL + "/" + key.Namespace + "/" + key.Name
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := ingress.NewServer(ingress.NewHandler(ingress.BrokersFunc(func(types.NamespacedName) bool { return true }), jetstream.NewPublisher(js), ingress.Options{}), nil)
+	go func() { _ = in.Serve(ln) }()
+	defer func() { _ = in.Shutdown(context.Background()) }()
+	target := "http://" + ln.Addr().String() + "/" + key.Namespace + "/" + key.Name
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	data := bytes.Repeat([]byte("x"), 256)
 	var seq atomic.Int64

@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"flywheel.dev/pkg/eventing"
-	"flywheel.dev/pkg/network/httpstatus"
 	"flywheel.dev/pkg/telemetry"
 )
 
@@ -93,7 +93,7 @@ type Options struct {
 	Tracer *telemetry.Tracer
 }
 
-// handler serves the Broker ingress. In order:
+// Handler serves the Broker ingress. In order:
 //  1. the probe paths, first so that a kubelet's GETs never count as
 //     requests to a Broker;
 //  2. the path must be /<namespace>/<broker-name> (404);
@@ -105,7 +105,7 @@ type Options struct {
 //  6. the body is read within MaxEventBytes (413), decoded once into an
 //     event (400, 415), and published; 202 only once Publish returned nil
 //     (503 otherwise).
-type handler struct {
+type Handler struct {
 	brokers    Brokers
 	pub        Publisher
 	maxBytes   int64
@@ -119,9 +119,11 @@ type handler struct {
 
 // NewHandler returns the Broker ingress handler, which publishes the
 // events posted to POST /<namespace>/<broker-name> to that Broker through
-// pub, for the Brokers that brokers says exist.
-func NewHandler(brokers Brokers, pub Publisher, opts Options) http.Handler {
-	h := &handler{
+// pub, for the Brokers that brokers says exist. It serves net/http and
+// the HTTP/1.1 fast path of package http1 (ServeHTTP1); NewServer serves
+// both.
+func NewHandler(brokers Brokers, pub Publisher, opts Options) *Handler {
+	h := &Handler{
 		brokers:  brokers,
 		pub:      pub,
 		maxBytes: opts.MaxEventBytes,
@@ -146,7 +148,7 @@ func NewHandler(brokers Brokers, pub Publisher, opts Options) http.Handler {
 	return h
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case HealthPath:
 		h.probe(w, r, nil)
@@ -182,78 +184,93 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ingest(w, r, broker)
 }
 
-// ingest reads, decodes and publishes the event of a POST to broker,
-// and counts it by the answer. With tracing on, a span covers it, and
-// the event is stored with that span as its trace context; otherwise
-// with the request's.
-func (h *handler) ingest(w http.ResponseWriter, r *http.Request, broker types.NamespacedName) {
+// ingest reads, decodes and publishes the event of a POST to broker.
+func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, broker types.NamespacedName) {
 	arrival := time.Now()
-	sw := &httpstatus.Writer{ResponseWriter: w}
+	body, err := readBody(w, r, h.maxBytes)
+	a := h.store(r.Context(), r.Header, body, err, broker, arrival)
+	if a.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", h.retryAfter)
+	}
+	if a.status == http.StatusAccepted {
+		w.WriteHeader(a.status)
+		return
+	}
+	writeError(w, a.status, a.msg)
+}
+
+// outcome is the ingress's answer to a POSTed event, whichever server
+// took it: 202 with no body, or a status and the plain-text reason
+// (a 503 with Retry-After).
+type outcome struct {
+	status int
+	msg    string
+}
+
+// store decodes the body of a POST to broker (or takes readErr, the
+// failure to read it), publishes the event, and counts it by the answer
+// it returns. With tracing on, a span covers it, and the event is stored
+// with that span as its trace context; otherwise with the request's.
+func (h *Handler) store(ctx context.Context, header http.Header, body *bytes.Buffer, readErr error, broker types.NamespacedName, arrival time.Time) (a outcome) {
 	var span trace.Span
 	defer func() {
-		h.metrics.count(broker, sw.Status)
+		h.metrics.count(broker, a.status)
 		if span != nil {
-			endSpan(span, sw.Status)
+			endSpan(span, a.status)
 		}
 	}()
-	w = sw
-	body, err := readBody(w, r, h.maxBytes)
+	err := readErr
 	if err == nil {
 		var ev *event.Event
-		if ev, err = decode(r.Context(), r.Header, body); err == nil {
-			ctx := r.Context()
+		if ev, err = decode(ctx, header, body); err == nil {
 			if h.tracer.On() {
-				ctx, span = startSpan(h.tracer, r, broker, ev, arrival)
+				ctx, span = startSpan(ctx, h.tracer, header, broker, ev, arrival)
 			} else {
-				eventing.TraceContextFromHeader(r.Header, ev)
+				eventing.TraceContextFromHeader(header, ev)
 			}
-			h.publish(ctx, w, broker, ev)
-			return
+			return h.publish(ctx, broker, ev)
 		}
 	}
 	if h.tracer.On() {
-		_, span = startSpan(h.tracer, r, broker, nil, arrival)
+		_, span = startSpan(ctx, h.tracer, header, broker, nil, arrival)
 	}
 	re, ok := errors.AsType[*requestError](err)
 	if !ok {
 		// Only reading can fail otherwise: the client stopped sending.
 		re = &requestError{code: http.StatusBadRequest, msg: "reading the request body: " + err.Error()}
 	}
-	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+	if h.log.Enabled(ctx, slog.LevelDebug) {
 		h.log.Debug("request refused", "broker", broker.String(), "status", re.code, "reason", re.msg)
 	}
-	writeError(w, re.code, re.msg)
+	return outcome{status: re.code, msg: re.msg}
 }
 
-// publish stores ev and answers 202 once it is stored, 503 otherwise.
-func (h *handler) publish(ctx context.Context, w http.ResponseWriter, broker types.NamespacedName, ev *event.Event) {
+// publish stores ev: 202 once it is stored, 503 otherwise.
+func (h *Handler) publish(ctx context.Context, broker types.NamespacedName, ev *event.Event) outcome {
 	// A sender that has given up retries: storing its event now would
 	// only add a duplicate.
 	if ctx.Err() != nil {
-		h.unavailable(w, "the request ended before the event was stored")
-		return
+		return outcome{status: http.StatusServiceUnavailable, msg: "the request ended before the event was stored"}
 	}
 	if err := h.pub.Publish(ctx, broker, ev); err != nil {
 		if ctx.Err() != nil {
-			h.unavailable(w, "the request ended before the event was stored")
-			return
+			return outcome{status: http.StatusServiceUnavailable, msg: "the request ended before the event was stored"}
 		}
 		h.log.Warn("event not stored", "broker", broker.String(), "id", ev.ID(), "source", ev.Source(), "error", err)
-		h.unavailable(w, fmt.Sprintf("event %q from %q not stored in Broker %s: %v", ev.ID(), ev.Source(), broker, err))
-		return
+		return outcome{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("event %q from %q not stored in Broker %s: %v", ev.ID(), ev.Source(), broker, err)}
 	}
-	w.WriteHeader(http.StatusAccepted)
+	return outcome{status: http.StatusAccepted}
 }
 
 // unavailable answers 503 with Retry-After: the event was not stored, and
 // the same request may succeed later.
-func (h *handler) unavailable(w http.ResponseWriter, msg string) {
+func (h *Handler) unavailable(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", h.retryAfter)
 	writeError(w, http.StatusServiceUnavailable, msg)
 }
 
 // probe answers a probe path: 200 while check (if any) returns nil.
-func (h *handler) probe(w http.ResponseWriter, r *http.Request, check func() error) {
+func (h *Handler) probe(w http.ResponseWriter, r *http.Request, check func() error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s takes GET, not %s", r.URL.Path, r.Method))

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"net"
 	"os/signal"
 	"sync/atomic"
 	"syscall"
@@ -96,9 +96,14 @@ func Main(args []string, stderr io.Writer) int {
 			return nil
 		},
 	})
-	srv := &http.Server{Addr: *address, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", *address)
+	if err != nil {
+		log.Error("listening", "address", *address, "error", err)
+		return 1
+	}
+	srv := NewServer(handler, log)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.ListenAndServe() }()
+	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("taking events", "address", *address, "nats", natsURL)
 
 	select {

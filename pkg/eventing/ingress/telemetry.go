@@ -83,15 +83,15 @@ func (in *instruments) count(broker types.NamespacedName, status int) {
 // startSpan starts the span of an event posted to broker, from arrival.
 // It continues the trace of the request's traceparent, or, without one,
 // the event's own traceparent extension (structured mode). ev, when
-// not nil, then carries the span on as its trace context.
-func startSpan(tracer *telemetry.Tracer, r *http.Request, broker types.NamespacedName, ev *event.Event, arrival time.Time) (context.Context, trace.Span) {
-	ctx := r.Context()
+// not nil, then carries the span on as its trace context. ctx is the
+// request's.
+func startSpan(ctx context.Context, tracer *telemetry.Tracer, header http.Header, broker types.NamespacedName, ev *event.Event, arrival time.Time) (context.Context, trace.Span) {
 	attrs := []attribute.KeyValue{attrNamespace.String(broker.Namespace), attrBroker.String(broker.Name)}
 	if ev != nil {
 		ctx = eventing.ContextWithEventTrace(ctx, ev)
 		attrs = append(attrs, attrEventID.String(ev.ID()), attrEventSource.String(ev.Source()), attrEventType.String(ev.Type()))
 	}
-	ctx, span := tracer.StartServerFrom(ctx, propagation.HeaderCarrier(r.Header), spanIngress,
+	ctx, span := tracer.StartServerFrom(ctx, propagation.HeaderCarrier(header), spanIngress,
 		trace.WithTimestamp(arrival), trace.WithAttributes(attrs...))
 	if ev != nil {
 		eventing.SetEventTrace(ctx, ev)

@@ -249,24 +249,25 @@ func appendClientRequest(req *ClientRequest) ([]byte, error) {
 func (b *body) readAll(dst []byte, limit, drain int) (data []byte, truncated bool, err error) {
 	var scratch [4 << 10]byte
 	for !b.done {
+		keeping := len(dst) < limit
 		var p []byte
-		if len(dst) < limit {
+		if keeping {
 			if cap(dst) == len(dst) {
 				dst = append(dst, 0)[:len(dst)]
 			}
 			p = dst[len(dst):min(cap(dst), limit)]
 		} else {
-			if drain <= 0 {
-				return dst, true, nil
-			}
-			p = scratch[:min(len(scratch), drain)]
+			// A byte at least: a body that ends at limit is not truncated.
+			p = scratch[:max(1, min(len(scratch), drain))]
 		}
 		n, err := b.readData(p)
-		if len(dst) < limit {
+		if keeping {
 			dst = dst[:len(dst)+n]
 		} else if n > 0 {
 			truncated = true
-			drain -= n
+			if drain -= n; drain < 0 {
+				return dst, true, nil
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			break

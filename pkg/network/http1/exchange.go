@@ -156,6 +156,12 @@ func (x *Exchange) Respond(status int, contentType string, body []byte) {
 }
 
 func (x *Exchange) respond(status int, contentType string, body []byte) {
+	x.answer(status, contentType, nil, body)
+}
+
+// answer writes a whole response of the handler's: fields, when not nil,
+// adds its own fields to the head.
+func (x *Exchange) answer(status int, contentType string, fields func(h *HeaderWriter), body []byte) {
 	x.finished, x.started = true, true
 	x.status = status
 	r := &x.Request
@@ -170,9 +176,18 @@ func (x *Exchange) respond(status int, contentType string, body []byte) {
 	}
 	out := x.buffer()
 	out = appendStatusLine(out, status, nil)
-	out = append(out, "Content-Type: "...)
-	out = append(out, contentType...)
-	out = append(out, "\r\nX-Content-Type-Options: nosniff\r\nContent-Length: "...)
+	if contentType != "" {
+		out = append(out, "Content-Type: "...)
+		out = append(out, contentType...)
+		out = append(out, "\r\nX-Content-Type-Options: nosniff\r\n"...)
+	}
+	if fields != nil {
+		x.hw.buf = out
+		fields(&x.hw)
+		out = x.hw.buf
+		x.hw.buf = nil
+	}
+	out = append(out, "Content-Length: "...)
 	out = strconv.AppendInt(out, int64(len(body)), 10)
 	out = append(out, "\r\nDate: "...)
 	out = append(out, httpDate()...)
