@@ -187,3 +187,45 @@ func TestEventingManifestsMatchTheirConstants(t *testing.T) {
 		t.Errorf("NATS runs image %s, want nats:%s, the version go.mod pins and local mode builds", got, pinned)
 	}
 }
+
+// TestEventingRuntimeSettings holds the Go runtime settings of the
+// processes every event crosses (ingress, dispatcher, NATS), which
+// docs/benchmarks.md measured: one processor each, and the runtime's
+// monitor kept from the deep sleep each event would wake it from.
+func TestEventingRuntimeSettings(t *testing.T) {
+	objs, err := config.Manifests(config.Eventing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"GOMAXPROCS": "1", "GODEBUG": "schedtrace=2147483647"}
+	seen := 0
+	for _, o := range objs {
+		name, kind := o.GetName(), o.GetKind()
+		workload := kind == "Deployment" && (name == eventing.IngressDeploymentName || name == eventing.DispatcherDeploymentName) ||
+			kind == "StatefulSet" && name == "flywheel-nats"
+		if !workload {
+			continue
+		}
+		var tmpl struct {
+			Spec struct {
+				Template corev1.PodTemplateSpec `json:"template"`
+			} `json:"spec"`
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		got := map[string]string{}
+		for _, e := range tmpl.Spec.Template.Spec.Containers[0].Env {
+			if _, ok := want[e.Name]; ok {
+				got[e.Name] = e.Value
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s %s's runtime settings (-want, +got):\n%s", o.GetKind(), name, diff)
+		}
+	}
+	if seen != 3 {
+		t.Errorf("found %d of the 3 workloads", seen)
+	}
+}
