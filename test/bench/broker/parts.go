@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"knative.dev/pkg/apis"
+
+	eventingv1 "flywheel.dev/pkg/apis/eventing/v1"
+	listers "flywheel.dev/pkg/client/listers/eventing/v1"
+	"flywheel.dev/pkg/eventing/delivery"
+	"flywheel.dev/pkg/eventing/dispatcher"
+	"flywheel.dev/pkg/eventing/ingress"
+	"flywheel.dev/pkg/eventing/jetstream"
+)
+
+// The Broker, and the credentials NATS takes.
+var broker = types.NamespacedName{Namespace: "bench", Name: "default"}
+
+const (
+	natsUser     = "bench"
+	natsPassword = "bench-password"
+	// eventType is every event's type, which the Trigger's filter takes.
+	eventType = "com.example.bench"
+	// senders is how many requests are in flight at most, as in the e2e
+	// BenchmarkBroker.
+	senders = 128
+)
+
+func runNATS(ctx context.Context, addr, store string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return err
+	}
+	s, err := natsserver.NewServer(&natsserver.Options{Host: host, Port: p, JetStream: true, StoreDir: store,
+		Username: natsUser, Password: natsPassword, NoLog: true, NoSigs: true})
+	if err != nil {
+		return err
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		return fmt.Errorf("NATS did not get ready in 10 s")
+	}
+	<-ctx.Done()
+	s.Shutdown()
+	s.WaitForShutdown()
+	return nil
+}
+
+func connect(ctx context.Context, addr, name string) (natsjs.JetStream, error) {
+	nc, err := jetstream.Connect("nats://"+addr, natsUser, natsPassword, name)
+	if err != nil {
+		return nil, err
+	}
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	return js, jetstream.EnsureStream(ctx, js, broker)
+}
+
+func runIngress(ctx context.Context, natsAddr, addr string) error {
+	js, err := connect(ctx, natsAddr, "ingress")
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	h := ingress.NewHandler(ingress.BrokersFunc(func(b types.NamespacedName) bool { return b == broker }), jetstream.NewPublisher(js), ingress.Options{})
+	srv := ingress.NewServer(h, nil)
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown(context.Background())
+	}()
+	return srv.Serve(ln)
+}
+
+func runDispatcher(ctx context.Context, natsAddr, sink string) error {
+	js, err := connect(ctx, natsAddr, "dispatcher")
+	if err != nil {
+		return err
+	}
+	subscriber, err := apis.ParseURL(sink)
+	if err != nil {
+		return err
+	}
+	trigger := &eventingv1.Trigger{
+		ObjectMeta: metav1.ObjectMeta{Namespace: broker.Namespace, Name: "t", UID: "bench-trigger", Generation: 1},
+		Spec: eventingv1.TriggerSpec{
+			Broker: broker.Name,
+			Filter: &eventingv1.TriggerFilter{Attributes: eventingv1.TriggerFilterAttributes{"type": eventType}},
+		},
+		Status: eventingv1.TriggerStatus{SubscriberURI: subscriber},
+	}
+	b := &eventingv1.Broker{ObjectMeta: metav1.ObjectMeta{Namespace: broker.Namespace, Name: broker.Name, Generation: 1}}
+	triggers := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	brokers := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	if err := triggers.Add(trigger); err != nil {
+		return err
+	}
+	if err := brokers.Add(b); err != nil {
+		return err
+	}
+	if _, err := jetstream.EnsureConsumer(ctx, js, broker, jetstream.ConsumerConfig(trigger)); err != nil {
+		return err
+	}
+	log := slog.New(slog.DiscardHandler)
+	d := dispatcher.New(js, delivery.New(nil, nil), listers.NewTriggerLister(triggers), listers.NewBrokerLister(brokers), log)
+	if err := d.Sync(ctx, types.NamespacedName{Namespace: broker.Namespace, Name: trigger.Name}); err != nil {
+		return err
+	}
+	go dispatcher.TrimStreams(ctx, js, listers.NewBrokerLister(brokers), jetstream.TrimPeriod, log)
+	<-ctx.Done()
+	d.Stop()
+	return nil
+}
+
+// send posts events as the e2e BenchmarkBroker does: paced by the clock,
+// each stamped with its send time (ce-senttime) for the sink, and prints
+// how many were accepted.
+func send(addr string, rate int, d time.Duration) error {
+	target := "http://" + addr + "/" + broker.Namespace + "/" + broker.Name
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: 10 * time.Second}
+	var accepted, failed atomic.Int64
+	jobs := make(chan int, senders)
+	run := time.Now().UnixNano()
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Go(func() {
+			for i := range jobs {
+				req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader([]byte(`{"n":`+strconv.Itoa(i)+`}`)))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Ce-Specversion", "1.0")
+				req.Header.Set("Ce-Id", fmt.Sprintf("%d-%d", run, i))
+				req.Header.Set("Ce-Source", "/bench")
+				req.Header.Set("Ce-Type", eventType)
+				req.Header.Set("Ce-Senttime", strconv.FormatInt(time.Now().UnixNano(), 10))
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode/100 == 2 {
+					accepted.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	total := int(float64(rate) * d.Seconds())
+	start := time.Now()
+	for sent := 0; sent < total; {
+		due := min(total, int(time.Since(start).Seconds()*float64(rate)))
+		for ; sent < due; sent++ {
+			jobs <- sent
+		}
+		// Paced by the clock, not a ticker: at thousands a second a
+		// ticker drops ticks.
+		time.Sleep(time.Millisecond)
+	}
+	close(jobs)
+	wg.Wait()
+	fmt.Printf("accepted %d failed %d\n", accepted.Load(), failed.Load())
+	return nil
+}
