@@ -48,7 +48,7 @@ start() {
 	pids+=($!)
 	eval "pid_$name=$!"
 }
-start sink env PORT=18090 "$out/sink"
+start sink env -u GODEBUG PORT=18090 "$out/sink"
 start nats "$out/broker" nats -store "$out/store"
 sleep 1
 start dispatcher "$out/broker" dispatcher
@@ -86,6 +86,6 @@ echo "  sink latency: $(curl -fsS http://127.0.0.1:18090/stats)"
 if $trace; then
 	sleep 3
 	for p in ingress dispatcher nats; do
-		awk -v n="$accepted" -v p="$p" '/ total$/ {printf "  %s: %.1f system calls per event:", p, $4 / n} /^ +[0-9]/ && $4 / n >= 0.05 {printf " %s %.2f", $NF, $4 / n} END {print ""}' "$out/strace.$p"
+		awk -v n="$accepted" -v p="$p" '/ total$/ {total = $4 / n; next} /^ +[0-9]/ && $4 / n >= 0.05 {calls = calls sprintf(" %s %.2f", $NF, $4 / n)} END {printf "  %s: %.1f system calls per event:%s\n", p, total, calls}' "$out/strace.$p"
 	done
 fi

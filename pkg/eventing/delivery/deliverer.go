@@ -140,8 +140,8 @@ type Deliverer struct {
 	// lean, when set, sends to plain http:// URLs instead of client: one
 	// write and one read per attempt on a kept-alive connection, and no
 	// goroutines of its own, where net/http's Transport has a reader and
-	// a writer per connection that every request wakes in turn (about a
-	// fifth of the dispatcher's CPU per event on one processor).
+	// a writer per connection that every request wakes in turn (a tenth
+	// to a sixth of the dispatcher's CPU per event, docs/benchmarks.md).
 	lean   *http1.UpstreamSet
 	clock  clock.Clock
 	tracer *telemetry.Tracer
