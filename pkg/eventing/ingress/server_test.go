@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"flywheel.dev/pkg/eventing"
 )
 
 // startServer serves h on loopback with a Server, as the binary does, and
@@ -178,5 +180,37 @@ func seenOf(t *testing.T, resp *http.Response) seen {
 		RetryAfter:          resp.Header.Get("Retry-After"),
 		Allow:               resp.Header.Get("Allow"),
 		Body:                string(b),
+	}
+}
+
+// TestServerStoresTheRequestsTrace: an event taken on the fast path is
+// stored with the trace of the request that brought it, as one taken by
+// the handler alone is (TestTheRequestsTraceGoesWithTheEvent).
+func TestServerStoresTheRequestsTrace(t *testing.T) {
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	pub := &fakePublisher{}
+	var declined atomic.Int64
+	addr := startServer(t, NewHandler(onlyBrokers(defaultBroker), pub, Options{}), &declined)
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+brokerPath, strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = binaryHeader(nil, map[string]string{"Traceparent": parent, "Tracestate": "vendor=1"})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || declined.Load() != 0 {
+		t.Fatalf("status %d, %d connections declined; want 202 on the fast path", resp.StatusCode, declined.Load())
+	}
+	stored := pub.stored()
+	if len(stored) != 1 {
+		t.Fatalf("%d events stored, want 1", len(stored))
+	}
+	ext := stored[0].ev.Extensions()
+	got := []any{ext[eventing.TraceParentExtension], ext[eventing.TraceStateExtension]}
+	if diff := cmp.Diff([]any{parent, "vendor=1"}, got); diff != "" {
+		t.Errorf("the stored trace context (-want, +got):\n%s", diff)
 	}
 }
