@@ -17,8 +17,8 @@ test: ## Run every test layer: unit, integration (needs root).
 	hack/test.sh
 
 .PHONY: fuzz
-fuzz: ## Fuzz the HTTP/1.1 fast path against net/http (FUZZTIME per target, default 1m).
-	for t in FuzzRequest FuzzResponse; do go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-1m} ./pkg/network/http1 || exit 1; done
+fuzz: ## Fuzz the HTTP/1.1 fast path and client against net/http (FUZZTIME per target, default 1m).
+	for t in FuzzRequest FuzzResponse FuzzReadBody FuzzClientResponse FuzzClientRequest; do go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $${FUZZTIME:-1m} ./pkg/network/http1 || exit 1; done
 
 .PHONY: build
 build: ## Build every binary into $(BIN)/.

@@ -27,7 +27,7 @@ if [[ " $layers " == *" unit "* ]]; then
 	# bounded time beyond their checked-in corpus (which the unit tests
 	# above already replay): new smuggling shapes get a chance in CI.
 	step "fuzz (${FLYWHEEL_FUZZTIME:-20s} per target)"
-	for target in FuzzRequest FuzzResponse; do
+	for target in FuzzRequest FuzzResponse FuzzReadBody FuzzClientResponse FuzzClientRequest; do
 		go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FLYWHEEL_FUZZTIME:-20s}" ./pkg/network/http1
 	done
 fi
