@@ -3,12 +3,10 @@ package providers
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // retireTimeout bounds the flush of an exporter or processor replaced by
@@ -72,67 +70,6 @@ func (s *switchingMetricExporter) Shutdown(ctx context.Context) error {
 		return e.Shutdown(ctx)
 	}
 	return nil
-}
-
-// switchingSpanProcessor hands ended spans to the processor in force (a
-// batch processor around the configured exporter), or drops them.
-type switchingSpanProcessor struct {
-	current atomic.Pointer[sdktrace.SpanProcessor]
-}
-
-func (s *switchingSpanProcessor) set(p sdktrace.SpanProcessor) {
-	var old *sdktrace.SpanProcessor
-	if p == nil {
-		old = s.current.Swap(nil)
-	} else {
-		old = s.current.Swap(&p)
-	}
-	if old != nil {
-		go retire((*old).Shutdown)
-	}
-}
-
-func (s *switchingSpanProcessor) OnStart(ctx context.Context, span sdktrace.ReadWriteSpan) {
-	if p := s.current.Load(); p != nil {
-		(*p).OnStart(ctx, span)
-	}
-}
-
-func (s *switchingSpanProcessor) OnEnd(span sdktrace.ReadOnlySpan) {
-	if p := s.current.Load(); p != nil {
-		(*p).OnEnd(span)
-	}
-}
-
-func (s *switchingSpanProcessor) ForceFlush(ctx context.Context) error {
-	if p := s.current.Load(); p != nil {
-		return (*p).ForceFlush(ctx)
-	}
-	return nil
-}
-
-func (s *switchingSpanProcessor) Shutdown(ctx context.Context) error {
-	if p := s.current.Swap(nil); p != nil {
-		return (*p).Shutdown(ctx)
-	}
-	return nil
-}
-
-// switchingSampler samples by the sampler in force; on says whether that
-// sampler records anything.
-type switchingSampler struct {
-	current atomic.Pointer[sdktrace.Sampler]
-	on      atomic.Bool
-}
-
-func (s *switchingSampler) set(sampler sdktrace.Sampler) { s.current.Store(&sampler) }
-
-func (s *switchingSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	return (*s.current.Load()).ShouldSample(p)
-}
-
-func (s *switchingSampler) Description() string {
-	return "switching(" + (*s.current.Load()).Description() + ")"
 }
 
 // retire shuts down what a new configuration replaced, flushing what it

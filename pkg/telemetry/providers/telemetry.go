@@ -16,18 +16,15 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
-	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"knative.dev/pkg/observability/metrics"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/otlpspans"
 )
 
 // defaultExportInterval is how often metrics are pushed over OTLP when
@@ -39,8 +36,10 @@ const defaultExportInterval = time.Minute
 // their data goes (a Prometheus endpoint, an OTLP receiver, nowhere) and
 // which traces are sampled.
 type Telemetry struct {
-	meters  *sdkmetric.MeterProvider
-	tracers *sdktrace.TracerProvider
+	meters *sdkmetric.MeterProvider
+	// tracers is this repository's own tracer provider rather than the
+	// SDK's, for what a traced request costs (package otlpspans).
+	tracers *otlpspans.Provider
 	log     *slog.Logger
 
 	// scrape serves the Prometheus reader's figures.
@@ -48,11 +47,6 @@ type Telemetry struct {
 	// push forwards the periodic reader's exports to the OTLP exporter
 	// in force, if any.
 	push *switchingMetricExporter
-	// spans forwards ended spans to the exporter in force, and sampler
-	// decides by the rate in force.
-	spans   *switchingSpanProcessor
-	sampler *switchingSampler
-
 	// scrapedElsewhere: the component serves scrape on a port of its
 	// own, and this package never starts a server.
 	scrapedElsewhere bool
@@ -92,7 +86,8 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	res := resource.NewSchemaless(append([]attribute.KeyValue{semconv.ServiceName(component)}, opts.Attributes...)...)
+	process := append([]attribute.KeyValue{semconv.ServiceName(component)}, opts.Attributes...)
+	res := resource.NewSchemaless(process...)
 	reg := prometheus.NewRegistry()
 	scrapeReader, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
@@ -107,10 +102,8 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 		scrapedElsewhere: opts.ScrapedElsewhere,
 		scrape:           promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		push:             &switchingMetricExporter{},
-		spans:            &switchingSpanProcessor{},
-		sampler:          &switchingSampler{},
+		tracers:          otlpspans.NewProvider(res.Attributes()...),
 	}
-	t.sampler.set(sdktrace.NeverSample())
 	// Both readers always exist, so that an instrument made now reports
 	// through whichever the configuration picks later. A Prometheus
 	// reader costs nothing until scraped; the periodic one collects
@@ -119,11 +112,6 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 		sdkmetric.WithResource(res),
 		sdkmetric.WithReader(scrapeReader),
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(t.push, sdkmetric.WithInterval(interval))),
-	)
-	t.tracers = sdktrace.NewTracerProvider(
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(t.sampler),
-		sdktrace.WithSpanProcessor(t.spans),
 	)
 	if err := t.Apply(ctx, cfg); err != nil {
 		_ = t.Shutdown(context.Background())
@@ -151,7 +139,7 @@ func (t *Telemetry) Config() Config {
 // TracingOn says whether spans are recorded now. Components that only
 // pass a trace context through when tracing is off check it first, so
 // that a request's traceparent reaches the app as it came.
-func (t *Telemetry) TracingOn() bool { return t.sampler.on.Load() }
+func (t *Telemetry) TracingOn() bool { return t.tracers.On() }
 
 // MetricsHandler serves the figures in Prometheus' text format, whatever
 // the protocol, for components that also serve them on a port of their
@@ -184,24 +172,17 @@ func (t *Telemetry) Apply(ctx context.Context, cfg Config) error {
 		t.push.set(exporter)
 	}
 
-	spanExporter, err := spanExporter(ctx, cfg.Tracing)
+	spanExporter, err := otlpspans.NewExporter(cfg.Tracing, t.tracers.Resource(), os.Stderr, t.log)
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		var processor sdktrace.SpanProcessor
-		if spanExporter != nil {
-			processor = sdktrace.NewBatchSpanProcessor(spanExporter)
+		if old := t.tracers.SetExporter(spanExporter); old != nil {
+			go retire(old.Shutdown)
 		}
-		t.spans.set(processor)
-		if cfg.TracingOn() {
-			// A sampled parent is followed, so that a trace the caller
-			// records is whole; an unsampled one too, so that the rate
-			// is decided once per trace, where it starts.
-			t.sampler.set(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.Tracing.SamplingRate)))
-		} else {
-			t.sampler.set(sdktrace.NeverSample())
-		}
-		t.sampler.on.Store(cfg.TracingOn())
+		// A sampled parent is followed, so that a trace the caller
+		// records is whole; an unsampled one too, so that the rate is
+		// decided once per trace, where it starts.
+		t.tracers.SetSampling(cfg.TracingOn(), cfg.Tracing.SamplingRate)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
@@ -256,7 +237,11 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	t.mu.Lock()
 	t.stopServing()
 	t.mu.Unlock()
-	return errors.Join(t.tracers.Shutdown(ctx), t.meters.Shutdown(ctx))
+	var spansErr error
+	if spans := t.tracers.SetExporter(nil); spans != nil {
+		spansErr = spans.Shutdown(ctx)
+	}
+	return errors.Join(spansErr, t.meters.Shutdown(ctx))
 }
 
 // metricExporter is the OTLP exporter cfg asks for; nil for prometheus
@@ -267,19 +252,6 @@ func metricExporter(ctx context.Context, cfg metrics.Config) (sdkmetric.Exporter
 		return otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(cfg.Endpoint))
 	case metrics.ProtocolHTTPProtobuf:
 		return otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(cfg.Endpoint))
-	}
-	return nil, nil
-}
-
-// spanExporter is the exporter cfg asks for; nil for none.
-func spanExporter(ctx context.Context, cfg tracing.Config) (sdktrace.SpanExporter, error) {
-	switch cfg.Protocol {
-	case tracing.ProtocolGRPC:
-		return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(cfg.Endpoint))
-	case tracing.ProtocolHTTPProtobuf:
-		return otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(cfg.Endpoint))
-	case tracing.ProtocolStdout:
-		return stdouttrace.New(stdouttrace.WithWriter(os.Stderr))
 	}
 	return nil, nil
 }

@@ -56,8 +56,11 @@ func (t *Tracer) StartServerFrom(ctx context.Context, carrier propagation.TextMa
 		return ctx, noop.Span{}
 	}
 	ctx = traceContext.Extract(ctx, carrier)
-	return t.tracer.Start(ctx, name, append(opts, trace.WithSpanKind(trace.SpanKindServer))...)
+	return t.tracer.Start(ctx, name, append(opts, serverKind)...)
 }
+
+// serverKind is made once: an option made per span costs an allocation.
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
 
 // Start makes a span inside the request's, when tracing is on.
 func (t *Tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
