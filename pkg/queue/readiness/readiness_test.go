@@ -78,8 +78,11 @@ func TestProberBacksOffUntilTheAppPasses(t *testing.T) {
 	probed := make(chan struct{}, 1)
 	check := func(context.Context) error {
 		probes.Add(1)
+		// The result is decided before the test hears of the probe: the
+		// test sets pass once it has, for the next probe, not this one.
+		passed := pass.Load()
 		probed <- struct{}{}
-		if pass.Load() {
+		if passed {
 			return nil
 		}
 		return errors.New("not yet")
@@ -89,12 +92,12 @@ func TestProberBacksOffUntilTheAppPasses(t *testing.T) {
 	defer cancel()
 	go p.Run(ctx)
 
-	<-probed // the first probe runs at once
+	awaitProbe(t, probed) // the first probe runs at once
 	// Then one every MinStartupInterval while little time has passed.
 	for range 3 {
 		waitForWaiter(t, clk)
 		clk.Step(MinStartupInterval)
-		<-probed
+		awaitProbe(t, probed)
 	}
 	if p.Ready() {
 		t.Fatal("ready before any probe passed")
@@ -102,7 +105,7 @@ func TestProberBacksOffUntilTheAppPasses(t *testing.T) {
 	pass.Store(true)
 	waitForWaiter(t, clk)
 	clk.Step(MinStartupInterval)
-	<-probed
+	awaitProbe(t, probed)
 	waitUntil(t, p.Ready)
 
 	// Now the period applies: a step short of it probes nothing.
@@ -115,7 +118,7 @@ func TestProberBacksOffUntilTheAppPasses(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 	clk.Step(time.Second)
-	<-probed
+	awaitProbe(t, probed)
 	if got := probes.Load(); got != before+1 {
 		t.Errorf("probes after the period = %d, want %d", got, before+1)
 	}
@@ -234,6 +237,17 @@ func freePort(t *testing.T) int {
 	p := port(t, l.Addr())
 	_ = l.Close()
 	return p
+}
+
+// awaitProbe waits for a probe, failing the test if none comes in 10 s
+// rather than hanging until the test binary's timeout.
+func awaitProbe(t *testing.T, probed <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-probed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no probe within 10s")
+	}
 }
 
 func waitForWaiter(t *testing.T, clk *clocktesting.FakeClock) {
