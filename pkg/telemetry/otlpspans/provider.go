@@ -137,9 +137,9 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	if s.start.IsZero() {
 		s.start = time.Now()
 	}
-	// The options' slice is the config's own: deduplicated in place.
-	attrs := cfg.Attributes()
-	s.attrs, s.droppedAttrs = addAttributes(attrs[:0], attrs, maxAttributes)
+	// Into the span's own room, which holds what a span of the data
+	// path sets, later ones included, without an allocation more.
+	s.attrs, s.droppedAttrs = addAttributes(s.inline[:0], cfg.Attributes(), maxAttributes)
 	for _, l := range cfg.Links() {
 		s.addLink(l)
 	}

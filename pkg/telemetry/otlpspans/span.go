@@ -45,7 +45,14 @@ type span struct {
 	droppedLinks  int
 	status        codes.Code
 	statusMessage string
+
+	// inline is the first attributes' room.
+	inline [inlineAttributes]attribute.KeyValue
 }
+
+// inlineAttributes is how many attributes a span holds before it
+// allocates for them: the most any of Flywheel's spans sets.
+const inlineAttributes = 8
 
 type event struct {
 	name         string
@@ -62,8 +69,7 @@ type link struct {
 
 // addAttributes adds src to dst, a key already there taking the new
 // value and an invalid one (no key, no type) left out, up to limit keys;
-// it returns dst and how many were dropped for the limit. dst may be
-// src[:0]: each write goes at or before the read.
+// it returns dst and how many were dropped for the limit.
 func addAttributes(dst, src []attribute.KeyValue, limit int) ([]attribute.KeyValue, int) {
 	dropped := 0
 next:
