@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -83,8 +84,8 @@ func (h *handler) ServeHTTP1(x *http1.Exchange) {
 	ctx := context.Background()
 	if h.tracer.On() {
 		var span trace.Span
-		ctx, span = h.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: r}, "activator", trace.WithTimestamp(arrival),
-			trace.WithAttributes(attrNamespace.String(key.Namespace), attrRevision.String(key.Name)))
+		ctx, span = h.tracer.StartServerAt(context.Background(), http1.TraceCarrier{Request: r}, "activator", arrival,
+			[]attribute.KeyValue{attrNamespace.String(key.Namespace), attrRevision.String(key.Name)})
 		defer span.End()
 		_, waitSpan := h.tracer.Start(ctx, "activator.wait")
 		waitSpan.SetAttributes(attrOutcome.String("pod"), attrCold.Bool(false))

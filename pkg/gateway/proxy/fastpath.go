@@ -62,7 +62,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	var spanCtx context.Context
 	tracing := p.tracer.On()
 	if tracing {
-		spanCtx, span = p.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: r}, "gateway", providers.MethodAttribute(req.Method))
+		spanCtx, span = p.tracer.StartServerAt(context.Background(), http1.TraceCarrier{Request: r}, "gateway", start, providers.MethodAttributes(req.Method))
 	}
 	defer func() {
 		status := x.Status()
@@ -71,7 +71,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 		}
 		p.metrics.record(context.Background(), start, req.Method, status, route, backendName)
 		if tracing {
-			span.SetAttributes(attrStatus.Int(status))
+			providers.SetAttribute(span, attrStatus.Int(status))
 			if status >= http.StatusInternalServerError {
 				span.SetStatus(codes.Error, http.StatusText(status))
 			}

@@ -126,7 +126,7 @@ func resourceAttributes(cfg queue.Config) []attribute.KeyValue {
 // ends it; a 5xx is an error of the revision's.
 func endServerSpan(span trace.Span, status int) {
 	if status != 0 {
-		span.SetAttributes(attrStatus.Int(status))
+		providers.SetAttribute(span, attrStatus.Int(status))
 	}
 	if status >= 500 {
 		span.SetStatus(codes.Error, http.StatusText(status))
@@ -209,8 +209,8 @@ func (s *Sidecar) traceApp(proxy http.Handler) http.Handler {
 // on; the context it returns holds it, for ForwardFast to hand the app
 // as its parent.
 func (s *Sidecar) startFastSpan(x *http1.Exchange, start time.Time) (context.Context, trace.Span) {
-	return s.tracer.StartServerFrom(context.Background(), http1.TraceCarrier{Request: &x.Request}, spanServer,
-		trace.WithTimestamp(start), providers.MethodAttribute(x.Request.MethodString()))
+	return s.tracer.StartServerAt(context.Background(), http1.TraceCarrier{Request: &x.Request}, spanServer,
+		start, providers.MethodAttributes(x.Request.MethodString()))
 }
 
 // finalStatus is the status the client got: 200 when the handler wrote

@@ -115,6 +115,26 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	if !cfg.NewRoot() {
 		parent = trace.SpanContextFromContext(ctx)
 	}
+	ctx, sp, s := t.start(ctx, parent, name, trace.ValidateSpanKind(cfg.SpanKind()), cfg.Timestamp(), cfg.Attributes())
+	if s != nil {
+		for _, l := range cfg.Links() {
+			s.addLink(l)
+		}
+	}
+	return ctx, sp
+}
+
+// StartServerAt is Start with WithSpanKind(SpanKindServer),
+// WithTimestamp(at) and WithAttributes(attrs...), for the data path's
+// spans: without options, it costs no allocation for them. attrs is
+// copied, not kept.
+func (t *tracer) StartServerAt(ctx context.Context, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span) {
+	ctx, sp, _ := t.start(ctx, trace.SpanContextFromContext(ctx), name, trace.SpanKindServer, at, attrs)
+	return ctx, sp
+}
+
+// start starts a span under parent; rec is the span when it records.
+func (t *tracer) start(ctx context.Context, parent trace.SpanContext, name string, kind trace.SpanKind, at time.Time, attrs []attribute.KeyValue) (_ context.Context, sp trace.Span, rec *span) {
 	traceID := parent.TraceID()
 	if !traceID.IsValid() {
 		traceID = newTraceID()
@@ -123,27 +143,24 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	if !t.provider.sampled(parent, traceID) {
 		scc.TraceFlags = parent.TraceFlags() &^ trace.FlagsSampled
 		s := &nonRecordingSpan{sc: trace.NewSpanContext(scc), provider: t.provider}
-		return trace.ContextWithSpan(ctx, s), s
+		return trace.ContextWithSpan(ctx, s), s, nil
 	}
 	scc.TraceFlags = parent.TraceFlags() | trace.FlagsSampled
 	s := &span{
 		tracer: t,
 		sc:     trace.NewSpanContext(scc),
 		parent: parent,
-		kind:   trace.ValidateSpanKind(cfg.SpanKind()),
+		kind:   kind,
 		name:   name,
-		start:  cfg.Timestamp(),
+		start:  at,
 	}
 	if s.start.IsZero() {
 		s.start = time.Now()
 	}
 	// Into the span's own room, which holds what a span of the data
 	// path sets, later ones included, without an allocation more.
-	s.attrs, s.droppedAttrs = addAttributes(s.inline[:0], cfg.Attributes(), maxAttributes)
-	for _, l := range cfg.Links() {
-		s.addLink(l)
-	}
-	return trace.ContextWithSpan(ctx, s), s
+	s.attrs, s.droppedAttrs = addAttributes(s.inline[:0], attrs, maxAttributes)
+	return trace.ContextWithSpan(ctx, s), s, s
 }
 
 // newTraceID and newSpanID draw from the runtime's per-thread generator,
@@ -194,3 +211,6 @@ func (p *Provider) ForceFlush(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SetAttribute does nothing: the span records nothing.
+func (s *nonRecordingSpan) SetAttribute(attribute.KeyValue) {}

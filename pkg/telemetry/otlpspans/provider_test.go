@@ -133,3 +133,37 @@ func TestEndRecordsAPanic(t *testing.T) {
 		panic("boom")
 	}()
 }
+
+// TestStartServerAtIsStartWithItsOptions: the data path's start makes
+// the span Start makes with the same options, keeps no hold of the
+// attributes' slice, and with SetAttribute and End allocates only the
+// span and its context.
+func TestStartServerAtIsStartWithItsOptions(t *testing.T) {
+	p := NewProvider()
+	p.SetSampling(true, 1)
+	tr := p.Tracer("t").(*tracer)
+	parent := trace.ContextWithRemoteSpanContext(context.Background(), remoteSC)
+	attrs := []attribute.KeyValue{attribute.String("http.request.method", "GET")}
+	_, fast := tr.StartServerAt(parent, "s", t0, attrs)
+	_, slow := tr.Start(parent, "s", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(t0), trace.WithAttributes(attrs...))
+	attrs[0] = attribute.String("changed", "after")
+	f, s := fast.(*span), slow.(*span)
+	if f.kind != s.kind || !f.start.Equal(s.start) || !f.parent.Equal(s.parent) || f.sc.TraceID() != s.sc.TraceID() ||
+		len(f.attrs) != 1 || f.attrs[0] != s.attrs[0] {
+		t.Errorf("StartServerAt: kind %v, start %v, parent %v, attributes %v; Start: %v, %v, %v, %v",
+			f.kind, f.start, f.parent, f.attrs, s.kind, s.start, s.parent, s.attrs)
+	}
+	fast.(*span).SetAttribute(attribute.Int("http.response.status_code", 200))
+	if len(f.attrs) != 2 {
+		t.Errorf("SetAttribute: attributes %v, want two", f.attrs)
+	}
+	attrs[0] = attribute.String("http.request.method", "GET")
+	allocs := testing.AllocsPerRun(100, func() {
+		_, sp := tr.StartServerAt(parent, "s", t0, attrs)
+		sp.(*span).SetAttribute(attribute.Int("http.response.status_code", 200))
+		sp.End()
+	})
+	if allocs > 2 {
+		t.Errorf("StartServerAt, SetAttribute and End allocate %v times, want at most 2 (the span, its context)", allocs)
+	}
+}

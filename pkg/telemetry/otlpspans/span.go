@@ -113,6 +113,21 @@ func (s *span) SetAttributes(kv ...attribute.KeyValue) {
 	s.droppedAttrs += dropped
 }
 
+// SetAttribute is SetAttributes of one attribute, for the data path: a
+// call through the trace.Span interface puts its variadic slice on the
+// heap, one allocation a call.
+func (s *span) SetAttribute(kv attribute.KeyValue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	one := [1]attribute.KeyValue{kv}
+	var dropped int
+	s.attrs, dropped = addAttributes(s.attrs, one[:], maxAttributes)
+	s.droppedAttrs += dropped
+}
+
 // SetStatus follows the API's rules: Ok is final, Unset changes
 // nothing, and only Error keeps a description.
 func (s *span) SetStatus(code codes.Code, description string) {

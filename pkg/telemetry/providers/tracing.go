@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"net/http"
+	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
@@ -61,6 +63,37 @@ func (t *Tracer) StartServerFrom(ctx context.Context, carrier propagation.TextMa
 
 // serverKind is made once: an option made per span costs an allocation.
 var serverKind = trace.WithSpanKind(trace.SpanKindServer)
+
+// StartServerAt is StartServerFrom for the fast paths, the span starting
+// at at with attrs: given as they are rather than as options, Flywheel's
+// own tracer provider (package otlpspans) takes them without allocating
+// for them. attrs is not kept (MethodAttributes' slices serve).
+func (t *Tracer) StartServerAt(ctx context.Context, carrier propagation.TextMapCarrier, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span) {
+	if !t.On() {
+		return ctx, noop.Span{}
+	}
+	ctx = traceContext.Extract(ctx, carrier)
+	if fast, ok := t.tracer.(serverStarter); ok {
+		return fast.StartServerAt(ctx, name, at, attrs)
+	}
+	return t.tracer.Start(ctx, name, serverKind, trace.WithTimestamp(at), trace.WithAttributes(attrs...))
+}
+
+// serverStarter is the tracer of package otlpspans.
+type serverStarter interface {
+	StartServerAt(ctx context.Context, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span)
+}
+
+// SetAttribute sets one attribute of span: through the trace.Span
+// interface SetAttributes' variadic slice costs an allocation, which the
+// spans of package otlpspans spare.
+func SetAttribute(span trace.Span, kv attribute.KeyValue) {
+	if one, ok := span.(interface{ SetAttribute(attribute.KeyValue) }); ok {
+		one.SetAttribute(kv)
+		return
+	}
+	span.SetAttributes(kv)
+}
 
 // Start makes a span inside the request's, when tracing is on.
 func (t *Tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
@@ -136,3 +169,17 @@ var methodOptions = func() map[string]trace.SpanStartEventOption {
 // MethodAttribute is the span start option setting http.request.method
 // to KnownMethod(m).
 func MethodAttribute(m string) trace.SpanStartEventOption { return methodOptions[KnownMethod(m)] }
+
+// methodAttributes hold the attribute of each value KnownMethod gives,
+// each in a slice of its own, made once.
+var methodAttributes = func() map[string][]attribute.KeyValue {
+	m := map[string][]attribute.KeyValue{}
+	for method := range methodOptions {
+		m[method] = []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method)}
+	}
+	return m
+}()
+
+// MethodAttributes is http.request.method set to KnownMethod(m), for
+// StartServerAt; the slice is shared and must not be changed.
+func MethodAttributes(m string) []attribute.KeyValue { return methodAttributes[KnownMethod(m)] }

@@ -3,10 +3,14 @@ package providers
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -50,5 +54,30 @@ func TestMethodAttributeBoundsTheMethods(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = MethodAttribute(http.MethodPost) }); n != 0 {
 		t.Errorf("MethodAttribute allocates %v times, want none", n)
+	}
+}
+
+// TestStartServerAtOnAnyProvider: on a provider other than Flywheel's
+// own (the SDK's, as tests use), StartServerAt and SetAttribute make the
+// span the options would.
+func TestStartServerAtOnAnyProvider(t *testing.T) {
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	tracer := NewTracer(tp, "test", func() bool { return true })
+	at := time.Unix(1_700_000_000, 0)
+	carrier := propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	_, span := tracer.StartServerAt(context.Background(), carrier, "s", at, MethodAttributes("PURGE"))
+	SetAttribute(span, attribute.Int("http.response.status_code", 204))
+	span.End()
+	ended := recorder.Ended()
+	if len(ended) != 1 {
+		t.Fatalf("%d spans ended, want 1", len(ended))
+	}
+	got := ended[0]
+	want := []attribute.KeyValue{attribute.String("http.request.method", "_OTHER"), attribute.Int("http.response.status_code", 204)}
+	if got.SpanKind() != trace.SpanKindServer || !got.StartTime().Equal(at) || got.Parent().TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" ||
+		!slices.Equal(got.Attributes(), want) {
+		t.Errorf("span: kind %v, start %v, parent %v, attributes %v; want server, %v, the carrier's trace, %v",
+			got.SpanKind(), got.StartTime(), got.Parent(), got.Attributes(), at, want)
 	}
 }
