@@ -190,6 +190,11 @@ type TraceCarrier struct{ Request *Request }
 // Get returns the value of the first field called key.
 func (c TraceCarrier) Get(key string) string { return string(c.Request.Get(key)) }
 
+// Field returns the value of the first field called key as the head
+// holds it, for a reader that parses it without a string of it: only
+// until the request is answered.
+func (c TraceCarrier) Field(key string) []byte { return c.Request.Get(key) }
+
 // Set does nothing: the fast path writes fields with HeaderWriter.
 func (TraceCarrier) Set(string, string) {}
 

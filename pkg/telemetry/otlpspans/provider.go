@@ -125,11 +125,12 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 }
 
 // StartServerAt is Start with WithSpanKind(SpanKindServer),
-// WithTimestamp(at) and WithAttributes(attrs...), for the data path's
-// spans: without options, it costs no allocation for them. attrs is
+// WithTimestamp(at) and WithAttributes(attrs...) under parent (a remote
+// one, or ctx's span), for the data path's spans: without options and
+// a context for the parent, it costs no allocation for them. attrs is
 // copied, not kept.
-func (t *tracer) StartServerAt(ctx context.Context, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span) {
-	ctx, sp, _ := t.start(ctx, trace.SpanContextFromContext(ctx), name, trace.SpanKindServer, at, attrs)
+func (t *tracer) StartServerAt(ctx context.Context, parent trace.SpanContext, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span) {
+	ctx, sp, _ := t.start(ctx, parent, name, trace.SpanKindServer, at, attrs)
 	return ctx, sp
 }
 

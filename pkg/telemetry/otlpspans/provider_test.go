@@ -144,7 +144,7 @@ func TestStartServerAtIsStartWithItsOptions(t *testing.T) {
 	tr := p.Tracer("t").(*tracer)
 	parent := trace.ContextWithRemoteSpanContext(context.Background(), remoteSC)
 	attrs := []attribute.KeyValue{attribute.String("http.request.method", "GET")}
-	_, fast := tr.StartServerAt(parent, "s", t0, attrs)
+	_, fast := tr.StartServerAt(context.Background(), remoteSC, "s", t0, attrs)
 	_, slow := tr.Start(parent, "s", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(t0), trace.WithAttributes(attrs...))
 	attrs[0] = attribute.String("changed", "after")
 	f, s := fast.(*span), slow.(*span)
@@ -159,7 +159,7 @@ func TestStartServerAtIsStartWithItsOptions(t *testing.T) {
 	}
 	attrs[0] = attribute.String("http.request.method", "GET")
 	allocs := testing.AllocsPerRun(100, func() {
-		_, sp := tr.StartServerAt(parent, "s", t0, attrs)
+		_, sp := tr.StartServerAt(context.Background(), remoteSC, "s", t0, attrs)
 		sp.(*span).SetAttribute(attribute.Int("http.response.status_code", 200))
 		sp.End()
 	})

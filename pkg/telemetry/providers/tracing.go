@@ -72,16 +72,23 @@ func (t *Tracer) StartServerAt(ctx context.Context, carrier propagation.TextMapC
 	if !t.On() {
 		return ctx, noop.Span{}
 	}
-	ctx = traceContext.Extract(ctx, carrier)
+	parent := extractParent(carrier)
+	if !parent.IsValid() {
+		// As Extract leaves it: the span ctx holds, if any, is the parent.
+		parent = trace.SpanContextFromContext(ctx)
+	}
 	if fast, ok := t.tracer.(serverStarter); ok {
-		return fast.StartServerAt(ctx, name, at, attrs)
+		return fast.StartServerAt(ctx, parent, name, at, attrs)
+	}
+	if parent.IsRemote() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
 	}
 	return t.tracer.Start(ctx, name, serverKind, trace.WithTimestamp(at), trace.WithAttributes(attrs...))
 }
 
 // serverStarter is the tracer of package otlpspans.
 type serverStarter interface {
-	StartServerAt(ctx context.Context, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span)
+	StartServerAt(ctx context.Context, parent trace.SpanContext, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span)
 }
 
 // SetAttribute sets one attribute of span: through the trace.Span
