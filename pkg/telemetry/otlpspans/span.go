@@ -51,8 +51,10 @@ type span struct {
 }
 
 // inlineAttributes is how many attributes a span holds before it
-// allocates for them: the most any of Flywheel's spans sets.
-const inlineAttributes = 8
+// allocates for them: what the spans of the data path set (the
+// gateway's five), and no more, for the span's size is its allocation's
+// cost (zeroed, and scanned by the collector).
+const inlineAttributes = 5
 
 type event struct {
 	name         string
