@@ -3,16 +3,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +25,7 @@ import (
 	"flywheel.dev/pkg/eventing"
 	"flywheel.dev/pkg/node"
 	"flywheel.dev/pkg/node/nodetest"
+	"flywheel.dev/test/eventload"
 )
 
 // The eventing benchmark's bounds: each step sends at one rate for
@@ -35,10 +33,9 @@ import (
 // first step whose p99 passes brokerBenchMaxP99 or whose deliveries fall
 // short of what was accepted.
 const (
-	brokerBenchStep    = 8 * time.Second
-	brokerBenchMaxP99  = 100 * time.Millisecond
-	brokerBenchSenders = 128
-	sinkImage          = "ko://flywheel.dev/test/e2e/testdata/eventsink"
+	brokerBenchStep   = 8 * time.Second
+	brokerBenchMaxP99 = 100 * time.Millisecond
+	sinkImage         = "ko://flywheel.dev/test/e2e/testdata/eventsink"
 )
 
 // BenchmarkBroker measures a Broker's event path on the local cluster:
@@ -142,58 +139,20 @@ func runStep(b *testing.B, sinkIP, target string, rate int, d time.Duration, per
 	b.Helper()
 	sinkStatsOf(b, sinkIP, true)
 	step := benchSteps.Add(1)
-	var accepted, failed atomic.Int64
-	jobs := make(chan int, brokerBenchSenders)
-	var senders sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: brokerBenchSenders}, Timeout: 10 * time.Second}
-	for range brokerBenchSenders {
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			for i := range jobs {
-				req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader([]byte(`{"n":`+strconv.Itoa(i)+`}`)))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Ce-Specversion", "1.0")
-				// Unique across steps: the Broker stores an id it saw in
-				// the last two minutes once.
-				req.Header.Set("Ce-Id", fmt.Sprintf("%d-%d-%d", step, rate, i))
-				req.Header.Set("Ce-Source", "/e2e/bench")
-				req.Header.Set("Ce-Type", "com.example.bench")
-				req.Header.Set("Ce-Senttime", strconv.FormatInt(time.Now().UnixNano(), 10))
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				resp.Body.Close()
-				if resp.StatusCode/100 == 2 {
-					accepted.Add(1)
-				} else {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	// Paced by the clock, not a ticker: at thousands a second a ticker
-	// drops ticks.
-	total := int(float64(rate) * d.Seconds())
-	start := time.Now()
-	for sent := 0; sent < total; {
-		due := min(total, int(time.Since(start).Seconds()*float64(rate)))
-		for ; sent < due; sent++ {
-			jobs <- sent
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(jobs)
-	senders.Wait()
-	want := int(accepted.Load()) * perEvent
+	sent := eventload.Send(eventload.Load{
+		Target: target, Rate: rate, Duration: d,
+		// Unique across steps: the Broker stores an id it saw in the last
+		// two minutes once.
+		ID:     func(i int) string { return fmt.Sprintf("%d-%d-%d", step, rate, i) },
+		Source: "/e2e/bench", Type: "com.example.bench",
+	})
+	want := int(sent.Accepted) * perEvent
 	var st sinkStats
 	_ = wait.PollUntilContextTimeout(b.Context(), 200*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		st = sinkStatsOf(b, sinkIP, false)
 		return st.Count >= want, nil
 	})
-	return stepResult{sinkStats: st, accepted: accepted.Load(), failed: failed.Load()}
+	return stepResult{sinkStats: st, accepted: sent.Accepted, failed: sent.Failed}
 }
 
 func sinkStatsOf(b *testing.B, sinkIP string, reset bool) sinkStats {

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -25,6 +21,7 @@ import (
 	"flywheel.dev/pkg/eventing/dispatcher"
 	"flywheel.dev/pkg/eventing/ingress"
 	"flywheel.dev/pkg/eventing/jetstream"
+	"flywheel.dev/test/eventload"
 )
 
 // The Broker, and the credentials NATS takes.
@@ -35,9 +32,6 @@ const (
 	natsPassword = "bench-password"
 	// eventType is every event's type, which the Trigger's filter takes.
 	eventType = "com.example.bench"
-	// senders is how many requests are in flight at most, as in the e2e
-	// BenchmarkBroker.
-	senders = 128
 )
 
 func runNATS(ctx context.Context, addr, store string) error {
@@ -134,53 +128,16 @@ func runDispatcher(ctx context.Context, natsAddr, sink string) error {
 	return nil
 }
 
-// send posts events as the e2e BenchmarkBroker does: paced by the clock,
-// each stamped with its send time (ce-senttime) for the sink, and prints
-// how many were accepted.
+// send posts events as the e2e BenchmarkBroker does (package
+// eventload) and prints how many were accepted.
 func send(addr string, rate int, d time.Duration) error {
-	target := "http://" + addr + "/" + broker.Namespace + "/" + broker.Name
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: 10 * time.Second}
-	var accepted, failed atomic.Int64
-	jobs := make(chan int, senders)
 	run := time.Now().UnixNano()
-	var wg sync.WaitGroup
-	for range senders {
-		wg.Go(func() {
-			for i := range jobs {
-				req, _ := http.NewRequest(http.MethodPost, target, bytes.NewReader([]byte(`{"n":`+strconv.Itoa(i)+`}`)))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Ce-Specversion", "1.0")
-				req.Header.Set("Ce-Id", fmt.Sprintf("%d-%d", run, i))
-				req.Header.Set("Ce-Source", "/bench")
-				req.Header.Set("Ce-Type", eventType)
-				req.Header.Set("Ce-Senttime", strconv.FormatInt(time.Now().UnixNano(), 10))
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_ = resp.Body.Close()
-				if resp.StatusCode/100 == 2 {
-					accepted.Add(1)
-				} else {
-					failed.Add(1)
-				}
-			}
-		})
-	}
-	total := int(float64(rate) * d.Seconds())
-	start := time.Now()
-	for sent := 0; sent < total; {
-		due := min(total, int(time.Since(start).Seconds()*float64(rate)))
-		for ; sent < due; sent++ {
-			jobs <- sent
-		}
-		// Paced by the clock, not a ticker: at thousands a second a
-		// ticker drops ticks.
-		time.Sleep(time.Millisecond)
-	}
-	close(jobs)
-	wg.Wait()
-	fmt.Printf("accepted %d failed %d\n", accepted.Load(), failed.Load())
+	r := eventload.Send(eventload.Load{
+		Target: "http://" + addr + "/" + broker.Namespace + "/" + broker.Name,
+		Rate:   rate, Duration: d,
+		ID:     func(i int) string { return fmt.Sprintf("%d-%d", run, i) },
+		Source: "/bench", Type: eventType,
+	})
+	fmt.Printf("accepted %d failed %d\n", r.Accepted, r.Failed)
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"flywheel.dev/test/eventload"
 )
 
 type sink struct {
@@ -30,7 +32,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	var from time.Time
-	if sent, err := strconv.ParseInt(r.Header.Get("Ce-Senttime"), 10, 64); err == nil {
+	if sent, err := strconv.ParseInt(r.Header.Get("Ce-"+eventload.SentTimeExtension), 10, 64); err == nil {
 		from = time.Unix(0, sent)
 	} else if t, err := time.Parse(time.RFC3339Nano, r.Header.Get("Ce-Time")); err == nil {
 		// A PingSource's tick: its time is when the tick was due.
