@@ -91,7 +91,7 @@ func NewExporter(cfg tracing.Config, resource []attribute.KeyValue, stdout io.Wr
 	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolGRPC:
 		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("tracing endpoint %q: want an http:// or https:// URL", cfg.Endpoint)
+			return nil, fmt.Errorf("tracing-endpoint %q: want an http:// or https:// URL, such as http://collector:4318/v1/traces for http/protobuf or http://collector:4317 for grpc", cfg.Endpoint)
 		}
 		enc := newEncoder(resource)
 		var post func(ctx context.Context, body []byte) error
@@ -112,7 +112,7 @@ func NewExporter(cfg tracing.Config, resource []attribute.KeyValue, stdout io.Wr
 			return post(ctx, body)
 		}
 	default:
-		return nil, fmt.Errorf("tracing protocol %q: want none, grpc, http/protobuf or stdout", cfg.Protocol)
+		return nil, fmt.Errorf("tracing-protocol %q: want none, grpc, http/protobuf or stdout", cfg.Protocol)
 	}
 	go e.run()
 	return e, nil
@@ -293,7 +293,7 @@ func newGRPCPoster(u *url.URL) (*grpcPoster, error) {
 	}
 	conn, err := grpc.NewClient(u.Host, grpc.WithTransportCredentials(creds))
 	if err != nil {
-		return nil, fmt.Errorf("tracing endpoint %s: %w", u, err)
+		return nil, fmt.Errorf("tracing-endpoint %s: %w", u, err)
 	}
 	return &grpcPoster{conn: conn}, nil
 }

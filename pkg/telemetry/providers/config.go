@@ -2,6 +2,7 @@ package providers
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"knative.dev/pkg/observability/metrics"
@@ -56,6 +57,13 @@ func ParseConfig(data map[string]string) (Config, error) {
 	if err != nil {
 		return Config{}, explain(data, err, KeyTracingProtocol, KeyTracingEndpoint, KeyTracingSamplingRate,
 			"none, grpc or http/protobuf (tracing-endpoint an OTLP URL), or stdout; tracing-sampling-rate from 0 to 1")
+	}
+	if t.Protocol == tracing.ProtocolGRPC || t.Protocol == tracing.ProtocolHTTPProtobuf {
+		// The parser takes any endpoint; an OTLP exporter needs a URL.
+		if u, err := url.Parse(t.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, fmt.Errorf("ConfigMap %s: %s %q with %s %q: want an http:// or https:// URL, such as http://collector:4318/v1/traces for http/protobuf or http://collector:4317 for grpc",
+				ConfigMapName, KeyTracingEndpoint, t.Endpoint, KeyTracingProtocol, t.Protocol)
+		}
 	}
 	if _, ok := data[KeyMetricsProtocol]; !ok {
 		m.Protocol = metrics.ProtocolPrometheus

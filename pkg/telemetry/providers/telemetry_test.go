@@ -49,6 +49,7 @@ func TestParseConfig(t *testing.T) {
 		{map[string]string{KeyMetricsExportInterval: "often"}, []string{`metrics-export-interval "often"`}},
 		{map[string]string{KeyTracingProtocol: "zipkin"}, []string{`tracing-protocol "zipkin"`, "want none, grpc"}},
 		{map[string]string{KeyTracingProtocol: "grpc", KeyTracingEndpoint: "http://c:4317", KeyTracingSamplingRate: "2"}, []string{`tracing-sampling-rate "2"`, "from 0 to 1"}},
+		{map[string]string{KeyTracingProtocol: "grpc", KeyTracingEndpoint: "collector:4317"}, []string{ConfigMapName, `tracing-endpoint "collector:4317"`, "http://collector:4317"}},
 	} {
 		_, err := ParseConfig(tc.data)
 		if err == nil {
