@@ -86,8 +86,7 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	process := append([]attribute.KeyValue{semconv.ServiceName(component)}, opts.Attributes...)
-	res := resource.NewSchemaless(process...)
+	res := resource.NewSchemaless(append([]attribute.KeyValue{semconv.ServiceName(component)}, opts.Attributes...)...)
 	reg := prometheus.NewRegistry()
 	scrapeReader, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
