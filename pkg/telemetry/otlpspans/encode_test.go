@@ -166,6 +166,9 @@ func TestEncodingIsTheSDKExportersEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if state := linkStates(ours.taken()); len(state) != 1 || state[0] != "vendor=opaque" {
+		t.Errorf("the links' tracestates sent: %q, want [vendor=opaque]", state)
+	}
 	want, got := normalize(t, sdkReceiver.taken()), normalize(t, ours.taken())
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("the receiver reads this package's spans differently from the SDK's (-SDK, +ours):\n%s", diff)
@@ -223,6 +226,22 @@ func normalize(t *testing.T, reqs []*coltracepb.ExportTraceServiceRequest) *colt
 	}
 	sort.Slice(rs.ScopeSpans, func(i, j int) bool { return rs.ScopeSpans[i].Scope.Name < rs.ScopeSpans[j].Scope.Name })
 	return out
+}
+
+// linkStates are the tracestates of every link in reqs.
+func linkStates(reqs []*coltracepb.ExportTraceServiceRequest) (states []string) {
+	for _, r := range reqs {
+		for _, rs := range r.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					for _, l := range s.Links {
+						states = append(states, l.TraceState)
+					}
+				}
+			}
+		}
+	}
+	return states
 }
 
 func sortKeyValues(kvs []*commonpb.KeyValue) {

@@ -89,9 +89,9 @@ func NewExporter(cfg tracing.Config, resource []attribute.KeyValue, stdout io.Wr
 	case tracing.ProtocolStdout:
 		e.send = (&jsonLines{w: stdout, resource: resource}).send
 	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolGRPC:
-		u, err := url.Parse(cfg.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("tracing-endpoint %q: want an http:// or https:// URL, such as http://collector:4318/v1/traces for http/protobuf or http://collector:4317 for grpc", cfg.Endpoint)
+		u, err := ParseEndpoint(cfg.Endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("tracing-endpoint %q: %w", cfg.Endpoint, err)
 		}
 		enc := newEncoder(resource)
 		var post func(ctx context.Context, body []byte) error
@@ -116,6 +116,17 @@ func NewExporter(cfg tracing.Config, resource []attribute.KeyValue, stdout io.Wr
 	}
 	go e.run()
 	return e, nil
+}
+
+// ParseEndpoint reads an OTLP receiver's URL, http:// or https://, as
+// config-observability's tracing-endpoint gives it; its error says what
+// is wanted.
+func ParseEndpoint(endpoint string) (*url.URL, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("want an http:// or https:// URL, such as http://collector:4318/v1/traces for http/protobuf or http://collector:4317 for grpc")
+	}
+	return u, nil
 }
 
 // add queues an ended span, or drops it when the queue is full.

@@ -2,11 +2,12 @@ package providers
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 
 	"knative.dev/pkg/observability/metrics"
 	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/otlpspans"
 )
 
 // ConfigMapName is the ConfigMap, in the system namespace, that
@@ -60,9 +61,9 @@ func ParseConfig(data map[string]string) (Config, error) {
 	}
 	if t.Protocol == tracing.ProtocolGRPC || t.Protocol == tracing.ProtocolHTTPProtobuf {
 		// The parser takes any endpoint; an OTLP exporter needs a URL.
-		if u, err := url.Parse(t.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return Config{}, fmt.Errorf("ConfigMap %s: %s %q with %s %q: want an http:// or https:// URL, such as http://collector:4318/v1/traces for http/protobuf or http://collector:4317 for grpc",
-				ConfigMapName, KeyTracingEndpoint, t.Endpoint, KeyTracingProtocol, t.Protocol)
+		if _, err := otlpspans.ParseEndpoint(t.Endpoint); err != nil {
+			return Config{}, fmt.Errorf("ConfigMap %s: %s %q with %s %q: %w",
+				ConfigMapName, KeyTracingEndpoint, t.Endpoint, KeyTracingProtocol, t.Protocol, err)
 		}
 	}
 	if _, ok := data[KeyMetricsProtocol]; !ok {
