@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
-	"knative.dev/pkg/observability/metrics"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/obsconfig"
 )
 
 func TestWatchFollowsTheConfigMap(t *testing.T) {
@@ -20,7 +20,7 @@ func TestWatchFollowsTheConfigMap(t *testing.T) {
 		Data:       map[string]string{KeyMetricsProtocol: "none", KeyTracingProtocol: "stdout", KeyTracingSamplingRate: "1"},
 	}
 	kube := fake.NewClientset(cm)
-	tel, err := New(ctx, "gateway", Config{Metrics: metrics.Config{Protocol: metrics.ProtocolNone}, Tracing: tracing.DefaultConfig()}, nil)
+	tel, err := New(ctx, "gateway", Config{Metrics: obsconfig.Metrics{Protocol: obsconfig.ProtocolNone}, Tracing: obsconfig.Tracing{Protocol: obsconfig.ProtocolNone}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestWatchFollowsTheConfigMap(t *testing.T) {
 			t.Fatalf("%s: the configuration in force is %+v", what, tel.Config())
 		}
 	}
-	eventually("the ConfigMap's tracing", func(c Config) bool { return c.Tracing.Protocol == tracing.ProtocolStdout && tel.TracingOn() })
+	eventually("the ConfigMap's tracing", func(c Config) bool { return c.Tracing.Protocol == obsconfig.ProtocolStdout && tel.TracingOn() })
 
 	// A broken version leaves the one in force.
 	cm.Data = map[string]string{KeyTracingProtocol: "zipkin"}
@@ -50,5 +50,5 @@ func TestWatchFollowsTheConfigMap(t *testing.T) {
 	if _, err := kube.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually("tracing off again", func(c Config) bool { return c.Tracing.Protocol == tracing.ProtocolNone && !tel.TracingOn() })
+	eventually("tracing off again", func(c Config) bool { return c.Tracing.Protocol == obsconfig.ProtocolNone && !tel.TracingOn() })
 }

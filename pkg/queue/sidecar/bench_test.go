@@ -13,7 +13,8 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"k8s.io/utils/clock"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/obsconfig"
 
 	"flywheel.dev/pkg/queue/stats"
 	"flywheel.dev/pkg/telemetry/otlpspans"
@@ -42,7 +43,7 @@ func BenchmarkFastPath(b *testing.B) {
 		b.Cleanup(sink.Close)
 		tp := otlpspans.NewProvider()
 		tp.SetSampling(true, 1)
-		exporter, err := otlpspans.NewExporter(tracing.Config{Protocol: tracing.ProtocolHTTPProtobuf, Endpoint: sink.URL + "/v1/traces"}, nil, nil, nil)
+		exporter, err := otlpspans.NewExporter(obsconfig.Tracing{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: sink.URL + "/v1/traces"}, nil, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,11 +5,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"knative.dev/pkg/configmap"
-	"knative.dev/pkg/observability/metrics"
 
 	"flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/queue"
 	"flywheel.dev/pkg/telemetry"
+	"flywheel.dev/pkg/telemetry/obsconfig"
 )
 
 // Config is what the Revision reconciler reads from ConfigMaps.
@@ -59,7 +59,7 @@ func newObservabilityFromConfigMap(cm *corev1.ConfigMap) (*queue.Observability, 
 		TracingEndpoint:       cm.Data[telemetry.KeyTracingEndpoint],
 		TracingSamplingRate:   cm.Data[telemetry.KeyTracingSamplingRate],
 	}
-	if cfg.Metrics.Protocol != metrics.ProtocolPrometheus {
+	if cfg.Metrics.Protocol != obsconfig.ProtocolPrometheus {
 		o.MetricsEndpoint = cm.Data[telemetry.KeyMetricsEndpoint]
 	}
 	return o, nil

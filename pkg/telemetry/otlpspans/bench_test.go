@@ -13,7 +13,8 @@ import (
 	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/obsconfig"
 )
 
 // BenchmarkSpan is the sidecar's span of a request, exported over
@@ -55,7 +56,7 @@ func BenchmarkSpan(b *testing.B) {
 	b.Run("otlpspans", func(b *testing.B) {
 		p := NewProvider(res.Attributes()...)
 		p.SetSampling(true, 1)
-		e, err := NewExporter(tracing.Config{Protocol: tracing.ProtocolHTTPProtobuf, Endpoint: sink.URL + "/v1/traces"}, p.Resource(), nil, nil)
+		e, err := NewExporter(obsconfig.Tracing{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: sink.URL + "/v1/traces"}, p.Resource(), nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

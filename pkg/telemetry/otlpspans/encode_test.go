@@ -22,7 +22,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/obsconfig"
 )
 
 // receiver is an OTLP/HTTP receiver that keeps every request it takes.
@@ -156,7 +157,7 @@ func TestEncodingIsTheSDKExportersEncoding(t *testing.T) {
 	ours := newReceiver(t)
 	p := NewProvider(sdkresource.NewSchemaless(process...).Attributes()...)
 	p.SetSampling(true, 1)
-	e, err := NewExporter(tracing.Config{Protocol: tracing.ProtocolHTTPProtobuf, Endpoint: ours.URL + "/v1/traces"}, p.Resource(), nil, nil)
+	e, err := NewExporter(obsconfig.Tracing{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: ours.URL + "/v1/traces"}, p.Resource(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

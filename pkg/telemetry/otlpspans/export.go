@@ -3,26 +3,19 @@ package otlpspans
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"google.golang.org/grpc"
-	grpccodes "google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/obsconfig"
+	"flywheel.dev/pkg/telemetry/otlp"
 )
 
 // The batching of ended spans: the SDK's batch span processor's defaults
@@ -38,19 +31,12 @@ const (
 	batchDelay = 5 * time.Second
 	// exportTimeout bounds one batch's export, its retries included.
 	exportTimeout = 30 * time.Second
-	// firstRetry is the wait before the first retry of a batch a
-	// receiver could not take, doubled for each next one.
-	firstRetry = time.Second
 )
-
-// traceExportMethod is the OTLP/gRPC method that takes
-// ExportTraceServiceRequests.
-const traceExportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 // Exporter batches ended spans and sends them to one receiver.
 type Exporter struct {
 	send  func(ctx context.Context, spans []*span) error
-	close func() error
+	close func()
 	log   *slog.Logger
 
 	mu    sync.Mutex
@@ -71,7 +57,7 @@ type Exporter struct {
 // OTLP over gRPC or over HTTP (protobuf), or one JSON line per span on
 // stdout; resource describes the process on every span, and log hears
 // of exports that fail. Protocol none has no exporter: nil.
-func NewExporter(cfg tracing.Config, resource []attribute.KeyValue, stdout io.Writer, log *slog.Logger) (*Exporter, error) {
+func NewExporter(cfg obsconfig.Tracing, resource []attribute.KeyValue, stdout io.Writer, log *slog.Logger) (*Exporter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -81,52 +67,34 @@ func NewExporter(cfg tracing.Config, resource []attribute.KeyValue, stdout io.Wr
 		flushes: make(chan chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		close:   func() error { return nil },
+		close:   func() {},
 	}
 	switch cfg.Protocol {
-	case tracing.ProtocolNone:
+	case obsconfig.ProtocolNone:
 		return nil, nil
-	case tracing.ProtocolStdout:
+	case obsconfig.ProtocolStdout:
 		e.send = (&jsonLines{w: stdout, resource: resource}).send
-	case tracing.ProtocolHTTPProtobuf, tracing.ProtocolGRPC:
-		u, err := ParseEndpoint(cfg.Endpoint)
+	case obsconfig.ProtocolHTTPProtobuf, obsconfig.ProtocolGRPC:
+		u, err := otlp.ParseEndpoint(cfg.Endpoint, "traces")
 		if err != nil {
 			return nil, fmt.Errorf("tracing-endpoint %q: %w", cfg.Endpoint, err)
 		}
-		enc := newEncoder(resource)
-		var post func(ctx context.Context, body []byte) error
-		if cfg.Protocol == tracing.ProtocolGRPC {
-			g, err := newGRPCPoster(u)
-			if err != nil {
-				return nil, err
-			}
-			post, e.close = g.post, g.conn.Close
-		} else {
-			h := newHTTPPoster(u)
-			post = h.post
-			e.close = func() error { h.client.CloseIdleConnections(); return nil }
+		sender := otlp.NewHTTPSender(u)
+		if cfg.Protocol == obsconfig.ProtocolGRPC {
+			sender = otlp.NewGRPCSender(u, otlp.TraceExportMethod)
 		}
+		enc := newEncoder(resource)
 		var body []byte
 		e.send = func(ctx context.Context, spans []*span) error {
 			body = enc.appendRequest(body[:0], spans)
-			return post(ctx, body)
+			return otlp.SendRetrying(ctx, sender, body)
 		}
+		e.close = sender.Close
 	default:
 		return nil, fmt.Errorf("tracing-protocol %q: want none, grpc, http/protobuf or stdout", cfg.Protocol)
 	}
 	go e.run()
 	return e, nil
-}
-
-// ParseEndpoint reads an OTLP receiver's URL, http:// or https://, as
-// config-observability's tracing-endpoint gives it; its error says what
-// is wanted.
-func ParseEndpoint(endpoint string) (*url.URL, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("want an http:// or https:// URL, such as http://collector:4318/v1/traces for http/protobuf or http://collector:4317 for grpc")
-	}
-	return u, nil
 }
 
 // add queues an ended span, or drops it when the queue is full.
@@ -162,9 +130,7 @@ func (e *Exporter) run() {
 		case flushed = <-e.flushes:
 		case <-e.stop:
 			e.exportQueued()
-			if err := e.close(); err != nil {
-				e.log.Warn("closing the connection to the trace receiver", "error", err)
-			}
+			e.close()
 			return
 		}
 		e.exportQueued()
@@ -199,24 +165,8 @@ func (e *Exporter) exportQueued() {
 func (e *Exporter) export(spans []*span) {
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 	defer cancel()
-	wait := firstRetry
-	for {
-		err := e.send(ctx, spans)
-		if err == nil {
-			return
-		}
-		var later retryLater
-		if !errors.As(err, &later) {
-			e.log.Warn("exporting spans", "spans", len(spans), "error", err)
-			return
-		}
-		select {
-		case <-time.After(wait):
-			wait *= 2
-		case <-ctx.Done():
-			e.log.Warn("exporting spans: the receiver did not take them in time", "spans", len(spans), "timeout", exportTimeout, "error", err)
-			return
-		}
+	if err := e.send(ctx, spans); err != nil {
+		e.log.Warn("exporting spans", "spans", len(spans), "error", err)
 	}
 }
 
@@ -248,102 +198,6 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// retryLater is an export's failure that the receiver may not repeat:
-// it was unavailable, overloaded or unreachable.
-type retryLater struct{ err error }
-
-func (r retryLater) Error() string { return r.err.Error() }
-func (r retryLater) Unwrap() error { return r.err }
-
-// httpPoster posts requests to an OTLP/HTTP receiver.
-type httpPoster struct {
-	client *http.Client
-	url    string
-}
-
-func newHTTPPoster(u *url.URL) *httpPoster {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 2
-	return &httpPoster{client: &http.Client{Transport: transport}, url: u.String()}
-}
-
-func (h *httpPoster) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return retryLater{err}
-	}
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	_ = resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusBadGateway ||
-		resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout:
-		return retryLater{fmt.Errorf("%s answered %s", h.url, resp.Status)}
-	}
-	return fmt.Errorf("%s answered %s: %s", h.url, resp.Status, bytes.TrimSpace(msg))
-}
-
-// grpcPoster calls an OTLP/gRPC receiver with the request's bytes as
-// they are.
-type grpcPoster struct {
-	conn *grpc.ClientConn
-}
-
-func newGRPCPoster(u *url.URL) (*grpcPoster, error) {
-	creds := insecure.NewCredentials()
-	if u.Scheme == "https" {
-		creds = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
-	}
-	conn, err := grpc.NewClient(u.Host, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		return nil, fmt.Errorf("tracing-endpoint %s: %w", u, err)
-	}
-	return &grpcPoster{conn: conn}, nil
-}
-
-func (g *grpcPoster) post(ctx context.Context, body []byte) error {
-	var reply rawMessage
-	err := g.conn.Invoke(ctx, traceExportMethod, rawMessage(body), &reply, grpc.ForceCodec(rawCodec{}))
-	switch status.Code(err) {
-	case grpccodes.OK:
-		return nil
-	case grpccodes.Unavailable, grpccodes.ResourceExhausted, grpccodes.Aborted, grpccodes.DeadlineExceeded:
-		return retryLater{err}
-	}
-	return err
-}
-
-// rawMessage is a message already in protobuf's wire format.
-type rawMessage []byte
-
-// rawCodec sends rawMessages as they are: the content type is protobuf's.
-type rawCodec struct{}
-
-func (rawCodec) Name() string { return "proto" }
-
-func (rawCodec) Marshal(v any) ([]byte, error) {
-	m, ok := v.(rawMessage)
-	if !ok {
-		return nil, fmt.Errorf("otlpspans: cannot send a %T", v)
-	}
-	return m, nil
-}
-
-func (rawCodec) Unmarshal(data []byte, v any) error {
-	m, ok := v.(*rawMessage)
-	if !ok {
-		return fmt.Errorf("otlpspans: cannot receive into a %T", v)
-	}
-	*m = append((*m)[:0], data...)
-	return nil
 }
 
 // jsonLines writes one JSON object per span, for protocol stdout: a

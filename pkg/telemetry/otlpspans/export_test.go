@@ -16,12 +16,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/obsconfig"
 )
 
 // tracedProvider is a Provider sampling everything into an exporter of
 // cfg, shut down with the test.
-func tracedProvider(t *testing.T, cfg tracing.Config) (*Provider, *Exporter) {
+func tracedProvider(t *testing.T, cfg obsconfig.Tracing) (*Provider, *Exporter) {
 	t.Helper()
 	p := NewProvider(attribute.String("service.name", "test"))
 	p.SetSampling(true, 1)
@@ -49,12 +50,12 @@ func spans(reqs []*coltracepb.ExportTraceServiceRequest) (names []string) {
 }
 
 // TestExporterRetriesWhatTheReceiverMayTakeLater: a receiver that
-// answers 503 gets the batch again (after firstRetry); one that answers
+// answers 503 gets the batch again (after otlp's first retry wait); one that answers
 // 400 does not, and the next batch goes on.
 func TestExporterRetriesWhatTheReceiverMayTakeLater(t *testing.T) {
 	r := newReceiver(t)
 	r.answer = []int{http.StatusServiceUnavailable}
-	p, e := tracedProvider(t, tracing.Config{Protocol: tracing.ProtocolHTTPProtobuf, Endpoint: r.URL + "/v1/traces"})
+	p, e := tracedProvider(t, obsconfig.Tracing{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: r.URL + "/v1/traces"})
 	_, s := p.Tracer("t").Start(context.Background(), "retried")
 	s.End()
 	if err := e.ForceFlush(t.Context()); err != nil {
@@ -97,7 +98,7 @@ func TestExporterBatchesAndBoundsItsQueue(t *testing.T) {
 			<-stuck
 			return nil
 		},
-		close: func() error { return nil },
+		close: func() {},
 		wake:  make(chan struct{}, 1), flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	e.log = slog.New(slog.DiscardHandler)
@@ -164,7 +165,7 @@ func TestExporterSpeaksOTLPOverGRPC(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 
-	p, e := tracedProvider(t, tracing.Config{Protocol: tracing.ProtocolGRPC, Endpoint: "http://" + ln.Addr().String()})
+	p, e := tracedProvider(t, obsconfig.Tracing{Protocol: obsconfig.ProtocolGRPC, Endpoint: "http://" + ln.Addr().String()})
 	_, s := p.Tracer("t").Start(context.Background(), "over-grpc", trace.WithAttributes(attribute.String("k", "v")))
 	s.End()
 	if err := e.ForceFlush(t.Context()); err != nil {
@@ -181,7 +182,7 @@ func TestExporterWritesJSONLinesToStdout(t *testing.T) {
 	var out bytes.Buffer
 	p := NewProvider(attribute.String("service.name", "test"))
 	p.SetSampling(true, 1)
-	e, err := NewExporter(tracing.Config{Protocol: tracing.ProtocolStdout}, p.Resource(), &out, nil)
+	e, err := NewExporter(obsconfig.Tracing{Protocol: obsconfig.ProtocolStdout}, p.Resource(), &out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,16 +202,16 @@ func TestExporterWritesJSONLinesToStdout(t *testing.T) {
 }
 
 func TestNewExporterNamesABadEndpoint(t *testing.T) {
-	for _, cfg := range []tracing.Config{
-		{Protocol: tracing.ProtocolHTTPProtobuf, Endpoint: "collector:4318"},
-		{Protocol: tracing.ProtocolGRPC, Endpoint: "ftp://collector"},
+	for _, cfg := range []obsconfig.Tracing{
+		{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: "collector:4318"},
+		{Protocol: obsconfig.ProtocolGRPC, Endpoint: "ftp://collector"},
 		{Protocol: "zipkin"},
 	} {
 		if _, err := NewExporter(cfg, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "want") {
 			t.Errorf("%+v: error %v, want one saying what is wanted", cfg, err)
 		}
 	}
-	if e, err := NewExporter(tracing.Config{Protocol: tracing.ProtocolNone}, nil, nil, nil); e != nil || err != nil {
+	if e, err := NewExporter(obsconfig.Tracing{Protocol: obsconfig.ProtocolNone}, nil, nil, nil); e != nil || err != nil {
 		t.Errorf("protocol none: %v, %v; want no exporter, no error", e, err)
 	}
 }

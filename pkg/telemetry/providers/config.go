@@ -2,12 +2,9 @@ package providers
 
 import (
 	"fmt"
-	"strings"
 
-	"knative.dev/pkg/observability/metrics"
-	"knative.dev/pkg/observability/tracing"
-
-	"flywheel.dev/pkg/telemetry/otlpspans"
+	"flywheel.dev/pkg/telemetry/obsconfig"
+	"flywheel.dev/pkg/telemetry/otlp"
 )
 
 // ConfigMapName is the ConfigMap, in the system namespace, that
@@ -16,12 +13,12 @@ const ConfigMapName = "config-observability"
 
 // The keys of ConfigMapName that this package reads, Knative's.
 const (
-	KeyMetricsProtocol       = "metrics-protocol"
-	KeyMetricsEndpoint       = "metrics-endpoint"
-	KeyMetricsExportInterval = "metrics-export-interval"
-	KeyTracingProtocol       = "tracing-protocol"
-	KeyTracingEndpoint       = "tracing-endpoint"
-	KeyTracingSamplingRate   = "tracing-sampling-rate"
+	KeyMetricsProtocol       = obsconfig.KeyMetricsProtocol
+	KeyMetricsEndpoint       = obsconfig.KeyMetricsEndpoint
+	KeyMetricsExportInterval = obsconfig.KeyMetricsExportInterval
+	KeyTracingProtocol       = obsconfig.KeyTracingProtocol
+	KeyTracingEndpoint       = obsconfig.KeyTracingEndpoint
+	KeyTracingSamplingRate   = obsconfig.KeyTracingSamplingRate
 )
 
 // DefaultPrometheusAddress is where metrics are served for Prometheus to
@@ -31,65 +28,54 @@ const DefaultPrometheusAddress = ":9090"
 
 // Config is what ConfigMapName says about metrics and traces.
 type Config struct {
-	Metrics metrics.Config
-	Tracing tracing.Config
+	Metrics obsconfig.Metrics
+	Tracing obsconfig.Tracing
 }
 
 // DefaultConfig is the configuration without a ConfigMap: metrics served
 // for Prometheus, tracing off.
 func DefaultConfig() Config {
 	return Config{
-		Metrics: metrics.Config{Protocol: metrics.ProtocolPrometheus},
-		Tracing: tracing.Config{Protocol: tracing.ProtocolNone},
+		Metrics: obsconfig.Metrics{Protocol: obsconfig.ProtocolPrometheus},
+		Tracing: obsconfig.Tracing{Protocol: obsconfig.ProtocolNone},
 	}
 }
 
-// ParseConfig reads the ConfigMap's data with knative.dev/pkg's parsers,
-// so that every component understands the keys alike; a missing
-// metrics-protocol means Prometheus. An error names the ConfigMap, the
-// key and what it takes.
+// ParseConfig reads the ConfigMap's data as knative.dev/pkg's parsers
+// do (package obsconfig), so that every component understands the keys
+// alike; a missing metrics-protocol means Prometheus. An error names the
+// ConfigMap and the key.
 func ParseConfig(data map[string]string) (Config, error) {
-	m, err := metrics.NewFromMap(data)
+	m, err := obsconfig.ParseMetrics(data)
 	if err != nil {
-		return Config{}, explain(data, err, KeyMetricsProtocol, KeyMetricsEndpoint, KeyMetricsExportInterval,
-			"prometheus (metrics-endpoint, if set, is the host:port to serve them on), grpc or http/protobuf (metrics-endpoint an OTLP URL), or none")
+		return Config{}, fmt.Errorf("ConfigMap %s: %w", ConfigMapName, err)
 	}
-	t, err := tracing.NewFromMap(data)
+	t, err := obsconfig.ParseTracing(data)
 	if err != nil {
-		return Config{}, explain(data, err, KeyTracingProtocol, KeyTracingEndpoint, KeyTracingSamplingRate,
-			"none, grpc or http/protobuf (tracing-endpoint an OTLP URL), or stdout; tracing-sampling-rate from 0 to 1")
+		return Config{}, fmt.Errorf("ConfigMap %s: %w", ConfigMapName, err)
 	}
-	if t.Protocol == tracing.ProtocolGRPC || t.Protocol == tracing.ProtocolHTTPProtobuf {
-		// The parser takes any endpoint; an OTLP exporter needs a URL.
-		if _, err := otlpspans.ParseEndpoint(t.Endpoint); err != nil {
+	// The parsers take any endpoint; an OTLP exporter needs a URL.
+	if m.Protocol == obsconfig.ProtocolGRPC || m.Protocol == obsconfig.ProtocolHTTPProtobuf {
+		if _, err := otlp.ParseEndpoint(m.Endpoint, "metrics"); err != nil {
+			return Config{}, fmt.Errorf("ConfigMap %s: %s %q with %s %q: %w",
+				ConfigMapName, KeyMetricsEndpoint, m.Endpoint, KeyMetricsProtocol, m.Protocol, err)
+		}
+	}
+	if t.Protocol == obsconfig.ProtocolGRPC || t.Protocol == obsconfig.ProtocolHTTPProtobuf {
+		if _, err := otlp.ParseEndpoint(t.Endpoint, "traces"); err != nil {
 			return Config{}, fmt.Errorf("ConfigMap %s: %s %q with %s %q: %w",
 				ConfigMapName, KeyTracingEndpoint, t.Endpoint, KeyTracingProtocol, t.Protocol, err)
 		}
 	}
 	if _, ok := data[KeyMetricsProtocol]; !ok {
-		m.Protocol = metrics.ProtocolPrometheus
+		m.Protocol = obsconfig.ProtocolPrometheus
 	}
 	return Config{Metrics: m, Tracing: t}, nil
 }
 
-// explain says which key of a group (protocol, endpoint, a number) the
-// parser refused: its own messages name neither the ConfigMap nor, for
-// a protocol, the key.
-func explain(data map[string]string, err error, protocol, endpoint, number, want string) error {
-	key := protocol
-	switch msg := err.Error(); {
-	case strings.Contains(msg, number), strings.Contains(msg, "interval"), strings.Contains(msg, "sampling rate"):
-		key = number
-	case strings.Contains(msg, "endpoint"):
-		key = endpoint
-	}
-	return fmt.Errorf("ConfigMap %s: %s %q with %s %q: %w; want %s",
-		ConfigMapName, key, data[key], protocol, data[protocol], err, want)
-}
-
 // TracingOn says whether spans are recorded and exported.
 func (c Config) TracingOn() bool {
-	return c.Tracing.Protocol != tracing.ProtocolNone && c.Tracing.SamplingRate > 0
+	return c.Tracing.Protocol != obsconfig.ProtocolNone && c.Tracing.SamplingRate > 0
 }
 
 // PrometheusAddress is where metrics are served for scraping when the

@@ -11,20 +11,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
-	"knative.dev/pkg/observability/metrics"
 
+	"flywheel.dev/pkg/telemetry/obsconfig"
+	"flywheel.dev/pkg/telemetry/otlp"
+	"flywheel.dev/pkg/telemetry/otlpmetrics"
 	"flywheel.dev/pkg/telemetry/otlpspans"
+	"flywheel.dev/pkg/telemetry/promtext"
 )
 
 // defaultExportInterval is how often metrics are pushed over OTLP when
@@ -87,11 +85,11 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 		log = slog.New(slog.DiscardHandler)
 	}
 	res := resource.NewSchemaless(append([]attribute.KeyValue{semconv.ServiceName(component)}, opts.Attributes...)...)
-	reg := prometheus.NewRegistry()
-	scrapeReader, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
-	if err != nil {
-		return nil, fmt.Errorf("telemetry: the Prometheus exporter: %w", err)
-	}
+	// Prometheus' text format and OTLP are written by this repository's
+	// own exporters (packages promtext, otlpmetrics), which serve and
+	// send what the SDK's do without linking the Prometheus client,
+	// protobuf's generated messages and grpc-go into every component.
+	scrape := promtext.New()
 	interval := cfg.Metrics.ExportInterval
 	if interval <= 0 {
 		interval = defaultExportInterval
@@ -99,7 +97,7 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 	t := &Telemetry{
 		log:              log,
 		scrapedElsewhere: opts.ScrapedElsewhere,
-		scrape:           promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		scrape:           scrape,
 		push:             &switchingMetricExporter{},
 		tracers:          otlpspans.NewProvider(res.Attributes()...),
 	}
@@ -109,7 +107,7 @@ func NewWithOptions(ctx context.Context, component string, cfg Config, opts Opti
 	// every interval and drops the result when nothing takes it.
 	t.meters = sdkmetric.NewMeterProvider(
 		sdkmetric.WithResource(res),
-		sdkmetric.WithReader(scrapeReader),
+		sdkmetric.WithReader(scrape.Reader()),
 		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(t.push, sdkmetric.WithInterval(interval))),
 	)
 	if err := t.Apply(ctx, cfg); err != nil {
@@ -155,8 +153,8 @@ func (t *Telemetry) Apply(ctx context.Context, cfg Config) error {
 
 	switch {
 	case t.scrapedElsewhere:
-	case cfg.Metrics.Protocol == metrics.ProtocolPrometheus:
-		if t.server == nil || t.cfg.PrometheusAddress() != cfg.PrometheusAddress() || t.cfg.Metrics.Protocol != metrics.ProtocolPrometheus {
+	case cfg.Metrics.Protocol == obsconfig.ProtocolPrometheus:
+		if t.server == nil || t.cfg.PrometheusAddress() != cfg.PrometheusAddress() || t.cfg.Metrics.Protocol != obsconfig.ProtocolPrometheus {
 			if err := t.serve(cfg.PrometheusAddress()); err != nil {
 				errs = append(errs, err)
 			}
@@ -164,7 +162,7 @@ func (t *Telemetry) Apply(ctx context.Context, cfg Config) error {
 	default:
 		t.stopServing()
 	}
-	exporter, err := metricExporter(ctx, cfg.Metrics)
+	exporter, err := metricExporter(cfg.Metrics)
 	if err != nil {
 		errs = append(errs, err)
 	} else {
@@ -245,12 +243,16 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 
 // metricExporter is the OTLP exporter cfg asks for; nil for prometheus
 // and none, which push nothing.
-func metricExporter(ctx context.Context, cfg metrics.Config) (sdkmetric.Exporter, error) {
-	switch cfg.Protocol {
-	case metrics.ProtocolGRPC:
-		return otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(cfg.Endpoint))
-	case metrics.ProtocolHTTPProtobuf:
-		return otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(cfg.Endpoint))
+func metricExporter(cfg obsconfig.Metrics) (sdkmetric.Exporter, error) {
+	if cfg.Protocol != obsconfig.ProtocolGRPC && cfg.Protocol != obsconfig.ProtocolHTTPProtobuf {
+		return nil, nil
 	}
-	return nil, nil
+	u, err := otlp.ParseEndpoint(cfg.Endpoint, "metrics")
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", KeyMetricsEndpoint, cfg.Endpoint, err)
+	}
+	if cfg.Protocol == obsconfig.ProtocolGRPC {
+		return otlpmetrics.New(otlp.NewGRPCSender(u, otlp.MetricExportMethod)), nil
+	}
+	return otlpmetrics.New(otlp.NewHTTPSender(u)), nil
 }

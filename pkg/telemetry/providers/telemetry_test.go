@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"knative.dev/pkg/observability/metrics"
-	"knative.dev/pkg/observability/tracing"
+
+	"flywheel.dev/pkg/telemetry/obsconfig"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -20,7 +20,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Metrics.Protocol != metrics.ProtocolPrometheus || got.Tracing.Protocol != tracing.ProtocolNone || got.TracingOn() {
+	if got.Metrics.Protocol != obsconfig.ProtocolPrometheus || got.Tracing.Protocol != obsconfig.ProtocolNone || got.TracingOn() {
 		t.Errorf("without a ConfigMap: %+v, want Prometheus metrics and no tracing", got)
 	}
 	if got.PrometheusAddress() != DefaultPrometheusAddress {
@@ -35,8 +35,8 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Metrics != (metrics.Config{Protocol: "grpc", Endpoint: "http://collector:4317", ExportInterval: 15 * time.Second}) ||
-		got.Tracing != (tracing.Config{Protocol: "http/protobuf", Endpoint: "http://collector:4318/v1/traces", SamplingRate: 0.25}) || !got.TracingOn() {
+	if got.Metrics != (obsconfig.Metrics{Protocol: "grpc", Endpoint: "http://collector:4317", ExportInterval: 15 * time.Second}) ||
+		got.Tracing != (obsconfig.Tracing{Protocol: "http/protobuf", Endpoint: "http://collector:4318/v1/traces", SamplingRate: 0.25}) || !got.TracingOn() {
 		t.Errorf("ParseConfig = %+v", got)
 	}
 
@@ -44,11 +44,12 @@ func TestParseConfig(t *testing.T) {
 		data map[string]string
 		want []string
 	}{
-		{map[string]string{KeyMetricsProtocol: "carrier-pigeon"}, []string{ConfigMapName, `metrics-protocol "carrier-pigeon"`, "want prometheus"}},
-		{map[string]string{KeyMetricsProtocol: "grpc"}, []string{`metrics-endpoint ""`, "OTLP URL"}},
-		{map[string]string{KeyMetricsExportInterval: "often"}, []string{`metrics-export-interval "often"`}},
-		{map[string]string{KeyTracingProtocol: "zipkin"}, []string{`tracing-protocol "zipkin"`, "want none, grpc"}},
-		{map[string]string{KeyTracingProtocol: "grpc", KeyTracingEndpoint: "http://c:4317", KeyTracingSamplingRate: "2"}, []string{`tracing-sampling-rate "2"`, "from 0 to 1"}},
+		{map[string]string{KeyMetricsProtocol: "carrier-pigeon"}, []string{ConfigMapName, `metrics-protocol "carrier-pigeon"`, "one of prometheus"}},
+		{map[string]string{KeyMetricsProtocol: "grpc"}, []string{"metrics-endpoint is empty", "OTLP receiver's URL"}},
+		{map[string]string{KeyMetricsProtocol: "grpc", KeyMetricsEndpoint: "collector:4317"}, []string{ConfigMapName, `metrics-endpoint "collector:4317"`, "http://collector:4318/v1/metrics"}},
+		{map[string]string{KeyMetricsExportInterval: "often"}, []string{`metrics-export-interval`, `"often"`}},
+		{map[string]string{KeyTracingProtocol: "zipkin"}, []string{`tracing-protocol "zipkin"`, "one of none, grpc"}},
+		{map[string]string{KeyTracingProtocol: "grpc", KeyTracingEndpoint: "http://c:4317", KeyTracingSamplingRate: "2"}, []string{`tracing-sampling-rate 2`, "from 0 to 1"}},
 		{map[string]string{KeyTracingProtocol: "grpc", KeyTracingEndpoint: "collector:4317"}, []string{ConfigMapName, `tracing-endpoint "collector:4317"`, "http://collector:4317"}},
 	} {
 		_, err := ParseConfig(tc.data)
@@ -128,7 +129,7 @@ func TestAnInstrumentReportsWhereverTheConfigurationSendsIt(t *testing.T) {
 	// server is gone.
 	receiver := newOTLPReceiver(t)
 	push := DefaultConfig()
-	push.Metrics = metrics.Config{Protocol: metrics.ProtocolHTTPProtobuf, Endpoint: receiver.URL + "/v1/metrics"}
+	push.Metrics = obsconfig.Metrics{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: receiver.URL + "/v1/metrics"}
 	if err := tel.Apply(ctx, push); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestAnInstrumentReportsWhereverTheConfigurationSendsIt(t *testing.T) {
 
 	// none: nothing pushed any more.
 	before := receiver.count("/v1/metrics")
-	if err := tel.Apply(ctx, Config{Metrics: metrics.Config{Protocol: metrics.ProtocolNone}, Tracing: tracing.DefaultConfig()}); err != nil {
+	if err := tel.Apply(ctx, Config{Metrics: obsconfig.Metrics{Protocol: obsconfig.ProtocolNone}, Tracing: obsconfig.Tracing{Protocol: obsconfig.ProtocolNone}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // the replaced exporter's shutdown may still send
@@ -162,7 +163,7 @@ func TestAnInstrumentReportsWhereverTheConfigurationSendsIt(t *testing.T) {
 func TestTracingIsOffUntilConfigured(t *testing.T) {
 	ctx := t.Context()
 	cfg := DefaultConfig()
-	cfg.Metrics.Protocol = metrics.ProtocolNone
+	cfg.Metrics.Protocol = obsconfig.ProtocolNone
 	tel, err := New(ctx, "activator", cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +177,7 @@ func TestTracingIsOffUntilConfigured(t *testing.T) {
 	span.End()
 
 	receiver := newOTLPReceiver(t)
-	cfg.Tracing = tracing.Config{Protocol: tracing.ProtocolHTTPProtobuf, Endpoint: receiver.URL + "/v1/traces", SamplingRate: 1}
+	cfg.Tracing = obsconfig.Tracing{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: receiver.URL + "/v1/traces", SamplingRate: 1}
 	if err := tel.Apply(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
