@@ -51,12 +51,12 @@ func NewHTTPSender(u *url.URL) Sender {
 }
 
 // NewGRPCSender calls method on an OTLP/gRPC receiver at u's host: over
-// TLS for https, else over HTTP/2 without TLS, as gRPC's insecure
-// credentials do.
+// TLS for https (through the environment's proxy, if any, as a tunnel),
+// else over HTTP/2 without TLS, as gRPC's insecure credentials do, and
+// straight to the receiver: a forward proxy would speak HTTP/1.1 to it.
 func NewGRPCSender(u *url.URL, method string) Sender {
 	var protocols http.Protocols
 	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
 		TLSHandshakeTimeout: 10 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		MaxIdleConnsPerHost: 2,
@@ -67,6 +67,7 @@ func NewGRPCSender(u *url.URL, method string) Sender {
 		scheme = "https"
 		protocols.SetHTTP2(true)
 		transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		transport.Proxy = http.ProxyFromEnvironment
 	} else {
 		protocols.SetUnencryptedHTTP2(true)
 	}

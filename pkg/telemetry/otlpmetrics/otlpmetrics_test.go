@@ -2,12 +2,9 @@ package otlpmetrics
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,54 +16,19 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/google/go-cmp/cmp"
 
 	"flywheel.dev/pkg/telemetry/otlp"
+	"flywheel.dev/pkg/telemetry/otlp/otlptest"
 )
 
-// receiver is an OTLP/HTTP receiver that keeps the requests it decodes.
-type receiver struct {
-	*httptest.Server
-	mu     sync.Mutex
-	taken  []*colmetricpb.ExportMetricsServiceRequest
-	answer []int
-}
+// receiver is an OTLP/HTTP receiver of metrics.
+type receiver = otlptest.Receiver[colmetricpb.ExportMetricsServiceRequest, *colmetricpb.ExportMetricsServiceRequest]
 
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if len(r.answer) > 0 {
-			code := r.answer[0]
-			r.answer = r.answer[1:]
-			w.WriteHeader(code)
-			return
-		}
-		var m colmetricpb.ExportMetricsServiceRequest
-		if err := proto.Unmarshal(body, &m); err != nil {
-			t.Errorf("the receiver could not decode a request: %v", err)
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		r.taken = append(r.taken, &m)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *receiver) requests() []*colmetricpb.ExportMetricsServiceRequest {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*colmetricpb.ExportMetricsServiceRequest(nil), r.taken...)
+	return otlptest.NewReceiver[colmetricpb.ExportMetricsServiceRequest](t)
 }
 
 func mustURL(t *testing.T, s string) *url.URL {
@@ -184,7 +146,7 @@ func TestEncodingIsTheSDKExportersEncoding(t *testing.T) {
 	if err := e.Export(ctx, rm); err != nil {
 		t.Fatal(err)
 	}
-	want, got := theirs.requests(), ours.requests()
+	want, got := theirs.Taken(), ours.Taken()
 	if len(want) != 1 || len(got) != 1 {
 		t.Fatalf("the receivers took %d (the SDK's) and %d (ours) requests, want 1 each", len(want), len(got))
 	}
@@ -215,7 +177,7 @@ func TestExportSendsWhatItCanEncode(t *testing.T) {
 			t.Errorf("error %q does not name metric %s", err, name)
 		}
 	}
-	got := r.requests()
+	got := r.Taken()
 	if len(got) != 1 {
 		t.Fatalf("%d requests, want 1", len(got))
 	}
@@ -228,7 +190,7 @@ func TestExportSendsWhatItCanEncode(t *testing.T) {
 // is not; after Shutdown exports fail.
 func TestExportRetriesWhatTheReceiverMayTakeLater(t *testing.T) {
 	r := newReceiver(t)
-	r.answer = []int{http.StatusServiceUnavailable}
+	r.AnswerNext(http.StatusServiceUnavailable)
 	e := New(otlp.NewHTTPSender(mustURL(t, r.URL)))
 	rm := &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{
 		{Name: "g", Data: metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Value: 1}}}},
@@ -238,12 +200,10 @@ func TestExportRetriesWhatTheReceiverMayTakeLater(t *testing.T) {
 	if err := e.Export(ctx, rm); err != nil {
 		t.Fatalf("export after a 503: %v", err)
 	}
-	if n := len(r.requests()); n != 1 {
+	if n := len(r.Taken()); n != 1 {
 		t.Errorf("the receiver took %d requests after a 503 and a retry, want 1", n)
 	}
-	r.mu.Lock()
-	r.answer = []int{http.StatusBadRequest}
-	r.mu.Unlock()
+	r.AnswerNext(http.StatusBadRequest)
 	if err := e.Export(ctx, rm); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Errorf("export answered 400: error %v, want one saying so", err)
 	}

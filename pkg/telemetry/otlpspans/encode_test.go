@@ -3,11 +3,7 @@ package otlpspans
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,57 +16,17 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"flywheel.dev/pkg/telemetry/obsconfig"
+	"flywheel.dev/pkg/telemetry/otlp/otlptest"
 )
 
-// receiver is an OTLP/HTTP receiver that keeps every request it takes.
-type receiver struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []*coltracepb.ExportTraceServiceRequest
-	// answer, when set, is the status of the next answers instead of 200.
-	answer []int
-}
+// receiver is an OTLP/HTTP receiver of spans.
+type receiver = otlptest.Receiver[coltracepb.ExportTraceServiceRequest, *coltracepb.ExportTraceServiceRequest]
 
 func newReceiver(t *testing.T) *receiver {
-	t.Helper()
-	r := &receiver{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if len(r.answer) > 0 {
-			code := r.answer[0]
-			r.answer = r.answer[1:]
-			w.WriteHeader(code)
-			return
-		}
-		var msg coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(body, &msg); err != nil {
-			t.Errorf("a request the receiver cannot read: %v", err)
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if ct := req.Header.Get("Content-Type"); ct != "application/x-protobuf" {
-			t.Errorf("Content-Type %q, want application/x-protobuf", ct)
-		}
-		r.requests = append(r.requests, &msg)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *receiver) taken() []*coltracepb.ExportTraceServiceRequest {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*coltracepb.ExportTraceServiceRequest(nil), r.requests...)
+	return otlptest.NewReceiver[coltracepb.ExportTraceServiceRequest](t)
 }
 
 var (
@@ -167,10 +123,10 @@ func TestEncodingIsTheSDKExportersEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if state := linkStates(ours.taken()); len(state) != 1 || state[0] != "vendor=opaque" {
+	if state := linkStates(ours.Taken()); len(state) != 1 || state[0] != "vendor=opaque" {
 		t.Errorf("the links' tracestates sent: %q, want [vendor=opaque]", state)
 	}
-	want, got := normalize(t, sdkReceiver.taken()), normalize(t, ours.taken())
+	want, got := normalize(t, sdkReceiver.Taken()), normalize(t, ours.Taken())
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("the receiver reads this package's spans differently from the SDK's (-SDK, +ours):\n%s", diff)
 	}

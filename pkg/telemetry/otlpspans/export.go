@@ -79,9 +79,11 @@ func NewExporter(cfg obsconfig.Tracing, resource []attribute.KeyValue, stdout io
 		if err != nil {
 			return nil, fmt.Errorf("tracing-endpoint %q: %w", cfg.Endpoint, err)
 		}
-		sender := otlp.NewHTTPSender(u)
+		var sender otlp.Sender
 		if cfg.Protocol == obsconfig.ProtocolGRPC {
 			sender = otlp.NewGRPCSender(u, otlp.TraceExportMethod)
+		} else {
+			sender = otlp.NewHTTPSender(u)
 		}
 		enc := newEncoder(resource)
 		var body []byte

@@ -54,20 +54,18 @@ func spans(reqs []*coltracepb.ExportTraceServiceRequest) (names []string) {
 // 400 does not, and the next batch goes on.
 func TestExporterRetriesWhatTheReceiverMayTakeLater(t *testing.T) {
 	r := newReceiver(t)
-	r.answer = []int{http.StatusServiceUnavailable}
+	r.AnswerNext(http.StatusServiceUnavailable)
 	p, e := tracedProvider(t, obsconfig.Tracing{Protocol: obsconfig.ProtocolHTTPProtobuf, Endpoint: r.URL + "/v1/traces"})
 	_, s := p.Tracer("t").Start(context.Background(), "retried")
 	s.End()
 	if err := e.ForceFlush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := spans(r.taken()); len(got) != 1 || got[0] != "retried" {
+	if got := spans(r.Taken()); len(got) != 1 || got[0] != "retried" {
 		t.Errorf("the receiver took %v after a 503, want [retried]", got)
 	}
 
-	r.mu.Lock()
-	r.answer = []int{http.StatusBadRequest}
-	r.mu.Unlock()
+	r.AnswerNext(http.StatusBadRequest)
 	_, s = p.Tracer("t").Start(context.Background(), "refused")
 	s.End()
 	if err := e.ForceFlush(t.Context()); err != nil {
@@ -78,7 +76,7 @@ func TestExporterRetriesWhatTheReceiverMayTakeLater(t *testing.T) {
 	if err := e.ForceFlush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := spans(r.taken()); len(got) != 2 || got[1] != "next" {
+	if got := spans(r.Taken()); len(got) != 2 || got[1] != "next" {
 		t.Errorf("the receiver took %v, want [retried next]: a refused batch is not sent again", got)
 	}
 }
