@@ -18,6 +18,10 @@ var ErrQueueFull = errors.New("every slot is busy and the queue is full")
 type Limiter struct {
 	capacity int
 	depth    int
+	// overloaded is the body of the 503 a request turned away gets,
+	// built once: the overloaded path must stay cheap, as it is taken
+	// exactly when the pod has no time to spare.
+	overloaded []byte
 
 	mu       sync.Mutex
 	inFlight int
@@ -41,8 +45,15 @@ func New(capacity, depth int) *Limiter {
 	if capacity <= 0 {
 		panic("limiter: capacity must be positive, got " + strconv.Itoa(capacity))
 	}
-	return &Limiter{capacity: capacity, depth: max(depth, 0)}
+	depth = max(depth, 0)
+	return &Limiter{capacity: capacity, depth: depth, overloaded: []byte("queue-proxy: overloaded: all " + strconv.Itoa(capacity) +
+		" slots (containerConcurrency) are busy and " + strconv.Itoa(depth) +
+		" requests already wait (queue depth); retry on another pod or later\n")}
 }
+
+// OverloadedBody is what a request turned away is answered, with 503:
+// it says which limits were reached and what to do.
+func (l *Limiter) OverloadedBody() []byte { return l.overloaded }
 
 // Acquire takes a slot, waiting in line if none is free. It returns
 // ErrQueueFull at once when the line is full, and ctx's error if ctx ends
@@ -80,18 +91,37 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// TryAcquire takes a free slot if there is one and nobody waits for it,
-// without waiting; it reports whether it did. A caller that got one must
-// Release it. The sidecar's fast path uses it: a request that would have
-// to queue goes to the net/http chain, whose Handler queues it.
-func (l *Limiter) TryAcquire() bool {
+// Admission is TryAdmit's decision.
+type Admission int
+
+const (
+	// Admitted means the caller holds a slot and must Release it.
+	Admitted Admission = iota
+	// MustWait means no slot is free (or others wait for one) and there is
+	// room in the queue; Acquire would queue.
+	MustWait
+	// Full means no slot is free and the queue is at its depth; Acquire
+	// would return ErrQueueFull.
+	Full
+)
+
+// TryAdmit takes a free slot if there is one and nobody waits for it,
+// without waiting, and otherwise says whether Acquire would queue or
+// turn the request away, in one look at the state. The sidecar's fast
+// path uses it: a request that would have to queue goes to the net/http
+// chain, whose Handler queues it; one that would be turned away is
+// answered 503 on the spot, its connection kept.
+func (l *Limiter) TryAdmit() Admission {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.inFlight < l.capacity && l.head == nil {
+	switch {
+	case l.inFlight < l.capacity && l.head == nil:
 		l.inFlight++
-		return true
+		return Admitted
+	case l.waiting >= l.depth:
+		return Full
 	}
-	return false
+	return MustWait
 }
 
 // Release gives a slot back, to the oldest waiter if there is one.
@@ -162,11 +192,7 @@ func Handler(next http.Handler, l *Limiter) http.Handler {
 	if l == nil {
 		return next
 	}
-	// Built once: the overloaded path must stay cheap, as it is taken
-	// exactly when the pod has no time to spare.
-	body := []byte("queue-proxy: overloaded: all " + strconv.Itoa(l.capacity) +
-		" slots (containerConcurrency) are busy and " + strconv.Itoa(l.depth) +
-		" requests already wait (queue depth); retry on another pod or later\n")
+	body := l.overloaded
 	bodyLen := strconv.Itoa(len(body))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := l.Acquire(r.Context()); err != nil {

@@ -207,3 +207,39 @@ func TestHandler(t *testing.T) {
 		}
 	})
 }
+
+// TestTryAdmitDecidesAsAcquireWould: a free slot is taken; with every
+// slot busy, a request would queue while the queue has room (or while a
+// waiter is ahead, even with a slot free: nobody overtakes the line) and
+// is refused once it is full.
+func TestTryAdmitDecidesAsAcquireWould(t *testing.T) {
+	l := New(1, 1)
+	if got := l.TryAdmit(); got != Admitted {
+		t.Fatalf("TryAdmit with a free slot = %v, want Admitted", got)
+	}
+	if got := l.TryAdmit(); got != MustWait {
+		t.Errorf("TryAdmit with the slot busy and room to wait = %v, want MustWait", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	acquired := make(chan error, 1)
+	go func() { acquired <- l.Acquire(ctx) }()
+	waitFor(t, "waiter to queue", func() bool { return waiting(l) == 1 })
+	if got := l.TryAdmit(); got != Full {
+		t.Errorf("TryAdmit with the slot busy and the queue full = %v, want Full", got)
+	}
+	if in, w := l.Load(); in != 1 || w != 1 {
+		t.Errorf("after refusals: %d in flight, %d waiting; want 1, 1 (TryAdmit took nothing)", in, w)
+	}
+	l.Release()
+	if err := <-acquired; err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if got := l.TryAdmit(); got != Admitted {
+		t.Errorf("TryAdmit once all is released = %v, want Admitted", got)
+	}
+	if body := string(l.OverloadedBody()); !strings.Contains(body, "all 1 slots (containerConcurrency)") || !strings.Contains(body, "1 requests already wait") {
+		t.Errorf("OverloadedBody = %q, want it to name both limits", body)
+	}
+}

@@ -66,8 +66,8 @@ func TestFastPathServesAndCountsPlainRequests(t *testing.T) {
 
 // TestFastPathQueuesThroughNetHTTP: with the only slot taken, the next
 // request waits in the limiter's queue (declined to the net/http chain),
-// the one after is turned away with the limiter's 503, and the queued one
-// is served once the slot frees.
+// the one after is turned away with the limiter's 503 on the fast path,
+// and the queued one is served once the slot frees.
 func TestFastPathQueuesThroughNetHTTP(t *testing.T) {
 	a := newApp(t)
 	cfg := testConfig(a.port(t))
@@ -89,8 +89,61 @@ func TestFastPathQueuesThroughNetHTTP(t *testing.T) {
 			t.Errorf("held request = %d, want 200", code)
 		}
 	}
-	if n := m.fast.Load(); n != 1 {
-		t.Errorf("%d requests took the fast path, want 1: the queued and refused ones go through net/http", n)
+	if n := m.fast.Load(); n != 2 {
+		t.Errorf("%d requests took the fast path, want 2: the first and the refused one; the queued one goes through net/http", n)
+	}
+}
+
+// TestARefusedRequestKeepsItsConnection: a request the full queue turns
+// away gets the limiter's 503 on the fast path, counted by the measure
+// stage, and its keep-alive connection serves the client's next request
+// on the fast path.
+func TestARefusedRequestKeepsItsConnection(t *testing.T) {
+	a := newApp(t)
+	cfg := testConfig(a.port(t))
+	cfg.ContainerConcurrency = 1
+	cfg.QueueDepth = 0
+	m := startMeasured(t, cfg)
+	held := make(chan int, 1)
+	go func() { code, _ := get(t, m.serving+"/slow", nil); held <- code }()
+	<-a.started
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(m.serving, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	// ask sends a request on the one connection and reads the answer.
+	ask := func() (code int, body string, closed bool) {
+		t.Helper()
+		if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: app\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, string(b), resp.Close
+	}
+	if code, body, closed := ask(); code != http.StatusServiceUnavailable || !strings.Contains(body, "containerConcurrency") || closed {
+		t.Errorf("refused request = %d %q, Connection: close %v; want 503 naming containerConcurrency, the connection kept", code, body, closed)
+	}
+	close(a.release)
+	if code := <-held; code != http.StatusOK {
+		t.Errorf("held request = %d, want 200", code)
+	}
+	if code, _, _ := ask(); code != http.StatusOK {
+		t.Errorf("the next request on the same connection = %d, want 200", code)
+	}
+	if n := m.fast.Load(); n != 3 {
+		t.Errorf("%d requests took the fast path, want all 3", n)
+	}
+	poll(t, "every request leaves", func() bool { return m.tracker.Snapshot().InFlightProxied == 0 })
+	if n := m.tracker.Snapshot().ProxiedRequests; n != 3 {
+		t.Errorf("counted %d proxied requests, want 3: the refused one arrived too", n)
 	}
 }
 

@@ -228,9 +228,13 @@ func (s *Sidecar) fastPath() bool { return s.proxy.Upstream() != nil }
 //     they are rare, and it answers them;
 //  2. the concurrency limit: a free slot is taken at once; a request that
 //     would wait is declined to the net/http chain, whose limiter queues
-//     it in the same FIFO line (TryAcquire never overtakes a waiter), so
-//     the queue, its depth and its 503 keep one implementation (and a
-//     request here never waits: it has no queue.wait span);
+//     it in the same FIFO line (TryAdmit never overtakes a waiter), so
+//     the queue keeps one implementation (and a request here never
+//     waits: it has no queue.wait span); one that the full queue turns
+//     away is answered the limiter's 503 here, through the stages below
+//     (measured, observed), and keeps its connection: a client that
+//     retries at once, as overloaded clients do, costs a request, not a
+//     new connection;
 //  3. observe: the duration by status, and with tracing on the request's
 //     span;
 //  4. measure, around the forwarding, as around the rest of the chain;
@@ -247,19 +251,24 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 		x.Decline()
 		return
 	}
+	overloaded := false
 	if s.limiter != nil {
-		if !s.limiter.TryAcquire() {
+		switch s.limiter.TryAdmit() {
+		case limiter.MustWait:
 			x.Decline()
 			return
+		case limiter.Full:
+			overloaded = true
+		default:
+			defer s.limiter.Release()
 		}
-		defer s.limiter.Release()
 	}
 	start := time.Now()
 	// The measure stage sees an http.Request that carries what it
 	// classifies requests by (stats.KindOf), not a copy of every field;
 	// one per request in flight, reused.
 	f := fastRequests.Get().(*fastRequest)
-	f.x, f.status, f.ctx = x, 0, context.Background()
+	f.x, f.status, f.ctx, f.overloaded = x, 0, context.Background(), overloaded
 	var span trace.Span
 	if s.tracer.On() {
 		f.ctx, span = s.startFastSpan(x, start)
@@ -290,6 +299,9 @@ type fastRequest struct {
 	ctx context.Context
 	// status is the response's, 0 when none went out or it is unknown.
 	status int
+	// overloaded: every slot is busy and the queue is full; the request
+	// is answered the limiter's 503 rather than forwarded.
+	overloaded bool
 }
 
 var fastRequests = sync.Pool{New: func() any {
@@ -305,6 +317,11 @@ var fastRequests = sync.Pool{New: func() any {
 func (s *Sidecar) forwardFast(w http.ResponseWriter, _ *http.Request) {
 	f := w.(exchangeWriter).f
 	x := f.x
+	if f.overloaded {
+		f.status = http.StatusServiceUnavailable
+		x.Respond(http.StatusServiceUnavailable, "text/plain; charset=utf-8", s.limiter.OverloadedBody())
+		return
+	}
 	var lim http1.Limits
 	kind, first := timeout.FirstToStart(s.timeouts)
 	if kind != timeout.None {
