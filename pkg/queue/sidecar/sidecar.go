@@ -313,7 +313,9 @@ var fastRequests = sync.Pool{New: func() any {
 // are one deadline for the response to start, counted from the request's
 // arrival; the idle timeout then bounds each wait for the app's next
 // bytes. The answers are the timeout stage's: 504 naming the timeout
-// before the start, a broken connection after it.
+// before the start, a broken connection after it. A request the full
+// queue turned away (serveFast) is answered the limiter's 503 instead;
+// its connection stays open unless the request's body went unread.
 func (s *Sidecar) forwardFast(w http.ResponseWriter, _ *http.Request) {
 	f := w.(exchangeWriter).f
 	x := f.x
