@@ -83,14 +83,16 @@ func (h *handler) ServeHTTP1(x *http1.Exchange) {
 
 	ctx := context.Background()
 	if h.tracer.On() {
-		var span trace.Span
-		ctx, span = h.tracer.StartServerAt(context.Background(), http1.TraceCarrier{Request: r}, "activator", arrival,
+		span := h.tracer.StartServerAt(http1.TraceCarrier{Request: r}, "activator", arrival,
 			[]attribute.KeyValue{attrNamespace.String(key.Namespace), attrRevision.String(key.Name)})
+		// The span is reused once it ended: nothing keeps ctx past
+		// this function.
 		defer span.End()
+		ctx = trace.ContextWithSpan(ctx, span)
 		_, waitSpan := h.tracer.Start(ctx, "activator.wait")
 		waitSpan.SetAttributes(attrOutcome.String("pod"), attrCold.Bool(false))
 		waitSpan.End()
-		f.traceparent, f.tracestate = providers.TraceHeaders(ctx)
+		f.parent.Set(span.SpanContext())
 	}
 	h.metrics.recordWait(ctx, at, arrival, false, nil)
 
@@ -144,9 +146,9 @@ type fastAttempt struct {
 	// deadline is the Revision's timeout from the arrival: of the
 	// response's start, and of any wait for another pod.
 	deadline time.Time
-	// traceparent and tracestate are the activator's span's, to send
-	// when tracing; empty otherwise.
-	traceparent, tracestate string
+	// parent names the activator's span when tracing, nothing
+	// otherwise: the pod's parent.
+	parent providers.TraceFields
 }
 
 var fastAttempts = sync.Pool{New: func() any { return new(fastAttempt) }}
@@ -187,15 +189,7 @@ func (f *fastAttempt) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
 	r.Drop("Forwarded")
 	r.Drop(queue.ViaActivatorHeader)
 	h.Add(queue.ViaActivatorHeader, queue.ViaActivatorValue)
-	if f.traceparent != "" {
-		r.Drop("Traceparent")
-		h.Add("Traceparent", f.traceparent)
-		// As Inject: a span without a trace state leaves the client's.
-		if f.tracestate != "" {
-			r.Drop("Tracestate")
-			h.Add("Tracestate", f.tracestate)
-		}
-	}
+	f.parent.Rewrite(r, h)
 }
 
 // respondTimedOut is timedOut on the fast path.

@@ -59,10 +59,9 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 
 	var route, backendName string
 	var span trace.Span
-	var spanCtx context.Context
 	tracing := p.tracer.On()
 	if tracing {
-		spanCtx, span = p.tracer.StartServerAt(context.Background(), http1.TraceCarrier{Request: r}, "gateway", start, providers.MethodAttributes(req.Method))
+		span = p.tracer.StartServerAt(http1.TraceCarrier{Request: r}, "gateway", start, providers.MethodAttributes(req.Method))
 	}
 	defer func() {
 		status := x.Status()
@@ -90,7 +89,11 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 		backendName = backend.Name
 	}
 	if tracing {
-		span.SetAttributes(attrRoute.String(route), attrBackend.String(backendName), attrNamespace.String(rule.Route.Namespace))
+		// One at a time: SetAttributes' variadic slice would cost an
+		// allocation.
+		providers.SetAttribute(span, attrRoute.String(route))
+		providers.SetAttribute(span, attrBackend.String(backendName))
+		providers.SetAttribute(span, attrNamespace.String(rule.Route.Namespace))
 	}
 	if code, msg := unservable(rule, backend); code != 0 {
 		respondError(x, code, msg)
@@ -101,7 +104,7 @@ func (p *Proxy) ServeHTTP1(x *http1.Exchange) {
 	defer f.release()
 	f.p, f.rule, f.backend = p, rule, backend
 	if tracing {
-		f.traceparent, f.tracestate = providers.TraceHeaders(spanCtx)
+		f.parent.Set(span.SpanContext())
 	}
 	// timeouts.request from the arrival to the response's start, the
 	// request's body included; timeouts.backendRequest over the whole
@@ -189,9 +192,9 @@ type fastRequest struct {
 	ep       *routing.Endpoint
 	tried    []*routing.Endpoint
 	triedBuf [4]*routing.Endpoint
-	// traceparent and tracestate are the gateway's span's, to send when
-	// tracing; empty otherwise.
-	traceparent, tracestate string
+	// parent names the gateway's span when tracing, nothing otherwise:
+	// the backend's parent.
+	parent providers.TraceFields
 	// edits is the header filters' work on the request's fields, then
 	// on the response's.
 	edits fieldEdits
@@ -251,15 +254,7 @@ func (f *fastRequest) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
 	}
 	h.AddBytes("X-Forwarded-Host", r.Host)
 	h.Add("X-Forwarded-Proto", "http") // the fast path serves no TLS
-	if f.traceparent != "" {
-		r.Drop("Traceparent")
-		h.Add("Traceparent", f.traceparent)
-		// As Inject: a span without a trace state leaves the client's.
-		if f.tracestate != "" {
-			r.Drop("Tracestate")
-			h.Add("Tracestate", f.tracestate)
-		}
-	}
+	f.parent.Rewrite(r, h)
 	f.edits.start()
 	f.edits.apply(r, f.rule.RequestHeaders)
 	f.edits.apply(r, f.backend.RequestHeaders)

@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"flywheel.dev/pkg/network/http1"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // recordingApp records each request's head as the app receives it: the
@@ -87,12 +90,22 @@ func recordingApp(t *testing.T) (addr string, heads chan []string) {
 // fastFront serves the proxy's fast path on loopback.
 func fastFront(t *testing.T, p *Proxy) string {
 	t.Helper()
+	return tracedFastFront(t, p, trace.SpanContext{})
+}
+
+// tracedFastFront serves the proxy's fast path on loopback, forwarding
+// each request as the sidecar does under its span sc (none when sc is
+// invalid).
+func tracedFastFront(t *testing.T, p *Proxy, sc trace.SpanContext) string {
+	t.Helper()
+	var parent providers.TraceFields
+	parent.Set(sc)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := http1.NewServer(http1.HandlerFunc(func(x *http1.Exchange) {
-		if err := x.Forward(p.Upstream(), http1.Limits{}); err != nil && !x.Started() {
+		if err := p.ForwardFast(&parent, x, http1.Limits{}); err != nil && !x.Started() {
 			p.Fail(x, err)
 		}
 	}), http1.Options{})
@@ -159,5 +172,53 @@ func TestFastPathForwardsAsNetHTTP(t *testing.T) {
 				t.Errorf("the app's view (-net/http, +fast path):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestTracedFastPathForwardsAsNetHTTP: under a span of the sidecar's,
+// the app sees the same trace context from both paths (the net/http
+// path's Tracer.Forward, the fast path's ForwardFast), whatever trace
+// context the client sent, for a span with a trace state and without.
+func TestTracedFastPathForwardsAsNetHTTP(t *testing.T) {
+	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	state, err := trace.ParseTraceState("flywheel=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := map[string]trace.SpanContext{}
+	for name, ts := range map[string]trace.TraceState{"span with a trace state": state, "span without": {}} {
+		spans[name] = trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID:    trace.TraceID{0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c},
+			SpanID:     trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8},
+			TraceFlags: trace.FlagsSampled,
+			TraceState: ts,
+		})
+	}
+	tracer := providers.NewTracer(noop.NewTracerProvider(), "t", func() bool { return true })
+	for spanName, sc := range spans {
+		for _, tc := range []struct{ name, fields string }{
+			{"no trace context", ""},
+			{"trace context", "Traceparent: " + parent + "\r\nTracestate: vendor=1\r\n"},
+			{"tracestate alone", "Tracestate: vendor=1\r\n"},
+			{"two traceparents", "Traceparent: " + parent + "\r\nTraceparent: " + parent + "\r\n"},
+		} {
+			t.Run(spanName+"/"+tc.name, func(t *testing.T) {
+				addr, heads := recordingApp(t)
+				p := New(addr, Options{})
+				t.Cleanup(p.CloseIdleConnections)
+				viaNetHTTP := strings.TrimPrefix(serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					p.ServeHTTP(w, tracer.Forward(trace.ContextWithSpanContext(r.Context(), sc), r))
+				})).URL, "http://")
+				viaFast := tracedFastFront(t, p, sc)
+				req := "GET /p HTTP/1.1\r\nHost: hello.default.example.com\r\n" + tc.fields + "\r\n"
+				exchange(t, viaNetHTTP, req)
+				want := <-heads
+				exchange(t, viaFast, req)
+				got := <-heads
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("the app's view (-net/http, +fast path):\n%s", diff)
+				}
+			})
+		}
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"flywheel.dev/pkg/network/http1"
+	"flywheel.dev/pkg/telemetry/providers"
 )
 
 // setForwarded tells the app who asked, through which host and over which
@@ -137,11 +139,13 @@ func propagateTrace(in, out *http.Request) {
 // sidecar's: to the app, once, with that span as the parent in the
 // request's trace context, in place of the caller's. The Attempts of
 // ForwardAttempts are per request, so the rewrite knows the span
-// without any state kept beside the request.
+// without any state kept beside the request. Reused (tracedForwards).
 type tracedForward struct {
-	app           *http1.Upstream
-	parent, state string
+	app    *http1.Upstream
+	parent *providers.TraceFields
 }
+
+var tracedForwards = sync.Pool{New: func() any { return new(tracedForward) }}
 
 func (t *tracedForward) Next(failed error) *http1.Upstream {
 	if failed != nil {
@@ -154,12 +158,7 @@ func (t *tracedForward) Next(failed error) *http1.Upstream {
 // net/http path.
 func (t *tracedForward) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
 	rewriteForwardedHTTP1(r, h)
-	r.Drop("Traceparent")
-	r.Drop("Tracestate")
-	h.Add("Traceparent", t.parent)
-	if t.state != "" {
-		h.Add("Tracestate", t.state)
-	}
+	t.parent.Rewrite(r, h)
 }
 
 // rewriteHTTP1 sets on a fast-path request the fields that setForwarded

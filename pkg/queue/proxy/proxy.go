@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -106,15 +105,19 @@ func (p *Proxy) CloseIdleConnections() {
 func (p *Proxy) Upstream() *http1.Upstream { return p.fast }
 
 // ForwardFast forwards a fast-path request to the app as x.Forward does.
-// When ctx holds a span, the app gets that span as its parent in
-// traceparent (and ctx's tracestate), in place of the caller's; without
+// When parent names a span, the app gets that span as its parent in
+// traceparent (and its tracestate), in place of the caller's; without
 // one, the caller's passes as it came.
-func (p *Proxy) ForwardFast(ctx context.Context, x *http1.Exchange, lim http1.Limits) error {
-	parent, state := providers.TraceHeaders(ctx)
-	if parent == "" {
+func (p *Proxy) ForwardFast(parent *providers.TraceFields, x *http1.Exchange, lim http1.Limits) error {
+	if !parent.IsSet() {
 		return x.Forward(p.fast, lim)
 	}
-	return x.ForwardAttempts(&tracedForward{app: p.fast, parent: parent, state: state}, lim)
+	t := tracedForwards.Get().(*tracedForward)
+	t.app, t.parent = p.fast, parent
+	err := x.ForwardAttempts(t, lim)
+	*t = tracedForward{}
+	tracedForwards.Put(t)
+	return err
 }
 
 // Fail answers a fast-path request the app could not take, as ServeHTTP

@@ -268,10 +268,11 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 	// classifies requests by (stats.KindOf), not a copy of every field;
 	// one per request in flight, reused.
 	f := fastRequests.Get().(*fastRequest)
-	f.x, f.status, f.ctx, f.overloaded = x, 0, context.Background(), overloaded
+	f.x, f.status, f.overloaded = x, 0, overloaded
 	var span trace.Span
 	if s.tracer.On() {
-		f.ctx, span = s.startFastSpan(x, start)
+		span = s.startFastSpan(x, start)
+		f.parent.Set(span.SpanContext())
 	}
 	req := f.req
 	req.Method, req.Host, req.RemoteAddr = r.MethodString(), string(r.Host), r.RemoteAddr
@@ -285,7 +286,7 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 	if span != nil {
 		endServerSpan(span, f.status)
 	}
-	f.x, f.ctx = nil, nil
+	f.x, f.parent = nil, providers.TraceFields{}
 	fastRequests.Put(f)
 }
 
@@ -295,8 +296,9 @@ func (s *Sidecar) serveFast(x *http1.Exchange) {
 type fastRequest struct {
 	x   *http1.Exchange
 	req *http.Request
-	// ctx holds the request's span while tracing, else is empty.
-	ctx context.Context
+	// parent names the request's span while tracing, else nothing: the
+	// app's parent.
+	parent providers.TraceFields
 	// status is the response's, 0 when none went out or it is unknown.
 	status int
 	// overloaded: every slot is busy and the queue is full; the request
@@ -330,7 +332,7 @@ func (s *Sidecar) forwardFast(w http.ResponseWriter, _ *http.Request) {
 		lim.ResponseStart = time.Now().Add(first)
 	}
 	lim.Idle = s.timeouts.Idle
-	err := s.proxy.ForwardFast(f.ctx, x, lim)
+	err := s.proxy.ForwardFast(&f.parent, x, lim)
 	switch {
 	case err == nil || x.Started():
 		f.status = x.Status()

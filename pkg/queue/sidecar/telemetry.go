@@ -206,10 +206,9 @@ func (s *Sidecar) traceApp(proxy http.Handler) http.Handler {
 }
 
 // startFastSpan starts the span of a fast-path request while tracing is
-// on; the context it returns holds it, for ForwardFast to hand the app
-// as its parent.
-func (s *Sidecar) startFastSpan(x *http1.Exchange, start time.Time) (context.Context, trace.Span) {
-	return s.tracer.StartServerAt(context.Background(), http1.TraceCarrier{Request: &x.Request}, spanServer,
+// on. It is reused once it ended (Tracer.StartServerAt).
+func (s *Sidecar) startFastSpan(x *http1.Exchange, start time.Time) trace.Span {
+	return s.tracer.StartServerAt(http1.TraceCarrier{Request: &x.Request}, spanServer,
 		start, providers.MethodAttributes(x.Request.MethodString()))
 }
 

@@ -9,10 +9,12 @@
 // each starting it (options, IDs, sampler), ending it (a read-only
 // snapshot for its batch processor) and converting it to protobuf
 // messages for reflection-based marshalling: a quarter to a half of
-// what the sidecar spends on the whole request. This package keeps the
-// span itself as the record, samples as the SDK's
-// ParentBased(TraceIDRatioBased) does, and appends each record to the
-// OTLP wire format directly: about half the cost (docs/benchmarks.md,
+// what the sidecar spends on the whole request. This package samples
+// as the SDK's ParentBased(TraceIDRatioBased) does, keeps no snapshot,
+// writes each span in OTLP's wire format as it ends (only those bytes
+// wait for the batch), and gives the data paths a start without
+// options or a context whose span is reused after End, so that a
+// traced request allocates nothing for its span (docs/benchmarks.md,
 // "Tracing off and on"). What it leaves out: span processors, custom
 // samplers and ID generators.
 package otlpspans

@@ -1,6 +1,8 @@
 package otlpspans
 
 import (
+	"encoding/binary"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -67,51 +69,69 @@ const (
 	flagsIsRemote    = 0x200
 )
 
-// encoder appends ExportTraceServiceRequests. Nested messages are
-// written to scratch buffers first, for their length; the buffers are
-// kept from one request to the next.
+// encoder appends ExportTraceServiceRequests around batches of span
+// records (appendSpanRecord). The ScopeSpans messages are written to a
+// scratch buffer first, for their length; it is kept from one request
+// to the next.
 type encoder struct {
 	resource []byte // the Resource message, encoded once
 	scopes   []byte
-	spans    []byte
-	span     []byte
-	part     []byte
+	scope    []byte
 }
 
 func newEncoder(resource []attribute.KeyValue) *encoder {
 	return &encoder{resource: otlp.Resource(resource)}
 }
 
-// appendRequest appends to dst one request holding spans, all of one
+// appendRequest appends to dst one request holding b's spans, all of one
 // resource, grouped by instrumentation scope.
-func (e *encoder) appendRequest(dst []byte, spans []*span) []byte {
+func (e *encoder) appendRequest(dst []byte, b *batch) []byte {
 	e.scopes = e.scopes[:0]
-	done := make(map[*tracer]bool, 2)
-	for i, first := range spans {
-		t := first.tracer
-		if done[t] {
-			continue
+	for _, sr := range b.scopes {
+		sc := sr.tracer.scope
+		e.scope = otlp.Scope(e.scope[:0], sc.name, sc.version)
+		size := protowire.SizeTag(scopeSpansScope) + protowire.SizeBytes(len(e.scope)) + len(sr.records)
+		if sc.schemaURL != "" {
+			size += protowire.SizeTag(scopeSpansSchemaURL) + protowire.SizeBytes(len(sc.schemaURL))
 		}
-		done[t] = true
-		e.spans = e.spans[:0]
-		e.part = otlp.Scope(e.part[:0], t.scope.name, t.scope.version)
-		e.spans = otlp.AppendMessage(e.spans, scopeSpansScope, e.part)
-		for _, s := range spans[i:] {
-			if s.tracer == t {
-				e.span = appendSpan(e.span[:0], s)
-				e.spans = otlp.AppendMessage(e.spans, scopeSpansSpans, e.span)
-			}
+		e.scopes = protowire.AppendTag(e.scopes, resourceSpansScopeSpans, protowire.BytesType)
+		e.scopes = protowire.AppendVarint(e.scopes, uint64(size))
+		e.scopes = otlp.AppendMessage(e.scopes, scopeSpansScope, e.scope)
+		e.scopes = append(e.scopes, sr.records...)
+		if sc.schemaURL != "" {
+			e.scopes = otlp.AppendString(e.scopes, scopeSpansSchemaURL, sc.schemaURL)
 		}
-		if t.scope.schemaURL != "" {
-			e.spans = otlp.AppendString(e.spans, scopeSpansSchemaURL, t.scope.schemaURL)
-		}
-		e.scopes = otlp.AppendMessage(e.scopes, resourceSpansScopeSpans, e.spans)
 	}
 	resourceField := protowire.SizeTag(resourceSpansResource) + protowire.SizeBytes(len(e.resource))
 	dst = protowire.AppendTag(dst, requestResourceSpans, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(resourceField+len(e.scopes)))
 	dst = otlp.AppendMessage(dst, resourceSpansResource, e.resource)
 	return append(dst, e.scopes...)
+}
+
+// appendSpanRecord appends s as the spans field of a ScopeSpans message.
+// The span is written after room for its length, which is then filled
+// in: the length of a span of fewer than 16 KiB, as the data path's
+// are, takes two bytes; the span moves when its length takes another
+// number.
+func appendSpanRecord(dst []byte, s *span) []byte {
+	dst = protowire.AppendTag(dst, scopeSpansSpans, protowire.BytesType)
+	const room = 2
+	at := len(dst)
+	dst = append(dst, 0, 0)
+	dst = appendSpan(dst, s)
+	n := len(dst) - at - room
+	var length [binary.MaxVarintLen64]byte
+	size := copy(length[:], protowire.AppendVarint(length[:0], uint64(n)))
+	if size > room {
+		dst = append(dst, make([]byte, size-room)...)
+		copy(dst[at+size:], dst[at+room:at+room+n])
+	} else if size < room {
+		copy(dst[at+size:], dst[at+room:at+room+n])
+		dst = dst[:at+size+n]
+	}
+	copy(dst[at:], length[:size])
+	return dst
 }
 
 func appendSpan(b []byte, s *span) []byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +51,8 @@ func mustTraceState(s string) trace.TraceState {
 
 // scenario makes, with tp, spans of every shape the encoder writes:
 // every attribute type, a key set twice, events, a link, statuses, a
-// remote parent with a tracestate, a local child, two scopes.
+// remote parent with a tracestate, a local child, two scopes, spans
+// whose length takes one, two and three bytes.
 func scenario(tp trace.TracerProvider) {
 	ctx := trace.ContextWithRemoteSpanContext(context.Background(), remoteSC)
 	a := tp.Tracer("flywheel.dev/a", trace.WithInstrumentationVersion("v1.2.3"))
@@ -77,7 +79,8 @@ func scenario(tp trace.TracerProvider) {
 	internal.End(trace.WithTimestamp(t0.Add(3 * time.Millisecond)))
 
 	b := tp.Tracer("flywheel.dev/b")
-	_, client := b.Start(ctx, "client", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(t0.Add(4*time.Millisecond)))
+	_, client := b.Start(ctx, "client", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(t0.Add(4*time.Millisecond)),
+		trace.WithAttributes(attribute.String("large", strings.Repeat("x", 20_000))))
 	client.End(trace.WithTimestamp(t0.Add(5 * time.Millisecond)))
 	server.End(trace.WithTimestamp(t0.Add(6 * time.Millisecond)))
 	// A new root in its own trace.

@@ -89,9 +89,10 @@ func TestExporterBatchesAndBoundsItsQueue(t *testing.T) {
 	var mu sync.Mutex
 	var sent []int
 	e := &Exporter{
-		send: func(_ context.Context, batch []*span) error {
+		record: appendSpanRecord, byScope: true,
+		send: func(_ context.Context, b *batch) error {
 			mu.Lock()
-			sent = append(sent, len(batch))
+			sent = append(sent, b.spans)
 			mu.Unlock()
 			<-stuck
 			return nil
@@ -114,7 +115,7 @@ func TestExporterBatchesAndBoundsItsQueue(t *testing.T) {
 		s.End()
 	}
 	e.mu.Lock()
-	queued := len(e.queue)
+	queued := e.queued
 	e.mu.Unlock()
 	if queued != maxQueue || e.dropped.Load() != 10 {
 		t.Errorf("%d queued, %d dropped while the receiver is stuck; want %d and 10", queued, e.dropped.Load(), maxQueue)

@@ -115,27 +115,30 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	if !cfg.NewRoot() {
 		parent = trace.SpanContextFromContext(ctx)
 	}
-	ctx, sp, s := t.start(ctx, parent, name, trace.ValidateSpanKind(cfg.SpanKind()), cfg.Timestamp(), cfg.Attributes())
+	sp, s := t.start(parent, name, trace.ValidateSpanKind(cfg.SpanKind()), cfg.Timestamp(), cfg.Attributes(), false)
 	if s != nil {
 		for _, l := range cfg.Links() {
 			s.addLink(l)
 		}
 	}
-	return ctx, sp
+	return trace.ContextWithSpan(ctx, sp), sp
 }
 
 // StartServerAt is Start with WithSpanKind(SpanKindServer),
 // WithTimestamp(at) and WithAttributes(attrs...) under parent (a remote
-// one, or ctx's span), for the data path's spans: without options and
-// a context for the parent, it costs no allocation for them. attrs is
-// copied, not kept.
-func (t *tracer) StartServerAt(ctx context.Context, parent trace.SpanContext, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span) {
-	ctx, sp, _ := t.start(ctx, parent, name, trace.SpanKindServer, at, attrs)
-	return ctx, sp
+// one, or a span of the caller's), for the data path's spans, at no
+// allocation: it takes the attributes without options, leaves the span
+// out of a context, and reuses the span once it ended. The caller must
+// therefore not use the span after End, where the API lets it. attrs
+// is copied, not kept.
+func (t *tracer) StartServerAt(parent trace.SpanContext, name string, at time.Time, attrs []attribute.KeyValue) trace.Span {
+	sp, _ := t.start(parent, name, trace.SpanKindServer, at, attrs, true)
+	return sp
 }
 
-// start starts a span under parent; rec is the span when it records.
-func (t *tracer) start(ctx context.Context, parent trace.SpanContext, name string, kind trace.SpanKind, at time.Time, attrs []attribute.KeyValue) (_ context.Context, sp trace.Span, rec *span) {
+// start starts a span under parent, reused after End when reuse says;
+// rec is the span when it records.
+func (t *tracer) start(parent trace.SpanContext, name string, kind trace.SpanKind, at time.Time, attrs []attribute.KeyValue, reuse bool) (sp trace.Span, rec *span) {
 	traceID := parent.TraceID()
 	if !traceID.IsValid() {
 		traceID = newTraceID()
@@ -143,25 +146,23 @@ func (t *tracer) start(ctx context.Context, parent trace.SpanContext, name strin
 	scc := trace.SpanContextConfig{TraceID: traceID, SpanID: newSpanID(), TraceState: parent.TraceState()}
 	if !t.provider.sampled(parent, traceID) {
 		scc.TraceFlags = parent.TraceFlags() &^ trace.FlagsSampled
-		s := &nonRecordingSpan{sc: trace.NewSpanContext(scc), provider: t.provider}
-		return trace.ContextWithSpan(ctx, s), s, nil
+		return &nonRecordingSpan{sc: trace.NewSpanContext(scc), provider: t.provider}, nil
 	}
 	scc.TraceFlags = parent.TraceFlags() | trace.FlagsSampled
-	s := &span{
-		tracer: t,
-		sc:     trace.NewSpanContext(scc),
-		parent: parent,
-		kind:   kind,
-		name:   name,
-		start:  at,
+	var s *span
+	if reuse {
+		s = reusedSpans.Get().(*span)
+	} else {
+		s = new(span)
 	}
+	s.tracer, s.sc, s.parent, s.kind, s.name, s.start, s.reused = t, trace.NewSpanContext(scc), parent, kind, name, at, reuse
 	if s.start.IsZero() {
 		s.start = time.Now()
 	}
 	// Into the span's own room, which holds what a span of the data
 	// path sets, later ones included, without an allocation more.
 	s.attrs, s.droppedAttrs = addAttributes(s.inline[:0], attrs, maxAttributes)
-	return trace.ContextWithSpan(ctx, s), s, s
+	return s, s
 }
 
 // newTraceID and newSpanID draw from the runtime's per-thread generator,

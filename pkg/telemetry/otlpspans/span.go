@@ -23,8 +23,8 @@ const (
 	maxLinks      = 128
 )
 
-// span is a recording span. Once ended it is the record the Exporter
-// encodes, read without its lock: End is its last write.
+// span is a recording span. End is its last write: the Exporter then
+// writes its record, reading it without its lock.
 type span struct {
 	embedded.Span
 	tracer *tracer
@@ -32,6 +32,9 @@ type span struct {
 	parent trace.SpanContext
 	kind   trace.SpanKind
 	start  time.Time
+	// reused: the span goes back to reusedSpans when it ends
+	// (StartServerAt).
+	reused bool
 
 	mu            sync.Mutex
 	ended         bool
@@ -256,4 +259,12 @@ func (s *span) End(opts ...trace.SpanEndOption) {
 	if e := s.tracer.provider.exporter.Load(); e != nil {
 		e.add(s)
 	}
+	if s.reused {
+		*s = span{}
+		reusedSpans.Put(s)
+	}
 }
+
+// reusedSpans are the records of the data path's spans: a traced
+// request then allocates nothing for its span.
+var reusedSpans = sync.Pool{New: func() any { return new(span) }}

@@ -11,6 +11,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"flywheel.dev/pkg/network/http1"
 )
 
 // traceContext is W3C Trace Context, the only propagation Flywheel speaks.
@@ -64,31 +66,32 @@ func (t *Tracer) StartServerFrom(ctx context.Context, carrier propagation.TextMa
 // serverKind is made once: an option made per span costs an allocation.
 var serverKind = trace.WithSpanKind(trace.SpanKindServer)
 
-// StartServerAt is StartServerFrom for the fast paths, the span starting
-// at at with attrs: given as they are rather than as options, Flywheel's
-// own tracer provider (package otlpspans) takes them without allocating
-// for them. attrs is not kept (MethodAttributes' slices serve).
-func (t *Tracer) StartServerAt(ctx context.Context, carrier propagation.TextMapCarrier, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span) {
+// StartServerAt starts the fast paths' server span, when tracing is
+// on, under the trace context carrier reads, at at with attrs: given as
+// they are rather than as options, Flywheel's own tracer provider
+// (package otlpspans) takes them without allocating, and it reuses the
+// span once it ended, so the caller must not use it after End (nor
+// keep a context holding it). attrs is not kept (MethodAttributes'
+// slices serve). Off, the span records nothing.
+func (t *Tracer) StartServerAt(carrier propagation.TextMapCarrier, name string, at time.Time, attrs []attribute.KeyValue) trace.Span {
 	if !t.On() {
-		return ctx, noop.Span{}
+		return noop.Span{}
 	}
 	parent := extractParent(carrier)
-	if !parent.IsValid() {
-		// As Extract leaves it: the span ctx holds, if any, is the parent.
-		parent = trace.SpanContextFromContext(ctx)
-	}
 	if fast, ok := t.tracer.(serverStarter); ok {
-		return fast.StartServerAt(ctx, parent, name, at, attrs)
+		return fast.StartServerAt(parent, name, at, attrs)
 	}
-	if parent.IsRemote() {
+	ctx := context.Background()
+	if parent.IsValid() {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
 	}
-	return t.tracer.Start(ctx, name, serverKind, trace.WithTimestamp(at), trace.WithAttributes(attrs...))
+	_, span := t.tracer.Start(ctx, name, serverKind, trace.WithTimestamp(at), trace.WithAttributes(attrs...))
+	return span
 }
 
 // serverStarter is the tracer of package otlpspans.
 type serverStarter interface {
-	StartServerAt(ctx context.Context, parent trace.SpanContext, name string, at time.Time, attrs []attribute.KeyValue) (context.Context, trace.Span)
+	StartServerAt(parent trace.SpanContext, name string, at time.Time, attrs []attribute.KeyValue) trace.Span
 }
 
 // SetAttribute sets one attribute of span: through the trace.Span
@@ -122,30 +125,52 @@ func (t *Tracer) Forward(ctx context.Context, r *http.Request) *http.Request {
 	return out
 }
 
-// TraceHeaders returns the W3C trace context fields that name the span
-// of ctx as the parent of what comes next, for forwarders that write
-// their own heads (the fast paths); empty when ctx holds no span. They
-// are what the propagator's Inject writes (of the flags, sampled and
-// random go on), built without a carrier: one string per request.
-func TraceHeaders(ctx context.Context) (traceparent, tracestate string) {
-	sc := trace.SpanContextFromContext(ctx)
+// TraceFields are the W3C trace context fields that name a span as the
+// parent of what comes next, for the fast paths, which write their own
+// request heads: what the propagator's Inject writes (of the flags,
+// sampled and random go on), made without an allocation (but for a
+// trace state). The zero value names no span.
+type TraceFields struct {
+	traceparent [traceparentSize]byte
+	tracestate  string
+}
+
+const traceparentSize = len("00-") + 32 + 1 + 16 + 1 + 2
+
+// Set makes f name the span of sc, or none when sc is invalid.
+func (f *TraceFields) Set(sc trace.SpanContext) {
 	if !sc.IsValid() {
-		return "", ""
+		*f = TraceFields{}
+		return
 	}
-	const version = "00"
-	var b [len(version) + 1 + 32 + 1 + 16 + 1 + 2]byte
+	b := f.traceparent[:0]
 	traceID, spanID := sc.TraceID(), sc.SpanID()
-	n := copy(b[:], version)
-	b[n] = '-'
-	n++
-	n += hex.Encode(b[n:], traceID[:])
-	b[n] = '-'
-	n++
-	n += hex.Encode(b[n:], spanID[:])
-	b[n] = '-'
-	n++
-	hex.Encode(b[n:], []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
-	return string(b[:]), sc.TraceState().String()
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, traceID[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, spanID[:])
+	b = append(b, '-')
+	hex.AppendEncode(b, []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
+	f.tracestate = sc.TraceState().String()
+}
+
+// IsSet says whether f names a span.
+func (f *TraceFields) IsSet() bool { return f.traceparent[0] != 0 }
+
+// Rewrite puts f's fields in the request's place, as Inject into a copy
+// of the request's fields does: traceparent replaced; tracestate
+// replaced when the span has one, else the caller's left. Nothing
+// changes when f names no span.
+func (f *TraceFields) Rewrite(r *http1.Request, h *http1.HeaderWriter) {
+	if !f.IsSet() {
+		return
+	}
+	r.Drop("Traceparent")
+	h.AddBytes("Traceparent", f.traceparent[:])
+	if f.tracestate != "" {
+		r.Drop("Tracestate")
+		h.Add("Tracestate", f.tracestate)
+	}
 }
 
 // KnownMethod is m when the semantic conventions know the method, else

@@ -14,10 +14,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// TestTraceHeadersAreWhatThePropagatorWrites: the fast paths' own
+// TestTraceFieldsAreWhatThePropagatorWrites: the fast paths' own
 // formatting of the trace context matches the W3C propagator's, sampled
-// or not, with a tracestate or without.
-func TestTraceHeadersAreWhatThePropagatorWrites(t *testing.T) {
+// or not, with a tracestate or without, and costs no allocation.
+func TestTraceFieldsAreWhatThePropagatorWrites(t *testing.T) {
 	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
 	state, err := trace.ParseTraceState("vendor=opaque,other=1")
@@ -32,13 +32,20 @@ func TestTraceHeadersAreWhatThePropagatorWrites(t *testing.T) {
 		ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(sc))
 		want := http.Header{}
 		propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(want))
-		parent, tracestate := TraceHeaders(ctx)
-		if parent != want.Get("Traceparent") || tracestate != want.Get("Tracestate") {
-			t.Errorf("TraceHeaders = %q, %q; the propagator writes %q, %q", parent, tracestate, want.Get("Traceparent"), want.Get("Tracestate"))
+		var f TraceFields
+		f.Set(trace.NewSpanContext(sc))
+		if !f.IsSet() || string(f.traceparent[:]) != want.Get("Traceparent") || f.tracestate != want.Get("Tracestate") {
+			t.Errorf("TraceFields = %v %q, %q; the propagator writes %q, %q", f.IsSet(), f.traceparent, f.tracestate, want.Get("Traceparent"), want.Get("Tracestate"))
+		}
+		f.Set(trace.SpanContext{})
+		if f.IsSet() || f.tracestate != "" {
+			t.Errorf("TraceFields of no span = %q, %q; want nothing", f.traceparent, f.tracestate)
 		}
 	}
-	if parent, state := TraceHeaders(context.Background()); parent != "" || state != "" {
-		t.Errorf("TraceHeaders without a span = %q, %q; want nothing", parent, state)
+	var f TraceFields
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled})
+	if n := testing.AllocsPerRun(100, func() { f.Set(sc) }); n != 0 {
+		t.Errorf("Set allocates %v times, want none", n)
 	}
 }
 
@@ -66,7 +73,7 @@ func TestStartServerAtOnAnyProvider(t *testing.T) {
 	tracer := NewTracer(tp, "test", func() bool { return true })
 	at := time.Unix(1_700_000_000, 0)
 	carrier := propagation.MapCarrier{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
-	_, span := tracer.StartServerAt(context.Background(), carrier, "s", at, MethodAttributes("PURGE"))
+	span := tracer.StartServerAt(carrier, "s", at, MethodAttributes("PURGE"))
 	SetAttribute(span, attribute.Int("http.response.status_code", 204))
 	span.End()
 	ended := recorder.Ended()
