@@ -135,6 +135,20 @@ func exchange(t *testing.T, addr, req string) {
 	}
 }
 
+// sameHeads sends req through the net/http path and through the fast
+// path, and holds the heads the app (recordingApp) receives to be the
+// same.
+func sameHeads(t *testing.T, heads chan []string, viaNetHTTP, viaFast, req string) {
+	t.Helper()
+	exchange(t, viaNetHTTP, req)
+	want := <-heads
+	exchange(t, viaFast, req)
+	got := <-heads
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the app's view (-net/http, +fast path):\n%s", diff)
+	}
+}
+
 // TestFastPathForwardsAsNetHTTP sends each request through the net/http
 // path (ReverseProxy) and through the fast path, and holds the heads the
 // app receives to be the same: forwarding fields, trace context,
@@ -164,13 +178,7 @@ func TestFastPathForwardsAsNetHTTP(t *testing.T) {
 				method = "POST"
 			}
 			req := method + " /p?q=1 HTTP/1.1\r\nHost: hello.default.example.com\r\n" + tc.fields + "\r\n" + tc.body
-			exchange(t, viaNetHTTP, req)
-			want := <-heads
-			exchange(t, viaFast, req)
-			got := <-heads
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("the app's view (-net/http, +fast path):\n%s", diff)
-			}
+			sameHeads(t, heads, viaNetHTTP, viaFast, req)
 		})
 	}
 }
@@ -210,14 +218,7 @@ func TestTracedFastPathForwardsAsNetHTTP(t *testing.T) {
 					p.ServeHTTP(w, tracer.Forward(trace.ContextWithSpanContext(r.Context(), sc), r))
 				})).URL, "http://")
 				viaFast := tracedFastFront(t, p, sc)
-				req := "GET /p HTTP/1.1\r\nHost: hello.default.example.com\r\n" + tc.fields + "\r\n"
-				exchange(t, viaNetHTTP, req)
-				want := <-heads
-				exchange(t, viaFast, req)
-				got := <-heads
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("the app's view (-net/http, +fast path):\n%s", diff)
-				}
+				sameHeads(t, heads, viaNetHTTP, viaFast, "GET /p HTTP/1.1\r\nHost: hello.default.example.com\r\n"+tc.fields+"\r\n")
 			})
 		}
 	}
