@@ -36,7 +36,8 @@ const (
 // is written in the export's format as it ends, while its fields are in
 // the CPU's cache, and only those bytes wait for the batch: the span
 // itself is free at once (a data path's span is reused, Tracer's
-// StartServerAt) and a batch takes a fifth of the memory the spans did.
+// StartServerAt) and a batch takes about a quarter of the memory the
+// spans did.
 type Exporter struct {
 	// record appends one ended span in the export's format: an OTLP Span
 	// field of a ScopeSpans message, or a JSON line.
