@@ -21,6 +21,7 @@ import (
 // those of them that took the fast path.
 type measured struct {
 	*running
+	sidecar *Sidecar
 	tracker *stats.Tracker
 	fast    atomic.Int32
 }
@@ -37,7 +38,7 @@ func startMeasured(t *testing.T, cfg queue.Config) *measured {
 			counted.ServeHTTP(w, r)
 		})
 	}})
-	m.running = startSidecar(t, s)
+	m.sidecar, m.running = s, startSidecar(t, s)
 	return m
 }
 
@@ -64,20 +65,29 @@ func TestFastPathServesAndCountsPlainRequests(t *testing.T) {
 	}
 }
 
+// holdTheOnlySlot starts a measured sidecar with one slot and
+// queueDepth places in its queue, and a request to the app's /slow that
+// holds the slot until a.release is closed; held gets that request's
+// status, and has room for one more.
+func holdTheOnlySlot(t *testing.T, queueDepth int) (a *app, m *measured, held chan int) {
+	t.Helper()
+	a = newApp(t)
+	cfg := testConfig(a.port(t))
+	cfg.ContainerConcurrency = 1
+	cfg.QueueDepth = queueDepth
+	m = startMeasured(t, cfg)
+	held = make(chan int, 2)
+	go func() { code, _ := get(t, m.serving+"/slow", nil); held <- code }()
+	<-a.started
+	return a, m, held
+}
+
 // TestFastPathQueuesThroughNetHTTP: with the only slot taken, the next
 // request waits in the limiter's queue (declined to the net/http chain),
 // the one after is turned away with the limiter's 503 on the fast path,
 // and the queued one is served once the slot frees.
 func TestFastPathQueuesThroughNetHTTP(t *testing.T) {
-	a := newApp(t)
-	cfg := testConfig(a.port(t))
-	cfg.ContainerConcurrency = 1
-	cfg.QueueDepth = 1
-	m := startMeasured(t, cfg)
-
-	codes := make(chan int, 2)
-	go func() { code, _ := get(t, m.serving+"/slow", nil); codes <- code }()
-	<-a.started
+	a, m, codes := holdTheOnlySlot(t, 1)
 	go func() { code, _ := get(t, m.serving+"/slow", nil); codes <- code }()
 	poll(t, "the second request queues", func() bool { return m.tracker.Snapshot().InFlightProxied == 2 })
 	if code, body := get(t, m.serving+"/", nil); code != http.StatusServiceUnavailable || !strings.Contains(body, "containerConcurrency") {
@@ -99,14 +109,7 @@ func TestFastPathQueuesThroughNetHTTP(t *testing.T) {
 // stage, and its keep-alive connection serves the client's next request
 // on the fast path.
 func TestARefusedRequestKeepsItsConnection(t *testing.T) {
-	a := newApp(t)
-	cfg := testConfig(a.port(t))
-	cfg.ContainerConcurrency = 1
-	cfg.QueueDepth = 0
-	m := startMeasured(t, cfg)
-	held := make(chan int, 1)
-	go func() { code, _ := get(t, m.serving+"/slow", nil); held <- code }()
-	<-a.started
+	a, m, held := holdTheOnlySlot(t, 0)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(m.serving, "http://"))
 	if err != nil {
@@ -135,6 +138,9 @@ func TestARefusedRequestKeepsItsConnection(t *testing.T) {
 	if code := <-held; code != http.StatusOK {
 		t.Errorf("held request = %d, want 200", code)
 	}
+	// The held request's response reaches its client just before the
+	// request gives its slot back.
+	poll(t, "the slot is free", func() bool { inFlight, _ := m.sidecar.limiter.Load(); return inFlight == 0 })
 	if code, _, _ := ask(); code != http.StatusOK {
 		t.Errorf("the next request on the same connection = %d, want 200", code)
 	}
@@ -152,17 +158,9 @@ func TestARefusedRequestKeepsItsConnection(t *testing.T) {
 // closed after that response, so that the client's next request, on a
 // new connection, takes the fast path again.
 func TestAQueuedRequestsConnectionComesBackToTheFastPath(t *testing.T) {
-	a := newApp(t)
-	cfg := testConfig(a.port(t))
-	cfg.ContainerConcurrency = 1
-	cfg.QueueDepth = 1
-	m := startMeasured(t, cfg)
+	a, m, held := holdTheOnlySlot(t, 1)
 	keepAlive := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(keepAlive.CloseIdleConnections)
-
-	held := make(chan int, 1)
-	go func() { code, _ := get(t, m.serving+"/slow", nil); held <- code }()
-	<-a.started
 	queued := make(chan *http.Response, 1)
 	go func() {
 		resp, err := keepAlive.Get(m.serving + "/")

@@ -168,3 +168,44 @@ func TestStartServerAtIsStartWithItsOptions(t *testing.T) {
 		t.Errorf("StartServerAt, SetAttribute and End allocate %v times, want none", allocs)
 	}
 }
+
+// TestAReusedSpanStartsClean: a data path's span, reused after End,
+// carries nothing of its earlier use into the next: not its end, its
+// status, events, links or attributes.
+func TestAReusedSpanStartsClean(t *testing.T) {
+	p := NewProvider()
+	p.SetSampling(true, 1)
+	type ended struct {
+		name   string
+		status codes.Code
+		attrs  int
+		events int
+		links  int
+		spanID trace.SpanID
+	}
+	var got []ended
+	p.SetExporter(&Exporter{record: func(dst []byte, s *span) []byte {
+		got = append(got, ended{s.name, s.status, len(s.attrs), len(s.events), len(s.links), s.sc.SpanID()})
+		return dst
+	}})
+	tr := p.Tracer("t").(*tracer)
+	attrs := []attribute.KeyValue{attribute.String("http.request.method", "GET")}
+	first := tr.StartServerAt(remoteSC, "first", t0, attrs)
+	first.SetAttributes(attribute.Int("http.response.status_code", 503))
+	first.SetStatus(codes.Error, "Service Unavailable")
+	first.AddEvent("queued")
+	first.AddLink(trace.Link{SpanContext: remoteSC})
+	first.End()
+	for range 3 {
+		second := tr.StartServerAt(remoteSC, "second", t0, attrs)
+		second.End()
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d spans exported, want 4: a reused span ends again", len(got))
+	}
+	for _, g := range got[1:] {
+		if g.name != "second" || g.status != codes.Unset || g.attrs != 1 || g.events != 0 || g.links != 0 || g.spanID == got[0].spanID {
+			t.Errorf("a reused span exported as %+v; want second, unset, 1 attribute, no events or links, a new span ID", g)
+		}
+	}
+}
