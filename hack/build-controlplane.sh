@@ -68,7 +68,10 @@ mkdir -p "$cache"
 # one builds while the others wait for it and then reuse its result.
 if command -v flock >/dev/null; then
 	exec 9>"$cache.lock"
-	flock 9
+	if ! flock -n 9; then
+		echo >&2 "hack/build-controlplane.sh: waiting for another run's build to finish"
+		flock 9
+	fi
 	if cached; then
 		echo "$cache"
 		exit 0

@@ -40,14 +40,51 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	# compile nearly all of them again (net and everything above it):
 	# about 2 minutes of 2 cores on a machine with an empty Go cache.
 	export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+	# A test binary that dies (panic, timeout) cannot remove its network
+	# sandboxes, pods and processes itself; sweep whatever it left. A
+	# failure also ends the background builds (below).
+	background_builds= test_binaries=
+	cleanup() {
+		if [[ -n "$background_builds" ]]; then
+			# Only while it runs: once it has ended, its id may be
+			# another process's.
+			if jobs -rp | grep -qx "$background_builds"; then
+				kill -- -"$background_builds" 2>/dev/null || true
+			fi
+			rm -f "$background_log"
+		fi
+		rm -rf "$test_binaries"
+		go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node" "${TMPDIR:-/tmp}/flywheel-e2e-release/node"
+	}
+	trap cleanup EXIT
 	step "control-plane binaries"
-	# The lifecycle tests run fw local up --tracing, which runs Jaeger;
-	# TestRoutesThroughTraefik runs Traefik.
-	if [[ " $layers " == *" e2e "* ]]; then
-		export FLYWHEEL_BUILD_JAEGER=1 FLYWHEEL_BUILD_TRAEFIK=1
-	fi
 	FLYWHEEL_CONTROLPLANE_BIN=$("$root/hack/build-controlplane.sh")
 	export FLYWHEEL_CONTROLPLANE_BIN
+	if [[ " $layers " == *" e2e "* ]]; then
+		# Two programs only end-to-end tests run: Traefik
+		# (TestRoutesThroughTraefik, the last test of test/e2e) and
+		# Jaeger (the lifecycle tests' fw local up --tracing). On a
+		# machine that has not built them yet they take the longest of
+		# all the builds (8.5 minutes of both cores), while the
+		# end-to-end tests leave two thirds of the CPU idle, waiting on
+		# their clusters. So they build in the background from here on,
+		# at idle priority (SCHED_IDLE: they run only on a core no test
+		# wants). TestRoutesThroughTraefik waits for Traefik's build
+		# (hack/build-controlplane.sh's lock) and this script for
+		# Jaeger's before the lifecycle tests; with both cached, there
+		# is nothing to wait for.
+		step "Traefik and Jaeger, in the background"
+		background_log=$(mktemp "${TMPDIR:-/tmp}/flywheel-test-builds.XXXXXX")
+		idle=(nice -n 19)
+		if chrt --idle 0 true 2>/dev/null; then
+			idle=(chrt --idle 0)
+		fi
+		# Its own session, so that cleanup can end the whole build.
+		setsid "${idle[@]}" bash -c '
+			FLYWHEEL_BUILD_TRAEFIK=1 "$1" >/dev/null &&
+				FLYWHEEL_BUILD_JAEGER=1 "$1" >/dev/null' _ "$root/hack/build-controlplane.sh" >"$background_log" 2>&1 &
+		background_builds=$!
+	fi
 	# The release tests (test/integration/release_test.go,
 	# test/e2e/release) run hack/release.sh, which builds its images
 	# with ko: ko is built here, once per version (cached beside the
@@ -55,9 +92,6 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	# against a test's timeout.
 	step "ko, for the release tests"
 	"$root/hack/tool.sh" ko >/dev/null
-	# A test binary that dies (panic, timeout) cannot remove its network
-	# sandboxes, pods and processes itself; sweep whatever it left.
-	trap 'go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node" "${TMPDIR:-/tmp}/flywheel-e2e-release/node"' EXIT
 fi
 
 if [[ " $layers " == *" integration "* ]]; then
@@ -72,9 +106,27 @@ if [[ " $layers " == *" e2e "* ]]; then
 	# both cores, before the first cluster's bring-up is timed.
 	go build -buildvcs=false -o /dev/null \
 		./cmd/webhook ./cmd/controller ./cmd/activator ./cmd/autoscaler ./cmd/gateway ./cmd/queue
+	# The test packages too: go test -p 1 below would compile them one
+	# package at a time, leaving a core to the background builds while
+	# the tests wait for their binaries.
+	test_binaries=$(mktemp -d)
+	go test -tags e2e -c -o "$test_binaries" ./test/e2e/...
+	rm -rf "$test_binaries"
 	# One package at a time: each runs a local cluster of its own, and two
-	# cannot share a host (the node address and the pod range).
-	go test -tags e2e -p 1 -count=1 -timeout 20m ./test/e2e/... "$@"
+	# cannot share a host (the node address and the pod range). The
+	# lifecycle tests come last, after Jaeger's build.
+	mapfile -t e2e_packages < <(go list -tags e2e ./test/e2e/... | grep -v '/lifecycle$')
+	go test -tags e2e -p 1 -count=1 -timeout 25m "${e2e_packages[@]}" "$@"
+	step "waiting for the background builds"
+	if ! wait "$background_builds"; then
+		cat "$background_log" >&2
+		echo "hack/test.sh: building Traefik or Jaeger failed (above)" >&2
+		exit 1
+	fi
+	background_builds=
+	rm -f "$background_log"
+	FLYWHEEL_BUILD_JAEGER=1 "$root/hack/build-controlplane.sh" >/dev/null
+	go test -tags e2e -p 1 -count=1 -timeout 20m ./test/e2e/lifecycle "$@"
 fi
 
 step "all tests passed"

@@ -30,6 +30,7 @@ import (
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/controlplane/controlplanetest"
 	"flywheel.dev/pkg/local"
 	"flywheel.dev/pkg/reconciler/revision/resources/names"
 )
@@ -60,10 +61,7 @@ const traefikGateway = "traefik-external"
 // 50/50 count is Traefik's choice alone.
 func TestRoutesThroughTraefik(t *testing.T) {
 	ctx := t.Context()
-	bin := filepath.Join(os.Getenv("FLYWHEEL_CONTROLPLANE_BIN"), "traefik")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("Traefik is not built (%v): FLYWHEEL_BUILD_TRAEFIK=1 hack/build-controlplane.sh builds it, as hack/test.sh does for the end-to-end tests", err)
-	}
+	bin := controlplanetest.BuiltOnRequest(t, "traefik")
 	port := freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	gateways := gatewayclient.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())

@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"flywheel.dev/pkg/controlplane"
 	"flywheel.dev/pkg/repo"
@@ -27,18 +29,25 @@ func FindBinDir() (string, error) {
 	if dir := os.Getenv(BinDirEnv); dir != "" {
 		return dir, nil
 	}
+	return runBuildScript()
+}
+
+// runBuildScript runs hack/build-controlplane.sh with env added to the
+// test's environment and returns the directory it prints.
+func runBuildScript(env ...string) (string, error) {
 	root, err := repo.Root()
 	if err != nil {
 		return "", fmt.Errorf("%w; set %s to a directory of control-plane binaries", err, BinDirEnv)
 	}
 	cmd := exec.Command(filepath.Join(root, "hack", "build-controlplane.sh"))
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
 	// The build reports progress on stderr; a ten-minute silence would
 	// look like a hang.
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("running hack/build-controlplane.sh: %w", err)
+		return "", fmt.Errorf("running %s: %w", strings.Join(slices.Concat(env, []string{"hack/build-controlplane.sh"}), " "), err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	dir := strings.TrimSpace(lines[len(lines)-1])
@@ -46,6 +55,32 @@ func FindBinDir() (string, error) {
 		return "", errors.New("hack/build-controlplane.sh printed no directory")
 	}
 	return dir, nil
+}
+
+// BuiltOnRequest returns the path of a program that
+// hack/build-controlplane.sh builds only when asked to, by
+// FLYWHEEL_BUILD_<NAME>=1 (traefik, jaeger). It runs the script so asked
+// every time, not only when the program is missing: the script checks
+// that the program is of the pinned version, builds it when not and, when
+// another run is building it, waits for that build and reuses it
+// (hack/test.sh starts these builds in the background while the tests
+// before the ones that need them run). With the program built, the script
+// returns in a fraction of a second.
+func BuiltOnRequest(t testing.TB, name string) string {
+	t.Helper()
+	start := time.Now()
+	dir, err := runBuildScript("FLYWHEEL_BUILD_" + strings.ToUpper(name) + "=1")
+	if err != nil {
+		t.Fatalf("building %s: %v", name, err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Logf("%s: built, or waited for its build, in %v", name, waited.Round(time.Second))
+	}
+	bin := filepath.Join(dir, name)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("hack/build-controlplane.sh did not build %s: %v", name, err)
+	}
+	return bin
 }
 
 // BinDir is FindBinDir for a test: it fails the test on error.
