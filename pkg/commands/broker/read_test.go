@@ -172,3 +172,12 @@ func TestReadCommandsPrintTheObjectsAsTheAPIHasThem(t *testing.T) {
 		}
 	})
 }
+
+// TestDescribeURL: a Broker's URL is its address, for scripts that post
+// events: curl -X POST "$(fw broker describe orders -o url)".
+func TestDescribeURL(t *testing.T) {
+	out, _, err := run(t, []runtime.Object{broker("orders")}, "describe", "orders", "-o", "url")
+	if want := "http://broker-ingress.flywheel-system.svc.cluster.local/demo/orders\n"; err != nil || out != want {
+		t.Errorf("describe -o url = %q, %v; want %q", out, err, want)
+	}
+}

@@ -2,12 +2,12 @@ package flags
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"flywheel.dev/pkg/apis/serving"
@@ -15,41 +15,86 @@ import (
 )
 
 // Names of the flags, as the errors and the change checks spell them.
+// They are kn's, so that a kn command line works with fw.
 const (
-	imageFlag         = "image"
-	envFlag           = "env"
-	portFlag          = "port"
-	concurrencyFlag   = "concurrency-limit"
-	annotationFlag    = "annotation"
-	scaleMinFlag      = "scale-min"
-	scaleMaxFlag      = "scale-max"
-	scaleTargetFlag   = "scale-target"
-	tagFlag           = "tag"
-	untagFlag         = "untag"
-	trafficFlag       = "traffic"
-	pullSecretFlag    = "pull-secret"
-	removeSuffix      = "-"
-	keyValueSeparator = "="
-	portNameSeparator = ":"
-	latestRevisionRef = "@latest"
-	maxPort           = 65535
-	percentTotal      = 100
+	imageFlag              = "image"
+	envFlag                = "env"
+	envFromFlag            = "env-from"
+	envValueFromFlag       = "env-value-from"
+	envFileFlag            = "env-file"
+	portFlag               = "port"
+	cmdFlag                = "cmd"
+	argFlag                = "arg"
+	userFlag               = "user"
+	pullPolicyFlag         = "pull-policy"
+	requestFlag            = "request"
+	limitFlag              = "limit"
+	serviceAccountFlag     = "service-account"
+	timeoutFlag            = "timeout"
+	concurrencyFlag        = "concurrency-limit"
+	annotationFlag         = "annotation"
+	annotationServiceFlag  = "annotation-service"
+	annotationRevisionFlag = "annotation-revision"
+	labelFlag              = "label"
+	labelServiceFlag       = "label-service"
+	labelRevisionFlag      = "label-revision"
+	clusterLocalFlag       = "cluster-local"
+	noClusterLocalFlag     = "no-cluster-local"
+	revisionNameFlag       = "revision-name"
+	scaleFlag              = "scale"
+	scaleMinFlag           = "scale-min"
+	scaleMaxFlag           = "scale-max"
+	scaleTargetFlag        = "scale-target"
+	scaleInitFlag          = "scale-init"
+	scaleActivationFlag    = "scale-activation"
+	scaleMetricFlag        = "scale-metric"
+	scaleUtilizationFlag   = "scale-utilization"
+	scaleWindowFlag        = "scale-window"
+	tagFlag                = "tag"
+	untagFlag              = "untag"
+	trafficFlag            = "traffic"
+	pullSecretFlag         = "pull-secret"
+	removeSuffix           = "-"
+	keyValueSeparator      = "="
+	portNameSeparator      = ":"
+	latestRevisionRef      = "@latest"
+	maxPort                = 65535
+	percentTotal           = 100
 )
 
 // ServiceFlags are the flags that shape a Service.
 type ServiceFlags struct {
-	Image            string
-	Env              []string
-	Port             string
-	ConcurrencyLimit int64
-	Annotations      []string
-	ScaleMin         int64
-	ScaleMax         int64
-	ScaleTarget      int64
-	Tags             []string
-	Untags           []string
-	Traffic          []string
-	PullSecret       string
+	// PodFlags shape the serving container and the pod around it.
+	PodFlags
+
+	Port                string
+	ProbeLiveness       string
+	ProbeLivenessOpts   string
+	ProbeReadiness      string
+	ProbeReadinessOpts  string
+	Timeout             int64
+	ConcurrencyLimit    int64
+	Annotations         []string
+	AnnotationsService  []string
+	AnnotationsRevision []string
+	Labels              []string
+	LabelsService       []string
+	LabelsRevision      []string
+	ClusterLocal        bool
+	NoClusterLocal      bool
+	RevisionName        string
+	Scale               string
+	ScaleMin            int64
+	ScaleMax            int64
+	ScaleTarget         int64
+	ScaleInit           int64
+	ScaleActivation     int64
+	ScaleMetric         string
+	ScaleUtilization    int64
+	ScaleWindow         string
+	Tags                []string
+	Untags              []string
+	Traffic             []string
 
 	// set tells which flags were given; a flag not given changes nothing.
 	set *pflag.FlagSet
@@ -58,23 +103,56 @@ type ServiceFlags struct {
 // Add registers the flags on fs.
 func (f *ServiceFlags) Add(fs *pflag.FlagSet) {
 	f.set = fs
-	fs.StringVar(&f.Image, imageFlag, "", "container image to run, e.g. ko://example.com/hello or an image reference")
-	fs.StringArrayVarP(&f.Env, envFlag, "e", nil,
-		"environment variable NAME=VALUE of the container; NAME- removes it (repeatable)")
+	f.ReservedEnv = serving.ReservedEnvVars
+	f.ReservedEnvSetter = "the platform"
+	f.PodFlags.Add(fs, "container image to run, e.g. ko://example.com/hello or an image reference")
 	fs.StringVarP(&f.Port, portFlag, "p", "",
 		"port the container listens on, optionally with the protocol: 8080, http1:8080 or h2c:8080")
+	fs.StringVar(&f.ProbeLiveness, probeLivenessFlag, "",
+		"liveness probe: http:HOST:PORT:PATH, https:HOST:PORT:PATH, tcp:HOST:PORT or exec:CMD[,ARG...]; \"\" removes it")
+	fs.StringVar(&f.ProbeLivenessOpts, probeLivenessOptsFlag, "",
+		"liveness probe timing, e.g. InitialDelaySeconds=5,PeriodSeconds=10 (also TimeoutSeconds, SuccessThreshold, FailureThreshold)")
+	fs.StringVar(&f.ProbeReadiness, probeReadinessFlag, "",
+		"readiness probe: http:HOST:PORT:PATH, https:HOST:PORT:PATH, tcp:HOST:PORT or exec:CMD[,ARG...]; \"\" removes it")
+	fs.StringVar(&f.ProbeReadinessOpts, probeReadinessOptsFlag, "",
+		"readiness probe timing, e.g. PeriodSeconds=1,FailureThreshold=3 (also InitialDelaySeconds, TimeoutSeconds, SuccessThreshold)")
+	fs.Int64Var(&f.Timeout, timeoutFlag, 0, "seconds a request may take before it is cut off (timeoutSeconds)")
 	fs.Int64Var(&f.ConcurrencyLimit, concurrencyFlag, 0,
 		"most requests one pod handles at once (containerConcurrency); 0 means no limit")
 	fs.StringArrayVarP(&f.Annotations, annotationFlag, "a", nil,
 		"annotation KEY=VALUE of the Service and its revisions; KEY- removes it (repeatable); autoscaling.knative.dev keys go on revisions only")
+	fs.StringArrayVar(&f.AnnotationsService, annotationServiceFlag, nil,
+		"annotation KEY=VALUE of the Service alone; KEY- removes it (repeatable; wins over --annotation)")
+	fs.StringArrayVar(&f.AnnotationsRevision, annotationRevisionFlag, nil,
+		"annotation KEY=VALUE of the revisions alone; KEY- removes it (repeatable; wins over --annotation)")
+	fs.StringArrayVarP(&f.Labels, labelFlag, "l", nil,
+		"label KEY=VALUE of the Service and its revisions; KEY- removes it (repeatable)")
+	fs.StringArrayVar(&f.LabelsService, labelServiceFlag, nil,
+		"label KEY=VALUE of the Service alone; KEY- removes it (repeatable; wins over --label)")
+	fs.StringArrayVar(&f.LabelsRevision, labelRevisionFlag, nil,
+		"label KEY=VALUE of the revisions alone; KEY- removes it (repeatable; wins over --label)")
+	fs.BoolVar(&f.ClusterLocal, clusterLocalFlag, false,
+		"serve the Service only inside the cluster (label networking.knative.dev/visibility=cluster-local)")
+	fs.BoolVar(&f.NoClusterLocal, noClusterLocalFlag, false, "serve the Service outside the cluster too: the opposite of --cluster-local")
+	fs.StringVar(&f.RevisionName, revisionNameFlag, "",
+		"name of the revision this change makes: SERVICE-SOMETHING, or a template using {{.Service}}, {{.Generation}} and {{.Random N}}; \"\" lets the server name it")
+	fs.StringVar(&f.Scale, scaleFlag, "",
+		"pods of a revision: N (exactly), MIN..MAX, MIN.. or ..MAX (sets --scale-min and --scale-max)")
 	fs.Int64Var(&f.ScaleMin, scaleMinFlag, 0, "fewest pods of a revision (autoscaling.knative.dev/min-scale); 0 allows scale to zero")
 	fs.Int64Var(&f.ScaleMax, scaleMaxFlag, 0, "most pods of a revision (autoscaling.knative.dev/max-scale); 0 means no limit")
 	fs.Int64Var(&f.ScaleTarget, scaleTargetFlag, 0, "in-flight requests per pod the autoscaler aims for (autoscaling.knative.dev/target)")
+	fs.Int64Var(&f.ScaleInit, scaleInitFlag, 0, "pods a new revision starts with (autoscaling.knative.dev/initial-scale)")
+	fs.Int64Var(&f.ScaleActivation, scaleActivationFlag, 0,
+		"fewest pods a revision scales to from zero (autoscaling.knative.dev/activation-scale)")
+	fs.StringVar(&f.ScaleMetric, scaleMetricFlag, "",
+		"what the autoscaler scales on: concurrency (the default) or rps; cpu or memory with the HPA class (autoscaling.knative.dev/metric)")
+	fs.Int64Var(&f.ScaleUtilization, scaleUtilizationFlag, 0,
+		"percent of the target the autoscaler fills before it adds pods, 1 to 100 (autoscaling.knative.dev/target-utilization-percentage)")
+	fs.StringVar(&f.ScaleWindow, scaleWindowFlag, "",
+		"how far back the autoscaler looks, e.g. 60s; a revision idle for that long scales to zero (autoscaling.knative.dev/window)")
 	fs.StringSliceVar(&f.Tags, tagFlag, nil,
 		"give a revision its own URL: REVISION=TAG, or @latest=TAG for the latest ready revision (repeatable, comma separated)")
 	fs.StringSliceVar(&f.Untags, untagFlag, nil, "remove a tag and its URL (repeatable, comma separated)")
-	fs.StringVar(&f.PullSecret, pullSecretFlag, "",
-		"Secret (kubernetes.io/dockerconfigjson) the node pulls the image with, as kn's --pull-secret; \"\" removes it")
 	fs.StringSliceVar(&f.Traffic, trafficFlag, nil,
 		"split traffic: REF=PERCENT where REF is a tag, a revision name or @latest; the percentages must add up to 100 (repeatable, comma separated)")
 }
@@ -98,12 +176,12 @@ func (f *ServiceFlags) RequireImage() error {
 	return nil
 }
 
-// Check refuses malformed flags without a Service to apply them to, so
-// that a command can fail on them before it connects. Errors that depend
-// on the Service (an --untag of a tag it lacks) wait for Apply.
-func (f *ServiceFlags) Check() error {
-	scratch := &servingv1.Service{}
-	if err := f.applyTemplate(scratch); err != nil {
+// Check refuses malformed flags without the Service to apply them to,
+// so that a command can fail on them before it connects. Errors that
+// depend on the Service (an --untag of a tag it lacks) wait for Apply.
+func (f *ServiceFlags) Check(name string) error {
+	scratch := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := f.applyTemplate(scratch, scratch.DeepCopy(), checkOnly); err != nil {
 		return err
 	}
 	if f.ChangesTraffic() {
@@ -118,7 +196,7 @@ func (f *ServiceFlags) Check() error {
 // as it was.
 func (f *ServiceFlags) Apply(svc *servingv1.Service) error {
 	edited := svc.DeepCopy()
-	if err := f.applyTemplate(edited); err != nil {
+	if err := f.applyTemplate(svc, edited, !checkOnly); err != nil {
 		return err
 	}
 	if f.ChangesTraffic() {
@@ -132,28 +210,19 @@ func (f *ServiceFlags) Apply(svc *servingv1.Service) error {
 	return nil
 }
 
-func (f *ServiceFlags) applyTemplate(svc *servingv1.Service) error {
-	tmpl := &svc.Spec.Template
-	container := servingContainer(&tmpl.Spec)
+// checkOnly tells applyTemplate and ApplyPod that they edit a scratch
+// object, for Check: what depends on the Service's template (the volumes
+// a mount names, the probe that timing flags change) is checked for its
+// form alone.
+const checkOnly = true
 
-	if f.changed(imageFlag) {
-		if f.Image == "" {
-			return fmt.Errorf("--%s is empty: give the container image to run", imageFlag)
-		}
-		container.Image = f.Image
-	}
-	if f.changed(pullSecretFlag) {
-		tmpl.Spec.ImagePullSecrets = nil
-		if f.PullSecret != "" {
-			tmpl.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: f.PullSecret}}
-		}
-	}
-	if f.changed(envFlag) {
-		env, err := editEnv(container.Env, f.Env)
-		if err != nil {
-			return err
-		}
-		container.Env = env
+// applyTemplate applies every flag but the traffic ones to edited, a copy
+// of original.
+func (f *ServiceFlags) applyTemplate(original, edited *servingv1.Service, scratch bool) error {
+	tmpl := &edited.Spec.Template
+	container := servingContainer(&tmpl.Spec)
+	if err := f.ApplyPod(&tmpl.Spec.PodSpec, container, scratch); err != nil {
+		return err
 	}
 	if f.changed(portFlag) {
 		port, err := parsePort(f.Port)
@@ -166,18 +235,51 @@ func (f *ServiceFlags) applyTemplate(svc *servingv1.Service) error {
 			container.Ports = []corev1.ContainerPort{port}
 		}
 	}
+	if scratch {
+		// The Service may have probes for the timing flags to change.
+		container.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}}
+		container.ReadinessProbe = container.LivenessProbe.DeepCopy()
+	}
+	if err := f.editProbes(container); err != nil {
+		return err
+	}
+	if f.changed(timeoutFlag) {
+		if f.Timeout < 1 {
+			return fmt.Errorf("--%s %d: want the seconds a request may take, 1 or more (e.g. --%s 300)", timeoutFlag, f.Timeout, timeoutFlag)
+		}
+		tmpl.Spec.TimeoutSeconds = ptr.To(f.Timeout)
+	}
 	if f.changed(concurrencyFlag) {
 		if f.ConcurrencyLimit < 0 {
 			return fmt.Errorf("--%s %d: must be 0 (no limit) or more", concurrencyFlag, f.ConcurrencyLimit)
 		}
 		tmpl.Spec.ContainerConcurrency = ptr.To(f.ConcurrencyLimit)
 	}
-	if f.changed(annotationFlag) {
-		if err := editAnnotations(&svc.Annotations, &tmpl.Annotations, f.Annotations); err != nil {
-			return err
-		}
+	if err := f.editMetadata(edited); err != nil {
+		return err
 	}
-	return f.applyScale(&tmpl.Annotations)
+	if err := f.applyScale(&tmpl.Annotations); err != nil {
+		return err
+	}
+	return f.nameRevision(original, edited)
+}
+
+// editProbes applies the probe flags to the serving container.
+func (f *ServiceFlags) editProbes(container *corev1.Container) error {
+	liveness, err := editProbe(container.LivenessProbe,
+		probeLivenessFlag, f.ProbeLiveness, f.changed(probeLivenessFlag),
+		probeLivenessOptsFlag, f.ProbeLivenessOpts, f.changed(probeLivenessOptsFlag))
+	if err != nil {
+		return err
+	}
+	readiness, err := editProbe(container.ReadinessProbe,
+		probeReadinessFlag, f.ProbeReadiness, f.changed(probeReadinessFlag),
+		probeReadinessOptsFlag, f.ProbeReadinessOpts, f.changed(probeReadinessOptsFlag))
+	if err != nil {
+		return err
+	}
+	container.LivenessProbe, container.ReadinessProbe = liveness, readiness
+	return nil
 }
 
 // servingContainer returns the container the flags edit, adding one to an
@@ -190,33 +292,6 @@ func servingContainer(spec *servingv1.RevisionSpec) *corev1.Container {
 		spec.Containers = []corev1.Container{{}}
 	}
 	return &spec.Containers[0]
-}
-
-// editEnv sets NAME=VALUE and removes NAME- in order, keeping the order
-// of the variables already there.
-func editEnv(env []corev1.EnvVar, edits []string) ([]corev1.EnvVar, error) {
-	env = slices.Clone(env)
-	for _, e := range edits {
-		if name, ok := strings.CutSuffix(e, removeSuffix); ok && !strings.Contains(e, keyValueSeparator) {
-			env = slices.DeleteFunc(env, func(v corev1.EnvVar) bool { return v.Name == name })
-			continue
-		}
-		name, value, ok := strings.Cut(e, keyValueSeparator)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("--%s %q: want NAME=VALUE to set a variable or NAME- to remove it", envFlag, e)
-		}
-		if slices.Contains(serving.ReservedEnvVars, name) {
-			return nil, fmt.Errorf("--%s %q: %s is set by the platform and cannot be set; the reserved names are %s (use --%s for the port)",
-				envFlag, e, name, strings.Join(serving.ReservedEnvVars, ", "), portFlag)
-		}
-		i := slices.IndexFunc(env, func(v corev1.EnvVar) bool { return v.Name == name })
-		if i < 0 {
-			env = append(env, corev1.EnvVar{Name: name, Value: value})
-			continue
-		}
-		env[i] = corev1.EnvVar{Name: name, Value: value}
-	}
-	return env, nil
 }
 
 // parsePort reads 8080 or NAME:8080, where NAME chooses the protocol.
@@ -235,73 +310,4 @@ func parsePort(s string) (corev1.ContainerPort, error) {
 			portFlag, s, maxPort, serving.PortNameHTTP1, serving.PortNameH2C, serving.PortNameH2C)
 	}
 	return corev1.ContainerPort{Name: name, ContainerPort: int32(n)}, nil
-}
-
-// editAnnotations sets KEY=VALUE and removes KEY- on the Service and its
-// template. Autoscaling annotations mean something only on a revision, so
-// they go on the template alone.
-func editAnnotations(service, template *map[string]string, edits []string) error {
-	for _, e := range edits {
-		if key, ok := strings.CutSuffix(e, removeSuffix); ok && !strings.Contains(e, keyValueSeparator) {
-			delete(*service, key)
-			delete(*template, key)
-			continue
-		}
-		key, value, ok := strings.Cut(e, keyValueSeparator)
-		if !ok || key == "" {
-			return fmt.Errorf("--%s %q: want KEY=VALUE to set an annotation or KEY- to remove it", annotationFlag, e)
-		}
-		setKey(template, key, value)
-		if !serving.IsAutoscalingAnnotation(key) {
-			setKey(service, key, value)
-		}
-	}
-	return nil
-}
-
-func setKey(m *map[string]string, key, value string) {
-	if *m == nil {
-		*m = map[string]string{}
-	}
-	(*m)[key] = value
-}
-
-// applyScale writes the scale flags as the template's autoscaling
-// annotations, and checks that the bounds, with those already set, still
-// make sense.
-func (f *ServiceFlags) applyScale(annotations *map[string]string) error {
-	for _, s := range []struct {
-		flag  string
-		value int64
-		min   int64
-		key   serving.AnnotationKey
-	}{
-		{scaleMinFlag, f.ScaleMin, 0, serving.MinScaleAnnotation},
-		{scaleMaxFlag, f.ScaleMax, 0, serving.MaxScaleAnnotation},
-		{scaleTargetFlag, f.ScaleTarget, 1, serving.TargetAnnotation},
-	} {
-		if !f.changed(s.flag) {
-			continue
-		}
-		if s.value < s.min {
-			return fmt.Errorf("--%s %d: must be %d or more", s.flag, s.value, s.min)
-		}
-		setKey(annotations, s.key.String(), strconv.FormatInt(s.value, 10))
-	}
-	low, lowSet := scaleBound(*annotations, serving.MinScaleAnnotation)
-	high, highSet := scaleBound(*annotations, serving.MaxScaleAnnotation)
-	if lowSet && highSet && high > 0 && low > high {
-		return fmt.Errorf("--%s %d is above --%s %d: the fewest pods cannot exceed the most; raise --%s or lower --%s",
-			scaleMinFlag, low, scaleMaxFlag, high, scaleMaxFlag, scaleMinFlag)
-	}
-	return nil
-}
-
-func scaleBound(annotations map[string]string, key serving.AnnotationKey) (int64, bool) {
-	v, ok := key.Get(annotations)
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return n, err == nil
 }

@@ -187,15 +187,19 @@ func TestApplyChangesOnlyWhatIsGiven(t *testing.T) {
 		args: []string{"--annotation", "team-"},
 		want: service(withServiceAnnotations("keep", "me"), withTemplateAnnotations()),
 	}} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := tc.in.DeepCopy()
-			if err := apply(t, got, tc.args...); err != nil {
-				t.Fatalf("Apply(%v) = %v", tc.args, err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("Apply(%v) (-want, +got):\n%s", tc.args, diff)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { appliesAs(t, tc.in, tc.args, tc.want) })
+	}
+}
+
+// appliesAs checks that applying args to in makes want.
+func appliesAs(t *testing.T, in *servingv1.Service, args []string, want *servingv1.Service) {
+	t.Helper()
+	got := in.DeepCopy()
+	if err := apply(t, got, args...); err != nil {
+		t.Fatalf("Apply(%v) = %v", args, err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Apply(%v) (-want, +got):\n%s", args, diff)
 	}
 }
 
@@ -236,28 +240,33 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		{"annotation without =", service(), []string{"--annotation", "team"}, []string{"--annotation", "KEY=VALUE"}},
 		{"negative min scale", service(), []string{"--scale-min", "-1"}, []string{"--scale-min -1", "0 or more"}},
 		{"zero target", service(), []string{"--scale-target", "0"}, []string{"--scale-target 0", "1 or more"}},
-		{"min above max", service(), []string{"--scale-min", "5", "--scale-max", "2"}, []string{"--scale-min 5 is above --scale-max 2", "raise --scale-max"}},
+		{"min above max", service(), []string{"--scale-min", "5", "--scale-max", "2"}, []string{"autoscaling.knative.dev/min-scale 5 is above autoscaling.knative.dev/max-scale 2", "raise --scale-max"}},
 		{
 			"min above the max already set", service(withTemplateAnnotations("autoscaling.knative.dev/max-scale", "2")),
-			[]string{"--scale-min", "3"}, []string{"--scale-min 3 is above --scale-max 2"},
+			[]string{"--scale-min", "3"}, []string{"autoscaling.knative.dev/min-scale 3 is above autoscaling.knative.dev/max-scale 2"},
 		},
 		{"empty image", service(), []string{"--image", ""}, []string{"--image is empty"}},
 		{"traffic not adding up", service(), []string{"--traffic", "@latest=90"}, []string{"--traffic @latest=90", "add up to 90, not 100", "--traffic @latest=100"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := tc.in.DeepCopy()
-			err := apply(t, got, tc.args...)
-			if err == nil {
-				t.Fatalf("Apply(%v) = nil, want an error", tc.args)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("Apply(%v) = %q, want it to say %q", tc.args, err, w)
-				}
-			}
-			if diff := cmp.Diff(tc.in, got); diff != "" {
-				t.Errorf("Apply changed the Service although it failed (-want, +got):\n%s", diff)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { refuses(t, tc.in, tc.args, tc.want) })
+	}
+}
+
+// refuses checks that applying args to in fails with an error that says
+// each of want, and leaves the Service as it was.
+func refuses(t *testing.T, in *servingv1.Service, args, want []string) {
+	t.Helper()
+	got := in.DeepCopy()
+	err := apply(t, got, args...)
+	if err == nil {
+		t.Fatalf("Apply(%v) = nil, want an error", args)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Apply(%v) = %q, want it to say %q", args, err, w)
+		}
+	}
+	if diff := cmp.Diff(in, got); diff != "" {
+		t.Errorf("Apply changed the Service although it failed (-want, +got):\n%s", diff)
 	}
 }

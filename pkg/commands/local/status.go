@@ -135,6 +135,9 @@ func runStatus(ctx context.Context, out io.Writer, o statusOptions) error {
 	if err := printers.CheckOutput(o.output); err != nil {
 		return err
 	}
+	if o.output == printers.NameOutput || o.output == printers.URLOutput {
+		return fmt.Errorf("--output %s: the status is no API object; want %s or %s", o.output, printers.JSON, printers.YAML)
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -187,3 +187,12 @@ func squeeze(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func TestStatusRefusesOutputsForAPIObjects(t *testing.T) {
+	for _, format := range []string{"name", "url"} {
+		err := runStatus(t.Context(), &bytes.Buffer{}, statusOptions{dataDir: t.TempDir(), output: format})
+		if err == nil || !strings.Contains(err.Error(), "the status is no API object") {
+			t.Errorf("status -o %s: error = %v, want a refusal", format, err)
+		}
+	}
+}

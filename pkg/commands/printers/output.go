@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
@@ -17,20 +19,27 @@ import (
 const (
 	JSON = "json"
 	YAML = "yaml"
+	// NameOutput prints KIND.GROUP/NAME a line, as kubectl -o name does.
+	NameOutput = "name"
+	// URLOutput prints the object's URL a line (status.url, else
+	// status.address.url), as kn's -o url does, for scripts:
+	// curl "$(fw service describe hello -o url)".
+	URLOutput = "url"
 )
 
 // AddOutputFlag registers -o/--output on fs.
 func AddOutputFlag(fs *pflag.FlagSet, format *string) {
-	fs.StringVarP(format, "output", "o", "", "print the object(s) as the API has them: json or yaml")
+	fs.StringVarP(format, "output", "o", "",
+		"print the object(s) as the API has them (json or yaml), their names (name) or their URLs (url)")
 }
 
 // CheckOutput refuses an -o value this package cannot print.
 func CheckOutput(format string) error {
 	switch format {
-	case "", JSON, YAML:
+	case "", JSON, YAML, NameOutput, URLOutput:
 		return nil
 	}
-	return fmt.Errorf("--output %q: want %s or %s, or leave it out for the human-readable form", format, JSON, YAML)
+	return fmt.Errorf("--output %q: want %s, %s, %s or %s, or leave it out for the human-readable form", format, JSON, YAML, NameOutput, URLOutput)
 }
 
 // PrintObject writes obj, a single object or a list, as JSON or YAML with
@@ -49,6 +58,8 @@ func PrintObject(w io.Writer, format string, obj runtime.Object) error {
 	var b []byte
 	var err error
 	switch format {
+	case NameOutput, URLOutput:
+		return printEach(w, format, obj)
 	case JSON:
 		b, err = json.MarshalIndent(obj, "", "  ")
 		b = append(b, '\n')
@@ -71,4 +82,48 @@ func setKind(obj runtime.Object) error {
 	}
 	obj.GetObjectKind().SetGroupVersionKind(kinds[0])
 	return nil
+}
+
+// printEach writes the name or the URL of obj, or of each item of a list,
+// a line each.
+func printEach(w io.Writer, format string, obj runtime.Object) error {
+	items := []runtime.Object{obj}
+	if meta.IsListType(obj) {
+		var err error
+		if items, err = meta.ExtractList(obj); err != nil {
+			return err
+		}
+	}
+	for _, item := range items {
+		line, err := nameOrURL(format, item)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nameOrURL(format string, obj runtime.Object) (string, error) {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	accessor, err := meta.Accessor(obj)
+	if err != nil {
+		return "", err
+	}
+	if format == NameOutput {
+		return strings.ToLower(gvk.Kind) + "." + gvk.Group + "/" + accessor.GetName(), nil
+	}
+	fields, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return "", err
+	}
+	for _, path := range [][]string{{"status", "url"}, {"status", "address", "url"}} {
+		if url, found, _ := unstructured.NestedString(fields, path...); found && url != "" {
+			return url, nil
+		}
+	}
+	return "", fmt.Errorf("--output url: the %s %s has no URL: neither status.url nor status.address.url is set (describe it without -o to see why)",
+		gvk.Kind, accessor.GetName())
 }

@@ -87,15 +87,10 @@ func describe(out io.Writer, now time.Time, rev *servingv1.Revision, routed rout
 			}
 			printers.Field(tw, "Port", value)
 		}
-		var env []string
-		for _, e := range c.Env {
-			if e.ValueFrom != nil {
-				env = append(env, e.Name+" from a reference")
-				continue
-			}
-			env = append(env, e.Name+"="+e.Value)
-		}
-		printers.Fields(tw, "Env", env)
+		printers.Container(tw, c, &rev.Spec.PodSpec)
+	}
+	if t := rev.Spec.TimeoutSeconds; t != nil {
+		printers.Field(tw, "Timeout", strconv.FormatInt(*t, 10)+"s")
 	}
 	concurrency := "no limit"
 	if n := rev.Spec.GetContainerConcurrency(); n > 0 {

@@ -40,6 +40,12 @@ type routing struct {
 	urls    []string
 }
 
+// takesTraffic reports whether a Route serves the Revision: a share of
+// traffic or a tag of its own. A nil routing is none.
+func (r *routing) takesTraffic() bool {
+	return r != nil && (r.percent > 0 || len(r.tags) > 0)
+}
+
 // routingByRevision reads the served traffic of the Services in ns (all
 // namespaces when empty), keyed by namespace/revision.
 func routingByRevision(ctx context.Context, client servingv1client.ServingV1Interface, ns string) (map[string]*routing, error) {

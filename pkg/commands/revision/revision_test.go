@@ -2,6 +2,7 @@ package revision
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -134,7 +136,17 @@ func TestDescribeShowsImageDigestSettingsAndReplicas(t *testing.T) {
 	r := rev("hello", 2, 3*time.Minute, func(r *servingv1.Revision) {
 		c := &r.Spec.Containers[0]
 		c.Ports = []corev1.ContainerPort{{Name: "h2c", ContainerPort: 9000}}
-		c.Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}, {Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{}}}
+		c.Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}, {Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "api"}, Key: "token"},
+		}}}
+		c.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "cm-settings", MountPath: "/etc/hello", ReadOnly: true}}
+		c.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceCPU: resource.MustParse("100m")}
+		r.Spec.Volumes = []corev1.Volume{{Name: "cm-settings", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}},
+		}}}
+		r.Spec.ServiceAccountName = "reader"
+		r.Spec.TimeoutSeconds = ptr.To[int64](60)
 		r.Spec.ContainerConcurrency = ptr.To[int64](10)
 		r.Annotations = map[string]string{serving.MinScaleAnnotation.String(): "1", serving.MaxScaleAnnotation.String(): "5"}
 		r.Status.ContainerStatuses = []servingv1.ContainerStatus{{Name: "user-container", ImageDigest: "ko://example.com/hello@" + digest}}
@@ -145,23 +157,28 @@ func TestDescribeShowsImageDigestSettingsAndReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `Name:        hello-00002
-Namespace:   demo
-Service:     hello
-Generation:  2
-Age:         3m
-Image:       ko://example.com/hello
-Digest:      ko://example.com/hello@` + digest + `
-Port:        9000 (h2c)
-Env:         TARGET=v2
-             TOKEN from a reference
-Concurrency: 10 requests per pod
-Scale:       min 1, max 5
-Replicas:    2 desired, 1 actual
-Traffic:     10%, tags candidate
-Tag URLs:    candidate http://candidate-hello.demo.example.com
-Annotations: autoscaling.knative.dev/max-scale=5
-             autoscaling.knative.dev/min-scale=1
+	want := `Name:            hello-00002
+Namespace:       demo
+Service:         hello
+Generation:      2
+Age:             3m
+Image:           ko://example.com/hello
+Digest:          ko://example.com/hello@` + digest + `
+Port:            9000 (h2c)
+Env:             TARGET=v2
+                 TOKEN from Secret api, key token
+Env from:        * from ConfigMap settings
+Mounts:          /etc/hello from ConfigMap settings (read-only)
+Requests:        cpu 100m, memory 64Mi
+Service account: reader
+Timeout:         60s
+Concurrency:     10 requests per pod
+Scale:           min 1, max 5
+Replicas:        2 desired, 1 actual
+Traffic:         10%, tags candidate
+Tag URLs:        candidate http://candidate-hello.demo.example.com
+Annotations:     autoscaling.knative.dev/max-scale=5
+                 autoscaling.knative.dev/min-scale=1
 
 Conditions:
   TYPE   STATUS  REASON  AGE  MESSAGE
@@ -203,5 +220,79 @@ func TestDeleteRefusesARevisionThatTakesTraffic(t *testing.T) {
 	}
 	if _, err := client.ServingV1().Revisions(ns).Get(t.Context(), "hello-00002", metav1.GetOptions{}); err != nil {
 		t.Errorf("hello-00002 was deleted: %v", err)
+	}
+}
+
+func configuration(name, latest string) *servingv1.Configuration {
+	c := &servingv1.Configuration{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	c.Status.LatestCreatedRevisionName, c.Status.LatestReadyRevisionName = latest, latest
+	return c
+}
+
+func TestDeletePrunesWhatNoRouteServes(t *testing.T) {
+	objs := func() []runtime.Object {
+		return []runtime.Object{
+			rev("hello", 1, time.Hour), rev("hello", 2, time.Hour), rev("hello", 3, time.Hour), rev("hello", 4, time.Hour), rev("hello", 5, time.Hour),
+			served("hello", target("hello-00001", 0, "old"), target("hello-00003", 100, "")),
+			configuration("hello", "hello-00005"),
+			rev("bye", 1, time.Hour), rev("bye", 2, time.Hour),
+			served("bye"), configuration("bye", "bye-00002"),
+		}
+	}
+	remaining := func(client *fake.Clientset) []string {
+		list, err := client.ServingV1().Revisions(ns).List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range list.Items {
+			names = append(names, r.Name)
+		}
+		slices.Sort(names)
+		return names
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--prune", "hello"}, []string{"bye-00001", "bye-00002", "hello-00001", "hello-00003", "hello-00005"}},
+		{[]string{"--prune-all"}, []string{"bye-00002", "hello-00001", "hello-00003", "hello-00005"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, client, err := run(t, objs(), append([]string{"delete"}, tc.args...)...)
+			if err != nil {
+				t.Fatalf("delete %v: %v\n%s", tc.args, err, out)
+			}
+			if diff := cmp.Diff(tc.want, remaining(client)); diff != "" {
+				t.Errorf("Revisions left (-want, +got):\n%s\noutput:\n%s", diff, out)
+			}
+		})
+	}
+
+	out, _, err := run(t, []runtime.Object{rev("hello", 1, time.Hour), configuration("hello", "hello-00001"), served("hello")}, "delete", "--prune", "hello")
+	if err != nil || !strings.Contains(out, "No Revision to prune") {
+		t.Errorf("pruning with nothing to prune: %v\n%s", err, out)
+	}
+}
+
+func TestDeleteRefusesContradictoryFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"delete"}, "give the names of the Revisions to delete"},
+		{[]string{"delete", "hello-00001", "--prune", "hello"}, "not both"},
+		{[]string{"delete", "--prune", "hello", "--prune-all"}, "contradict"},
+		{[]string{"delete", "--prune", "nope"}, "no Service nope in namespace demo"},
+	} {
+		_, client, err := run(t, nil, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error = %v, want it to say %q", tc.args, err, tc.want)
+		}
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "delete" {
+				t.Errorf("%v: the command deleted %v", tc.args, a)
+			}
+		}
 	}
 }

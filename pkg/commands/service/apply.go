@@ -33,7 +33,7 @@ new Revision, so it suits scripts and CI.`,
 }
 
 func runApply(ctx context.Context, out io.Writer, p *params.Params, o *writeOptions, name string) error {
-	client, ns, err := o.connectToChange(p)
+	client, ns, err := o.connectToChange(p, name)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,8 +203,29 @@ func TestReadCommandsPrintTheObjectsAsTheAPIHasThem(t *testing.T) {
 	})
 	t.Run("an unknown format is refused", func(t *testing.T) {
 		_, _, err := run(t, objs, "list", "-o", "xml")
-		if err == nil || err.Error() != `--output "xml": want json or yaml, or leave it out for the human-readable form` {
+		if err == nil || err.Error() != `--output "xml": want json, yaml, name or url, or leave it out for the human-readable form` {
 			t.Errorf("error = %v", err)
+		}
+	})
+	// kn's -o url, which scripts use: curl "$(kn service describe hello -o url)".
+	for _, tc := range []struct{ args, want string }{
+		{"describe hello -o url", "http://hello.demo.example.com\n"},
+		{"list -o url", "http://bye.demo.example.com\nhttp://hello.demo.example.com\n"},
+		{"describe hello -o name", "service.serving.knative.dev/hello\n"},
+		{"list -o name", "service.serving.knative.dev/bye\nservice.serving.knative.dev/hello\n"},
+	} {
+		t.Run(tc.args, func(t *testing.T) {
+			out, _, err := run(t, append(objs, svc("bye")), strings.Fields(tc.args)...)
+			if err != nil || out != tc.want {
+				t.Errorf("fw service %s = %q, %v; want %q", tc.args, out, err, tc.want)
+			}
+		})
+	}
+	t.Run("-o url of a Service without one says so", func(t *testing.T) {
+		noURL := svc("new", func(s *servingv1.Service) { s.Status.URL = nil })
+		_, _, err := run(t, []runtime.Object{noURL}, "describe", "new", "-o", "url")
+		if err == nil || !strings.Contains(err.Error(), "the Service new has no URL: neither status.url nor status.address.url is set") {
+			t.Errorf("error = %v, want it to say there is no URL", err)
 		}
 	})
 }

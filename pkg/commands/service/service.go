@@ -53,16 +53,17 @@ func (o *writeOptions) add(cmd *cobra.Command) {
 // set on svc.
 func unchanged(svc, edited *servingv1.Service) bool {
 	return equality.Semantic.DeepEqual(svc.Spec, edited.Spec) &&
-		equality.Semantic.DeepEqual(svc.Annotations, edited.Annotations)
+		equality.Semantic.DeepEqual(svc.Annotations, edited.Annotations) &&
+		equality.Semantic.DeepEqual(svc.Labels, edited.Labels)
 }
 
 // connectToChange checks the flags of a command that changes a Service,
 // then connects: nothing is read before the flags are known good.
-func (o *writeOptions) connectToChange(p *params.Params) (servingv1client.ServingV1Interface, string, error) {
+func (o *writeOptions) connectToChange(p *params.Params, name string) (servingv1client.ServingV1Interface, string, error) {
 	if _, err := o.wait.Wait(); err != nil {
 		return nil, "", err
 	}
-	if err := o.service.Check(); err != nil {
+	if err := o.service.Check(name); err != nil {
 		return nil, "", err
 	}
 	return p.Connect()

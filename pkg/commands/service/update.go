@@ -23,8 +23,16 @@ func NewServiceUpdateCommand(p *params.Params) *cobra.Command {
 		Use:   "update NAME",
 		Short: "Change a Service: only what the flags say",
 		Long: `Change the given settings of a Service and leave the rest as it is. A
-change to the template (image, env, port, concurrency, annotations,
-scale) makes a new Revision; tags and traffic change only the split.
+change to the template (image, environment, volumes, resources, probes,
+revision labels and annotations, scale...) makes a new Revision; tags and
+traffic change only the split.
+
+--revision-name names that Revision. Without it, a name chosen earlier
+is dropped when the template changes, so that the server names the new
+Revision (a name belongs to one Revision, and the API refuses to reuse
+it). A --revision-name template such as {{.Service}}-{{.Random 5}} makes
+no new Revision when nothing else changes, so a repeated command stays a
+no-op.
 
 --untag, then --tag, then --traffic are applied, so one command can tag
 a revision and send traffic to it by that tag. --traffic sets the whole
@@ -43,6 +51,10 @@ which makes a new Revision; fw service describe shows the advice first.`,
 
   # Everything to the latest revision again, and drop the tags:
   fw service update hello --untag stable,candidate --traffic @latest=100
+
+  # More memory, a ConfigMap mounted, one of its keys as a variable:
+  fw service update hello --request memory=256Mi --mount /etc/hello=cm:hello-settings \
+    --env-value-from GREETING=cm:hello-settings:greeting
 
   # Ask for right-sizing advice; once describe shows it, apply it:
   fw service update hello --annotation autoscaling.flywheel.dev/right-sizing=advise
@@ -83,7 +95,7 @@ func (f *applyRecommendationFlags) apply() (bool, error) {
 }
 
 func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOptions, applyRec bool, name string) error {
-	client, ns, err := o.connectToChange(p)
+	client, ns, err := o.connectToChange(p, name)
 	if err != nil {
 		return err
 	}

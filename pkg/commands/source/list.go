@@ -152,6 +152,14 @@ func listAll(ctx context.Context, client sourcesv1client.SourcesV1Interface, ns 
 // printList writes the sources as one List, as kubectl get does for
 // objects of several kinds: each item with its apiVersion and kind.
 func printList(out io.Writer, format string, sources []listed) error {
+	if format == printers.NameOutput || format == printers.URLOutput {
+		for _, s := range sources {
+			if err := printers.PrintObject(out, format, s.source.Object); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	list := &metav1.List{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "List"}, Items: []runtime.RawExtension{}}
 	for _, s := range sources {
 		obj, _ := s.source.Object.DeepCopyObject().(sourcecmd.Object)

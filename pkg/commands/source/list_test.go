@@ -165,3 +165,18 @@ func TestListPrintsOneListOfEveryKind(t *testing.T) {
 		t.Errorf("an empty list -o yaml = %q, %v", out, err)
 	}
 }
+
+func TestListNames(t *testing.T) {
+	out, _, err := run(t, oneOfEach(), "list", "-o", "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `apiserversource.sources.knative.dev/a1
+sinkbinding.sources.knative.dev/b1
+containersource.sources.knative.dev/c1
+pingsource.sources.knative.dev/p1
+`
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("list -o name (-want, +got):\n%s", diff)
+	}
+}

@@ -109,9 +109,9 @@ func TestCreateRefusesBadInputBeforeSendingAnything(t *testing.T) {
 		{"no image", base, "--image is required: the container image that produces the events, e.g. --image ko://example.com/heartbeats"},
 		{"empty image", append(base, "--image", ""), "--image is empty"},
 		{"no sink", []string{"create", "c", "--image", "x"}, "--sink is required: where the ContainerSource sends its events"},
-		{"env without =", append(base, "--image", "x", "--env", "PERIOD"), `--env "PERIOD": want NAME=VALUE to set a variable, e.g. --env INTERVAL=10s, or NAME- to remove it`},
+		{"env without =", append(base, "--image", "x", "--env", "PERIOD"), `--env "PERIOD": want NAME=VALUE to set a variable or NAME- to remove it`},
 		{"K_SINK", append(base, "--image", "x", "--env", "K_SINK=http://elsewhere"),
-			`--env "K_SINK=http://elsewhere": K_SINK is set by the source's SinkBinding from --sink and --ce-override, and cannot be set`},
+			`--env "K_SINK=http://elsewhere": K_SINK is set by the source's SinkBinding from --sink and --ce-override and cannot be set`},
 		{"K_CE_OVERRIDES", append(base, "--image", "x", "--env", "K_CE_OVERRIDES={}"), "K_CE_OVERRIDES is set by the source's SinkBinding"},
 		{"bad account", append(base, "--image", "x", "--service-account", "a b"), `--service-account "a b": not the name of a service account`},
 	} {
@@ -198,5 +198,33 @@ Conditions:
 `
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("describe (-want, +got):\n%s", diff)
+	}
+}
+
+// TestKnsPodFlags: the ContainerSource takes the same flags for its pod
+// as fw service, and an update may mount a volume the source has (which
+// the check before connecting cannot see).
+func TestKnsPodFlags(t *testing.T) {
+	out, client, err := run(t, nil, "create", "heartbeats", "--image", "x", "--sink", "broker:default", "--no-wait",
+		"--env-from", "secret:creds", "--mount", "/etc/beats=cm:beats", "--request", "cpu=10m", "--user", "1000", "--pull-policy", "Always")
+	if err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	pod := getSource(t, client, "heartbeats").Spec.Template.Spec
+	c := pod.Containers[0]
+	if len(c.EnvFrom) != 1 || c.EnvFrom[0].SecretRef == nil || len(c.VolumeMounts) != 1 || len(pod.Volumes) != 1 ||
+		c.Resources.Requests.Cpu().String() != "10m" || *c.SecurityContext.RunAsUser != 1000 || c.ImagePullPolicy != corev1.PullAlways {
+		t.Errorf("the created pod does not have what the flags say:\n%+v", pod)
+	}
+
+	before := containerSource("heartbeats", func(s *sourcesv1.ContainerSource) {
+		s.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	})
+	out, client, err = run(t, []runtime.Object{before}, "update", "heartbeats", "--mount", "/data=data", "--no-wait")
+	if err != nil {
+		t.Fatalf("update: %v\n%s", err, out)
+	}
+	if m := getSource(t, client, "heartbeats").Spec.Template.Spec.Containers[0].VolumeMounts; len(m) != 1 || m[0].Name != "data" {
+		t.Errorf("mounts = %v, want the volume data at /data", m)
 	}
 }

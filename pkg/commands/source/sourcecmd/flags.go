@@ -157,11 +157,27 @@ func (o *WriteOptions[T]) apply(k sourceOf[T], obj T, namespace string) error {
 // sourceOf is Kind.Source.
 type sourceOf[T Object] func(T) (*duckv1.SourceSpec, *duckv1.SourceStatus)
 
+// Checker is implemented by a kind's Flags whose check of an empty
+// object differs from applying them to it: flags that name parts of the
+// object (a volume to mount) can be checked only for their form there.
+type Checker[T Object] interface {
+	// Check refuses malformed flags, given an empty object.
+	Check(obj T) error
+}
+
 // check refuses malformed flags before anything is read or sent, by
 // applying them to an empty object.
 func (o *WriteOptions[T]) check(newObj func(ns, name string) T, k sourceOf[T]) error {
 	if _, err := o.Wait.Wait(); err != nil {
 		return err
 	}
-	return o.apply(k, newObj("", ""), "")
+	obj := newObj("", "")
+	if c, ok := o.Kind.(Checker[T]); ok {
+		if err := c.Check(obj); err != nil {
+			return err
+		}
+		spec, _ := k(obj)
+		return o.Source.Apply(spec, "")
+	}
+	return o.apply(k, obj, "")
 }
