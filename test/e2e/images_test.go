@@ -282,6 +282,57 @@ func TestServiceCreateWithRegistryImage(t *testing.T) {
 	}
 }
 
+// TestUpdateLocksTheImageToItsDigest is kn's --lock-to-digest end to
+// end: a Service runs a registry image by tag, then the tag moves to
+// another image. A change of settings (fw service update --env) goes on
+// running the image the Service ran, by its digest, and describe still
+// shows the tag; --no-lock-to-digest goes back to the tag, and so to the
+// image it names now.
+func TestUpdateLocksTheImageToItsDigest(t *testing.T) {
+	client := versioned.NewForConfigOrDie(cluster.ControlPlane.RESTConfig())
+	ns := newNamespace(t, "lockdigest")
+	addr := imagetest.Registry(t, "", "")
+	_, port, _ := strings.Cut(addr, ":")
+	// The controller cannot reach a registry on the node's loopback, so
+	// the node resolves its tags, as a kubelet does: afresh for each new
+	// pod for :latest, from what it pulled before for another tag.
+	ref := "localhost:" + port + "/app:latest"
+	if err := imagetest.Push(ref, staticImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	fw(t, "service", "create", "app", "-n", ns, "--image", ref)
+	host := "app." + ns + ".localhost"
+	// The node reports the digest it pulled once a pod runs the image.
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		rev, err := client.ServingV1().Revisions(ns).Get(ctx, "app-00001", metav1.GetOptions{})
+		return err == nil && len(rev.Status.ContainerStatuses) > 0 && rev.Status.ContainerStatuses[0].ImageDigest != "", nil
+	})
+	if err != nil {
+		t.Fatalf("Revision app-00001 recorded no digest: %v", err)
+	}
+	if err := imagetest.Push(ref, layeredImage(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	out := fw(t, "service", "update", "app", "-n", ns, "--env", "GREETING=kept")
+	if strings.Contains(out, "Not locking") {
+		t.Errorf("fw service update did not lock the image: %s", out)
+	}
+	info := getImageInfo(t, host, url.Values{"env": {"GREETING"}})
+	if !slices.Equal(info.Args, []string{"/imageinfo"}) || info.Env["GREETING"] != "kept" {
+		t.Errorf("after a change of settings the Service runs %+v, want the image it ran (/imageinfo) with GREETING=kept", info)
+	}
+	if out := fw(t, "revision", "describe", "app-00002", "-n", ns); !strings.Contains(out, ref+"\n") {
+		t.Errorf("fw revision describe does not show the tag %s the digest was locked from:\n%s", ref, out)
+	}
+
+	fw(t, "service", "update", "app", "-n", ns, "--no-lock-to-digest")
+	info = getImageInfo(t, host, url.Values{})
+	if !slices.Equal(info.Args, []string{"imageinfo", "from-cmd"}) {
+		t.Errorf("after --no-lock-to-digest the Service runs %+v, want the image the tag names now", info)
+	}
+}
+
 // imageService is a Service running image.
 func imageService(ns, name, image string) *servingv1.Service {
 	return &servingv1.Service{

@@ -180,7 +180,7 @@ func TestUnresolvableImageFailsTheService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = fwwait.ForServiceReady(t.Context(), client.ServingV1(), ns, "broken", created.Generation, readyTimeout)
+	_, err = fwwait.ForServiceReady(t.Context(), client.ServingV1(), ns, "broken", created.Generation, fwwait.For(readyTimeout))
 	var notReady *fwwait.NotReadyError
 	if !errors.As(err, &notReady) || notReady.TimedOut != 0 {
 		t.Fatalf("waiting for the Service = %v, want it to fail (not time out)", err)
@@ -263,7 +263,7 @@ func helloService(ns, name, target string) *servingv1.Service {
 // waitReady waits until the Service is Ready at generation.
 func waitReady(t testing.TB, client versioned.Interface, ns, name string, generation int64) *servingv1.Service {
 	t.Helper()
-	s, err := fwwait.ForServiceReady(t.Context(), client.ServingV1(), ns, name, generation, readyTimeout)
+	s, err := fwwait.ForServiceReady(t.Context(), client.ServingV1(), ns, name, generation, fwwait.For(readyTimeout))
 	if err != nil {
 		t.Fatalf("%v\nlogs in %s", err, workDir)
 	}

@@ -15,7 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
 )
 
@@ -151,5 +153,135 @@ func TestCLIKnFlags(t *testing.T) {
 	}
 	if c := replaced.Spec.Template.Spec.Containers[0]; len(c.VolumeMounts) != 0 || len(c.Env) != 1 || replaced.Labels["team"] != "" {
 		t.Errorf("after --force the Service still has what the file does not say: labels %v, container %+v", replaced.Labels, c)
+	}
+}
+
+// TestCLIExportReplays exports a Service of two Revisions with a split
+// (fw service export --with-revisions --mode replay) and applies the
+// list, in order, in another namespace: the webhook accepts each
+// Service, the Revisions come back under their names, and the last
+// Service's split names them.
+func TestCLIExportReplays(t *testing.T) {
+	needController(t)
+	ctx := t.Context()
+	from, to := newNamespace(t, "cli-export"), newNamespace(t, "cli-replay")
+	client := versioned.NewForConfigOrDie(cluster.RESTConfig())
+	latestCreated := func(ns, name string) string {
+		return waitForCondition(t, "a second Revision of "+ns+"/"+name, func(ctx context.Context) (string, error) {
+			cfg, err := client.ServingV1().Configurations(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return "", err
+			}
+			return cfg.Status.LatestCreatedRevisionName, nil
+		}, func(name string) bool { return strings.HasSuffix(name, "-00002") })
+	}
+
+	fw(t, "service", "create", "exp", "-n", from, "--no-wait", "--image", "ko://flywheel.dev/examples/hello", "--scale-min", "1")
+	fw(t, "service", "update", "exp", "-n", from, "--no-wait", "--env", "TARGET=v2")
+	latestCreated(from, "exp")
+	fw(t, "service", "update", "exp", "-n", from, "--no-wait", "--tag", "exp-00001=old", "--traffic", "old=30,@latest=70")
+	manifest := fw(t, "service", "export", "exp", "-n", from, "--with-revisions", "--mode", "replay")
+
+	var list struct {
+		APIVersion string          `json:"apiVersion"`
+		Kind       string          `json:"kind"`
+		Metadata   metav1.ListMeta `json:"metadata"`
+		Items      []servingv1.Service
+	}
+	if err := yaml.UnmarshalStrict([]byte(manifest), &list); err != nil || list.Kind != "List" || len(list.Items) != 2 {
+		t.Fatalf("the export is not a List of two Services (%v):\n%s", err, manifest)
+	}
+	for i, item := range list.Items {
+		item.Namespace = to
+		if i == 0 {
+			if _, err := client.ServingV1().Services(to).Create(ctx, &item, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("creating the first Service of the export: %v", err)
+			}
+			// The next Service replaces the template: its Revision must
+			// exist first, as the docs say.
+			waitFor(t, "Revision exp-00001 of the replay", func(ctx context.Context) (*servingv1.Revision, error) {
+				return client.ServingV1().Revisions(to).Get(ctx, "exp-00001", metav1.GetOptions{})
+			})
+			continue
+		}
+		live, err := client.ServingV1().Services(to).Get(ctx, "exp", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As kubectl apply would: the spec, and the server's record of
+		// who created the Service kept.
+		next := live.DeepCopy()
+		next.Spec = item.Spec
+		if _, err := client.ServingV1().Services(to).Update(ctx, next, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("applying Service %d of the export: %v", i+1, err)
+		}
+	}
+	if got := latestCreated(to, "exp"); got != "exp-00002" {
+		t.Errorf("the replay's latest Revision is %s, want exp-00002", got)
+	}
+	for _, name := range []string{"exp-00001", "exp-00002"} {
+		rev, err := client.ServingV1().Revisions(to).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("the replay made no Revision %s: %v", name, err)
+			continue
+		}
+		if ann := rev.Annotations["autoscaling.knative.dev/min-scale"]; ann != "1" {
+			t.Errorf("Revision %s of the replay has min-scale %q, want 1 as the original", name, ann)
+		}
+	}
+	replayed, err := client.ServingV1().Services(to).Get(ctx, "exp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	original, err := client.ServingV1().Services(from).Get(ctx, "exp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(original.Spec.Traffic, replayed.Spec.Traffic); diff != "" {
+		t.Errorf("the replay's split (-original, +replay):\n%s", diff)
+	}
+}
+
+// TestCLIApplyDeclares runs fw service apply against the real API server
+// and its webhook: the same declaration again makes no new generation
+// (the webhook's defaults do not count as a change), a declaration that
+// drops a variable and the port drops them, and what fw service update
+// set beside it stays.
+func TestCLIApplyDeclares(t *testing.T) {
+	needController(t)
+	ctx := t.Context()
+	ns := newNamespace(t, "cli-apply")
+	client := versioned.NewForConfigOrDie(cluster.RESTConfig())
+	get := func() *servingv1.Service {
+		t.Helper()
+		svc, err := client.ServingV1().Services(ns).Get(ctx, "decl", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	declaration := []string{"service", "apply", "decl", "-n", ns, "--no-wait", "--image", "ko://flywheel.dev/examples/hello",
+		"--env", "A=1", "--env", "B=2", "--port", "8080", "--scale-max", "3"}
+
+	if out := fw(t, declaration...); !strings.Contains(out, "Created Service decl") {
+		t.Fatalf("the first apply printed:\n%s", out)
+	}
+	first := get()
+	if out := fw(t, declaration...); !strings.Contains(out, "Nothing to change in Service decl") {
+		t.Errorf("the same apply again printed:\n%s", out)
+	}
+	if again := get(); again.Generation != first.Generation {
+		t.Errorf("the same apply again moved the generation from %d to %d", first.Generation, again.Generation)
+	}
+
+	fw(t, "service", "update", "decl", "-n", ns, "--no-wait", "--annotation-service", "team=web")
+	fw(t, "service", "apply", "decl", "-n", ns, "--no-wait", "--image", "ko://flywheel.dev/examples/hello", "--env", "A=1", "--scale-max", "3")
+	now := get()
+	c := now.Spec.Template.Spec.Containers[0]
+	if len(c.Env) != 1 || c.Env[0].Name != "A" || len(c.Ports) != 0 {
+		t.Errorf("after an apply without B and the port, the container has env %v and ports %v", c.Env, c.Ports)
+	}
+	if now.Annotations["team"] != "web" || now.Spec.Template.Annotations["autoscaling.knative.dev/max-scale"] != "3" {
+		t.Errorf("the apply dropped what it should keep: annotations %v, template annotations %v", now.Annotations, now.Spec.Template.Annotations)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -55,11 +54,12 @@ func address(b *eventingv1.Broker) string {
 }
 
 // waitForReady waits until the Broker is Ready at generation (or a later
-// one), for at most timeout. As with Services, a Ready False must last
-// wait.ErrorWindow before it counts as a failure: a Broker can pass
-// through False while the stream it needs is made.
-func waitForReady(ctx context.Context, client eventingv1client.EventingV1Interface, ns, name string, generation int64, timeout time.Duration) (*eventingv1.Broker, error) {
-	b, err := wait.ForReady(ctx, client.Brokers(ns), "Broker", name, generation, timeout, func(b *eventingv1.Broker) (int64, *apis.Condition) {
+// one), within bounds. As with Services, a Ready False must last the
+// error window before it counts as a failure: a Broker can pass through
+// False while the stream it needs is made.
+func waitForReady(ctx context.Context, client eventingv1client.EventingV1Interface, ns, name string, generation int64, bounds wait.Bounds) (*eventingv1.Broker, error) {
+	timeout := bounds.Timeout
+	b, err := wait.ForReady(ctx, client.Brokers(ns), "Broker", name, generation, bounds, func(b *eventingv1.Broker) (int64, *apis.Condition) {
 		return b.Status.ObservedGeneration, b.Status.GetCondition(eventingv1.BrokerConditionReady)
 	})
 	switch {

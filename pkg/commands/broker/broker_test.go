@@ -22,7 +22,6 @@ import (
 	eventingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1"
 	"flywheel.dev/pkg/commands/commandstest"
 	"flywheel.dev/pkg/commands/params"
-	"flywheel.dev/pkg/commands/wait"
 )
 
 const ns = commandstest.Namespace
@@ -183,12 +182,10 @@ http://broker-ingress.flywheel-system.svc.cluster.local/demo/default
 }
 
 func TestCreateFailsWithTheReasonOfTheFailure(t *testing.T) {
-	defer func(w time.Duration) { wait.ErrorWindow = w }(wait.ErrorWindow)
-	wait.ErrorWindow = 10 * time.Millisecond
 	p, client := newParams(t)
 	serveWatch(client, broker("default", status(eventingv1.BrokerConditionStream, corev1.ConditionFalse,
 		"StreamFailed", "Making the Broker's JetStream stream: nats: no responders available")))
-	out, err := commandstest.Run(t, NewBrokerCommand(p), "create", "default")
+	out, err := commandstest.Run(t, NewBrokerCommand(p), "create", "default", "--wait-window", "10ms")
 	if err == nil {
 		t.Fatalf("create succeeded, want it to fail:\n%s", out)
 	}

@@ -57,6 +57,7 @@ A Trigger can set its own.`,
 		"the implementation that serves the Broker (annotation "+eventing.BrokerClassAnnotation.String()+"); Flywheel serves every class, and names its own "+eventing.BrokerClass)
 	o.delivery.Add(cmd.Flags(), "a Trigger of the Broker")
 	o.wait.Add(cmd.Flags(), "the Broker is ready, and print its address", true)
+	o.wait.AddErrorWindow(cmd.Flags())
 	return cmd
 }
 
@@ -95,7 +96,7 @@ func runCreate(ctx context.Context, out io.Writer, p *params.Params, o *createOp
 		return nil
 	}
 	fmt.Fprintf(out, "Waiting for Broker %s to become ready...\n", name)
-	ready, err := waitForReady(ctx, client, ns, name, created.Generation, o.wait.Timeout)
+	ready, err := waitForReady(ctx, client, ns, name, created.Generation, o.wait.Bounds())
 	if err != nil {
 		return err
 	}

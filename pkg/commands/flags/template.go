@@ -83,6 +83,8 @@ type ServiceFlags struct {
 	ClusterLocal        bool
 	NoClusterLocal      bool
 	RevisionName        string
+	LockToDigest        bool
+	NoLockToDigest      bool
 	Scale               string
 	ScaleMin            int64
 	ScaleMax            int64
@@ -136,6 +138,10 @@ func (f *ServiceFlags) Add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.NoClusterLocal, noClusterLocalFlag, false, "serve the Service outside the cluster too: the opposite of --cluster-local")
 	fs.StringVar(&f.RevisionName, revisionNameFlag, "",
 		"name of the revision this change makes: SERVICE-SOMETHING, or a template using {{.Service}}, {{.Generation}} and {{.Random N}}; \"\" lets the server name it")
+	fs.BoolVar(&f.LockToDigest, lockToDigestFlag, true,
+		"when --image is not given, keep running the code of the current revision: the new revision runs the digest its image resolved to (client.knative.dev/user-image keeps the tag)")
+	fs.BoolVar(&f.NoLockToDigest, noLockToDigestFlag, false,
+		"run the image's tag as resolved afresh by each new revision: the opposite of --lock-to-digest, and back from a digest it locked to the tag")
 	fs.StringVar(&f.Scale, scaleFlag, "",
 		"pods of a revision: N (exactly), MIN..MAX, MIN.. or ..MAX (sets --scale-min and --scale-max)")
 	fs.Int64Var(&f.ScaleMin, scaleMinFlag, 0, "fewest pods of a revision (autoscaling.knative.dev/min-scale); 0 allows scale to zero")
@@ -221,7 +227,11 @@ const checkOnly = true
 func (f *ServiceFlags) applyTemplate(original, edited *servingv1.Service, scratch bool) error {
 	tmpl := &edited.Spec.Template
 	container := servingContainer(&tmpl.Spec)
+	imageBefore := container.Image
 	if err := f.ApplyPod(&tmpl.Spec.PodSpec, container, scratch); err != nil {
+		return err
+	}
+	if err := f.editUserImage(tmpl, container, imageBefore); err != nil {
 		return err
 	}
 	if f.changed(portFlag) {

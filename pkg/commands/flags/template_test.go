@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 )
 
@@ -42,6 +43,10 @@ func withTemplateAnnotations(kv ...string) func(*servingv1.Service) {
 		}
 	}
 }
+
+// userImage is the annotation that keeps the image a digest was locked
+// from.
+var userImage = serving.UserImageAnnotation.String()
 
 func withServiceAnnotations(kv ...string) func(*servingv1.Service) {
 	return func(s *servingv1.Service) {
@@ -115,7 +120,27 @@ func TestApplyChangesOnlyWhatIsGiven(t *testing.T) {
 		name: "image",
 		in:   service(),
 		args: []string{"--image", "ko://example.com/hello/v2"},
-		want: service(withImage("ko://example.com/hello/v2")),
+		want: service(withImage("ko://example.com/hello/v2"), withTemplateAnnotations(userImage, "ko://example.com/hello/v2")),
+	}, {
+		name: "the same image again changes nothing",
+		in:   service(),
+		args: []string{"--image", "ko://example.com/hello"},
+		want: service(),
+	}, {
+		name: "a new image replaces a locked digest and the tag it kept",
+		in:   service(withImage("example.com/hello@sha256:aaaa"), withTemplateAnnotations(userImage, "example.com/hello:v1")),
+		args: []string{"--image", "example.com/hello:v2"},
+		want: service(withImage("example.com/hello:v2"), withTemplateAnnotations(userImage, "example.com/hello:v2")),
+	}, {
+		name: "no lock to digest goes back to the tag",
+		in:   service(withImage("example.com/hello:v1@sha256:aaaa"), withTemplateAnnotations(userImage, "example.com/hello:v1")),
+		args: []string{"--no-lock-to-digest"},
+		want: service(withImage("example.com/hello:v1"), withTemplateAnnotations(userImage, "example.com/hello:v1")),
+	}, {
+		name: "no lock to digest leaves a digest of another repository alone",
+		in:   service(withImage("example.com/other@sha256:aaaa"), withTemplateAnnotations(userImage, "example.com/hello:v1")),
+		args: []string{"--no-lock-to-digest", "--lock-to-digest=false"},
+		want: service(withImage("example.com/other@sha256:aaaa"), withTemplateAnnotations(userImage, "example.com/hello:v1")),
 	}, {
 		name: "a pull secret",
 		in:   service(),
@@ -246,6 +271,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 			[]string{"--scale-min", "3"}, []string{"autoscaling.knative.dev/min-scale 3 is above autoscaling.knative.dev/max-scale 2"},
 		},
 		{"empty image", service(), []string{"--image", ""}, []string{"--image is empty"}},
+		{"lock and not", service(), []string{"--lock-to-digest", "--no-lock-to-digest"}, []string{"--lock-to-digest and --no-lock-to-digest contradict"}},
 		{"traffic not adding up", service(), []string{"--traffic", "@latest=90"}, []string{"--traffic @latest=90", "add up to 90, not 100", "--traffic @latest=100"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { refuses(t, tc.in, tc.args, tc.want) })

@@ -104,7 +104,7 @@ func callKeptSample(ctx context.Context, out io.Writer, fw *local.Flywheel, clie
 // waitReady waits for the Service to be Ready at generation, and says
 // where to look when it is not.
 func waitReady(ctx context.Context, fw *local.Flywheel, client versioned.Interface, ns, name string, generation int64) (*servingv1.Service, error) {
-	s, err := wait.ForServiceReady(ctx, client.ServingV1(), ns, name, generation, sampleReadyTimeout)
+	s, err := wait.ForServiceReady(ctx, client.ServingV1(), ns, name, generation, wait.For(sampleReadyTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("%w\nlogs: %s (controller.log, node.log, gateway.log, node/pods/)", err, fw.WorkDir())
 	}

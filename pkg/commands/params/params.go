@@ -32,6 +32,15 @@ type Params struct {
 	// kubeconfig's current context, else "default".
 	Namespace string
 
+	// Context, Cluster, As, AsGroups and AsUID override the kubeconfig's
+	// current context, that context's cluster, and whom the requests
+	// impersonate, as kubectl's and kn's flags of those names do.
+	Context  string
+	Cluster  string
+	As       string
+	AsGroups []string
+	AsUID    string
+
 	// NewServingClient, when set, replaces the client built from the
 	// kubeconfig. Tests set it to a fake clientset's.
 	NewServingClient func() (servingv1client.ServingV1Interface, error)
@@ -71,13 +80,19 @@ func LocalDataDir() string {
 	return filepath.Join(home, ".local", "share", "flywheel", "local")
 }
 
-// AddClusterFlags adds --kubeconfig and -n/--namespace to fs. Values set
-// on p before stay the defaults.
+// AddClusterFlags adds --kubeconfig, -n/--namespace, --context,
+// --cluster and the impersonation flags (kubectl's and kn's) to fs.
+// Values set on p before stay the defaults.
 func (p *Params) AddClusterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.Kubeconfig, "kubeconfig", p.Kubeconfig,
 		"kubeconfig file (default $KUBECONFIG, else ~/.kube/config, else the one fw local up wrote)")
 	fs.StringVarP(&p.Namespace, "namespace", "n", p.Namespace,
 		"namespace to work in (default the namespace of the kubeconfig's context, else default)")
+	fs.StringVar(&p.Context, "context", p.Context, "kubeconfig context to use instead of the current one")
+	fs.StringVar(&p.Cluster, "cluster", p.Cluster, "kubeconfig cluster to talk to instead of the context's")
+	fs.StringVar(&p.As, "as", p.As, "user to impersonate for the requests")
+	fs.StringArrayVar(&p.AsGroups, "as-group", p.AsGroups, "group to impersonate for the requests (repeatable)")
+	fs.StringVar(&p.AsUID, "as-uid", p.AsUID, "UID to impersonate for the requests")
 }
 
 // Now returns the time of the clock, the real one unless a test set it.
@@ -206,7 +221,12 @@ func (p *Params) clientConfig() clientcmd.ClientConfig {
 		// configuration.
 		rules.ExplicitPath = p.Kubeconfig
 	}
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: p.Context}
+	overrides.Context.Cluster = p.Cluster
+	overrides.AuthInfo.Impersonate = p.As
+	overrides.AuthInfo.ImpersonateGroups = p.AsGroups
+	overrides.AuthInfo.ImpersonateUID = p.AsUID
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 }
 
 func exists(path string) bool {

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 )
 
 // kubeconfig writes a kubeconfig whose context is in namespace and whose
@@ -107,5 +110,66 @@ func TestNamespace(t *testing.T) {
 	p.Namespace = "team-b"
 	if ns, err := p.CurrentNamespace(); err != nil || ns != "team-b" {
 		t.Errorf("namespace = %q, %v; want the flag's, team-b", ns, err)
+	}
+}
+
+// TestContextClusterAndImpersonationFlags: kn's and kubectl's --context,
+// --cluster and --as flags choose another context, cluster and identity
+// than the kubeconfig's current ones.
+func TestContextClusterAndImpersonationFlags(t *testing.T) {
+	isolate(t)
+	path := filepath.Join(t.TempDir(), "config")
+	content := `apiVersion: v1
+kind: Config
+clusters:
+- name: dev
+  cluster: {server: "https://127.0.0.1:1111"}
+- name: prod
+  cluster: {server: "https://127.0.0.1:2222"}
+- name: staging
+  cluster: {server: "https://127.0.0.1:3333"}
+contexts:
+- name: dev
+  context: {cluster: dev, user: u, namespace: dev-ns}
+- name: prod
+  context: {cluster: prod, user: u, namespace: prod-ns}
+users:
+- name: u
+  user: {token: t}
+current-context: dev
+`
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(args ...string) *Params {
+		t.Helper()
+		p := &Params{}
+		fs := pflag.NewFlagSet("fw", pflag.ContinueOnError)
+		p.AddClusterFlags(fs)
+		if err := fs.Parse(append([]string{"--kubeconfig", path}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	checkServer(t, parse(), "https://127.0.0.1:1111")
+	prod := parse("--context", "prod")
+	checkServer(t, prod, "https://127.0.0.1:2222")
+	if ns, err := prod.CurrentNamespace(); err != nil || ns != "prod-ns" {
+		t.Errorf("--context prod works in namespace %q (%v), want that context's prod-ns", ns, err)
+	}
+	checkServer(t, parse("--context", "prod", "--cluster", "staging"), "https://127.0.0.1:3333")
+
+	cfg, err := parse("--as", "alice", "--as-group", "devs", "--as-group", "ops", "--as-uid", "42").RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rest.ImpersonationConfig{UserName: "alice", Groups: []string{"devs", "ops"}, UID: "42"}
+	if diff := cmp.Diff(want, cfg.Impersonate, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("impersonation (-want, +got):\n%s", diff)
+	}
+
+	if _, err := parse("--context", "nope").RESTConfig(); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("--context nope: %v, want an error naming the context", err)
 	}
 }

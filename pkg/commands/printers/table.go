@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 
+	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 )
 
@@ -201,19 +202,21 @@ func KeyValues(m map[string]string) []string {
 	return out
 }
 
-// Image returns the image of a revision's serving container and the
-// digest the platform pinned it to, if known yet.
+// Image returns the image of a revision's serving container as the user
+// gave it (the tag that a client locked to a digest, when one did) and
+// the digest the platform pinned it to, if known yet.
 func Image(r *servingv1.Revision) (image, digest string) {
 	c := r.Spec.ServingContainer()
 	if c == nil {
 		return "", ""
 	}
+	image = serving.UserImage(r.Annotations, c.Image)
 	for i, cs := range r.Status.ContainerStatuses {
 		if cs.Name == c.Name || (cs.Name == "" && i == 0) {
-			return c.Image, cs.ImageDigest
+			return image, cs.ImageDigest
 		}
 	}
-	return c.Image, ""
+	return image, ""
 }
 
 // shortDigestHex is how many hex digits of a digest a table shows, as

@@ -189,6 +189,27 @@ Conditions:
 	}
 }
 
+// TestDescribeShowsTheTagALockedImageCameFrom: a Revision that fw service
+// update locked to a digest shows the tag it was given as its image, as
+// Knative's client conventions say, and the digest it runs.
+func TestDescribeShowsTheTagALockedImageCameFrom(t *testing.T) {
+	const locked = "example.com/hello@" + digest
+	r := rev("hello", 2, time.Minute, func(r *servingv1.Revision) {
+		r.Spec.Containers[0].Image = locked
+		r.Annotations = map[string]string{serving.UserImageAnnotation.String(): "example.com/hello:v1"}
+		r.Status.ContainerStatuses = []servingv1.ContainerStatus{{Name: "user-container", ImageDigest: locked}}
+	})
+	out, _, err := run(t, []runtime.Object{r}, "describe", "hello-00002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Image:       example.com/hello:v1\n", "Digest:      " + locked + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe does not say %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestDescribeAsYAML(t *testing.T) {
 	r := rev("hello", 1, time.Minute)
 	out, _, err := run(t, []runtime.Object{r}, "describe", "hello-00001", "-o", "yaml")

@@ -70,36 +70,23 @@ type createOptions struct {
 	writeOptions
 	filename string
 	force    bool
+	// declaresAll is set for fw service apply, where the flags declare
+	// the whole Service.
+	declaresAll bool
 }
 
 func runCreate(ctx context.Context, out io.Writer, p *params.Params, o *createOptions, name string) error {
-	if _, err := o.wait.Wait(); err != nil {
-		return err
-	}
-	svc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if o.filename != "" {
-		var err error
-		if svc, err = readService(o.filename, name); err != nil {
-			return err
-		}
-	}
-	if !hasImage(svc) {
-		if err := o.service.RequireImage(); err != nil {
-			return err
-		}
-	}
-	if err := o.service.Apply(svc); err != nil {
+	svc, err := o.declared(name)
+	if err != nil {
 		return err
 	}
 	client, ns, err := p.Connect()
 	if err != nil {
 		return err
 	}
-	if svc.Namespace != "" && svc.Namespace != ns {
-		return fmt.Errorf("%s puts the Service in namespace %s, but fw works in namespace %s: give -n %s, or remove the namespace from the file",
-			o.filename, svc.Namespace, ns, svc.Namespace)
+	if err := o.inNamespace(svc, ns); err != nil {
+		return err
 	}
-	svc.Namespace = ns
 	created, err := client.Services(ns).Create(ctx, svc, metav1.CreateOptions{})
 	if apierrs.IsAlreadyExists(err) && o.force {
 		replaced, err := replace(ctx, client, svc)
@@ -116,6 +103,44 @@ func runCreate(ctx context.Context, out io.Writer, p *params.Params, o *createOp
 		return fmt.Errorf("creating Service %s: %w", name, err)
 	}
 	return report(ctx, out, client, created, "Created", &o.writeOptions)
+}
+
+// declared is the Service that the file and the flags declare, checked
+// before anything is sent.
+func (o *createOptions) declared(name string) (*servingv1.Service, error) {
+	if _, err := o.wait.Wait(); err != nil {
+		return nil, err
+	}
+	svc := &servingv1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if o.filename != "" {
+		var err error
+		if svc, err = readService(o.filename, name); err != nil {
+			return nil, err
+		}
+	}
+	if !hasImage(svc) && o.declaresAll && o.service.Image == "" {
+		return nil, fmt.Errorf("--image is required: fw service apply declares the whole Service, image included (fw service update %s changes one setting alone)", name)
+	}
+	if !hasImage(svc) {
+		if err := o.service.RequireImage(); err != nil {
+			return nil, err
+		}
+	}
+	if err := o.service.Apply(svc); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// inNamespace puts svc in ns, the namespace fw works in, refusing a file
+// that names another.
+func (o *createOptions) inNamespace(svc *servingv1.Service, ns string) error {
+	if svc.Namespace != "" && svc.Namespace != ns {
+		return fmt.Errorf("%s puts the Service in namespace %s, but fw works in namespace %s: give -n %s, or remove the namespace from the file",
+			o.filename, svc.Namespace, ns, svc.Namespace)
+	}
+	svc.Namespace = ns
+	return nil
 }
 
 // readService reads the Service of -f/--filename, keeping only what a

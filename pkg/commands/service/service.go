@@ -33,6 +33,7 @@ Revisions by percent and gives chosen Revisions URLs of their own (tags).`,
 		NewServiceApplyCommand(p),
 		NewServiceListCommand(p),
 		NewServiceDescribeCommand(p),
+		NewServiceExportCommand(p),
 		NewServiceDeleteCommand(p),
 	)
 	return cmd
@@ -47,6 +48,7 @@ type writeOptions struct {
 func (o *writeOptions) add(cmd *cobra.Command) {
 	o.service.Add(cmd.Flags())
 	o.wait.Add(cmd.Flags(), "the Service is ready at this change, and print its URL", true)
+	o.wait.AddErrorWindow(cmd.Flags())
 }
 
 // unchanged reports whether edited would change nothing that a user can
@@ -90,7 +92,7 @@ func report(ctx context.Context, out io.Writer, client servingv1client.ServingV1
 		return nil
 	}
 	fmt.Fprintf(out, "Waiting for Service %s to become ready...\n", svc.Name)
-	ready, err := wait.ForServiceReady(ctx, client, svc.Namespace, svc.Name, svc.Generation, o.wait.Timeout)
+	ready, err := wait.ForServiceReady(ctx, client, svc.Namespace, svc.Name, svc.Generation, o.wait.Bounds())
 	if err != nil {
 		return err
 	}

@@ -133,10 +133,11 @@ func TestCreateWithoutWaiting(t *testing.T) {
 	wantSpec := servingv1.ServiceSpec{
 		ConfigurationSpec: servingv1.ConfigurationSpec{Template: servingv1.RevisionTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
-				"team":                              "web",
-				serving.MinScaleAnnotation.String(): "1",
-				serving.MaxScaleAnnotation.String(): "5",
-				serving.TargetAnnotation.String():   "50",
+				"team":                               "web",
+				serving.MinScaleAnnotation.String():  "1",
+				serving.MaxScaleAnnotation.String():  "5",
+				serving.TargetAnnotation.String():    "50",
+				serving.UserImageAnnotation.String(): "ko://example.com/hello",
 			}},
 			Spec: servingv1.RevisionSpec{
 				PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
@@ -323,13 +324,29 @@ func TestApplyCreatesThenChangesNothing(t *testing.T) {
 		t.Errorf("the second apply changed the Service (-first, +now):\n%s", diff)
 	}
 
-	out, err = commandstest.Run(t, NewServiceCommand(p), "apply", "hello", "--env", "A=2", "--no-wait")
+	// What another command set, apply leaves alone; what an earlier
+	// apply declared and this one does not, it removes.
+	if out, err := commandstest.Run(t, NewServiceCommand(p), "update", "hello", "--annotation-service", "team=web", "--no-wait"); err != nil {
+		t.Fatalf("update: %v\n%s", err, out)
+	}
+	if _, err := commandstest.Run(t, NewServiceCommand(p), "apply", "hello", "--env", "A=2", "--no-wait"); err == nil ||
+		!strings.Contains(err.Error(), "--image is required: fw service apply declares the whole Service") {
+		t.Errorf("apply without --image: %v, want it to say the image is part of what apply declares", err)
+	}
+	out, err = commandstest.Run(t, NewServiceCommand(p), "apply", "hello", "--image", "ko://example.com/hello", "--env", "A=2", "--no-wait")
 	if err != nil {
 		t.Fatalf("third apply: %v\n%s", err, out)
 	}
 	checkContains(t, "the third apply", out, "Updated Service hello")
-	if env := getService(t, client, "hello").Spec.Template.Spec.Containers[0].Env; len(env) != 1 || env[0].Value != "2" {
-		t.Errorf("env = %v, want A=2", env)
+	third := getService(t, client, "hello")
+	if c := third.Spec.Template.Spec.Containers[0]; len(c.Env) != 1 || c.Env[0].Value != "2" || len(c.Ports) != 0 {
+		t.Errorf("the container is %+v, want A=2 and no port, as the third apply declares", c)
+	}
+	if third.Spec.Traffic != nil {
+		t.Errorf("traffic = %+v, want none, as the third apply declares", third.Spec.Traffic)
+	}
+	if third.Annotations["team"] != "web" {
+		t.Errorf("annotations = %v, want team=web, which fw service update set, kept", third.Annotations)
 	}
 }
 

@@ -6,12 +6,14 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrs "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+	"flywheel.dev/pkg/commands/flags"
 	"flywheel.dev/pkg/commands/params"
 )
 
@@ -33,6 +35,13 @@ Revision (a name belongs to one Revision, and the API refuses to reuse
 it). A --revision-name template such as {{.Service}}-{{.Random 5}} makes
 no new Revision when nothing else changes, so a repeated command stays a
 no-op.
+
+Without --image, a change that makes a new Revision keeps running the
+code the Service runs now: the image becomes the digest the current
+Revision ran, and the annotation client.knative.dev/user-image keeps the
+tag (--lock-to-digest, the default, as kn does). --no-lock-to-digest
+resolves the tag afresh instead; alone, it goes back from a locked digest
+to the tag. Images the node builds (ko://, a path) are never locked.
 
 --untag, then --tag, then --traffic are applied, so one command can tag
 a revision and send traffic to it by that tag. --traffic sets the whole
@@ -99,7 +108,7 @@ func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOpt
 	if err != nil {
 		return err
 	}
-	svc, changed, err := update(ctx, client, ns, name, o, applyRec)
+	svc, changed, err := update(ctx, out, client, ns, name, o, applyRec)
 	if apierrs.IsNotFound(err) {
 		return fmt.Errorf("no Service %s in namespace %s: create it with fw service create %s --image IMAGE", name, ns, name)
 	}
@@ -112,9 +121,13 @@ func runUpdate(ctx context.Context, out io.Writer, p *params.Params, o *writeOpt
 // update applies the flags to the Service as it is now, retrying when
 // someone else changed it in between. It writes nothing when the flags
 // change nothing, and says whether it wrote.
-func update(ctx context.Context, client servingv1client.ServingV1Interface, ns, name string, o *writeOptions, applyRec bool) (*servingv1.Service, bool, error) {
+//
+// A change that makes a new Revision without --image keeps the code the
+// Service runs (--lock-to-digest); when it cannot, it says why on out.
+func update(ctx context.Context, out io.Writer, client servingv1client.ServingV1Interface, ns, name string, o *writeOptions, applyRec bool) (*servingv1.Service, bool, error) {
 	var result *servingv1.Service
 	var changed bool
+	var notLocked string
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		svc, err := client.Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -133,11 +146,47 @@ func update(ctx context.Context, client servingv1client.ServingV1Interface, ns, 
 			result, changed = svc, false
 			return nil
 		}
+		notLocked = ""
+		newRevision := !equality.Semantic.DeepEqual(svc.Spec.Template, edited.Spec.Template)
+		if newRevision && o.service.LocksToDigest() && flags.Lockable(&edited.Spec.Template) {
+			if notLocked, err = lockToDigest(ctx, client, svc, edited); err != nil {
+				return err
+			}
+		}
 		if result, err = client.Services(ns).Update(ctx, edited, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("updating Service %s: %w", name, err)
 		}
 		changed = true
 		return nil
 	})
+	if err == nil && notLocked != "" {
+		fmt.Fprintf(out, "Not locking the image to a digest: %s (give --image to choose the image, or --no-lock-to-digest to resolve tags afresh on purpose).\n", notLocked)
+	}
 	return result, changed, err
+}
+
+// lockToDigest makes edited's template run the digest of the Revision svc
+// runs now (flags.LockToDigest). It returns why it could not, for the
+// user, or an error when that Revision cannot be read.
+func lockToDigest(ctx context.Context, client servingv1client.ServingV1Interface, svc, edited *servingv1.Service) (string, error) {
+	// A template that names its Revision names the one it made; else
+	// the latest created is the current template's.
+	name := svc.Spec.Template.Name
+	if name == "" {
+		name = svc.Status.LatestCreatedRevisionName
+	}
+	if name == "" {
+		return "Service " + svc.Name + " has no Revision yet", nil
+	}
+	base, err := client.Revisions(svc.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrs.IsNotFound(err) {
+		return "its current Revision " + name + " does not exist (yet)", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading Revision %s, whose image digest the new Revision keeps: %w", name, err)
+	}
+	if err := flags.LockToDigest(&edited.Spec.Template, base); err != nil {
+		return err.Error(), nil
+	}
+	return "", nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -97,9 +98,12 @@ func TestCreateForceReplacesAndKeepsTheCreator(t *testing.T) {
 	got := getService(t, client, "hello")
 	want := before.DeepCopy()
 	want.Annotations = map[string]string{serving.CreatorAnnotation.String(): "alice"}
-	want.Spec.Template = servingv1.RevisionTemplateSpec{Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{
-		Containers: []corev1.Container{{Image: "ko://example.com/hello/v2"}},
-	}}}
+	want.Spec.Template = servingv1.RevisionTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{serving.UserImageAnnotation.String(): "ko://example.com/hello/v2"}},
+		Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{
+			Containers: []corev1.Container{{Image: "ko://example.com/hello/v2"}},
+		}},
+	}
 	want.Spec.Traffic = nil
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("replaced Service (-want, +got):\n%s", diff)
@@ -188,5 +192,62 @@ func TestDeleteAll(t *testing.T) {
 		if _, _, err := run(t, []runtime.Object{svc("hello")}, args...); err == nil || !strings.Contains(err.Error(), "--all") {
 			t.Errorf("%v: error = %v, want it to explain names and --all", args, err)
 		}
+	}
+}
+
+// registryImage runs hello from a registry by tag, whose current Revision
+// hello-00001 recorded digest (none if "") for it.
+func registryImage(digest string) []runtime.Object {
+	const tag = "example.com/hello:v1"
+	before := svc("hello", func(s *servingv1.Service) { s.Spec.Template.Spec.Containers[0].Image = tag })
+	ran := rev("hello-00001", "1", time.Hour, "", corev1.ConditionTrue, "", func(r *servingv1.Revision) {
+		r.Spec.Containers[0].Image = tag
+		if digest != "" {
+			r.Status.ContainerStatuses = []servingv1.ContainerStatus{{Name: "user-container", ImageDigest: digest}}
+		}
+	})
+	return []runtime.Object{before, ran}
+}
+
+func TestUpdateLocksTheImageToTheDigestItRuns(t *testing.T) {
+	const locked = "example.com/hello@" + digest
+	for _, tc := range []struct {
+		name      string
+		objs      []runtime.Object
+		args      []string
+		wantImage string
+		wantSaid  string
+	}{
+		{"a new setting keeps the code", registryImage(locked), []string{"--env", "A=1"}, locked, ""},
+		{"--no-lock-to-digest does not", registryImage(locked), []string{"--env", "A=1", "--no-lock-to-digest"}, "example.com/hello:v1", ""},
+		{"--image chooses", registryImage(locked), []string{"--env", "A=1", "--image", "example.com/hello:v2"}, "example.com/hello:v2", ""},
+		{"traffic alone makes no Revision to lock", registryImage(locked), []string{"--tag", "hello-00001=stable"}, "example.com/hello:v1", ""},
+		{
+			"no digest recorded yet", registryImage(""), []string{"--env", "A=1"}, "example.com/hello:v1",
+			"Not locking the image to a digest: the current Revision hello-00001 has no digest recorded for example.com/hello:v1 yet",
+		},
+		{
+			"no Revision yet", registryImage(locked)[:1], []string{"--env", "A=1"}, "example.com/hello:v1",
+			"Not locking the image to a digest: its current Revision hello-00001 does not exist (yet)",
+		},
+		// Nothing to say about an image that is never locked.
+		{"a local executable", []runtime.Object{svc("hello")}, []string{"--env", "A=1"}, "ko://example.com/hello", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, client, err := run(t, tc.objs, append([]string{"update", "hello", "--no-wait"}, tc.args...)...)
+			if err != nil {
+				t.Fatalf("update: %v\n%s", err, out)
+			}
+			got := getService(t, client, "hello").Spec.Template
+			if image := got.Spec.Containers[0].Image; image != tc.wantImage {
+				t.Errorf("the template runs %s, want %s", image, tc.wantImage)
+			}
+			if tc.wantImage == locked && got.Annotations[serving.UserImageAnnotation.String()] != "example.com/hello:v1" {
+				t.Errorf("the template's annotations are %v, want the tag it was locked from", got.Annotations)
+			}
+			if said := strings.Contains(out, "Not locking"); said != (tc.wantSaid != "") || !strings.Contains(out, tc.wantSaid) {
+				t.Errorf("the output is %q, want it to say %q", out, tc.wantSaid)
+			}
+		})
 	}
 }

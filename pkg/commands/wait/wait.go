@@ -172,28 +172,43 @@ func describe(c apis.Condition) string {
 	return s
 }
 
-// ErrorWindow is how long a Service may read Ready False before a wait
-// gives up on it. A Service passes through False on its way to Ready
-// when, for instance, a Revision's first pod crashes once and then
-// starts; failing at the first False would report a failure that heals
-// itself moments later.
-var ErrorWindow = 2 * time.Second
+// DefaultErrorWindow is how long a Service may read Ready False before a
+// wait gives up on it, unless told otherwise (kn's --wait-window). A
+// Service passes through False on its way to Ready when, for instance, a
+// Revision's first pod crashes once and then starts; failing at the first
+// False would report a failure that heals itself moments later.
+const DefaultErrorWindow = 2 * time.Second
+
+// Bounds bound a wait for readiness.
+type Bounds struct {
+	// Timeout is how long the wait lasts at most.
+	Timeout time.Duration
+	// ErrorWindow is how long Ready must read False to count as a
+	// failure.
+	ErrorWindow time.Duration
+}
+
+// For is Bounds with the given timeout and the default error window.
+func For(timeout time.Duration) Bounds {
+	return Bounds{Timeout: timeout, ErrorWindow: DefaultErrorWindow}
+}
 
 // ErrStayedFalse ends a ForReady whose object read Ready False for the
-// whole ErrorWindow.
+// whole error window.
 var ErrStayedFalse = errors.New("the Ready condition stayed False")
 
 // ErrTimedOut ends a ForReady whose object was not Ready in time.
 var ErrTimedOut = errors.New("not ready in time")
 
 // ForReady waits until the object called name is Ready at generation (or
-// a later one), for at most timeout; readiness reads an object's observed
-// generation and Ready condition. A Ready False must last ErrorWindow
-// before it counts: then the error wraps ErrStayedFalse. Past timeout it
+// a later one), for at most bounds.Timeout; readiness reads an object's
+// observed generation and Ready condition. A Ready False must last
+// bounds.ErrorWindow before it counts: then the error wraps
+// ErrStayedFalse. Past the timeout it
 // wraps ErrTimedOut. Either way the object last seen comes back (the zero
 // value if it never appeared). kind names the object in errors.
-func ForReady[T metav1.Object](ctx context.Context, c Client[T], kind, name string, generation int64, timeout time.Duration, readiness func(T) (int64, *apis.Condition)) (T, error) {
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+func ForReady[T metav1.Object](ctx context.Context, c Client[T], kind, name string, generation int64, bounds Bounds, readiness func(T) (int64, *apis.Condition)) (T, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, bounds.Timeout)
 	defer cancel()
 	windowCtx, failed := context.WithCancelCause(waitCtx)
 	defer failed(nil)
@@ -218,7 +233,7 @@ func ForReady[T metav1.Object](ctx context.Context, c Client[T], kind, name stri
 			return true, nil
 		case ready.IsFalse():
 			if stayedFalse == nil {
-				stayedFalse = time.AfterFunc(ErrorWindow, func() { failed(ErrStayedFalse) })
+				stayedFalse = time.AfterFunc(bounds.ErrorWindow, func() { failed(ErrStayedFalse) })
 			}
 		case stayedFalse != nil:
 			stayedFalse.Stop()
@@ -230,17 +245,17 @@ func ForReady[T metav1.Object](ctx context.Context, c Client[T], kind, name stri
 	case errors.Is(context.Cause(windowCtx), ErrStayedFalse):
 		return obj, fmt.Errorf("the %s %s: %w", kind, name, ErrStayedFalse)
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		return obj, fmt.Errorf("the %s %s within %v: %w", kind, name, timeout, ErrTimedOut)
+		return obj, fmt.Errorf("the %s %s within %v: %w", kind, name, bounds.Timeout, ErrTimedOut)
 	}
 	return obj, err
 }
 
 // ForServiceReady waits until the Service is Ready at generation (or a
-// later one), for at most timeout. When it fails (Ready False for
-// ErrorWindow) or times out, the error is a *NotReadyError with the
-// reason and message of what failed.
-func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interface, namespace, name string, generation int64, timeout time.Duration) (*servingv1.Service, error) {
-	svc, err := ForReady(ctx, client.Services(namespace), "Service", name, generation, timeout, func(s *servingv1.Service) (int64, *apis.Condition) {
+// later one), within bounds. When it fails (Ready False for the error
+// window) or times out, the error is a *NotReadyError with the reason and
+// message of what failed.
+func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interface, namespace, name string, generation int64, bounds Bounds) (*servingv1.Service, error) {
+	svc, err := ForReady(ctx, client.Services(namespace), "Service", name, generation, bounds, func(s *servingv1.Service) (int64, *apis.Condition) {
 		return s.Status.ObservedGeneration, s.Status.GetCondition(servingv1.ServiceConditionReady)
 	})
 	switch {
@@ -248,9 +263,9 @@ func ForServiceReady(ctx context.Context, client servingv1client.ServingV1Interf
 		return svc, notReady(ctx, client, svc, 0)
 	case errors.Is(err, ErrTimedOut):
 		if svc == nil {
-			return nil, fmt.Errorf("the Service %s did not appear within %v", name, timeout)
+			return nil, fmt.Errorf("the Service %s did not appear within %v", name, bounds.Timeout)
 		}
-		return svc, notReady(ctx, client, svc, timeout)
+		return svc, notReady(ctx, client, svc, bounds.Timeout)
 	}
 	return svc, err
 }

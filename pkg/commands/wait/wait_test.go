@@ -55,7 +55,7 @@ func TestForServiceReadyWaitsForTheNewGeneration(t *testing.T) {
 		modified(service(2, 2, corev1.ConditionTrue, "", "")),
 	}, service(2, 1, corev1.ConditionTrue, "", ""))
 
-	got, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 2, time.Minute)
+	got, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 2, For(time.Minute))
 	if err != nil {
 		t.Fatalf("ForServiceReady = %v", err)
 	}
@@ -65,8 +65,6 @@ func TestForServiceReadyWaitsForTheNewGeneration(t *testing.T) {
 }
 
 func TestForServiceReadyExplainsAFailure(t *testing.T) {
-	defer func(w time.Duration) { ErrorWindow = w }(ErrorWindow)
-	ErrorWindow = 10 * time.Millisecond
 	failed := service(1, 1, corev1.ConditionFalse, "RevisionFailed", `Revision "hello-00001" failed`)
 	failed.Status.Conditions = append(failed.Status.Conditions, apis.Condition{
 		Type: servingv1.ServiceConditionConfigurationsReady, Status: corev1.ConditionFalse,
@@ -83,7 +81,7 @@ func TestForServiceReadyExplainsAFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, time.Minute)
+	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, Bounds{Timeout: time.Minute, ErrorWindow: 10 * time.Millisecond})
 	var notReady *NotReadyError
 	if !errors.As(err, &notReady) {
 		t.Fatalf("ForServiceReady = %v, want a *NotReadyError", err)
@@ -100,7 +98,7 @@ func TestForServiceReadyExplainsAFailure(t *testing.T) {
 
 func TestForServiceReadyTimesOutWithTheLastCondition(t *testing.T) {
 	client := watched(nil, service(1, 1, corev1.ConditionUnknown, "Deploying", "waiting for a pod to become ready"))
-	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, 10*time.Millisecond)
+	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, For(10*time.Millisecond))
 	var notReady *NotReadyError
 	if !errors.As(err, &notReady) || notReady.TimedOut == 0 {
 		t.Fatalf("ForServiceReady = %v, want a timeout", err)
@@ -115,7 +113,7 @@ func TestForServiceReadyTimesOutWithTheLastCondition(t *testing.T) {
 func TestForServiceReadyFailsWhenTheServiceIsDeleted(t *testing.T) {
 	s := service(1, 0, corev1.ConditionUnknown, "", "")
 	client := watched([]watch.Event{{Type: watch.Deleted, Object: s}}, s)
-	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, time.Minute)
+	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, For(time.Minute))
 	if err == nil || !strings.Contains(err.Error(), "was deleted") {
 		t.Errorf("ForServiceReady = %v, want it to say the Service was deleted", err)
 	}
@@ -140,31 +138,28 @@ func TestUntilGoneIgnoresOtherObjects(t *testing.T) {
 }
 
 func TestForServiceReadyAllowsAFalseThatHeals(t *testing.T) {
-	defer func(w time.Duration) { ErrorWindow = w }(ErrorWindow)
-	ErrorWindow = time.Minute
 	client := watched([]watch.Event{
 		modified(service(1, 1, corev1.ConditionFalse, "RevisionFailed", "the first pod crashed")),
 		modified(service(1, 1, corev1.ConditionTrue, "", "")),
 	}, service(1, 0, corev1.ConditionUnknown, "", ""))
-	got, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, time.Minute)
+	got, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, Bounds{Timeout: time.Minute, ErrorWindow: time.Minute})
 	if err != nil || !got.IsReady() {
 		t.Fatalf("ForServiceReady = %v, want Ready after a passing False", err)
 	}
 }
 
 func TestForServiceReadyFailsOnceFalseLastsTheWindow(t *testing.T) {
-	defer func(w time.Duration) { ErrorWindow = w }(ErrorWindow)
-	ErrorWindow = 50 * time.Millisecond
+	const window = 50 * time.Millisecond
 	client := watched([]watch.Event{
 		modified(service(1, 1, corev1.ConditionFalse, "RevisionFailed", "the pod crashes")),
 	}, service(1, 0, corev1.ConditionUnknown, "", ""))
 	start := time.Now()
-	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, time.Minute)
+	_, err := ForServiceReady(t.Context(), client.ServingV1(), "demo", "hello", 1, Bounds{Timeout: time.Minute, ErrorWindow: window})
 	var notReady *NotReadyError
 	if !errors.As(err, &notReady) || notReady.TimedOut != 0 {
 		t.Fatalf("ForServiceReady = %v, want a failure, not a timeout", err)
 	}
-	if took := time.Since(start); took < ErrorWindow || took > 30*time.Second {
-		t.Errorf("failed after %v, want after the %v window", took, ErrorWindow)
+	if took := time.Since(start); took < window || took > 30*time.Second {
+		t.Errorf("failed after %v, want after the %v window", took, window)
 	}
 }

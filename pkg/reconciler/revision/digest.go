@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"flywheel.dev/pkg/apis/config"
+	"flywheel.dev/pkg/apis/serving"
 	"flywheel.dev/pkg/reconciler/revision/resources"
 )
 
@@ -35,7 +36,7 @@ var _ DigestResolver = RegistryResolver{}
 
 // Resolve implements DigestResolver.
 func (r RegistryResolver) Resolve(ctx context.Context, image string, auth authn.Keychain, cfg *config.Deployment) (string, error) {
-	if resources.LocalImage(image) {
+	if serving.LocalImage(image) {
 		return "", nil // local mode's executables: the node reports their digest
 	}
 	ref, err := name.ParseReference(image)

@@ -222,7 +222,7 @@ func (b *bench) service(ctx context.Context, name, image string, annotations map
 	if err != nil {
 		return "", "", err
 	}
-	ready, err := fwwait.ForServiceReady(ctx, b.serving.ServingV1(), benchNamespace, name, created.Generation, 5*time.Minute)
+	ready, err := fwwait.ForServiceReady(ctx, b.serving.ServingV1(), benchNamespace, name, created.Generation, fwwait.For(5*time.Minute))
 	if err != nil {
 		return "", "", err
 	}

@@ -144,7 +144,7 @@ func TestLocalClusterFromARelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready, err := fwwait.ForServiceReady(t.Context(), client.ServingV1(), "default", "hello", created.Generation, 5*time.Minute)
+	ready, err := fwwait.ForServiceReady(t.Context(), client.ServingV1(), "default", "hello", created.Generation, fwwait.For(5*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"flywheel.dev/pkg/commands/params"
 	"flywheel.dev/pkg/commands/source/sourcecmd"
 	"flywheel.dev/pkg/commands/source/sourcetest"
-	"flywheel.dev/pkg/commands/wait"
 )
 
 const ns = sourcetest.Namespace
@@ -175,12 +174,10 @@ http://broker-ingress.flywheel-system.svc.cluster.local/demo/default
 }
 
 func TestCreateFailsWithTheReasonOfTheFailure(t *testing.T) {
-	defer func(w time.Duration) { wait.ErrorWindow = w }(wait.ErrorWindow)
-	wait.ErrorWindow = 10 * time.Millisecond
 	p, client := sourcetest.NewParams(t)
 	sourcetest.ServeWatch(client, "pingsources", pingSource("heartbeat", status(sourcesv1.ConditionSinkProvided, corev1.ConditionFalse,
 		"NotFound", `brokers.eventing.knative.dev "nope" not found`)))
-	out, err := commandstest.Run(t, NewPingCommand(p), "create", "heartbeat", "--sink", "broker:nope")
+	out, err := commandstest.Run(t, NewPingCommand(p), "create", "heartbeat", "--sink", "broker:nope", "--wait-window", "10ms")
 	if err == nil {
 		t.Fatalf("create succeeded, want it to fail:\n%s", out)
 	}

@@ -58,7 +58,7 @@ func report[T Object, L runtime.Object](ctx context.Context, out io.Writer, c Cl
 		return nil
 	}
 	fmt.Fprintf(out, "Waiting for %s %s to become ready...\n", k.Kind, name)
-	ready, err := waitForReady(ctx, c, k, name, obj.GetGeneration(), o.Wait.Timeout)
+	ready, err := waitForReady(ctx, c, k, name, obj.GetGeneration(), o.Wait.Bounds())
 	if err != nil {
 		return err
 	}

@@ -142,6 +142,7 @@ func (o *WriteOptions[T]) Add(cmd *cobra.Command, kind string) {
 	o.Source.Add(fs, "the "+kind)
 	o.Kind.Add(fs)
 	o.Wait.Add(fs, "the "+kind+" is ready at this change, and print where its events go", true)
+	o.Wait.AddErrorWindow(fs)
 }
 
 // apply changes obj as the flags say, the kind's own flags first; refs

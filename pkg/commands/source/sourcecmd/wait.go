@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,11 +14,12 @@ import (
 )
 
 // waitForReady waits until the source is Ready at generation (or a later
-// one), for at most timeout. As with Services, a Ready False must last
-// wait.ErrorWindow before it counts as a failure: a source passes through
+// one), within bounds. As with Services, a Ready False must last the
+// error window before it counts as a failure: a source passes through
 // False while its adapter starts.
-func waitForReady[T Object, L runtime.Object](ctx context.Context, c Client[T, L], k *Kind[T, L], name string, generation int64, timeout time.Duration) (T, error) {
-	obj, err := wait.ForReady(ctx, c, k.Kind, name, generation, timeout, func(o T) (int64, *apis.Condition) {
+func waitForReady[T Object, L runtime.Object](ctx context.Context, c Client[T, L], k *Kind[T, L], name string, generation int64, bounds wait.Bounds) (T, error) {
+	timeout := bounds.Timeout
+	obj, err := wait.ForReady(ctx, c, k.Kind, name, generation, bounds, func(o T) (int64, *apis.Condition) {
 		s := o.GetStatus()
 		return s.ObservedGeneration, s.GetCondition(apis.ConditionReady)
 	})

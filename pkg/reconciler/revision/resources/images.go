@@ -4,20 +4,14 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 
 	"flywheel.dev/pkg/apis/config"
+	"flywheel.dev/pkg/apis/serving"
 	v1 "flywheel.dev/pkg/apis/serving/v1"
 )
-
-// LocalImage reports whether image names an executable the node builds or
-// finds itself (ko://…, an absolute path) rather than a registry's image.
-func LocalImage(image string) bool {
-	return strings.Contains(image, "://") || strings.HasPrefix(image, "/")
-}
 
 // ResolvesTags reports whether the pods of a Revision of image run it by
 // the digest its tag was resolved to when the Revision was new. They do
@@ -34,7 +28,7 @@ func LocalImage(image string) bool {
 // this rule leaves alone is a record: it never reaches the pod template,
 // whose images are therefore final when the Deployment is created.
 func ResolvesTags(image string, cfg *config.Deployment) bool {
-	if LocalImage(image) {
+	if serving.LocalImage(image) {
 		return false
 	}
 	ref, err := name.ParseReference(image)
