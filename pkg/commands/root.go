@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"flywheel.dev/pkg/commands/broker"
+	"flywheel.dev/pkg/commands/container"
 	"flywheel.dev/pkg/commands/event"
 	"flywheel.dev/pkg/commands/local"
 	"flywheel.dev/pkg/commands/params"
@@ -28,6 +29,7 @@ func NewRootCommand(p *params.Params) *cobra.Command {
 	root.AddCommand(
 		service.NewServiceCommand(p),
 		revision.NewRevisionCommand(p),
+		container.NewContainerCommand(p),
 		route.NewRouteCommand(p),
 		broker.NewBrokerCommand(p),
 		trigger.NewTriggerCommand(p),

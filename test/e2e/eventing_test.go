@@ -428,6 +428,8 @@ func fw(t *testing.T, args ...string) string {
 	root.SetArgs(append(args, "--kubeconfig", cluster.ControlPlane.KubeconfigPath))
 	root.SetOut(&out)
 	root.SetErr(&out)
+	// Nothing to read: the test process's own input is not the command's.
+	root.SetIn(strings.NewReader(""))
 	if err := root.ExecuteContext(t.Context()); err != nil {
 		t.Fatalf("fw %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -283,5 +284,33 @@ func TestCLIApplyDeclares(t *testing.T) {
 	}
 	if now.Annotations["team"] != "web" || now.Spec.Template.Annotations["autoscaling.knative.dev/max-scale"] != "3" {
 		t.Errorf("the apply dropped what it should keep: annotations %v, template annotations %v", now.Annotations, now.Spec.Template.Annotations)
+	}
+}
+
+// TestCLIMoreContainers builds two sidecars with fw container add, as a
+// pipe would, and gives them to fw service create --containers: the
+// webhook accepts the three containers, and the Revision's pods run them
+// beside the queue-proxy.
+func TestCLIMoreContainers(t *testing.T) {
+	needController(t)
+	ns := newNamespace(t, "cli-containers")
+	list := fw(t, "container", "add", "proxy", "--image", "ko://flywheel.dev/examples/hello", "--env", "PORT_HINT=9000")
+	file := filepath.Join(t.TempDir(), "containers.yaml")
+	if err := os.WriteFile(file, []byte(list), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fw(t, "service", "create", "multi", "-n", ns, "--no-wait", "--image", "ko://flywheel.dev/examples/hello", "--port", "8080", "--containers", file)
+
+	dep := waitFor(t, "the Deployment of multi-00001", func(ctx context.Context) (*appsv1.Deployment, error) {
+		return cluster.Kube.AppsV1().Deployments(ns).Get(ctx, "multi-00001-deployment", metav1.GetOptions{})
+	})
+	var names []string
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	// The webhook names the unnamed serving container user-container-0
+	// when there are several.
+	if !slices.Contains(names, "proxy") || !slices.Contains(names, "queue-proxy") || len(names) != 3 {
+		t.Errorf("the pod runs containers %v, want the serving one, proxy and the queue-proxy", names)
 	}
 }

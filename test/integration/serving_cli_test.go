@@ -34,6 +34,8 @@ func startFW(ctx context.Context, args ...string) *fwRun {
 	root.SetArgs(append(args, "--kubeconfig", cluster.ControlPlane.KubeconfigPath))
 	root.SetOut(&r.out)
 	root.SetErr(&r.out)
+	// Nothing to read: the test process's own input is not the command's.
+	root.SetIn(strings.NewReader(""))
 	go func() {
 		defer close(r.done)
 		r.err = root.ExecuteContext(ctx)

@@ -44,10 +44,21 @@ type PodFlags struct {
 
 // Add registers the flags on fs; imageHelp says what the image is for.
 func (f *PodFlags) Add(fs *pflag.FlagSet, imageHelp string) {
-	f.set = fs
-	fs.StringVar(&f.Image, imageFlag, "", imageHelp)
+	f.AddContainer(fs, imageHelp)
 	fs.StringVar(&f.PullSecret, pullSecretFlag, "",
 		"Secret (kubernetes.io/dockerconfigjson) the node pulls the image with, as kn's --pull-secret; \"\" removes it")
+	fs.StringArrayVar(&f.Volumes, volumeFlag, nil,
+		"volume NAME=cm:CONFIGMAP, NAME=secret:SECRET, NAME=pvc:CLAIM[:readOnly=true] or ed:NAME[:size=1Gi,type=Memory] (emptyDir); NAME- removes it (repeatable)")
+	fs.StringArrayVar(&f.Mounts, mountFlag, nil,
+		"mount /PATH=cm:CONFIGMAP, secret:SECRET, pvc:CLAIM, ed:VOLUME or VOLUME, optionally with /SUB/PATH and :readOnly=true|false; /PATH- unmounts (repeatable)")
+	fs.StringVar(&f.ServiceAccount, serviceAccountFlag, "", "service account the pods run as; \"\" goes back to the namespace's default")
+}
+
+// AddContainer registers the flags that shape the container alone, not
+// the pod around it (volumes, pull secret, service account).
+func (f *PodFlags) AddContainer(fs *pflag.FlagSet, imageHelp string) {
+	f.set = fs
+	fs.StringVar(&f.Image, imageFlag, "", imageHelp)
 	fs.StringVar(&f.PullPolicy, pullPolicyFlag, "", "when the node pulls the image: Always, IfNotPresent or Never")
 	fs.StringArrayVar(&f.Cmd, cmdFlag, nil,
 		"command to run instead of the image's entrypoint, one word per flag (repeatable); \"\" goes back to the entrypoint")
@@ -66,11 +77,6 @@ func (f *PodFlags) Add(fs *pflag.FlagSet, imageHelp string) {
 		"resources the container requests, NAME=QUANTITY, e.g. cpu=250m,memory=128Mi; NAME- removes one (repeatable)")
 	fs.StringSliceVar(&f.Limits, limitFlag, nil,
 		"resource limits of the container, NAME=QUANTITY, e.g. cpu=1,memory=256Mi; NAME- removes one (repeatable)")
-	fs.StringArrayVar(&f.Volumes, volumeFlag, nil,
-		"volume NAME=cm:CONFIGMAP, NAME=secret:SECRET, NAME=pvc:CLAIM[:readOnly=true] or ed:NAME[:size=1Gi,type=Memory] (emptyDir); NAME- removes it (repeatable)")
-	fs.StringArrayVar(&f.Mounts, mountFlag, nil,
-		"mount /PATH=cm:CONFIGMAP, secret:SECRET, pvc:CLAIM, ed:VOLUME or VOLUME, optionally with /SUB/PATH and :readOnly=true|false; /PATH- unmounts (repeatable)")
-	fs.StringVar(&f.ServiceAccount, serviceAccountFlag, "", "service account the pods run as; \"\" goes back to the namespace's default")
 }
 
 // ImageGiven reports whether --image was given, even empty.
@@ -84,11 +90,8 @@ func (f *PodFlags) changed(name string) bool {
 // say. With checkOnly, pod is a scratch one, and what depends on the real
 // pod (the volumes a mount names) is checked for its form alone.
 func (f *PodFlags) ApplyPod(pod *corev1.PodSpec, container *corev1.Container, checkOnly bool) error {
-	if f.changed(imageFlag) {
-		if f.Image == "" {
-			return fmt.Errorf("--%s is empty: give the container image to run", imageFlag)
-		}
-		container.Image = f.Image
+	if err := f.ApplyContainer(container); err != nil {
+		return err
 	}
 	if f.changed(pullSecretFlag) {
 		pod.ImagePullSecrets = nil
@@ -102,16 +105,24 @@ func (f *PodFlags) ApplyPod(pod *corev1.PodSpec, container *corev1.Container, ch
 		}
 		pod.ServiceAccountName = f.ServiceAccount
 	}
-	if err := f.editEnvironment(container); err != nil {
-		return err
-	}
-	if err := f.editContainer(container); err != nil {
-		return err
-	}
 	if checkOnly {
 		return checkVolumeFlags(f.Volumes, f.Mounts)
 	}
 	return editVolumes(pod, container, f.Volumes, f.Mounts)
+}
+
+// ApplyContainer changes the container as the flags of AddContainer say.
+func (f *PodFlags) ApplyContainer(container *corev1.Container) error {
+	if f.changed(imageFlag) {
+		if f.Image == "" {
+			return fmt.Errorf("--%s is empty: give the container image to run", imageFlag)
+		}
+		container.Image = f.Image
+	}
+	if err := f.editEnvironment(container); err != nil {
+		return err
+	}
+	return f.editContainer(container)
 }
 
 // notReserved refuses to set a variable that someone else sets.

@@ -98,6 +98,8 @@ type ServiceFlags struct {
 	Untags              []string
 	Traffic             []string
 
+	more moreContainers
+
 	// set tells which flags were given; a flag not given changes nothing.
 	set *pflag.FlagSet
 }
@@ -156,6 +158,7 @@ func (f *ServiceFlags) Add(fs *pflag.FlagSet) {
 		"percent of the target the autoscaler fills before it adds pods, 1 to 100 (autoscaling.knative.dev/target-utilization-percentage)")
 	fs.StringVar(&f.ScaleWindow, scaleWindowFlag, "",
 		"how far back the autoscaler looks, e.g. 60s; a revision idle for that long scales to zero (autoscaling.knative.dev/window)")
+	f.more.add(fs)
 	fs.StringSliceVar(&f.Tags, tagFlag, nil,
 		"give a revision its own URL: REVISION=TAG, or @latest=TAG for the latest ready revision (repeatable, comma separated)")
 	fs.StringSliceVar(&f.Untags, untagFlag, nil, "remove a tag and its URL (repeatable, comma separated)")
@@ -269,6 +272,10 @@ func (f *ServiceFlags) applyTemplate(original, edited *servingv1.Service, scratc
 		return err
 	}
 	if err := f.applyScale(&tmpl.Annotations); err != nil {
+		return err
+	}
+	// Last: adding containers may move the serving one in memory.
+	if err := f.addContainers(&tmpl.Spec, container); err != nil {
 		return err
 	}
 	return f.nameRevision(original, edited)

@@ -47,6 +47,8 @@ type writeOptions struct {
 
 func (o *writeOptions) add(cmd *cobra.Command) {
 	o.service.Add(cmd.Flags())
+	// --containers - reads the command's input, known once it runs.
+	cmd.PreRun = func(cmd *cobra.Command, _ []string) { o.service.SetStdin(cmd.InOrStdin()) }
 	o.wait.Add(cmd.Flags(), "the Service is ready at this change, and print its URL", true)
 	o.wait.AddErrorWindow(cmd.Flags())
 }
