@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -322,7 +323,8 @@ func TestUpdateLocksTheImageToItsDigest(t *testing.T) {
 	if !slices.Equal(info.Args, []string{"/imageinfo"}) || info.Env["GREETING"] != "kept" {
 		t.Errorf("after a change of settings the Service runs %+v, want the image it ran (/imageinfo) with GREETING=kept", info)
 	}
-	if out := fw(t, "revision", "describe", "app-00002", "-n", ns); !strings.Contains(out, ref+"\n") {
+	// The Image line, not the annotation that also holds the tag.
+	if out := fw(t, "revision", "describe", "app-00002", "-n", ns); !regexp.MustCompile(`(?m)^Image:\s+` + regexp.QuoteMeta(ref) + `$`).MatchString(out) {
 		t.Errorf("fw revision describe does not show the tag %s the digest was locked from:\n%s", ref, out)
 	}
 

@@ -35,8 +35,9 @@ func (f *ServiceFlags) SetStdin(r io.Reader) { f.more.stdin = r }
 type moreContainers struct {
 	file  string
 	stdin io.Reader
-	read  []corev1.Container
-	done  bool
+	// read is what the file held, nil until read (a file without
+	// containers is refused).
+	read []corev1.Container
 }
 
 func (m *moreContainers) add(fs *pflag.FlagSet) {
@@ -49,7 +50,7 @@ func (m *moreContainers) add(fs *pflag.FlagSet) {
 // containers reads the file once: Check and Apply both need it, and
 // standard input can be read only once.
 func (m *moreContainers) containers() ([]corev1.Container, error) {
-	if m.done {
+	if m.read != nil {
 		return m.read, nil
 	}
 	r := m.stdin
@@ -71,7 +72,7 @@ func (m *moreContainers) containers() ([]corev1.Container, error) {
 	if len(list) == 0 {
 		return nil, fmt.Errorf("--%s %s holds no containers: want a containers: list, as fw container add prints", containersFlag, m.file)
 	}
-	m.read, m.done = list, true
+	m.read = list
 	return list, nil
 }
 

@@ -118,13 +118,11 @@ func (o *createOptions) declared(name string) (*servingv1.Service, error) {
 			return nil, err
 		}
 	}
-	if !hasImage(svc) && o.declaresAll && o.service.Image == "" {
-		return nil, fmt.Errorf("--image is required: fw service apply declares the whole Service, image included (fw service update %s changes one setting alone)", name)
-	}
-	if !hasImage(svc) {
-		if err := o.service.RequireImage(); err != nil {
-			return nil, err
+	if !hasImage(svc) && o.service.Image == "" {
+		if o.declaresAll {
+			return nil, fmt.Errorf("--image is required: fw service apply declares the whole Service, image included (fw service update %s changes one setting alone)", name)
 		}
+		return nil, o.service.RequireImage()
 	}
 	if err := o.service.Apply(svc); err != nil {
 		return nil, err
