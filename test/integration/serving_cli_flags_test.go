@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
@@ -205,15 +206,19 @@ func TestCLIExportReplays(t *testing.T) {
 			})
 			continue
 		}
-		live, err := client.ServingV1().Services(to).Get(ctx, "exp", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		// As kubectl apply would: the spec, and the server's record of
-		// who created the Service kept.
-		next := live.DeepCopy()
-		next.Spec = item.Spec
-		if _, err := client.ServingV1().Services(to).Update(ctx, next, metav1.UpdateOptions{}); err != nil {
+		// who created the Service kept; again when the controller wrote
+		// the Service in between.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			live, err := client.ServingV1().Services(to).Get(ctx, "exp", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			live.Spec = item.Spec
+			_, err = client.ServingV1().Services(to).Update(ctx, live, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
 			t.Fatalf("applying Service %d of the export: %v", i+1, err)
 		}
 	}
