@@ -20,6 +20,58 @@ step() { printf '\n=== %s (%ds elapsed)\n' "$*" $((SECONDS - start)); }
 
 "$root/hack/ensure-host.sh"
 
+# A test binary that dies (panic, timeout) cannot remove its network
+# sandboxes, pods and processes itself; sweep whatever it left. A failure
+# also ends the background builds (below).
+background_builds= background_log= test_binaries=
+cleanup() {
+	if [[ -n "$background_builds" ]]; then
+		# Only while it runs: once it has ended, its id may be another
+		# process's.
+		if jobs -rp | grep -qx "$background_builds"; then
+			kill -- -"$background_builds" 2>/dev/null || true
+		fi
+		rm -f "$background_log"
+	fi
+	rm -rf "$test_binaries"
+	if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
+		go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node" "${TMPDIR:-/tmp}/flywheel-e2e-release/node"
+	fi
+}
+trap cleanup EXIT
+
+if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
+	# The programs the later layers run, built from their pinned modules
+	# (hack/build-controlplane.sh): on a machine that has not built them
+	# yet, 14.5 minutes for the control plane and its cluster add-ons,
+	# and 8.5 more for Traefik (TestRoutesThroughTraefik, the last test
+	# of test/e2e) and Jaeger (the lifecycle tests' fw local up
+	# --tracing). They build in the background from the start, at idle
+	# priority (SCHED_IDLE: they run only on a core no test wants): the
+	# unit tests leave a third of the CPU idle while they link and wait,
+	# the end-to-end tests two thirds, waiting on their clusters. Each
+	# layer then waits for what it needs alone: the integration tests for
+	# the control plane, TestRoutesThroughTraefik for Traefik (the build
+	# script's lock), the lifecycle tests for Jaeger. With everything
+	# cached, there is nothing to wait for.
+	step "the programs the later layers run, building in the background"
+	background_log=$(mktemp "${TMPDIR:-/tmp}/flywheel-test-builds.XXXXXX")
+	idle=(nice -n 19)
+	if chrt --idle 0 true 2>/dev/null; then
+		idle=(chrt --idle 0)
+	fi
+	builds='"$1" >/dev/null'
+	if [[ " $layers " == *" e2e "* ]]; then
+		# One run each, so that Traefik is in place for its test before
+		# Jaeger's build ends.
+		builds+=' && FLYWHEEL_BUILD_TRAEFIK=1 "$1" >/dev/null && FLYWHEEL_BUILD_JAEGER=1 "$1" >/dev/null'
+	fi
+	# Its own session, so that cleanup can end the whole build. The
+	# control plane comes first: the integration tests need it next.
+	setsid "${idle[@]}" bash -c "$builds" _ "$root/hack/build-controlplane.sh" >"$background_log" 2>&1 &
+	background_builds=$!
+fi
+
 if [[ " $layers " == *" unit "* ]]; then
 	step "unit tests"
 	go test -race -timeout 5m ./... "$@"
@@ -40,51 +92,9 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	# compile nearly all of them again (net and everything above it):
 	# about 2 minutes of 2 cores on a machine with an empty Go cache.
 	export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
-	# A test binary that dies (panic, timeout) cannot remove its network
-	# sandboxes, pods and processes itself; sweep whatever it left. A
-	# failure also ends the background builds (below).
-	background_builds= test_binaries=
-	cleanup() {
-		if [[ -n "$background_builds" ]]; then
-			# Only while it runs: once it has ended, its id may be
-			# another process's.
-			if jobs -rp | grep -qx "$background_builds"; then
-				kill -- -"$background_builds" 2>/dev/null || true
-			fi
-			rm -f "$background_log"
-		fi
-		rm -rf "$test_binaries"
-		go run ./hack/sweep "${TMPDIR:-/tmp}/flywheel-e2e/node" "${TMPDIR:-/tmp}/flywheel-e2e-release/node"
-	}
-	trap cleanup EXIT
-	step "control-plane binaries"
+	step "control-plane binaries (waiting for the background build)"
 	FLYWHEEL_CONTROLPLANE_BIN=$("$root/hack/build-controlplane.sh")
 	export FLYWHEEL_CONTROLPLANE_BIN
-	if [[ " $layers " == *" e2e "* ]]; then
-		# Two programs only end-to-end tests run: Traefik
-		# (TestRoutesThroughTraefik, the last test of test/e2e) and
-		# Jaeger (the lifecycle tests' fw local up --tracing). On a
-		# machine that has not built them yet they take 8.5 of the 19.5
-		# minutes all the tools take (Traefik's is the longest), while the
-		# end-to-end tests leave two thirds of the CPU idle, waiting on
-		# their clusters. So they build in the background from here on,
-		# at idle priority (SCHED_IDLE: they run only on a core no test
-		# wants). TestRoutesThroughTraefik waits for Traefik's build
-		# (hack/build-controlplane.sh's lock) and this script for
-		# Jaeger's before the lifecycle tests; with both cached, there
-		# is nothing to wait for.
-		step "Traefik and Jaeger, in the background"
-		background_log=$(mktemp "${TMPDIR:-/tmp}/flywheel-test-builds.XXXXXX")
-		idle=(nice -n 19)
-		if chrt --idle 0 true 2>/dev/null; then
-			idle=(chrt --idle 0)
-		fi
-		# Its own session, so that cleanup can end the whole build.
-		setsid "${idle[@]}" bash -c '
-			FLYWHEEL_BUILD_TRAEFIK=1 "$1" >/dev/null &&
-				FLYWHEEL_BUILD_JAEGER=1 "$1" >/dev/null' _ "$root/hack/build-controlplane.sh" >"$background_log" 2>&1 &
-		background_builds=$!
-	fi
 	# The release tests (test/integration/release_test.go,
 	# test/e2e/release) run hack/release.sh, which builds its images
 	# with ko: ko is built here, once per version (cached beside the
@@ -120,7 +130,7 @@ if [[ " $layers " == *" e2e "* ]]; then
 	step "waiting for the background builds"
 	if ! wait "$background_builds"; then
 		cat "$background_log" >&2
-		echo "hack/test.sh: building Traefik or Jaeger failed (above)" >&2
+		echo "hack/test.sh: a background build (the control plane, Traefik or Jaeger) failed (above)" >&2
 		exit 1
 	fi
 	background_builds=

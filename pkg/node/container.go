@@ -276,6 +276,9 @@ func (c *container) volumesReady(ctx context.Context) error {
 // cgroup, and waits for it.
 func (c *container) start(ctx context.Context, index int32, begun time.Time, spec *corev1.Container, img image, run processSpec) (code int, ran time.Duration, err error) {
 	deps := c.p.deps
+	if run.privileges, err = containerPrivileges(spec.SecurityContext); err != nil {
+		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
+	}
 	var cgroup string
 	if c.p.cgroup != nil {
 		if cgroup, err = c.p.cgroup.container(c.name, spec.Resources); err != nil {
@@ -313,7 +316,7 @@ func (c *container) start(ctx context.Context, index int32, begun time.Time, spe
 	}
 	target := probeTarget{
 		podIP: c.p.addrs.podIP, netns: c.p.netns, ports: spec.Ports, pid: proc.pid(), cgroup: cgroup,
-		env: run.env, dir: run.dir, uid: run.uid, gid: run.gid, groups: run.groups,
+		env: run.env, dir: run.dir, uid: run.uid, gid: run.gid, groups: run.groups, privileges: run.privileges,
 	}
 	c.setRunning(index, proc, spec.Image, img, started, target)
 	// Where a start's time went: preparing (image, environment, volumes,

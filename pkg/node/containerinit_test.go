@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 // testPodFS makes a pod's directory as podFilesystem would, with one
@@ -188,5 +190,54 @@ func TestContainerRunsAsItsUser(t *testing.T) {
 	want := "65532\n65532\n65532\n/home/nonroot\n/\n700\nhome writable\n"
 	if diff := cmp.Diff(want, string(out)); diff != "" {
 		t.Errorf("the container's output (-want, +got):\n%s\nstatus: %+v", diff, got.Status.ContainerStatuses)
+	}
+}
+
+// TestContainerKeepsToItsPrivileges starts containers of a pod as the
+// node does and reads their capabilities and no_new_privs from the
+// kernel: root dropping ALL but NET_BIND_SERVICE without privilege
+// escalation (secure-pod-defaults' root-allowed on a port below 1024),
+// and root without a securityContext, which keeps the node's.
+func TestContainerKeepsToItsPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container init needs root to change capabilities and build a mount namespace")
+	}
+	status := []string{"/bin/sh", "-c", "grep -E '^(CapInh|CapBnd|CapEff|NoNewPrivs):' /proc/self/status | tr -s '\\t' ' '"}
+	pod := testPodSpec(corev1.RestartPolicyNever, "/bin/sh")
+	limited := pod.Spec.Containers[0]
+	limited.Command = status
+	limited.SecurityContext = &corev1.SecurityContext{
+		RunAsUser:                ptr.To[int64](0),
+		AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}},
+	}
+	unlimited := *limited.DeepCopy()
+	unlimited.Name = "c1"
+	unlimited.SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](0)}
+	pod.Spec.Containers = []corev1.Container{limited, unlimited}
+	f := newPodFixture(t, pod)
+	f.rt.deps.runner = execRunner{}
+	f.rt.fs = testPodFS(t)
+	f.rt.start()
+	got := f.waitFor("Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	read := func(container string) string {
+		out, err := os.ReadFile(filepath.Join(f.rt.logDir, container, "0.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	// Bit 10 is CAP_NET_BIND_SERVICE.
+	want := "CapInh: 0000000000000000\nCapEff: 0000000000000400\nCapBnd: 0000000000000400\nNoNewPrivs: 1\n"
+	if diff := cmp.Diff(want, read("c0")); diff != "" {
+		t.Errorf("the limited container's privileges (-want, +got):\n%s\nstatus: %+v", diff, got.Status.ContainerStatuses)
+	}
+	node, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeBounding := regexp.MustCompile(`CapBnd:\s*(\S+)`).FindStringSubmatch(string(node))[1]
+	if out := read("c1"); !strings.Contains(out, "CapBnd: "+nodeBounding+"\n") || !strings.Contains(out, "NoNewPrivs: 0\n") {
+		t.Errorf("the container without a securityContext: %q, want the node's bounding set %s and no no_new_privs", out, nodeBounding)
 	}
 }

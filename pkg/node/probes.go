@@ -177,11 +177,13 @@ type probeTarget struct {
 	// cgroup is the container's cgroup, which exec handlers run in;
 	// empty: none.
 	cgroup string
-	// env, dir, uid, gid and groups are the container's, for exec probes.
-	env      []string
-	dir      string
-	uid, gid *int64
-	groups   []int64
+	// env, dir, uid, gid, groups and privileges are the container's, for
+	// exec probes.
+	env        []string
+	dir        string
+	uid, gid   *int64
+	groups     []int64
+	privileges containerinit.Privileges
 }
 
 // prober runs probe and lifecycle handlers: HTTP and TCP from the host to
@@ -325,7 +327,7 @@ func (pr *prober) exec(ctx context.Context, command []string, target probeTarget
 	w := &limitedWriter{w: &out, n: 10 << 10}
 	p, err := pr.runner.start(processSpec{
 		path: path, args: command, env: target.env, dir: target.dir,
-		uid: target.uid, gid: target.gid, groups: target.groups,
+		uid: target.uid, gid: target.gid, groups: target.groups, privileges: target.privileges,
 		stdout: w, stderr: w, netns: target.netns, enterPID: target.pid, cgroup: target.cgroup,
 	})
 	if err != nil {

@@ -27,6 +27,8 @@ type processSpec struct {
 	// uid and gid are the credentials; nil keeps the node's.
 	uid, gid *int64
 	groups   []int64
+	// privileges limit what the process may gain beyond its user.
+	privileges containerinit.Privileges
 	// stdout and stderr receive the output; stdin is always at EOF.
 	stdout, stderr io.Writer
 	// netns is the network namespace to run in, empty for the host's.
@@ -139,7 +141,7 @@ func (execRunner) start(spec processSpec) (process, error) {
 	init := containerinit.Spec{
 		Args: spec.args, Env: spec.env, Dir: spec.dir,
 		Exe: spec.exe, Path: spec.path,
-		UID: spec.uid, GID: spec.gid, Groups: spec.groups,
+		UID: spec.uid, GID: spec.gid, Groups: spec.groups, Privileges: spec.privileges,
 		Hostname: spec.hostname, Root: spec.root, EnterPID: spec.enterPID,
 		// The init makes the namespace once it is in every hierarchy's
 		// cgroup (v1 ones are joined after the clone), so that it is

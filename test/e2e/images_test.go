@@ -162,7 +162,9 @@ func TestPrivateRegistryImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As a user would: kn's --pull-secret, on fw.
-	fw(t, "service", "create", "withsecret", "-n", ns, "--image", ref, "--pull-secret", "regcred")
+	// The image runs as root, which kn's default --security-context
+	// strict refuses.
+	fw(t, "service", "create", "withsecret", "-n", ns, "--image", ref, "--pull-secret", "regcred", "--security-context", "none")
 	if info := getImageInfo(t, "withsecret."+ns+".localhost", url.Values{}); !slices.Equal(info.Args, []string{"/imageinfo"}) {
 		t.Errorf("the private image answered %+v", info)
 	}
@@ -273,7 +275,9 @@ func TestServiceCreateWithRegistryImage(t *testing.T) {
 	if err := imagetest.Push(ref, staticImage(t)); err != nil {
 		t.Fatal(err)
 	}
-	out := fw(t, "service", "create", "fromregistry", "-n", ns, "--image", ref)
+	// The image runs as root, which kn's default --security-context
+	// strict refuses.
+	out := fw(t, "service", "create", "fromregistry", "-n", ns, "--image", ref, "--security-context", "none")
 	host := "fromregistry." + ns + ".localhost"
 	if !strings.Contains(out, "http://"+host) {
 		t.Errorf("fw service create printed %q, want the Service's URL", out)
@@ -301,7 +305,9 @@ func TestUpdateLocksTheImageToItsDigest(t *testing.T) {
 	if err := imagetest.Push(ref, staticImage(t)); err != nil {
 		t.Fatal(err)
 	}
-	fw(t, "service", "create", "app", "-n", ns, "--image", ref)
+	// The image runs as root, which kn's default --security-context
+	// strict refuses.
+	fw(t, "service", "create", "app", "-n", ns, "--image", ref, "--security-context", "none")
 	host := "app." + ns + ".localhost"
 	// The node reports the digest it pulled once a pod runs the image.
 	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

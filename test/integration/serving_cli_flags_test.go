@@ -84,7 +84,14 @@ func TestCLIKnFlags(t *testing.T) {
 		{"envFrom", app.EnvFrom, []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}},
 		{"requests", app.Resources.Requests, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
 		{"limits", app.Resources.Limits, corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}},
-		{"user", app.SecurityContext.RunAsUser, ptr.To[int64](1001)},
+		// --user, and kn's default --security-context strict for a new
+		// Service, through the real webhook's defaults.
+		{"securityContext", app.SecurityContext, &corev1.SecurityContext{
+			RunAsUser:                ptr.To[int64](1001),
+			RunAsNonRoot:             ptr.To(true),
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		}},
 	}
 	for _, c := range checks {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {

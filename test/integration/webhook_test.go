@@ -20,9 +20,11 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	autoscalingv1alpha1 "flywheel.dev/pkg/apis/autoscaling/v1alpha1"
+	"flywheel.dev/pkg/apis/config"
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
+	"flywheel.dev/pkg/local"
 )
 
 // TestWebhookDefaultsAServiceAndRecordsWhoChangedIt creates the smallest
@@ -139,6 +141,70 @@ func bindEdit(t *testing.T, ns, user string) {
 	})
 	if err != nil {
 		t.Fatalf("the edit ClusterRole never gained the rules of %s: %v", serving.GroupName, err)
+	}
+}
+
+// TestWebhookFillsInSecurePodDefaults turns config-features'
+// secure-pod-defaults to enabled and creates a Service (a dry run, which
+// admission sees whole): the webhook gives its container the restricted
+// profile's securityContext, keeping NET_BIND_SERVICE for its port 80.
+func TestWebhookFillsInSecurePodDefaults(t *testing.T) {
+	ctx := t.Context()
+	cms := cluster.Kube.CoreV1().ConfigMaps(local.SystemNamespace)
+	features, err := cms.Get(ctx, config.FeaturesConfigName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := features.Data
+	features.Data = map[string]string{config.FeatureSecurePodDefaults: "enabled"}
+	if _, err := cms.Update(ctx, features, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			features, err := cms.Get(context.Background(), config.FeaturesConfigName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			features.Data = saved
+			_, err = cms.Update(context.Background(), features, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Errorf("restoring %s: %v", config.FeaturesConfigName, err)
+		}
+	})
+
+	ns := newNamespace(t, "securedefaults")
+	client := versioned.NewForConfigOrDie(cluster.RESTConfig())
+	tmpl := template("ko://flywheel.dev/examples/hello")
+	tmpl.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}}
+	svc := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "restricted", Namespace: ns},
+		Spec:       servingv1.ServiceSpec{ConfigurationSpec: servingv1.ConfigurationSpec{Template: tmpl}},
+	}
+	want := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptrTo(false),
+		RunAsNonRoot:             ptrTo(true),
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}},
+	}
+	// The webhook reads the ConfigMap through a watch: dry runs until it
+	// has.
+	var got *corev1.SecurityContext
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		created, err := client.ServingV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return false, err
+		}
+		got = created.Spec.Template.Spec.Containers[0].SecurityContext
+		return got != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("the webhook never filled in a securityContext: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the container's securityContext (-want, +got):\n%s", diff)
 	}
 }
 

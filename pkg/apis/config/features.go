@@ -24,6 +24,10 @@ const (
 	// Allowed is Knative's third state, for features an object opts in to.
 	// The pod spec features treat it as Enabled, as Knative does.
 	Allowed Flag = "Allowed"
+	// RootAllowed is the middle of secure-pod-defaults' three levels
+	// (written root-allowed): the restricted profile's defaults but
+	// runAsNonRoot.
+	RootAllowed Flag = "RootAllowed"
 )
 
 // Features switch on the pod spec fields and behaviours that Knative
@@ -48,6 +52,10 @@ type Features struct {
 	PodSpecPersistentVolumeClaim Flag
 	ContainerSpecAddCapabilities Flag
 	TagHeaderBasedRouting        Flag
+	// SecurePodDefaults is Disabled, RootAllowed or Enabled: how much of
+	// Kubernetes' restricted Pod Security Standard the webhook fills in
+	// for containers that leave it unset (RevisionSpec.SetDefaults).
+	SecurePodDefaults Flag
 }
 
 // DefaultFeatures returns the features in force when config-features is
@@ -75,6 +83,7 @@ func DefaultFeatures() *Features {
 		PodSpecPersistentVolumeClaim: Disabled,
 		ContainerSpecAddCapabilities: Disabled,
 		TagHeaderBasedRouting:        Enabled,
+		SecurePodDefaults:            Disabled,
 	}
 }
 
@@ -99,6 +108,7 @@ const (
 	FeaturePodSpecPersistentVolumeClaim = "kubernetes.podspec-persistent-volume-claim"
 	FeatureContainerSpecAddCapabilities = "kubernetes.containerspec-addcapabilities"
 	FeatureTagHeaderBasedRouting        = "tag-header-based-routing"
+	FeatureSecurePodDefaults            = "secure-pod-defaults"
 )
 
 // Get returns the state of the feature with the given key; an unknown key
@@ -132,6 +142,7 @@ func (f *Features) featureKeys() map[string]*Flag {
 		FeaturePodSpecPersistentVolumeClaim: &f.PodSpecPersistentVolumeClaim,
 		FeatureContainerSpecAddCapabilities: &f.ContainerSpecAddCapabilities,
 		FeatureTagHeaderBasedRouting:        &f.TagHeaderBasedRouting,
+		FeatureSecurePodDefaults:            &f.SecurePodDefaults,
 	}
 }
 
@@ -148,18 +159,31 @@ func NewFeaturesFromMap(data map[string]string) (*Features, error) {
 		if !ok {
 			return nil, invalid(FeaturesConfigName, k, "(unknown key)", "remove it or correct its spelling; see the _example block for the known keys")
 		}
-		switch {
-		case strings.EqualFold(v, string(Enabled)):
-			*flag = Enabled
-		case strings.EqualFold(v, string(Disabled)):
-			*flag = Disabled
-		case strings.EqualFold(v, string(Allowed)):
-			*flag = Allowed
-		default:
-			return nil, invalid(FeaturesConfigName, k, fmt.Sprintf("%q", v), "must be Enabled, Disabled or Allowed")
+		parsed, err := parseFlag(k, v)
+		if err != nil {
+			return nil, err
 		}
+		*flag = parsed
 	}
 	return f, nil
+}
+
+// parseFlag reads the value of key: Enabled, Disabled or Allowed, in any
+// case; secure-pod-defaults has its own three levels instead, spelt as
+// Knative documents them.
+func parseFlag(key, value string) (Flag, error) {
+	flags := []Flag{Enabled, Disabled, Allowed}
+	want := "must be Enabled, Disabled or Allowed"
+	if key == FeatureSecurePodDefaults {
+		flags = []Flag{Enabled, Disabled, RootAllowed}
+		want = "must be disabled, root-allowed (the restricted profile's defaults but runAsNonRoot) or enabled"
+	}
+	for _, flag := range flags {
+		if strings.EqualFold(value, string(flag)) || (flag == RootAllowed && strings.EqualFold(value, "root-allowed")) {
+			return flag, nil
+		}
+	}
+	return "", invalid(FeaturesConfigName, key, fmt.Sprintf("%q", value), want)
 }
 
 // NewFeaturesFromConfigMap parses config-features.

@@ -34,6 +34,7 @@ func TestNewFeaturesFromMap(t *testing.T) {
 		"kubernetes.podspec-persistent-volume-claim":   "Allowed",
 		"kubernetes.containerspec-addcapabilities":     "Enabled",
 		"tag-header-based-routing":                     "Disabled",
+		"secure-pod-defaults":                          "root-allowed",
 	}
 	checkCoversKeys(t, allKeys, FeaturesKeys())
 
@@ -74,6 +75,7 @@ func TestNewFeaturesFromMap(t *testing.T) {
 			PodSpecPersistentVolumeClaim: Allowed,
 			ContainerSpecAddCapabilities: Enabled,
 			TagHeaderBasedRouting:        Disabled,
+			SecurePodDefaults:            RootAllowed,
 		},
 	}, {
 		name: "flag values ignore case",
@@ -82,6 +84,18 @@ func TestNewFeaturesFromMap(t *testing.T) {
 			f.PodSpecAffinity = Enabled
 			f.MultiContainer = Disabled
 		}),
+	}, {
+		name: "secure-pod-defaults takes Knative's three levels, in any case",
+		data: map[string]string{"secure-pod-defaults": "ENABLED"},
+		want: featuresWith(func(f *Features) { f.SecurePodDefaults = Enabled }),
+	}, {
+		name:       "secure-pod-defaults has no Allowed",
+		data:       map[string]string{"secure-pod-defaults": "Allowed"},
+		wantErrKey: "secure-pod-defaults",
+	}, {
+		name:       "root-allowed is secure-pod-defaults' alone",
+		data:       map[string]string{"kubernetes.podspec-affinity": "root-allowed"},
+		wantErrKey: "kubernetes.podspec-affinity",
 	}, {
 		name:       "unknown key",
 		data:       map[string]string{"kubernetes.podspec-afinity": "Enabled"},

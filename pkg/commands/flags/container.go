@@ -11,7 +11,8 @@ import (
 )
 
 // editContainer applies the flags that shape how the serving container
-// runs: its command, arguments, user, pull policy and resources.
+// runs: its command, arguments, security context, user, pull policy and
+// resources.
 func (f *PodFlags) editContainer(container *corev1.Container) error {
 	if f.changed(cmdFlag) {
 		container.Command = wholeList(f.Cmd)
@@ -19,9 +20,17 @@ func (f *PodFlags) editContainer(container *corev1.Container) error {
 	if f.changed(argFlag) {
 		container.Args = wholeList(f.Args)
 	}
+	level, err := f.editSecurityContext(container)
+	if err != nil {
+		return err
+	}
 	if f.changed(userFlag) {
 		if f.User < 0 {
 			return fmt.Errorf("--%s %d: want a user ID, 0 or more (e.g. --%s 1001)", userFlag, f.User, userFlag)
+		}
+		if f.User == 0 && level == SecurityContextStrict {
+			return fmt.Errorf("--%s 0 runs the container as root, which --%s %s refuses (kn's default for a new Service): add --%s %s",
+				userFlag, securityContextFlag, SecurityContextStrict, securityContextFlag, SecurityContextNone)
 		}
 		if container.SecurityContext == nil {
 			container.SecurityContext = &corev1.SecurityContext{}

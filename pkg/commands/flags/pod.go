@@ -32,6 +32,12 @@ type PodFlags struct {
 	Volumes        []string
 	Mounts         []string
 	ServiceAccount string
+	// SecurityContext is --security-context: strict or none.
+	SecurityContext string
+	// NewSecurityContext, when set, is what a container without a
+	// securityContext gets when --security-context is not given: kn's
+	// strict for a new Service. Set it before Add.
+	NewSecurityContext string
 
 	// ReservedEnv are variables that someone else sets, which the env
 	// flags refuse; ReservedEnvSetter says who, for the error: "the
@@ -52,6 +58,7 @@ func (f *PodFlags) Add(fs *pflag.FlagSet, imageHelp string) {
 	fs.StringArrayVar(&f.Mounts, mountFlag, nil,
 		"mount /PATH=cm:CONFIGMAP, secret:SECRET, pvc:CLAIM, ed:VOLUME or VOLUME, optionally with /SUB/PATH and :readOnly=true|false; /PATH- unmounts (repeatable)")
 	fs.StringVar(&f.ServiceAccount, serviceAccountFlag, "", "service account the pods run as; \"\" goes back to the namespace's default")
+	fs.StringVar(&f.SecurityContext, securityContextFlag, "", securityContextHelp(f.NewSecurityContext))
 }
 
 // AddContainer registers the flags that shape the container alone, not

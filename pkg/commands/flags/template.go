@@ -26,6 +26,7 @@ const (
 	cmdFlag                = "cmd"
 	argFlag                = "arg"
 	userFlag               = "user"
+	securityContextFlag    = "security-context"
 	pullPolicyFlag         = "pull-policy"
 	requestFlag            = "request"
 	limitFlag              = "limit"

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/mergepatch"
 
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
+	"flywheel.dev/pkg/commands/flags"
 	"flywheel.dev/pkg/commands/params"
 )
 
@@ -54,6 +55,8 @@ changes.`,
 			return runApply(cmd.Context(), cmd.OutOrStdout(), p, &o, args[0])
 		},
 	}
+	// kn gives a new Service strict unless told otherwise.
+	o.service.NewSecurityContext = flags.SecurityContextStrict
 	o.add(cmd)
 	cmd.Flags().StringVarP(&o.filename, filenameFlag, "f", "", "declare the Service from this YAML or JSON file; the other flags change it")
 	return cmd

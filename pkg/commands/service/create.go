@@ -16,6 +16,7 @@ import (
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+	"flywheel.dev/pkg/commands/flags"
 	"flywheel.dev/pkg/commands/params"
 )
 
@@ -57,6 +58,8 @@ and annotations become what this command says, as if created anew.`,
 			return runCreate(cmd.Context(), cmd.OutOrStdout(), p, &o, args[0])
 		},
 	}
+	// kn gives a new Service strict unless told otherwise.
+	o.service.NewSecurityContext = flags.SecurityContextStrict
 	o.add(cmd)
 	cmd.Flags().StringVarP(&o.filename, filenameFlag, "f", "", "start from the Service in this YAML or JSON file; the other flags change it")
 	cmd.Flags().BoolVar(&o.force, "force", false, "replace the Service if one of this name exists")

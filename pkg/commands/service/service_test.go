@@ -141,9 +141,10 @@ func TestCreateWithoutWaiting(t *testing.T) {
 			}},
 			Spec: servingv1.RevisionSpec{
 				PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
-					Image: "ko://example.com/hello",
-					Env:   []corev1.EnvVar{{Name: "TARGET", Value: "world"}},
-					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+					Image:           "ko://example.com/hello",
+					Env:             []corev1.EnvVar{{Name: "TARGET", Value: "world"}},
+					Ports:           []corev1.ContainerPort{{ContainerPort: 8080}},
+					SecurityContext: strictSecurityContext(),
 				}}},
 				ContainerConcurrency: ptr.To[int64](10),
 			},
@@ -392,5 +393,15 @@ func TestFlagErrorsComeBeforeConnecting(t *testing.T) {
 				t.Errorf("error = %v, want the --traffic error", err)
 			}
 		})
+	}
+}
+
+// strictSecurityContext is what kn's --security-context strict sets, and
+// what fw service create gives a new Service by default.
+func strictSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 }

@@ -101,7 +101,7 @@ func TestCreateForceReplacesAndKeepsTheCreator(t *testing.T) {
 	want.Spec.Template = servingv1.RevisionTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{serving.UserImageAnnotation.String(): "ko://example.com/hello/v2"}},
 		Spec: servingv1.RevisionSpec{PodSpec: corev1.PodSpec{
-			Containers: []corev1.Container{{Image: "ko://example.com/hello/v2"}},
+			Containers: []corev1.Container{{Image: "ko://example.com/hello/v2", SecurityContext: strictSecurityContext()}},
 		}},
 	}
 	want.Spec.Traffic = nil

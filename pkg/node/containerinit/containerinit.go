@@ -43,6 +43,8 @@ type Spec struct {
 	UID    *int64  `json:"uid,omitempty"`
 	GID    *int64  `json:"gid,omitempty"`
 	Groups []int64 `json:"groups,omitempty"`
+	// Privileges limit what the process may gain beyond its user.
+	Privileges Privileges `json:"privileges,omitzero"`
 
 	// Hostname is set in the UTS namespace the node cloned for the
 	// process; empty: the host's namespace is kept.
@@ -128,6 +130,11 @@ func runContainerInit() error {
 			return fmt.Errorf("setting the hostname %q: %w", spec.Hostname, err)
 		}
 	}
+	// The bounding set shrinks while this thread still has CAP_SETPCAP,
+	// before it changes user.
+	if err := limitCapabilities(spec.Privileges); err != nil {
+		return err
+	}
 	if err := dropPrivileges(spec); err != nil {
 		return err
 	}
@@ -146,6 +153,11 @@ func runContainerInit() error {
 	} else if !strings.Contains(path, "/") {
 		if path, err = lookPath(path, LookupEnv(spec.Env, "PATH")); err != nil {
 			return err
+		}
+	}
+	if spec.Privileges.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("allowPrivilegeEscalation: false: %w", err)
 		}
 	}
 	err = syscall.Exec(path, spec.Args, spec.Env)

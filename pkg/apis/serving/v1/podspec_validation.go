@@ -369,7 +369,10 @@ func validateSecurityContext(sc *corev1.SecurityContext, features *config.Featur
 	if sc.Privileged != nil && *sc.Privileged {
 		errs = errs.Also(apis.ErrInvalidValue(true, "privileged", "privileged containers are not allowed"))
 	}
-	if sc.Capabilities != nil && len(sc.Capabilities.Add) > 0 && features.ContainerSpecAddCapabilities == config.Disabled {
+	// NET_BIND_SERVICE alone needs no flag, as in Knative: it is what
+	// secure-pod-defaults gives back to a container on a port below 1024.
+	if sc.Capabilities != nil && slices.ContainsFunc(sc.Capabilities.Add, func(c corev1.Capability) bool { return c != netBindService }) &&
+		features.ContainerSpecAddCapabilities == config.Disabled {
 		errs = errs.Also(disabledFeature("add", config.FeatureContainerSpecAddCapabilities).ViaField("capabilities"))
 	}
 	return errs

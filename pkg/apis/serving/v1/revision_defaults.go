@@ -2,6 +2,7 @@ package v1
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,10 +25,12 @@ func (rts *RevisionTemplateSpec) SetDefaults(ctx context.Context) {
 }
 
 // SetDefaults fills in the request limits and timeouts, container names,
-// the serving container's port number and readiness probe and the
-// resources of config-defaults.
+// the serving container's port number and readiness probe, the resources
+// of config-defaults and, as config-features' secure-pod-defaults says,
+// the containers' security contexts.
 func (rs *RevisionSpec) SetDefaults(ctx context.Context) {
-	d := config.FromContextOrDefaults(ctx).Defaults
+	cfg := config.FromContextOrDefaults(ctx)
+	d := cfg.Defaults
 
 	if rs.ContainerConcurrency == nil {
 		rs.ContainerConcurrency = ptr.To(d.ContainerConcurrency)
@@ -56,6 +59,56 @@ func (rs *RevisionSpec) SetDefaults(ctx context.Context) {
 			defaultPort(c)
 			defaultReadinessProbe(c)
 		}
+	}
+	if level := cfg.Features.SecurePodDefaults; level == config.RootAllowed || level == config.Enabled {
+		for i := range rs.InitContainers {
+			defaultSecurityContext(&rs.InitContainers[i], rs.SecurityContext, level)
+		}
+		for i := range rs.Containers {
+			defaultSecurityContext(&rs.Containers[i], rs.SecurityContext, level)
+		}
+	}
+}
+
+// netBindService is the capability to listen on a port below 1024, the
+// one a container may add without kubernetes.containerspec-addcapabilities.
+const netBindService corev1.Capability = "NET_BIND_SERVICE"
+
+// privilegedPortEnd is the first port a process without
+// CAP_NET_BIND_SERVICE may listen on.
+const privilegedPortEnd = 1024
+
+// defaultSecurityContext fills in what c leaves unset of Kubernetes'
+// restricted Pod Security Standard, as Knative's secure-pod-defaults
+// does: no privilege escalation, the runtime's default seccomp profile,
+// every capability dropped (but NET_BIND_SERVICE for a container that
+// declares a port below 1024) and, at Enabled, runAsNonRoot. What the
+// container or the pod (pod) sets is left as it is: it was meant.
+func defaultSecurityContext(c *corev1.Container, pod *corev1.PodSecurityContext, level config.Flag) {
+	if c.SecurityContext == nil {
+		c.SecurityContext = &corev1.SecurityContext{}
+	}
+	sc := c.SecurityContext
+	if sc.AllowPrivilegeEscalation == nil {
+		sc.AllowPrivilegeEscalation = ptr.To(false)
+	}
+	if sc.SeccompProfile == nil && (pod == nil || pod.SeccompProfile == nil) {
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	}
+	if sc.Capabilities == nil {
+		sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
+		if slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort > 0 && p.ContainerPort < privilegedPortEnd }) {
+			sc.Capabilities.Add = []corev1.Capability{netBindService}
+		}
+	}
+	// A runAsUser of 0 asks for root in so many words: runAsNonRoot
+	// would only stop the pod.
+	runAsUser := sc.RunAsUser
+	if runAsUser == nil && pod != nil {
+		runAsUser = pod.RunAsUser
+	}
+	if level == config.Enabled && sc.RunAsNonRoot == nil && (pod == nil || pod.RunAsNonRoot == nil) && (runAsUser == nil || *runAsUser != 0) {
+		sc.RunAsNonRoot = ptr.To(true)
 	}
 }
 

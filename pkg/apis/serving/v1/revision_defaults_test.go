@@ -2,6 +2,7 @@ package v1
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -177,6 +178,103 @@ func TestRevisionSpecDefaults(t *testing.T) {
 			if diff := cmp.Diff(got, again); diff != "" {
 				t.Errorf("defaulting twice changed the spec (-once, +twice):\n%s", diff)
 			}
+		})
+	}
+}
+
+func TestSecurePodDefaults(t *testing.T) {
+	restricted := func(add ...corev1.Capability) *corev1.SecurityContext {
+		return &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: add},
+		}
+	}
+	nonRoot := func(sc *corev1.SecurityContext) *corev1.SecurityContext {
+		sc.RunAsNonRoot = ptr.To(true)
+		return sc
+	}
+	tests := []struct {
+		name  string
+		level config.Flag
+		pod   corev1.PodSpec
+		// want are the containers' security contexts, init containers'
+		// first.
+		want []*corev1.SecurityContext
+	}{{
+		name:  "disabled fills in nothing",
+		level: config.Disabled,
+		pod:   corev1.PodSpec{Containers: []corev1.Container{{Image: "a"}}},
+		want:  []*corev1.SecurityContext{nil},
+	}, {
+		name:  "root-allowed: the restricted profile but runAsNonRoot, init containers too",
+		level: config.RootAllowed,
+		pod: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Image: "i"}},
+			Containers:     []corev1.Container{{Image: "a"}},
+		},
+		want: []*corev1.SecurityContext{restricted(), restricted()},
+	}, {
+		name:  "enabled adds runAsNonRoot",
+		level: config.Enabled,
+		pod:   corev1.PodSpec{Containers: []corev1.Container{{Image: "a"}}},
+		want:  []*corev1.SecurityContext{nonRoot(restricted())},
+	}, {
+		name:  "a port below 1024 keeps NET_BIND_SERVICE",
+		level: config.RootAllowed,
+		pod:   corev1.PodSpec{Containers: []corev1.Container{{Image: "a", Ports: []corev1.ContainerPort{{ContainerPort: 80}}}}},
+		want:  []*corev1.SecurityContext{restricted("NET_BIND_SERVICE")},
+	}, {
+		name:  "what a container sets is kept, even to the less secure value",
+		level: config.Enabled,
+		pod: corev1.PodSpec{Containers: []corev1.Container{{Image: "a", SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(true),
+			RunAsNonRoot:             ptr.To(false),
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined},
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"NET_RAW"}},
+		}}}},
+		want: []*corev1.SecurityContext{{
+			AllowPrivilegeEscalation: ptr.To(true),
+			RunAsNonRoot:             ptr.To(false),
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined},
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"NET_RAW"}},
+		}},
+	}, {
+		name:  "the pod's seccomp profile and runAsNonRoot count as set",
+		level: config.Enabled,
+		pod: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(false), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}},
+			Containers:      []corev1.Container{{Image: "a"}},
+		},
+		want: []*corev1.SecurityContext{{AllowPrivilegeEscalation: ptr.To(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}},
+	}, {
+		name:  "runAsUser 0 asks for root: no runAsNonRoot",
+		level: config.Enabled,
+		pod:   corev1.PodSpec{Containers: []corev1.Container{{Image: "a", SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](0)}}}},
+		want: []*corev1.SecurityContext{func() *corev1.SecurityContext {
+			sc := restricted()
+			sc.RunAsUser = ptr.To[int64](0)
+			return sc
+		}()},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := withConfig(context.Background(), func(c *config.Config) {
+				c.Features.SecurePodDefaults = tt.level
+				// For the row that sets the pod's securityContext.
+				c.Features.PodSpecSecurityContext = config.Enabled
+			})
+			rs := RevisionSpec{PodSpec: tt.pod}
+			rs.SetDefaults(ctx)
+			var got []*corev1.SecurityContext
+			for _, c := range slices.Concat(rs.InitContainers, rs.Containers) {
+				got = append(got, c.SecurityContext)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("security contexts (-want, +got):\n%s", diff)
+			}
+			// What the defaults fill in, the webhook accepts.
+			checkErr(t, rs.Validate(ctx), "")
 		})
 	}
 }

@@ -185,6 +185,17 @@ func TestRevisionSpecValidation(t *testing.T) {
 		},
 		want: "containers[0].securityContext.capabilities.add",
 	}, {
+		name: "NET_BIND_SERVICE added while the feature is off",
+		change: func(rs *RevisionSpec) {
+			rs.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE"}, Drop: []corev1.Capability{"ALL"}}}
+		},
+	}, {
+		name: "NET_BIND_SERVICE with another capability while the feature is off",
+		change: func(rs *RevisionSpec) {
+			rs.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE", "NET_RAW"}}}
+		},
+		want: "containers[0].securityContext.capabilities.add",
+	}, {
 		name: "fieldRef env while the feature is off",
 		ctx:  withConfig(context.Background(), func(c *config.Config) { c.Features.PodSpecFieldRef = config.Disabled }),
 		change: func(rs *RevisionSpec) {
