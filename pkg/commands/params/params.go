@@ -19,6 +19,7 @@ import (
 
 	eventingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/eventing/v1"
 	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+	"flywheel.dev/pkg/commands/offline"
 )
 
 // Params are the settings shared by every subcommand.
@@ -40,6 +41,11 @@ type Params struct {
 	As       string
 	AsGroups []string
 	AsUID    string
+
+	// Target, when set, is kn's --target: the directory or file that
+	// Services are read from and written to instead of a cluster
+	// (package offline).
+	Target string
 
 	// NewServingClient, when set, replaces the client built from the
 	// kubeconfig. Tests set it to a fake clientset's.
@@ -93,6 +99,13 @@ func (p *Params) AddClusterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.As, "as", p.As, "user to impersonate for the requests")
 	fs.StringArrayVar(&p.AsGroups, "as-group", p.AsGroups, "group to impersonate for the requests (repeatable)")
 	fs.StringVar(&p.AsUID, "as-uid", p.AsUID, "UID to impersonate for the requests")
+}
+
+// AddTargetFlag adds kn's --target to fs, for the fw service commands
+// that can work on files instead of a cluster.
+func (p *Params) AddTargetFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&p.Target, "target", p.Target,
+		"work on files instead of a cluster: a directory, holding each Service at NAMESPACE/ksvc/NAME.yaml, or one .yaml, .yml or .json file holding one Service; nothing is waited for")
 }
 
 // Now returns the time of the clock, the real one unless a test set it.
@@ -234,11 +247,15 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// Connect returns the Serving API client and the namespace to work in.
+// Connect returns the Serving API client and the namespace to work in:
+// with --target, one that reads and writes files.
 func (p *Params) Connect() (servingv1client.ServingV1Interface, string, error) {
 	ns, err := p.CurrentNamespace()
 	if err != nil {
 		return nil, "", err
+	}
+	if p.Target != "" {
+		return offline.Serving(p.Target), ns, nil
 	}
 	client, err := p.ServingClient()
 	if err != nil {

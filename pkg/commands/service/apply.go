@@ -57,7 +57,7 @@ changes.`,
 	}
 	// kn gives a new Service strict unless told otherwise.
 	o.service.NewSecurityContext = flags.SecurityContextStrict
-	o.add(cmd)
+	o.add(cmd, p)
 	cmd.Flags().StringVarP(&o.filename, filenameFlag, "f", "", "declare the Service from this YAML or JSON file; the other flags change it")
 	return cmd
 }

@@ -52,7 +52,10 @@ and annotations become what this command says, as if created anew.`,
     --revision-name hello-v1 --tag hello-v1=current --no-wait
 
   # From a file, with one more variable; replace hello if it exists:
-  fw service create hello -f service.yaml --env DEBUG=1 --force`,
+  fw service create hello -f service.yaml --env DEBUG=1 --force
+
+  # Write the Service to a file instead of a cluster (GitOps):
+  fw service create hello --image ko://flywheel.dev/examples/hello --target deploy/hello.yaml`,
 		Args: exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCreate(cmd.Context(), cmd.OutOrStdout(), p, &o, args[0])
@@ -60,7 +63,7 @@ and annotations become what this command says, as if created anew.`,
 	}
 	// kn gives a new Service strict unless told otherwise.
 	o.service.NewSecurityContext = flags.SecurityContextStrict
-	o.add(cmd)
+	o.add(cmd, p)
 	cmd.Flags().StringVarP(&o.filename, filenameFlag, "f", "", "start from the Service in this YAML or JSON file; the other flags change it")
 	cmd.Flags().BoolVar(&o.force, "force", false, "replace the Service if one of this name exists")
 	return cmd

@@ -37,6 +37,7 @@ func NewServiceDeleteCommand(p *params.Params) *cobra.Command {
 		},
 	}
 	w.Add(cmd.Flags(), "each Service is gone", false)
+	p.AddTargetFlag(cmd.Flags())
 	cmd.Flags().BoolVar(&all, "all", false, "delete every Service in the namespace")
 	return cmd
 }
@@ -49,6 +50,10 @@ func runDelete(ctx context.Context, out io.Writer, p *params.Params, w *flags.Wa
 	client, ns, err := p.Connect()
 	if err != nil {
 		return err
+	}
+	if p.Target != "" {
+		// A file is gone once removed.
+		timeout = 0
 	}
 	if all {
 		list, err := client.Services(ns).List(ctx, metav1.ListOptions{})

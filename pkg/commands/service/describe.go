@@ -32,6 +32,7 @@ func NewServiceDescribeCommand(p *params.Params) *cobra.Command {
 		},
 	}
 	printers.AddOutputFlag(cmd.Flags(), &output)
+	p.AddTargetFlag(cmd.Flags())
 	return cmd
 }
 

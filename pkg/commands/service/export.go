@@ -18,6 +18,7 @@ import (
 	"flywheel.dev/pkg/apis/serving"
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
+	"flywheel.dev/pkg/commands/offline"
 	"flywheel.dev/pkg/commands/params"
 	"flywheel.dev/pkg/commands/printers"
 )
@@ -111,10 +112,10 @@ func printManifest(out io.Writer, output string, obj runtime.Object) error {
 		list.SetKind("List")
 		clean = list
 		for i := range list.Items {
-			withoutServerFields(&list.Items[i])
+			offline.WithoutServerFields(&list.Items[i])
 		}
 	} else {
-		withoutServerFields(u)
+		offline.WithoutServerFields(u)
 	}
 	return printers.PrintObject(out, output, clean)
 }
@@ -126,17 +127,8 @@ func manifestJSON(svc *servingv1.Service) ([]byte, error) {
 		return nil, err
 	}
 	u := &unstructured.Unstructured{Object: fields}
-	withoutServerFields(u)
+	offline.WithoutServerFields(u)
 	return u.MarshalJSON()
-}
-
-// withoutServerFields removes what a manifest leaves to the server.
-func withoutServerFields(u *unstructured.Unstructured) {
-	u.SetAPIVersion(servingv1.SchemeGroupVersion.String())
-	u.SetKind("Service")
-	unstructured.RemoveNestedField(u.Object, "status")
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
 }
 
 // exported is svc without its status and what the server set.

@@ -29,7 +29,9 @@ func NewServiceListCommand(p *params.Params) *cobra.Command {
 		Short:   "List Services with their URL, latest revision, age and readiness",
 		Example: `  fw service list
   fw service list --all-namespaces
-  fw service list -o yaml`,
+  fw service list -o yaml
+  # The Services kept as files in ./deploy (NAMESPACE/ksvc/NAME.yaml):
+  fw service list -A --target ./deploy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runList(cmd.Context(), cmd.OutOrStdout(), p, o)
@@ -37,6 +39,7 @@ func NewServiceListCommand(p *params.Params) *cobra.Command {
 	}
 	printers.AddOutputFlag(cmd.Flags(), &o.output)
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the Services of every namespace")
+	p.AddTargetFlag(cmd.Flags())
 	return cmd
 }
 

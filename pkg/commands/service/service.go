@@ -11,6 +11,7 @@ import (
 	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	servingv1client "flywheel.dev/pkg/client/clientset/versioned/typed/serving/v1"
 	"flywheel.dev/pkg/commands/flags"
+	"flywheel.dev/pkg/commands/offline"
 	"flywheel.dev/pkg/commands/params"
 	"flywheel.dev/pkg/commands/printers"
 	"flywheel.dev/pkg/commands/wait"
@@ -43,10 +44,15 @@ Revisions by percent and gives chosen Revisions URLs of their own (tags).`,
 type writeOptions struct {
 	service flags.ServiceFlags
 	wait    flags.WaitFlags
+	// target is --target, the files worked on instead of a cluster:
+	// params.Params.Target.
+	target *string
 }
 
-func (o *writeOptions) add(cmd *cobra.Command) {
+func (o *writeOptions) add(cmd *cobra.Command, p *params.Params) {
 	o.service.Add(cmd.Flags())
+	p.AddTargetFlag(cmd.Flags())
+	o.target = &p.Target
 	// --containers - reads the command's input, known once it runs.
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) { o.service.SetStdin(cmd.InOrStdin()) }
 	o.wait.Add(cmd.Flags(), "the Service is ready at this change, and print its URL", true)
@@ -73,6 +79,9 @@ func (o *writeOptions) connectToChange(p *params.Params, name string) (servingv1
 	return p.Connect()
 }
 
+// offline reports whether the command works on files (--target).
+func (o *writeOptions) offline() bool { return o.target != nil && *o.target != "" }
+
 // updated names what update did, for report.
 func updated(changed bool) string {
 	if changed {
@@ -87,6 +96,11 @@ func report(ctx context.Context, out io.Writer, client servingv1client.ServingV1
 	shouldWait, err := o.wait.Wait()
 	if err != nil {
 		return err
+	}
+	if o.offline() {
+		// A file makes no Revision: there is nothing to wait for.
+		fmt.Fprintf(out, "%s Service %s in namespace %s, in %s.\n", done, svc.Name, svc.Namespace, offline.Path(*o.target, svc.Namespace, svc.Name))
+		return nil
 	}
 	fmt.Fprintf(out, "%s Service %s in namespace %s.\n", done, svc.Name, svc.Namespace)
 	if !shouldWait {

@@ -78,7 +78,7 @@ which makes a new Revision; fw service describe shows the advice first.`,
 			return runUpdate(cmd.Context(), cmd.OutOrStdout(), p, &o, applyIt, args[0])
 		},
 	}
-	o.add(cmd)
+	o.add(cmd, p)
 	apply.add(cmd)
 	return cmd
 }
@@ -148,7 +148,8 @@ func update(ctx context.Context, out io.Writer, client servingv1client.ServingV1
 		}
 		notLocked = ""
 		newRevision := !equality.Semantic.DeepEqual(svc.Spec.Template, edited.Spec.Template)
-		if newRevision && o.service.LocksToDigest() && flags.Lockable(&edited.Spec.Template) {
+		// Files hold no Revision to take the digest from (--target).
+		if newRevision && o.service.LocksToDigest() && flags.Lockable(&edited.Spec.Template) && !o.offline() {
 			if notLocked, err = lockToDigest(ctx, client, svc, edited); err != nil {
 				return err
 			}
