@@ -20,16 +20,18 @@ func (f *PodFlags) editContainer(container *corev1.Container) error {
 	if f.changed(argFlag) {
 		container.Args = wholeList(f.Args)
 	}
-	level, err := f.editSecurityContext(container)
-	if err != nil {
+	if err := f.editSecurityContext(container); err != nil {
 		return err
 	}
 	if f.changed(userFlag) {
 		if f.User < 0 {
 			return fmt.Errorf("--%s %d: want a user ID, 0 or more (e.g. --%s 1001)", userFlag, f.User, userFlag)
 		}
-		if f.User == 0 && level == SecurityContextStrict {
-			return fmt.Errorf("--%s 0 runs the container as root, which --%s %s refuses (kn's default for a new Service): add --%s %s",
+		// However runAsNonRoot came (--security-context strict now or
+		// before, kn's default for a new Service, or a file), root would
+		// only stop the pod.
+		if sc := container.SecurityContext; f.User == 0 && sc != nil && sc.RunAsNonRoot != nil && *sc.RunAsNonRoot {
+			return fmt.Errorf("--%s 0 runs the container as root, which its runAsNonRoot: true refuses (set by --%s %s, kn's default for a new Service): add --%s %s",
 				userFlag, securityContextFlag, SecurityContextStrict, securityContextFlag, SecurityContextNone)
 		}
 		if container.SecurityContext == nil {

@@ -58,11 +58,11 @@ func TestContainerFlags(t *testing.T) {
 	}, {
 		name: "the user keeps the rest of the security context",
 		in: service(withContainer(func(c *corev1.Container) {
-			c.SecurityContext = &corev1.SecurityContext{RunAsNonRoot: ptr.To(true)}
+			c.SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(true)}
 		})),
 		args: []string{"--user", "0"},
 		want: service(withContainer(func(c *corev1.Container) {
-			c.SecurityContext = &corev1.SecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](0)}
+			c.SecurityContext = &corev1.SecurityContext{ReadOnlyRootFilesystem: ptr.To(true), RunAsUser: ptr.To[int64](0)}
 		})),
 	}, {
 		name: "requests and limits set, changed and removed",

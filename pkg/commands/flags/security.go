@@ -19,13 +19,12 @@ const (
 
 // editSecurityContext applies --security-context to container or, when
 // it was not given, f.NewSecurityContext to a container without a
-// securityContext (a new Service's, as kn does). It returns the level in
-// force, for the --user check.
-func (f *PodFlags) editSecurityContext(container *corev1.Container) (string, error) {
+// securityContext (a new Service's, as kn does).
+func (f *PodFlags) editSecurityContext(container *corev1.Container) error {
 	level := strings.ToLower(f.SecurityContext)
 	if !f.changed(securityContextFlag) {
 		if f.NewSecurityContext == "" || container.SecurityContext != nil {
-			return "", nil
+			return nil
 		}
 		level = f.NewSecurityContext
 	}
@@ -48,10 +47,10 @@ func (f *PodFlags) editSecurityContext(container *corev1.Container) (string, err
 			}
 		}
 	default:
-		return "", fmt.Errorf("--%s %q: want %s (drop every capability, run as non-root, no privilege escalation) or %s (take those back)",
+		return fmt.Errorf("--%s %q: want %s (drop every capability, run as non-root, no privilege escalation) or %s (take those back)",
 			securityContextFlag, f.SecurityContext, SecurityContextStrict, SecurityContextNone)
 	}
-	return level, nil
+	return nil
 }
 
 // securityContextHelp is --security-context's help; newDefault is

@@ -83,6 +83,16 @@ func TestSecurityContextFlag(t *testing.T) {
 		args:       []string{"--user", "0"},
 		wantErr:    []string{"--user 0", "--security-context strict", "add --security-context none"},
 	}, {
+		name:    "root on a Service that strict made non-root, on update",
+		in:      service(withContext(strictContext())),
+		args:    []string{"--user", "0"},
+		wantErr: []string{"--user 0", "runAsNonRoot: true", "add --security-context none"},
+	}, {
+		name: "root with strict taken back in the same command",
+		in:   service(withContext(strictContext())),
+		args: []string{"--security-context", "none", "--user", "0"},
+		want: service(withContext(&corev1.SecurityContext{RunAsUser: ptr.To[int64](0)})),
+	}, {
 		name:    "an unknown level",
 		in:      service(),
 		args:    []string{"--security-context", "restricted"},
