@@ -115,15 +115,30 @@ func TestManifestsInstallCRDsFirst(t *testing.T) {
 	}
 }
 
-// structural returns the schema of the CRD's only version as the API
+// structural returns the schema of the CRD's stored version as the API
 // server sees it: converted to the internal type, then to a structural
 // schema, which is what it prunes, defaults and validates with.
 func structural(t *testing.T, crd *apiextensionsv1.CustomResourceDefinition) *structuralschema.Structural {
 	t.Helper()
-	if len(crd.Spec.Versions) != 1 {
-		t.Fatalf("CRD %s has %d versions, the test expects one", crd.Name, len(crd.Spec.Versions))
+	return structuralVersion(t, crd, storageVersion(t, crd).Name)
+}
+
+func storageVersion(t *testing.T, crd *apiextensionsv1.CustomResourceDefinition) apiextensionsv1.CustomResourceDefinitionVersion {
+	t.Helper()
+	i := slices.IndexFunc(crd.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Storage })
+	if i < 0 {
+		t.Fatalf("CRD %s has no storage version", crd.Name)
 	}
-	v := crd.Spec.Versions[0]
+	return crd.Spec.Versions[i]
+}
+
+func structuralVersion(t *testing.T, crd *apiextensionsv1.CustomResourceDefinition, version string) *structuralschema.Structural {
+	t.Helper()
+	i := slices.IndexFunc(crd.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Name == version })
+	if i < 0 {
+		t.Fatalf("CRD %s has no version %s", crd.Name, version)
+	}
+	v := crd.Spec.Versions[i]
 	if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
 		t.Fatalf("CRD %s version %s has no schema", crd.Name, v.Name)
 	}
@@ -136,6 +151,42 @@ func structural(t *testing.T, crd *apiextensionsv1.CustomResourceDefinition) *st
 		t.Fatalf("CRD %s: %v", crd.Name, err)
 	}
 	return s
+}
+
+// TestServedVersionsShareTheStoredSchema checks the versions each CRD
+// serves: one stored, v1, and besides it only copies of it (PingSource's
+// v1beta2, which the stock kn of Knative 1.15 uses). The CRDs have no
+// conversion webhook, so the API server converts between versions by
+// rewriting apiVersion alone, which loses nothing only while every served
+// version has the stored one's schema.
+func TestServedVersionsShareTheStoredSchema(t *testing.T) {
+	served := map[string][]string{}
+	for kind, crd := range coreCRDs(t) {
+		stored := storageVersion(t, crd)
+		if stored.Name != "v1" && kind != "PodAutoscaler" {
+			t.Errorf("%s stores %s, want v1", kind, stored.Name)
+		}
+		if crd.Spec.Conversion != nil && crd.Spec.Conversion.Strategy != apiextensionsv1.NoneConverter {
+			t.Errorf("%s converts with %s, want None", kind, crd.Spec.Conversion.Strategy)
+		}
+		for _, v := range crd.Spec.Versions {
+			if v.Storage {
+				continue
+			}
+			name := v.Name
+			served[kind] = append(served[kind], name)
+			if !v.Served || !v.Deprecated || v.DeprecationWarning == nil {
+				t.Errorf("%s %s: served %t, deprecated %t, warning %v; want a served, deprecated version with a warning", kind, name, v.Served, v.Deprecated, v.DeprecationWarning)
+			}
+			v.Name, v.Served, v.Storage, v.Deprecated, v.DeprecationWarning = stored.Name, stored.Served, stored.Storage, stored.Deprecated, stored.DeprecationWarning
+			if diff := cmp.Diff(stored, v); diff != "" {
+				t.Errorf("%s: version %s differs from the stored %s (-stored, +served):\n%s", kind, name, stored.Name, diff)
+			}
+		}
+	}
+	if diff := cmp.Diff(map[string][]string{"PingSource": {"v1beta2"}}, served); diff != "" {
+		t.Errorf("versions served beside the stored one (-want, +got):\n%s", diff)
+	}
 }
 
 func TestCRDSchemasAreStructural(t *testing.T) {
@@ -242,10 +293,11 @@ func TestCRDNames(t *testing.T) {
 			Categories: eventingCategories, Versions: []string{"v1"}, Status: true,
 			Columns: []string{"Broker", "Subscriber_URI", "Age", "Ready", "Reason"},
 		},
-		// As Knative's sources: no short names.
+		// As Knative's sources: no short names. PingSource serves v1beta2
+		// too, as Knative does (the stock kn of Knative 1.15 uses it).
 		"PingSource": {
 			Name: "pingsources.sources.knative.dev", Scope: apiextensionsv1.NamespaceScoped,
-			Categories: sourcesCategories, Versions: []string{"v1"}, Status: true,
+			Categories: sourcesCategories, Versions: []string{"v1", "v1beta2"}, Status: true,
 			Columns: []string{"Sink", "Schedule", "Age", "Ready", "Reason"},
 		},
 		"ApiServerSource": {
@@ -274,10 +326,12 @@ func TestCRDNames(t *testing.T) {
 			}
 			for _, v := range crd.Spec.Versions {
 				got.Versions = append(got.Versions, v.Name)
-				got.Status = v.Served && v.Storage && v.Subresources != nil && v.Subresources.Status != nil
-				for _, c := range v.AdditionalPrinterColumns {
-					got.Columns = append(got.Columns, c.Name)
-				}
+			}
+			// The others are copies (TestServedVersionsShareTheStoredSchema).
+			stored := storageVersion(t, crd)
+			got.Status = stored.Served && stored.Subresources != nil && stored.Subresources.Status != nil
+			for _, c := range stored.AdditionalPrinterColumns {
+				got.Columns = append(got.Columns, c.Name)
 			}
 			if diff := cmp.Diff(want[kind], got); diff != "" {
 				t.Errorf("names (-want, +got):\n%s", diff)
@@ -336,6 +390,37 @@ func TestSchemasKeepEveryField(t *testing.T) {
 			}
 			if diff := cmp.Diff(before, after); diff != "" {
 				t.Errorf("object after pruning (-before, +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestTemplatesKeepANullCreationTimestamp checks the templates' object
+// metadata against what clients built with k8s.io/apimachinery before 0.35
+// send (the stock kn, YAML from `kubectl create --dry-run -o yaml`):
+// `creationTimestamp: null`. Pruned, it would be an unknown field, a
+// warning, and under kubectl's strict field validation a refusal.
+func TestTemplatesKeepANullCreationTimestamp(t *testing.T) {
+	crds := coreCRDs(t)
+	template := map[string]any{
+		"metadata": map[string]any{"creationTimestamp": nil, "labels": map[string]any{"app": "x"}},
+		"spec":     map[string]any{"containers": []any{map[string]any{"image": "ghcr.io/example/app"}}},
+	}
+	for _, kind := range []string{"Service", "Configuration", "ContainerSource"} {
+		t.Run(kind, func(t *testing.T) {
+			obj := map[string]any{
+				"apiVersion": "v1", "kind": kind,
+				"metadata": map[string]any{"name": "x"},
+				"spec":     map[string]any{"template": template},
+			}
+			pruned := pruning.PruneWithOptions(obj, structural(t, crds[kind]), true,
+				structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+			if len(pruned) > 0 {
+				t.Errorf("pruned fields: %v", pruned)
+			}
+			s := structural(t, crds[kind])
+			if errs := validate.NewSchemaValidator(s.ToKubeOpenAPI(), nil, "", strfmt.Default).Validate(obj).Errors; len(errs) > 0 {
+				t.Errorf("validation errors: %v", errs)
 			}
 		})
 	}

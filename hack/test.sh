@@ -44,6 +44,7 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	# The programs the later layers run, built from their pinned modules
 	# (hack/build-controlplane.sh): on a machine that has not built them
 	# yet, 14.5 minutes for the control plane and its cluster add-ons,
+	# about 2 for the stock kn (hack/tool.sh, TestStockKnWorksUnchanged)
 	# and 8.5 more for Traefik (TestRoutesThroughTraefik, the last test
 	# of test/e2e) and Jaeger (the lifecycle tests' fw local up
 	# --tracing). They build in the background from the start, at idle
@@ -51,7 +52,8 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	# unit tests leave a third of the CPU idle while they link and wait,
 	# the end-to-end tests two thirds, waiting on their clusters. Each
 	# layer then waits for what it needs alone: the integration tests for
-	# the control plane, TestRoutesThroughTraefik for Traefik (the build
+	# the control plane, TestStockKnWorksUnchanged for kn and
+	# TestRoutesThroughTraefik for Traefik (each through its build
 	# script's lock), the lifecycle tests for Jaeger. With everything
 	# cached, there is nothing to wait for.
 	step "the programs the later layers run, building in the background"
@@ -60,15 +62,17 @@ if [[ " $layers " == *" integration "* || " $layers " == *" e2e "* ]]; then
 	if chrt --idle 0 true 2>/dev/null; then
 		idle=(chrt --idle 0)
 	fi
-	builds='"$1" >/dev/null'
+	builds='"$1/hack/build-controlplane.sh" >/dev/null'
 	if [[ " $layers " == *" e2e "* ]]; then
-		# One run each, so that Traefik is in place for its test before
-		# Jaeger's build ends.
-		builds+=' && FLYWHEEL_BUILD_TRAEFIK=1 "$1" >/dev/null && FLYWHEEL_BUILD_JAEGER=1 "$1" >/dev/null'
+		# One run each, so that each is in place for its test before the
+		# next build ends: the stock kn, Traefik, then Jaeger.
+		builds+=' && "$1/hack/tool.sh" kn >/dev/null'
+		builds+=' && FLYWHEEL_BUILD_TRAEFIK=1 "$1/hack/build-controlplane.sh" >/dev/null'
+		builds+=' && FLYWHEEL_BUILD_JAEGER=1 "$1/hack/build-controlplane.sh" >/dev/null'
 	fi
 	# Its own session, so that cleanup can end the whole build. The
 	# control plane comes first: the integration tests need it next.
-	setsid "${idle[@]}" bash -c "$builds" _ "$root/hack/build-controlplane.sh" >"$background_log" 2>&1 &
+	setsid "${idle[@]}" bash -c "$builds" _ "$root" >"$background_log" 2>&1 &
 	background_builds=$!
 fi
 
@@ -133,7 +137,7 @@ if [[ " $layers " == *" e2e "* ]]; then
 	step "waiting for the background builds"
 	if ! wait "$background_builds"; then
 		cat "$background_log" >&2
-		echo "hack/test.sh: a background build (the control plane, Traefik or Jaeger) failed (above)" >&2
+		echo "hack/test.sh: a background build (the control plane, kn, Traefik or Jaeger) failed (above)" >&2
 		exit 1
 	fi
 	background_builds=

@@ -4,6 +4,7 @@
 #   hack/tool.sh controller-gen
 #   hack/tool.sh golangci-lint
 #   hack/tool.sh ko
+#   hack/tool.sh kn      (the stock Knative client, for the end-to-end tests)
 #
 # The tools are `tool` directives of their own module, hack/tools, because
 # their dependency graphs (k8s.io/* 0.37, newer x/tools) must not move the

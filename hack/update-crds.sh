@@ -21,6 +21,10 @@
 #          var set twice would be refused although Knative accepts them;
 #        - containers[].name, ports[].containerPort and probe ports become
 #          optional, since Knative's defaulting fills them in;
+#        - a template's metadata takes creationTimestamp: null, which
+#          clients built with older apimachinery (the stock kn) send;
+#        - PingSource is served as v1beta2 too, a copy of v1, as Knative
+#          serves it and the stock kn of Knative 1.15 writes it;
 #        - the descriptions copied from k8s.io/api (pod spec, template
 #          metadata) are dropped, keeping Flywheel's own: with them the
 #          Service CRD is ~600 kB, past what client-side `kubectl apply`

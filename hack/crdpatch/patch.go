@@ -62,9 +62,68 @@ func patch(crd *apiextensionsv1.CustomResourceDefinition) {
 			atomicLists(s)
 			relaxKnativeDefaults(path, s)
 			dropInheritedDescriptions(path, s)
+			acceptNullCreationTimestamp(path, s)
 		})
 	}
+	serveEarlierVersions(crd)
 }
+
+// earlierVersions are versions Knative still serves beside v1, with the
+// same schema, that clients in use read and write. The stock kn of
+// Knative 1.15 (knative.dev/client v0.42, which the end-to-end tests run)
+// and earlier manages PingSources as sources.knative.dev/v1beta2, and
+// stops with "no or newer Knative Sources API found" where that version
+// is not served.
+var earlierVersions = map[string][]apiextensionsv1.CustomResourceDefinitionVersion{
+	"pingsources.sources.knative.dev": {{
+		Name:               "v1beta2",
+		Deprecated:         true,
+		DeprecationWarning: ptr("sources.knative.dev/v1beta2 PingSource is deprecated: write sources.knative.dev/v1, which has the same fields"),
+	}},
+}
+
+// serveEarlierVersions adds earlierVersions to the CRD as served copies of
+// its storage version: same schema, printer columns and subresources, not
+// stored. With no conversion webhook the API server converts between
+// them by rewriting apiVersion, which is right only because the schemas
+// are the same; the admission webhooks, registered for v1 with the
+// default matchPolicy Equivalent, see every request as v1.
+func serveEarlierVersions(crd *apiextensionsv1.CustomResourceDefinition) {
+	extra := earlierVersions[crd.Name]
+	if len(extra) == 0 {
+		return
+	}
+	i := slices.IndexFunc(crd.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Storage })
+	if i < 0 {
+		return
+	}
+	stored := crd.Spec.Versions[i]
+	for _, e := range extra {
+		v := *stored.DeepCopy()
+		v.Name = e.Name
+		v.Served = true
+		v.Storage = false
+		v.Deprecated = e.Deprecated
+		v.DeprecationWarning = e.DeprecationWarning
+		crd.Spec.Versions = append(crd.Spec.Versions, v)
+	}
+}
+
+// acceptNullCreationTimestamp lets a template's object metadata carry
+// creationTimestamp, as a pod template's may. Clients built with
+// k8s.io/apimachinery before 0.35 (the stock kn among them, and YAML that
+// `kubectl create --dry-run -o yaml` wrote) send `creationTimestamp: null`
+// in every template; without the field in the schema the API server
+// warns of an unknown field, and refuses the object outright under
+// strict field validation (kubectl's default).
+func acceptNullCreationTimestamp(path []string, s *apiextensionsv1.JSONSchemaProps) {
+	if !endsWith(path, "template", "metadata") || s.Properties == nil {
+		return
+	}
+	s.Properties["creationTimestamp"] = apiextensionsv1.JSONSchemaProps{Type: "string", Format: "date-time", Nullable: true}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func label(crd *apiextensionsv1.CustomResourceDefinition) {
 	if crd.Labels == nil {

@@ -147,22 +147,7 @@ func TestSourcesSendToTheirSinks(t *testing.T) {
 			return client.SourcesV1().SinkBindings(ns).Get(ctx, binding.Name, metav1.GetOptions{})
 		}, apis.ConditionReady, corev1.ConditionTrue)
 		// Made after the binding: the webhook binds it as it is created.
-		labels := map[string]string{"app": "heartbeat"}
-		if _, err := cluster.Kube.AppsV1().Deployments(ns).Create(t.Context(), &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: "heartbeat", Namespace: ns, Labels: labels},
-			Spec: appsv1.DeploymentSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{
-						Name: "heartbeat", Image: heartbeatImage,
-						Env: []corev1.EnvVar{{Name: "PERIOD", Value: "500ms"}},
-					}}},
-				},
-			},
-		}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		createHeartbeat(t, ns)
 		got := waitRecords(t, rec, "/binding", func(rs []record) bool { return len(rs) >= 2 })
 		if got[0].Type != "dev.flywheel.heartbeat" || got[0].Extensions["team"] != "e2e" {
 			t.Errorf("the bound Deployment sent %+v, want heartbeats with team=e2e", got[0])
@@ -238,6 +223,28 @@ func TestSourcesSendToTheirSinks(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("fw source list printed:\n%s\nwant %s in it", out, want)
 		}
+	}
+}
+
+// createHeartbeat creates Deployment heartbeat (label app=heartbeat),
+// whose pod posts an event to its K_SINK every half second.
+func createHeartbeat(t *testing.T, ns string) {
+	t.Helper()
+	labels := map[string]string{"app": "heartbeat"}
+	if _, err := cluster.Kube.AppsV1().Deployments(ns).Create(t.Context(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "heartbeat", Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "heartbeat", Image: heartbeatImage,
+					Env: []corev1.EnvVar{{Name: "PERIOD", Value: "500ms"}},
+				}}},
+			},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 
