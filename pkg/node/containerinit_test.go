@@ -196,8 +196,9 @@ func TestContainerRunsAsItsUser(t *testing.T) {
 // TestContainerKeepsToItsPrivileges starts containers of a pod as the
 // node does and reads their capabilities and no_new_privs from the
 // kernel: root dropping ALL but NET_BIND_SERVICE without privilege
-// escalation (secure-pod-defaults' root-allowed on a port below 1024),
-// and root without a securityContext, which keeps the node's.
+// escalation (secure-pod-defaults' root-allowed on a port below 1024);
+// root setting no capabilities, which has the runtimes' default set, or
+// adding one to it; and a privileged container, which keeps the node's.
 func TestContainerKeepsToItsPrivileges(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the container init needs root to change capabilities and build a mount namespace")
@@ -211,10 +212,19 @@ func TestContainerKeepsToItsPrivileges(t *testing.T) {
 		AllowPrivilegeEscalation: ptr.To(false),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}},
 	}
-	unlimited := *limited.DeepCopy()
-	unlimited.Name = "c1"
-	unlimited.SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](0)}
-	pod.Spec.Containers = []corev1.Container{limited, unlimited}
+	root := func(name string, sc corev1.SecurityContext) corev1.Container {
+		c := *limited.DeepCopy()
+		c.Name = name
+		sc.RunAsUser = ptr.To[int64](0)
+		c.SecurityContext = &sc
+		return c
+	}
+	pod.Spec.Containers = []corev1.Container{
+		limited,
+		root("c1", corev1.SecurityContext{}),
+		root("c2", corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}),
+		root("c3", corev1.SecurityContext{Privileged: ptr.To(true)}),
+	}
 	f := newPodFixture(t, pod)
 	f.rt.deps.runner = execRunner{}
 	f.rt.fs = testPodFS(t)
@@ -236,8 +246,20 @@ func TestContainerKeepsToItsPrivileges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeBounding := regexp.MustCompile(`CapBnd:\s*(\S+)`).FindStringSubmatch(string(node))[1]
-	if out := read("c1"); !strings.Contains(out, "CapBnd: "+nodeBounding+"\n") || !strings.Contains(out, "NoNewPrivs: 0\n") {
-		t.Errorf("the container without a securityContext: %q, want the node's bounding set %s and no no_new_privs", out, nodeBounding)
+	nodeField := func(name string) string {
+		return regexp.MustCompile(name + `:\s*(\S+)`).FindStringSubmatch(string(node))[1]
+	}
+	// a80425fb is the runtimes' default set (DefaultCapabilities), as
+	// `docker run` shows it; bit 12 is CAP_NET_ADMIN. A privileged
+	// container has what the node has.
+	for _, tt := range []struct{ container, what, inheritable, bounding string }{
+		{"c1", "a root container that sets no capabilities", "0000000000000000", "00000000a80425fb"},
+		{"c2", "a root container that adds NET_ADMIN", "0000000000000000", "00000000a80435fb"},
+		{"c3", "a privileged container", nodeField("CapInh"), nodeField("CapBnd")},
+	} {
+		want := "CapInh: " + tt.inheritable + "\nCapEff: " + tt.bounding + "\nCapBnd: " + tt.bounding + "\nNoNewPrivs: 0\n"
+		if diff := cmp.Diff(want, read(tt.container)); diff != "" {
+			t.Errorf("%s (-want, +got):\n%s", tt.what, diff)
+		}
 	}
 }

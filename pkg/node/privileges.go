@@ -7,22 +7,23 @@ import (
 )
 
 // containerPrivileges is what of sc the container init applies beyond
-// the user: allowPrivilegeEscalation: false and the capabilities dropped
-// and added. A container that sets no capabilities keeps the node's, as
-// a privileged one does: the process node has no runtime's default set
-// to start from (docs/node.md). Seccomp profiles are not applied.
+// the user: the capabilities, the runtime's default set with those sc
+// drops and adds (docs/node.md), and allowPrivilegeEscalation: false. A
+// privileged container keeps the node's capabilities, as on a cluster.
+// Seccomp profiles are not applied.
 func containerPrivileges(sc *corev1.SecurityContext) (containerinit.Privileges, error) {
-	if sc == nil || (sc.Privileged != nil && *sc.Privileged) {
+	if sc != nil && sc.Privileged != nil && *sc.Privileged {
 		return containerinit.Privileges{}, nil
 	}
-	var p containerinit.Privileges
-	if c := sc.Capabilities; c != nil && (len(c.Drop) > 0 || len(c.Add) > 0) {
-		var err error
-		if p, err = containerinit.CapabilityPrivileges(capabilityNames(c.Drop), capabilityNames(c.Add)); err != nil {
-			return containerinit.Privileges{}, err
-		}
+	var drop, add []string
+	if sc != nil && sc.Capabilities != nil {
+		drop, add = capabilityNames(sc.Capabilities.Drop), capabilityNames(sc.Capabilities.Add)
 	}
-	p.NoNewPrivileges = sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation
+	p, err := containerinit.CapabilityPrivileges(drop, add)
+	if err != nil {
+		return containerinit.Privileges{}, err
+	}
+	p.NoNewPrivileges = sc != nil && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation
 	return p, nil
 }
 

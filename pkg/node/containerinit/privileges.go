@@ -38,13 +38,25 @@ var capabilityNames = [...]string{
 	"BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 }
 
+// DefaultCapabilities are the capabilities a container that is not
+// privileged starts from, before its securityContext drops and adds: the
+// set containerd and Docker give, so that a root container has on the
+// process node what it would have on a cluster, neither more (no
+// SYS_ADMIN, SYS_MODULE or NET_ADMIN over the host's kernel) nor less.
+var DefaultCapabilities = []string{
+	"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
+	"SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
+	"AUDIT_WRITE",
+}
+
 // CapabilityPrivileges returns the capabilities a container keeps when
 // it drops drop and adds add (Kubernetes' names, with or without CAP_, in
-// any case; ALL in drop drops every one) from all of them.
+// any case; ALL in drop drops every one, in add adds every one) from
+// DefaultCapabilities.
 func CapabilityPrivileges(drop, add []string) (Privileges, error) {
 	keep := make([]bool, len(capabilityNames))
-	for i := range keep {
-		keep[i] = true
+	for _, name := range DefaultCapabilities {
+		keep[slices.Index(capabilityNames[:], name)] = true
 	}
 	for _, list := range []struct {
 		names []string
