@@ -197,7 +197,7 @@ func (c *container) runOnce(ctx context.Context) (code int, ran time.Duration, e
 	if dir == "" {
 		dir = "/"
 	}
-	return c.start(ctx, index, begun, spec, img, processSpec{
+	return c.start(ctx, index, begun, spec, pod, img, processSpec{
 		path: path, args: argv, env: env, dir: dir,
 		uid: &id.uid, gid: &id.gid, groups: id.groups,
 		exe: exe, root: root,
@@ -252,7 +252,7 @@ func (c *container) runImage(ctx context.Context, index int32, begun time.Time, 
 	if err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 	}
-	return c.start(ctx, index, begun, spec, img, processSpec{
+	return c.start(ctx, index, begun, spec, pod, img, processSpec{
 		path: argv[0], args: argv, env: env, dir: containerWorkingDir(spec.WorkingDir, cfg),
 		uid: &id.uid, gid: &id.gid, groups: id.groups,
 		root: root,
@@ -274,9 +274,9 @@ func (c *container) volumesReady(ctx context.Context) error {
 // start starts one run of the container as run describes (its command,
 // environment, user and filesystem), in the pod's namespaces and its
 // cgroup, and waits for it.
-func (c *container) start(ctx context.Context, index int32, begun time.Time, spec *corev1.Container, img image, run processSpec) (code int, ran time.Duration, err error) {
+func (c *container) start(ctx context.Context, index int32, begun time.Time, spec *corev1.Container, pod *corev1.Pod, img image, run processSpec) (code int, ran time.Duration, err error) {
 	deps := c.p.deps
-	if run.privileges, err = containerPrivileges(spec.SecurityContext); err != nil {
+	if run.privileges, err = containerPrivileges(pod.Spec.SecurityContext, spec.SecurityContext); err != nil {
 		return 0, 0, &startError{reason: reasonCreateContainerConfig, err: err}
 	}
 	var cgroup string

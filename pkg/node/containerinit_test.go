@@ -212,18 +212,11 @@ func TestContainerKeepsToItsPrivileges(t *testing.T) {
 		AllowPrivilegeEscalation: ptr.To(false),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}},
 	}
-	root := func(name string, sc corev1.SecurityContext) corev1.Container {
-		c := *limited.DeepCopy()
-		c.Name = name
-		sc.RunAsUser = ptr.To[int64](0)
-		c.SecurityContext = &sc
-		return c
-	}
 	pod.Spec.Containers = []corev1.Container{
 		limited,
-		root("c1", corev1.SecurityContext{}),
-		root("c2", corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}),
-		root("c3", corev1.SecurityContext{Privileged: ptr.To(true)}),
+		asRoot(limited, "c1", corev1.SecurityContext{}),
+		asRoot(limited, "c2", corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}),
+		asRoot(limited, "c3", corev1.SecurityContext{Privileged: ptr.To(true)}),
 	}
 	f := newPodFixture(t, pod)
 	f.rt.deps.runner = execRunner{}
@@ -262,4 +255,51 @@ func TestContainerKeepsToItsPrivileges(t *testing.T) {
 			t.Errorf("%s (-want, +got):\n%s", tt.what, diff)
 		}
 	}
+}
+
+// TestContainerRunsUnderItsSeccompProfile starts root containers of a pod
+// as the node does, each of which reports its seccomp mode and tries to
+// make a user namespace, which the RuntimeDefault profile refuses unless
+// the container keeps CAP_SYS_ADMIN: the pod's profile applies to a
+// container that names none, not to one that says Unconfined.
+func TestContainerRunsUnderItsSeccompProfile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the container init needs root to change capabilities and build a mount namespace")
+	}
+	pod := testPodSpec(corev1.RestartPolicyNever, "/bin/sh")
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	try := pod.Spec.Containers[0]
+	try.Command = []string{"/bin/sh", "-c", "grep '^Seccomp:' /proc/self/status | tr -s '\\t' ' '; if unshare -U true 2>/dev/null; then echo unshare: made; else echo unshare: refused; fi"}
+	pod.Spec.Containers = []corev1.Container{
+		asRoot(try, "c0", corev1.SecurityContext{}),
+		asRoot(try, "c1", corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}),
+		asRoot(try, "c2", corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}),
+	}
+	f := newPodFixture(t, pod)
+	f.rt.deps.runner = execRunner{}
+	f.rt.fs = testPodFS(t)
+	f.rt.start()
+	got := f.waitFor("Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	for _, tt := range []struct{ container, what, want string }{
+		{"c0", "the pod's RuntimeDefault", "Seccomp: 2\nunshare: refused\n"},
+		{"c1", "Unconfined over the pod's RuntimeDefault", "Seccomp: 0\nunshare: made\n"},
+		{"c2", "RuntimeDefault with CAP_SYS_ADMIN added", "Seccomp: 2\nunshare: made\n"},
+	} {
+		out, err := os.ReadFile(filepath.Join(f.rt.logDir, tt.container, "0.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, string(out)); diff != "" {
+			t.Errorf("%s (-want, +got):\n%s\nstatus: %+v", tt.what, diff, got.Status.ContainerStatuses)
+		}
+	}
+}
+
+// asRoot is base named name, running as root with the rest of sc.
+func asRoot(base corev1.Container, name string, sc corev1.SecurityContext) corev1.Container {
+	c := *base.DeepCopy()
+	c.Name = name
+	sc.RunAsUser = ptr.To[int64](0)
+	c.SecurityContext = &sc
+	return c
 }

@@ -6,12 +6,14 @@ import (
 	"flywheel.dev/pkg/node/containerinit"
 )
 
-// containerPrivileges is what of sc the container init applies beyond
-// the user: the capabilities, the runtime's default set with those sc
-// drops and adds (docs/node.md), and allowPrivilegeEscalation: false. A
-// privileged container keeps the node's capabilities, as on a cluster.
-// Seccomp profiles are not applied.
-func containerPrivileges(sc *corev1.SecurityContext) (containerinit.Privileges, error) {
+// containerPrivileges is what of the container's securityContext sc (and
+// the pod's, podSC) the container init applies beyond the user: the
+// capabilities, the runtime's default set with those sc drops and adds
+// (docs/node.md); allowPrivilegeEscalation: false; and the RuntimeDefault
+// seccomp profile, asked for by the container or else by the pod. A
+// privileged container keeps the node's capabilities and is not
+// filtered, as on a cluster. Localhost profiles are not applied.
+func containerPrivileges(podSC *corev1.PodSecurityContext, sc *corev1.SecurityContext) (containerinit.Privileges, error) {
 	if sc != nil && sc.Privileged != nil && *sc.Privileged {
 		return containerinit.Privileges{}, nil
 	}
@@ -24,6 +26,14 @@ func containerPrivileges(sc *corev1.SecurityContext) (containerinit.Privileges, 
 		return containerinit.Privileges{}, err
 	}
 	p.NoNewPrivileges = sc != nil && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation
+	var profile *corev1.SeccompProfile
+	if podSC != nil {
+		profile = podSC.SeccompProfile
+	}
+	if sc != nil && sc.SeccompProfile != nil {
+		profile = sc.SeccompProfile
+	}
+	p.SeccompRuntimeDefault = profile != nil && profile.Type == corev1.SeccompProfileTypeRuntimeDefault
 	return p, nil
 }
 

@@ -11,9 +11,11 @@ import (
 	"flywheel.dev/pkg/node/containerinit"
 )
 
-// TestContainerPrivileges checks the capabilities a securityContext gives
-// a container: the runtimes' default set, changed by drop and add, as
-// containerd and Docker make it; a privileged container's are left alone.
+// TestContainerPrivileges checks what the securityContexts give a
+// container: the runtimes' default capabilities, changed by drop and add,
+// as containerd and Docker make them, and the RuntimeDefault seccomp
+// profile the container or else the pod asks for; a privileged container
+// is left alone.
 func TestContainerPrivileges(t *testing.T) {
 	// As <linux/capability.h> numbers them.
 	const (
@@ -25,8 +27,14 @@ func TestContainerPrivileges(t *testing.T) {
 	limited := func(caps ...int) containerinit.Privileges {
 		return containerinit.Privileges{LimitCapabilities: true, Capabilities: append([]int{}, caps...)}
 	}
+	runtimeDefault := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	filtered := func(p containerinit.Privileges) containerinit.Privileges {
+		p.SeccompRuntimeDefault = true
+		return p
+	}
 	tests := []struct {
 		name    string
+		podSC   *corev1.PodSecurityContext
 		sc      *corev1.SecurityContext
 		want    containerinit.Privileges
 		wantErr string
@@ -65,13 +73,35 @@ func TestContainerPrivileges(t *testing.T) {
 		sc:   &corev1.SecurityContext{Privileged: ptr.To(true), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 		want: containerinit.Privileges{},
 	}, {
+		name:  "the pod's RuntimeDefault seccomp profile",
+		podSC: &corev1.PodSecurityContext{SeccompProfile: runtimeDefault},
+		want:  filtered(limited(defaults...)),
+	}, {
+		name: "the container's RuntimeDefault seccomp profile",
+		sc:   &corev1.SecurityContext{SeccompProfile: runtimeDefault},
+		want: filtered(limited(defaults...)),
+	}, {
+		name:  "the container's Unconfined over the pod's RuntimeDefault",
+		podSC: &corev1.PodSecurityContext{SeccompProfile: runtimeDefault},
+		sc:    &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}},
+		want:  limited(defaults...),
+	}, {
+		name: "a Localhost profile, not applied",
+		sc:   &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("p.json")}},
+		want: limited(defaults...),
+	}, {
+		name:  "privileged, with the pod's RuntimeDefault",
+		podSC: &corev1.PodSecurityContext{SeccompProfile: runtimeDefault},
+		sc:    &corev1.SecurityContext{Privileged: ptr.To(true)},
+		want:  containerinit.Privileges{},
+	}, {
 		name:    "an unknown capability",
 		sc:      &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_MAGIC"}}},
 		wantErr: `unknown capability "NET_MAGIC"`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := containerPrivileges(tt.sc)
+			got, err := containerPrivileges(tt.podSC, tt.sc)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)

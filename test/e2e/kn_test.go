@@ -19,6 +19,7 @@ import (
 	"knative.dev/pkg/apis"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 
+	servingv1 "flywheel.dev/pkg/apis/serving/v1"
 	"flywheel.dev/pkg/client/clientset/versioned"
 	"flywheel.dev/pkg/repo"
 )
@@ -70,7 +71,8 @@ func (k *stockKn) output(ctx context.Context, args ...string) (string, error) {
 }
 
 // TestStockKnWorksUnchanged drives Flywheel with the stock kn as a Knative
-// user would: a Service created, updated and described; a Broker and a
+// user would: a Service created, updated (a new Revision, then a tag and
+// a traffic split) and described, another applied twice; a Broker and a
 // Trigger; one source of each kind, whose events (but the PingSource's,
 // a minute away, which TestSourcesSendToTheirSinks waits for) reach the
 // Service; the sources listed, described, updated and deleted. kn of
@@ -97,8 +99,27 @@ func TestStockKnWorksUnchanged(t *testing.T) {
 	if out := kn.run(t, "service", "describe", "recorder", "-n", ns, "--verbose"); !strings.Contains(out, "CREATED_BY=kn") {
 		t.Errorf("kn service describe printed:\n%s", out)
 	}
+	// A tag on the first Revision with a tenth of the traffic, then back.
+	kn.run(t, "service", "update", "recorder", "-n", ns, "--tag", "recorder-00001=old", "--traffic", "old=10,@latest=90")
 	rec, err := client.ServingV1().Services(ns).Get(t.Context(), "recorder", metav1.GetOptions{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	tagged := slices.IndexFunc(rec.Status.Traffic, func(tt servingv1.TrafficTarget) bool { return tt.Tag == "old" })
+	if tr := rec.Status.Traffic; len(tr) != 2 || tagged < 0 || tr[tagged].RevisionName != "recorder-00001" || tr[tagged].Percent == nil ||
+		*tr[tagged].Percent != 10 || tr[tagged].URL == nil || tr[tagged].URL.Host != "old-recorder."+ns+".localhost" {
+		t.Errorf("after kn service update --tag --traffic, the Service's traffic is %+v", tr)
+	}
+	kn.run(t, "service", "update", "recorder", "-n", ns, "--untag", "old", "--traffic", "@latest=100")
+	// apply: the first creates, the same again changes nothing.
+	if out := kn.run(t, "service", "apply", "applied", "-n", ns, "--image", recorderImage); !strings.Contains(out, "created") {
+		t.Errorf("the first kn service apply printed:\n%s", out)
+	}
+	if out := kn.run(t, "service", "apply", "applied", "-n", ns, "--image", recorderImage); !strings.Contains(out, "No changes to apply") {
+		t.Errorf("kn service apply, the same again, printed:\n%s", out)
+	}
+	kn.run(t, "service", "delete", "applied", "-n", ns)
+	if rec, err = client.ServingV1().Services(ns).Get(t.Context(), "recorder", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

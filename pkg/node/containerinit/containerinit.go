@@ -135,6 +135,9 @@ func runContainerInit() error {
 	if err := limitCapabilities(spec.Privileges); err != nil {
 		return err
 	}
+	if err := applySeccomp(spec.Privileges); err != nil {
+		return err
+	}
 	if err := dropPrivileges(spec); err != nil {
 		return err
 	}

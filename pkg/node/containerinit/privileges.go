@@ -23,6 +23,9 @@ type Privileges struct {
 	LimitCapabilities bool `json:"limitCapabilities,omitempty"`
 	// Capabilities are numbers, as in <linux/capability.h>.
 	Capabilities []int `json:"capabilities,omitempty"`
+	// SeccompRuntimeDefault filters the process's syscalls as the
+	// runtimes' RuntimeDefault profile does (seccomp.go).
+	SeccompRuntimeDefault bool `json:"seccompRuntimeDefault,omitempty"`
 }
 
 // capabilityNames are the capabilities' names without CAP_, indexed by
