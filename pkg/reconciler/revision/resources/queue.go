@@ -150,11 +150,14 @@ func MakeQueueContainer(rev *v1.Revision, cfg *config.Deployment, obs queue.Obse
 			SuccessThreshold: 1,
 			FailureThreshold: 1,
 		},
+		// Knative's queue-proxy's: restricted, whatever the user's
+		// containers ask for.
 		SecurityContext: &corev1.SecurityContext{
 			AllowPrivilegeEscalation: ptr.To(false),
 			ReadOnlyRootFilesystem:   ptr.To(true),
 			RunAsNonRoot:             ptr.To(true),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
 	if qc.Mode == queue.ModeTransparent {

@@ -209,6 +209,18 @@ func TestMakePodSpec(t *testing.T) {
 		if sidecar.Image != config.DefaultQueueSidecarImage || sidecar.ReadinessProbe.HTTPGet.Path != queue.ReadyPath {
 			t.Errorf("sidecar image %q, readiness %+v", sidecar.Image, sidecar.ReadinessProbe)
 		}
+		// Knative's queue-proxy's security context, the restricted Pod
+		// Security Standard's.
+		wantSC := &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			RunAsNonRoot:             ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		}
+		if diff := cmp.Diff(wantSC, sidecar.SecurityContext); diff != "" {
+			t.Errorf("sidecar securityContext (-want, +got):\n%s", diff)
+		}
 		if len(ps.InitContainers) != 0 {
 			t.Errorf("init containers = %v, want none in port mode", ps.InitContainers)
 		}
