@@ -1,7 +1,10 @@
 package node
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"flywheel.dev/pkg/node/containerinit"
 )
@@ -12,7 +15,9 @@ import (
 // (docs/node.md); allowPrivilegeEscalation: false; and the RuntimeDefault
 // seccomp profile, asked for by the container or else by the pod. A
 // privileged container keeps the node's capabilities and is not
-// filtered, as on a cluster. Localhost profiles are not applied.
+// filtered, as on a cluster. A Localhost profile is refused: the node
+// has no profile files, and a kubelet that lacks the file fails the
+// container too rather than run it unfiltered.
 func containerPrivileges(podSC *corev1.PodSecurityContext, sc *corev1.SecurityContext) (containerinit.Privileges, error) {
 	if sc != nil && sc.Privileged != nil && *sc.Privileged {
 		return containerinit.Privileges{}, nil
@@ -32,6 +37,9 @@ func containerPrivileges(podSC *corev1.PodSecurityContext, sc *corev1.SecurityCo
 	}
 	if sc != nil && sc.SeccompProfile != nil {
 		profile = sc.SeccompProfile
+	}
+	if profile != nil && profile.Type == corev1.SeccompProfileTypeLocalhost {
+		return containerinit.Privileges{}, fmt.Errorf("seccompProfile Localhost %q: the process node loads no seccomp profile files; use RuntimeDefault, which it applies, or Unconfined", ptr.Deref(profile.LocalhostProfile, ""))
 	}
 	p.SeccompRuntimeDefault = profile != nil && profile.Type == corev1.SeccompProfileTypeRuntimeDefault
 	return p, nil

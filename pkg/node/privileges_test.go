@@ -86,9 +86,9 @@ func TestContainerPrivileges(t *testing.T) {
 		sc:    &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}},
 		want:  limited(defaults...),
 	}, {
-		name: "a Localhost profile, not applied",
-		sc:   &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("p.json")}},
-		want: limited(defaults...),
+		name:    "a Localhost profile, which the node cannot load",
+		podSC:   &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: ptr.To("p.json")}},
+		wantErr: `seccompProfile Localhost "p.json": the process node loads no seccomp profile files; use RuntimeDefault`,
 	}, {
 		name:  "privileged, with the pod's RuntimeDefault",
 		podSC: &corev1.PodSecurityContext{SeccompProfile: runtimeDefault},
