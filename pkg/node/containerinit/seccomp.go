@@ -17,17 +17,17 @@ const (
 	seccompArgsLow0 = 16 // the low 32 bits of the first argument, little-endian
 )
 
-// namespaceCloneFlags are clone's flags that make new namespaces:
-// CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID and NEWNET.
-const namespaceCloneFlags = 0x7e020000
+// namespaceCloneFlags are clone's flags that make new namespaces.
+const namespaceCloneFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
 
 // refusal is a syscall the runtime default profile refuses, the error it
 // returns, and the capabilities of which any one lets it through.
 type refusal struct {
 	nr    uintptr
 	errno syscall.Errno
-	// unlessKept are capability numbers; none means always refused.
-	unlessKept []int
+	// unlessKept are capability names; none means always refused.
+	unlessKept []string
 }
 
 // runtimeDefaultRefusals are the syscalls containerd's and Docker's
@@ -46,31 +46,22 @@ var runtimeDefaultRefusals = []refusal{
 	{nr: unix.SYS_IO_URING_SETUP, errno: unix.EPERM},
 	{nr: unix.SYS_IO_URING_ENTER, errno: unix.EPERM},
 	{nr: unix.SYS_IO_URING_REGISTER, errno: unix.EPERM},
-	{nr: unix.SYS_BPF, errno: unix.EPERM, unlessKept: []int{capSysAdmin, capBPF}},
-	{nr: unix.SYS_PERF_EVENT_OPEN, errno: unix.EPERM, unlessKept: []int{capSysAdmin, capPerfmon}},
+	{nr: unix.SYS_BPF, errno: unix.EPERM, unlessKept: []string{"SYS_ADMIN", "BPF"}},
+	{nr: unix.SYS_PERF_EVENT_OPEN, errno: unix.EPERM, unlessKept: []string{"SYS_ADMIN", "PERFMON"}},
 	// New namespaces, a user namespace above all, would give the process
 	// capabilities of its own inside them.
-	{nr: unix.SYS_UNSHARE, errno: unix.EPERM, unlessKept: []int{capSysAdmin}},
-	{nr: unix.SYS_SETNS, errno: unix.EPERM, unlessKept: []int{capSysAdmin}},
+	{nr: unix.SYS_UNSHARE, errno: unix.EPERM, unlessKept: []string{"SYS_ADMIN"}},
+	{nr: unix.SYS_SETNS, errno: unix.EPERM, unlessKept: []string{"SYS_ADMIN"}},
 	// clone3's flags sit in memory, out of a filter's reach: ENOSYS
 	// makes the C libraries fall back to clone, whose flags it checks.
-	{nr: unix.SYS_CLONE3, errno: unix.ENOSYS, unlessKept: []int{capSysAdmin}},
-	{nr: unix.SYS_KCMP, errno: unix.EPERM, unlessKept: []int{capSysPtrace}},
+	{nr: unix.SYS_CLONE3, errno: unix.ENOSYS, unlessKept: []string{"SYS_ADMIN"}},
+	{nr: unix.SYS_KCMP, errno: unix.EPERM, unlessKept: []string{"SYS_PTRACE"}},
 	// NUMA placement.
-	{nr: unix.SYS_GET_MEMPOLICY, errno: unix.EPERM, unlessKept: []int{capSysNice}},
-	{nr: unix.SYS_SET_MEMPOLICY, errno: unix.EPERM, unlessKept: []int{capSysNice}},
-	{nr: unix.SYS_MBIND, errno: unix.EPERM, unlessKept: []int{capSysNice}},
-	{nr: unix.SYS_MOVE_PAGES, errno: unix.EPERM, unlessKept: []int{capSysNice}},
+	{nr: unix.SYS_GET_MEMPOLICY, errno: unix.EPERM, unlessKept: []string{"SYS_NICE"}},
+	{nr: unix.SYS_SET_MEMPOLICY, errno: unix.EPERM, unlessKept: []string{"SYS_NICE"}},
+	{nr: unix.SYS_MBIND, errno: unix.EPERM, unlessKept: []string{"SYS_NICE"}},
+	{nr: unix.SYS_MOVE_PAGES, errno: unix.EPERM, unlessKept: []string{"SYS_NICE"}},
 }
-
-// Capability numbers, as in <linux/capability.h>.
-const (
-	capSysPtrace = 19
-	capSysAdmin  = 21
-	capSysNice   = 23
-	capPerfmon   = 38
-	capBPF       = 39
-)
 
 // runtimeDefaultFilter is the program of the RuntimeDefault profile for a
 // process that keeps the capabilities kept: the refusals, clone with a
@@ -92,8 +83,10 @@ func runtimeDefaultFilter(kept []int) []unix.SockFilter {
 	refuse := func(errno syscall.Errno) unix.SockFilter {
 		return stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(errno))
 	}
-	keeps := func(caps []int) bool {
-		return slices.ContainsFunc(caps, func(c int) bool { return slices.Contains(kept, c) })
+	keeps := func(names ...string) bool {
+		return slices.ContainsFunc(names, func(name string) bool {
+			return slices.Contains(kept, slices.Index(capabilityNames[:], name))
+		})
 	}
 	prog := []unix.SockFilter{
 		stmt(load, seccompArch),
@@ -105,12 +98,12 @@ func runtimeDefaultFilter(kept []int) []unix.SockFilter {
 		prog = append(prog, jump(ifGE, foreignSyscallBit, 0, 1), refuse(unix.EPERM))
 	}
 	for _, r := range runtimeDefaultRefusals {
-		if len(r.unlessKept) > 0 && keeps(r.unlessKept) {
+		if keeps(r.unlessKept...) {
 			continue
 		}
 		prog = append(prog, jump(ifEq, uint32(r.nr), 0, 1), refuse(r.errno))
 	}
-	if !slices.Contains(kept, capSysAdmin) {
+	if !keeps("SYS_ADMIN") {
 		prog = append(prog,
 			jump(ifEq, unix.SYS_CLONE, 0, 3),
 			stmt(load, seccompArgsLow0),
